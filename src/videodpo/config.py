@@ -1,0 +1,209 @@
+"""params.yaml → one typed, validated config, with the chosen tier's preset merged in.
+
+Every bad value is reported with its key, the value given and what is allowed, before any heavy
+work starts. A tier preset owns its keys: setting the same key in a section too is an error, so
+`dvc exp run -S tier=t4` always means exactly the t4 preset.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+TIERS = ("cpu", "t4", "l4", "a100")
+
+
+class ConfigError(ValueError):
+    """A params.yaml value is missing or not allowed; the message names the key and the fix."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSettings(Section):
+    base: str = "emilianJR/epiCRealism"
+    revision: str = "main"
+    motion_adapter: str = "guoyww/animatediff-motion-adapter-v1-5-2"
+    motion_adapter_revision: str = "main"
+
+
+class ToyArchitectureSettings(Section):
+    vae_channels: list[int] = Field(default=[32, 64, 64], min_length=1)
+    unet_channels: list[int] = Field(default=[32, 64], min_length=1)
+    text_width: int = Field(default=32, gt=0)
+    text_layers: int = Field(default=2, gt=0)
+    motion_heads: int = Field(default=4, gt=0)
+
+
+class PretrainSettings(Section):
+    seed: int = 0
+    clips_per_caption: int = Field(default=60, gt=0)
+    vae_steps: int = Field(default=600, ge=0)
+    vae_batch_frames: int = Field(default=64, gt=0)
+    vae_lr: float = Field(default=1e-3, gt=0)
+    image_steps: int = Field(default=1500, ge=0)
+    image_batch_frames: int = Field(default=64, gt=0)
+    image_lr: float = Field(default=1e-3, gt=0)
+    motion_steps: int = Field(default=1500, ge=0)
+    motion_batch_clips: int = Field(default=8, gt=0)
+    motion_lr: float = Field(default=5e-4, gt=0)
+    spatial_lr_scale: float = Field(default=0.1, ge=0)
+    motion_trains: Literal["motion", "motion_and_text", "motion_and_spatial"] = "motion_and_spatial"
+    caption_dropout: float = Field(default=0.1, ge=0, lt=1)
+    shared_noise: float = Field(default=0.5, ge=0, le=1)
+    high_noise_bias: float = Field(default=0.0, ge=0)
+
+
+class PreviewSettings(Section):
+    """The base stage's own look at its model: samples, contact sheet and oracle scores."""
+
+    seeds_per_caption: int = Field(default=2, gt=0)
+    steps: int = Field(default=20, gt=0)
+    guidance_scale: float = Field(default=4.0, ge=1)
+
+
+class ModelSettings(Section):
+    source: Literal["toy", "hub"] = "toy"
+    hub: HubSettings = HubSettings()
+    toy: ToyArchitectureSettings = ToyArchitectureSettings()
+    pretrain: PretrainSettings = PretrainSettings()
+    preview: PreviewSettings = PreviewSettings()
+    lora_rank: int = Field(default=4, gt=0)
+    lora_alpha: float = Field(default=4.0, gt=0)
+
+
+class ToyworldSettings(Section):
+    frame_size: int = Field(default=32, ge=16)
+    frames: int = Field(default=8, ge=2)
+    radius: float = Field(default=6.0, gt=0)
+    speed: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _shape_fits(self) -> "ToyworldSettings":
+        travel = self.speed * (self.frames - 1)
+        if 2 * (self.radius + 1) + travel > self.frame_size:
+            raise ValueError(
+                f"a shape of radius {self.radius} moving {self.speed} px/frame for {self.frames} frames "
+                f"does not fit in {self.frame_size} px: lower radius, speed or frames, or raise frame_size"
+            )
+        return self
+
+
+class DataSettings(Section):
+    num_pairs: int = Field(default=64, gt=0)
+    frames: int = Field(default=8, ge=2)
+    resolution: int = Field(default=32, ge=16)
+    jitter_method: Literal["noise"] = "noise"
+    jitter_strength: float = Field(default=0.1, ge=0)
+    seed: int = 0
+
+
+class TrainingSettings(Section):
+    max_steps: int = Field(default=100, gt=0)
+    beta: float = Field(default=2500.0, gt=0)
+    learning_rate: float = Field(default=1e-4, gt=0)
+    batch_size: int = Field(default=4, gt=0)
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    gradient_checkpointing: bool = False
+    memory_optimized: bool = True
+    seed: int = 0
+
+
+class SampleSettings(Section):
+    seeds_per_prompt: int = Field(default=4, gt=0)
+    num_inference_steps: int = Field(default=20, gt=0)
+    guidance_scale: float = Field(default=4.0, ge=1)
+
+
+class EvaluateSettings(Section):
+    bootstrap_samples: int = Field(default=1000, gt=0)
+
+
+class Config(Section):
+    tier: Literal["cpu", "t4", "l4", "a100"] = "cpu"
+    model: ModelSettings = ModelSettings()
+    toyworld: ToyworldSettings = ToyworldSettings()
+    data: DataSettings = DataSettings()
+    training: TrainingSettings = TrainingSettings()
+    sample: SampleSettings = SampleSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
+
+    @model_validator(mode="after")
+    def _toy_model_matches_data(self) -> "Config":
+        if self.model.source == "toy" and (
+            self.data.resolution != self.toyworld.frame_size or self.data.frames != self.toyworld.frames
+        ):
+            raise ValueError(
+                f"tier {self.tier!r} asks for {self.data.frames} frames at {self.data.resolution} px, but the embedded "
+                f"toy model makes {self.toyworld.frames} frames at {self.toyworld.frame_size} px: use tier cpu with "
+                "model.source toy, or model.source hub for the GPU tiers"
+            )
+        return self
+
+
+def _walk(preset: dict, prefix: str = ""):
+    for key, value in preset.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            yield from _walk(value, path)
+        else:
+            yield path, value
+
+
+def merge_tier(params: dict[str, Any]) -> dict[str, Any]:
+    """Return params with `tiers[tier]` merged into the sections (the preset's keys must be absent there)."""
+    params = copy.deepcopy(params)
+    tier = params.get("tier", "cpu")
+    presets = params.pop("tiers", None) or {}
+    if tier not in TIERS:
+        raise ConfigError(f"tier: {tier!r} is not a tier; allowed: {', '.join(TIERS)}")
+    for name in TIERS:
+        if name not in presets:
+            raise ConfigError(f"tiers.{name}: missing; params.yaml must define a preset for every tier ({', '.join(TIERS)})")
+    for path, value in _walk(presets[tier]):
+        *parents, leaf = path.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"tiers.{tier}.{path}: {part!r} is not a section")
+        if leaf in node:
+            raise ConfigError(
+                f"{path} is set both in its section and by tiers.{tier}; the tier preset owns it: "
+                f"remove it from the section, or set tiers.{tier}.{path} instead"
+            )
+        node[leaf] = value
+    return params
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key (check its spelling and section)")
+        elif isinstance(item.get("input"), (dict, list)):
+            lines.append(f"{key}: {item['msg']}")
+        else:
+            lines.append(f"{key}: {item['msg']} (got {item.get('input')!r})")
+    return "params.yaml is not valid:\n  " + "\n  ".join(lines)
+
+
+def config_from_params(params: dict[str, Any]) -> Config:
+    try:
+        return Config.model_validate(merge_tier(params))
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error)) from None
+
+
+def load_config(path: str | Path = "params.yaml") -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; run from the project root, where params.yaml lives")
+    return config_from_params(yaml.safe_load(path.read_text()) or {})

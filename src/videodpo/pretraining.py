@@ -1,0 +1,249 @@
+"""Pretraining the embedded default model on toy-world clips, AnimateDiff's way.
+
+Three phases, each cheap on a CPU: (1) the VAE on single frames; (2) the image UNet and the text
+encoder on single frames' latents; (3) the UNet joined with a motion adapter on whole clips, with
+the spatial layers frozen or slowed. Latents are encoded once and cached between phases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNetMotionModel
+from tqdm.auto import tqdm
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from videodpo.noise import correlated_noise
+
+StepLogger = Callable[[str, float, int], None]
+
+
+@dataclass(frozen=True)
+class PretrainSchedule:
+    """How long and how each phase trains (params.yaml `model.pretrain`)."""
+
+    seed: int = 0
+    clips_per_caption: int = 60
+    vae_steps: int = 600
+    vae_batch_frames: int = 64
+    vae_lr: float = 1e-3
+    image_steps: int = 1500
+    image_batch_frames: int = 64
+    image_lr: float = 1e-3
+    motion_steps: int = 1500
+    motion_batch_clips: int = 8
+    motion_lr: float = 5e-4
+    spatial_lr_scale: float = 0.1
+    motion_trains: str = "motion_and_spatial"
+    caption_dropout: float = 0.1
+    shared_noise: float = 0.5
+    high_noise_bias: float = 0.0
+
+
+def clips_to_tensor(clips: np.ndarray) -> torch.Tensor:
+    """uint8 (N, F, H, W, 3) → float (N, F, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(clips).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
+
+
+def _lr_lambda(total: int, warmup: int = 50) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))  # cosine to 0
+
+    return factor
+
+
+def _optimise(params_groups, total_steps: int):
+    optimiser = torch.optim.AdamW(params_groups, weight_decay=0.0)
+    return optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, _lr_lambda(total_steps))
+
+
+def train_vae(
+    vae: AutoencoderKL,
+    frames: torch.Tensor,
+    schedule: PretrainSchedule,
+    generator: torch.Generator,
+    log: StepLogger | None = None,
+) -> None:
+    """frames: float (N, 3, H, W) in [-1, 1]. Reconstruction loss plus a light KL term."""
+    vae.train()
+    optimiser, lr = _optimise([{"params": vae.parameters(), "lr": schedule.vae_lr}], schedule.vae_steps)
+    for step in tqdm(range(schedule.vae_steps), desc="base: VAE", unit="step"):
+        batch = frames[torch.randint(len(frames), (schedule.vae_batch_frames,), generator=generator)]
+        posterior = vae.encode(batch).latent_dist
+        reconstruction = vae.decode(posterior.sample(generator)).sample
+        mse = F.mse_loss(reconstruction, batch)
+        loss = mse + 1e-6 * posterior.kl().mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        lr.step()
+        if log:
+            log("vae_psnr_db", float(10 * torch.log10(4.0 / mse.detach())), step)
+    vae.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def encode_frames(vae: AutoencoderKL, frames: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Posterior means of frames (N, 3, H, W) → latents (N, 4, h, w), unscaled."""
+    return torch.cat([vae.encode(frames[i : i + batch]).latent_dist.mode() for i in range(0, len(frames), batch)])
+
+
+def caption_ids(tokenizer: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
+    """Token ids exactly as AnimateDiffPipeline makes them (padded to the tokenizer's length)."""
+    return tokenizer(
+        texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids
+
+
+def _sample_timesteps(n: int, high_noise_bias: float, generator: torch.Generator) -> torch.Tensor:
+    # bias > 0 skews timesteps towards high noise, where layout and motion are decided
+    u = torch.rand(n, generator=generator)
+    return (u ** (1.0 / (1.0 + high_noise_bias)) * 999).round().long()
+
+
+def v_prediction_loss(
+    unet: torch.nn.Module,
+    scheduler: DDIMScheduler,
+    latents: torch.Tensor,
+    text_embeddings: torch.Tensor,
+    noise: torch.Tensor,
+    timesteps: torch.Tensor,
+) -> torch.Tensor:
+    """Mean-squared error of the UNet's v-prediction. latents/noise: (B, C, H, W) or (B, C, F, H, W)."""
+    noisy = scheduler.add_noise(latents, noise, timesteps)
+    target = scheduler.get_velocity(latents, noise, timesteps)
+    prediction = unet(noisy, timesteps, encoder_hidden_states=text_embeddings).sample
+    return F.mse_loss(prediction, target)
+
+
+def _drop_captions(ids: torch.Tensor, empty_ids: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
+    drop = torch.rand(len(ids), generator=generator) < rate
+    return torch.where(drop[:, None], empty_ids[None], ids)
+
+
+def train_image_unet(
+    unet: UNet2DConditionModel,
+    text_encoder: CLIPTextModel,
+    scheduler: DDIMScheduler,
+    latents: torch.Tensor,
+    ids: torch.Tensor,
+    empty_ids: torch.Tensor,
+    schedule: PretrainSchedule,
+    generator: torch.Generator,
+    log: StepLogger | None = None,
+) -> None:
+    """latents: (N, F, 4, h, w) scaled clip latents; trains on single frames drawn from them."""
+    frames = latents.flatten(0, 1)
+    frame_ids = ids.repeat_interleave(latents.shape[1], dim=0)
+    unet.train()
+    text_encoder.train().requires_grad_(True)
+    params = [*unet.parameters(), *text_encoder.parameters()]
+    optimiser, lr = _optimise([{"params": params, "lr": schedule.image_lr}], schedule.image_steps)
+    for step in tqdm(range(schedule.image_steps), desc="base: image UNet", unit="step"):
+        pick = torch.randint(len(frames), (schedule.image_batch_frames,), generator=generator)
+        batch_ids = _drop_captions(frame_ids[pick], empty_ids, schedule.caption_dropout, generator)
+        noise = torch.randn(frames[pick].shape, generator=generator)
+        timesteps = _sample_timesteps(len(pick), 0.0, generator)
+        loss = v_prediction_loss(unet, scheduler, frames[pick], text_encoder(batch_ids)[0], noise, timesteps)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        lr.step()
+        if log:
+            log("image_loss", loss.item(), step)
+
+
+def _motion_parameter_groups(unet: UNetMotionModel, text_encoder: CLIPTextModel, schedule: PretrainSchedule):
+    motion, spatial = [], []
+    for name, param in unet.named_parameters():
+        (motion if "motion_modules" in name else spatial).append(param)
+    unet.requires_grad_(False)
+    for param in motion:
+        param.requires_grad_(True)
+    groups = [{"params": motion, "lr": schedule.motion_lr}]
+    spatial_lr = schedule.motion_lr * schedule.spatial_lr_scale
+    if schedule.motion_trains == "motion_and_spatial":
+        for param in spatial:
+            param.requires_grad_(True)
+        groups.append({"params": spatial + list(text_encoder.parameters()), "lr": spatial_lr})
+        text_encoder.requires_grad_(True)
+    elif schedule.motion_trains == "motion_and_text":
+        groups.append({"params": list(text_encoder.parameters()), "lr": spatial_lr})
+        text_encoder.requires_grad_(True)
+    else:
+        text_encoder.requires_grad_(False)
+    return groups
+
+
+def train_motion(
+    unet: UNetMotionModel,
+    text_encoder: CLIPTextModel,
+    scheduler: DDIMScheduler,
+    latents: torch.Tensor,
+    ids: torch.Tensor,
+    empty_ids: torch.Tensor,
+    schedule: PretrainSchedule,
+    generator: torch.Generator,
+    log: StepLogger | None = None,
+) -> None:
+    """latents: (N, F, 4, h, w) scaled clip latents; trains the motion modules on whole clips."""
+    groups = _motion_parameter_groups(unet, text_encoder, schedule)
+    unet.train()
+    text_encoder.train()
+    params = [p for group in groups for p in group["params"]]
+    optimiser, lr = _optimise(groups, schedule.motion_steps)
+    for step in tqdm(range(schedule.motion_steps), desc="base: motion adapter", unit="step"):
+        pick = torch.randint(len(latents), (schedule.motion_batch_clips,), generator=generator)
+        clips = latents[pick].transpose(1, 2)  # (B, C, F, h, w), as UNetMotionModel wants
+        batch_ids = _drop_captions(ids[pick], empty_ids, schedule.caption_dropout, generator)
+        embeddings = text_encoder(batch_ids)[0].repeat_interleave(clips.shape[2], dim=0)
+        noise = correlated_noise(clips.shape, schedule.shared_noise, generator)
+        timesteps = _sample_timesteps(len(pick), schedule.high_noise_bias, generator)
+        loss = v_prediction_loss(unet, scheduler, clips, embeddings, noise, timesteps)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        lr.step()
+        if log:
+            log("motion_loss", loss.item(), step)
+    unet.eval().requires_grad_(False)
+    text_encoder.eval().requires_grad_(False)
+
+
+def pretrain_toy_pipeline(arch, schedule: PretrainSchedule, log: StepLogger | None = None):
+    """Render the toy world, train all three phases, and return the assembled AnimateDiffPipeline."""
+    from videodpo import models, toyworld
+
+    torch.manual_seed(schedule.seed)
+    generator = torch.Generator().manual_seed(schedule.seed)
+    clips, texts = toyworld.render_dataset(
+        toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
+    )
+    pixels = clips_to_tensor(clips)
+
+    vae = models.build_toy_vae(arch)
+    train_vae(vae, pixels.flatten(0, 1), schedule, generator, log)
+    raw = encode_frames(vae, pixels.flatten(0, 1))
+    scaling = 1.0 / raw.std().item()
+    vae.register_to_config(scaling_factor=scaling)
+    latents = (raw * scaling).unflatten(0, pixels.shape[:2])
+
+    tokenizer = models.build_toy_tokenizer()
+    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
+    ids, empty_ids = caption_ids(tokenizer, texts), caption_ids(tokenizer, [""])[0]
+    scheduler = models.build_toy_scheduler()
+
+    unet2d = models.build_toy_unet2d(arch)
+    train_image_unet(unet2d, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log)
+    unet = UNetMotionModel.from_unet2d(unet2d, models.build_toy_motion_adapter(arch))
+    train_motion(unet, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log)
+    return models.assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)

@@ -1,0 +1,87 @@
+"""Temporal-consistency metrics: pure functions of clips, uint8 (F, H, W, 3), on a 0–255 scale.
+
+Flicker is measured by warping error: frame t+1 is warped back onto frame t along the optical flow
+t→t+1, and what the motion cannot explain is the error. Pixels whose forward and backward flows
+disagree (occlusions, flow failures) are masked out. Motion is reported beside it, because a
+model that stops moving also stops flickering.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# DIS needs a few patches across a frame; tiny toy frames are upsampled for the flow only.
+FLOW_MIN_SIZE = 128
+
+
+def _gray(frame: np.ndarray, scale: int) -> np.ndarray:
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    if scale > 1:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    return gray
+
+
+def _flow_scale(frame: np.ndarray) -> int:
+    return max(1, int(np.ceil(FLOW_MIN_SIZE / min(frame.shape[:2]))))
+
+
+def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """DIS optical flow from frame a to frame b (uint8 (H, W, 3)): float32 (H, W, 2) in a's pixels.
+
+    For a pixel x of a, x + flow[x] is where it went in b.
+    """
+    scale = _flow_scale(a)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flow = dis.calc(_gray(a, scale), _gray(b, scale), None)
+    if scale > 1:
+        flow = cv2.resize(flow, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA) / scale
+    return flow
+
+
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+
+
+def backward_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample image at x + flow[x]: with flow = optical_flow(a, b), backward_warp(b, flow) ≈ a."""
+    gx, gy = _grid(*flow.shape[:2])
+    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistent_pixels(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Pixels of frame t whose forward flow is undone by the backward flow where it lands.
+
+    The usual occlusion test: |f + b(x+f)|² < 0.01 (|f|² + |b(x+f)|²) + 0.5, and landing inside the frame.
+    """
+    height, width = forward.shape[:2]
+    gx, gy = _grid(height, width)
+    back_at_target = backward_warp(backward, forward)
+    mismatch = np.sum((forward + back_at_target) ** 2, axis=-1)
+    bound = 0.01 * (np.sum(forward**2, axis=-1) + np.sum(back_at_target**2, axis=-1)) + 0.5
+    tx, ty = gx + forward[..., 0], gy + forward[..., 1]
+    inside = (tx >= 0) & (tx <= width - 1) & (ty >= 0) & (ty <= height - 1)
+    return (mismatch < bound) & inside
+
+
+def warping_error(clip: np.ndarray) -> float:
+    """Mean |f_t − warp(f_{t+1})| over consistent pixels and frame pairs (0–255)."""
+    errors = []
+    for a, b in zip(clip[:-1], clip[1:]):
+        forward, backward = optical_flow(a, b), optical_flow(b, a)
+        mask = consistent_pixels(forward, backward)
+        if not mask.any():
+            continue
+        residual = np.abs(a.astype(np.float32) - backward_warp(b, forward).astype(np.float32)).mean(axis=-1)
+        errors.append(float(residual[mask].mean()))
+    return float(np.mean(errors)) if errors else 0.0
+
+
+def frame_difference(clip: np.ndarray) -> float:
+    """Mean |f_{t+1} − f_t| over pixels, channels and frame pairs (0–255)."""
+    return float(np.abs(np.diff(clip.astype(np.float32), axis=0)).mean())
+
+
+def motion_magnitude(clip: np.ndarray) -> float:
+    """Mean optical-flow magnitude between consecutive frames, in pixels per frame."""
+    return float(np.mean([np.linalg.norm(optical_flow(a, b), axis=-1).mean() for a, b in zip(clip[:-1], clip[1:])]))

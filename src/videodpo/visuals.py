@@ -1,0 +1,44 @@
+"""Pictures of clips for people to look at: contact sheets (PNG) and animated GIFs.
+
+GIFs merge identical frames and quantise colours, so no metric is ever read back from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def contact_sheet(clips: np.ndarray, labels: list[str], path: str | Path, title: str = "") -> None:
+    """One row per clip (uint8 (N, F, H, W, 3)), its frames left to right, its label on the left."""
+    rows, frames = clips.shape[:2]
+    figure, axes = plt.subplots(rows, frames, figsize=(frames * 0.9 + 2.2, rows * 0.9 + 0.4), squeeze=False)
+    for row in range(rows):
+        for t in range(frames):
+            axis = axes[row, t]
+            axis.imshow(clips[row, t], interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[row, 0].set_ylabel(labels[row], rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout(pad=0.3)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def upscale(clip: np.ndarray, factor: int) -> np.ndarray:
+    return clip.repeat(factor, axis=-3).repeat(factor, axis=-2)
+
+
+def write_gif(clip: np.ndarray, path: str | Path, fps: int = 8, scale: int = 4) -> None:
+    """uint8 (F, H, W, 3) → looping GIF, upscaled with nearest neighbours so small clips stay visible."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, upscale(clip, scale), duration=1000 / fps, loop=0)

@@ -1,0 +1,63 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from videodpo.config import ConfigError, config_from_params, load_config
+
+PARAMS = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+
+
+def params_with(change) -> dict:
+    params = copy.deepcopy(PARAMS)
+    change(params)
+    return params
+
+
+def test_committed_params_are_valid_and_use_the_cpu_preset():
+    config = load_config(Path(__file__).parents[1] / "params.yaml")
+    assert config.tier == "cpu"
+    assert config.model.source == "toy"
+    assert (config.data.frames, config.data.resolution) == (config.toyworld.frames, config.toyworld.frame_size)
+
+
+@pytest.mark.parametrize(
+    "tier, pairs, frames, resolution, rank, steps, precision",
+    [("t4", 10, 8, 256, 4, 50, "fp16"), ("l4", 50, 16, 512, 16, 200, "bf16"), ("a100", 200, 16, 512, 32, 500, "bf16")],
+)
+def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution, rank, steps, precision):
+    def pick(params):
+        params["tier"] = tier
+        params["model"]["source"] = "hub"
+
+    config = config_from_params(params_with(pick))
+    assert (config.data.num_pairs, config.data.frames, config.data.resolution) == (pairs, frames, resolution)
+    assert (config.model.lora_rank, config.training.max_steps, config.training.mixed_precision) == (rank, steps, precision)
+    # keys the preset does not own keep their section's value
+    assert config.training.beta == PARAMS["training"]["beta"]
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda p: p.update(tier="h100"), "tier: 'h100'"),
+        (lambda p: p["training"].update(beta=-1), "training.beta"),
+        (lambda p: p["model"].update(source="local"), "model.source"),
+        (lambda p: p["data"].update(jitter_strenght=0.1), "data.jitter_strenght: unknown key"),
+        (lambda p: p["model"]["pretrain"].update(motion_trains="everything"), "model.pretrain.motion_trains"),
+        (lambda p: p["training"].update(max_steps=10), "tiers.cpu.training.max_steps"),
+        (lambda p: p["tiers"].pop("l4"), "tiers.l4"),
+        (lambda p: p.update(tier="t4"), "model.source hub"),
+        (lambda p: p["toyworld"].update(speed=5.0), "does not fit"),
+    ],
+)
+def test_a_bad_value_names_its_key_and_the_fix(change, named):
+    with pytest.raises(ConfigError) as error:
+        config_from_params(params_with(change))
+    assert named in str(error.value)
+
+
+def test_a_missing_params_file_says_where_to_run(tmp_path):
+    with pytest.raises(ConfigError, match="project root"):
+        load_config(tmp_path / "params.yaml")

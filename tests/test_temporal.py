@@ -1,0 +1,46 @@
+import cv2
+import numpy as np
+
+from videodpo import temporal
+
+
+def textured_translation(step: int = 2, frames: int = 8, size: int = 32) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (size + 8, size + step * frames, 3)).astype(np.uint8), (5, 5), 1.5)
+    return np.stack([texture[4 : 4 + size, step * t : step * t + size] for t in range(frames)])
+
+
+def test_warping_error_is_near_zero_for_pure_translation_while_frame_difference_is_large():
+    clip = textured_translation()
+    assert temporal.warping_error(clip) < 1.0
+    assert temporal.frame_difference(clip) > 8.0
+    assert abs(temporal.motion_magnitude(clip) - 2.0) < 0.3
+
+
+def test_warping_error_is_high_for_per_frame_noise():
+    clip = textured_translation()
+    noisy = np.clip(clip + np.random.default_rng(1).normal(0, 20, clip.shape), 0, 255).astype(np.uint8)
+    assert temporal.warping_error(noisy) > 10 * max(temporal.warping_error(clip), 0.5)
+
+
+def test_static_clip_has_no_flicker_and_no_motion():
+    clip = np.repeat(textured_translation()[:1], 8, axis=0)
+    assert temporal.warping_error(clip) == 0.0
+    assert temporal.frame_difference(clip) == 0.0
+    assert temporal.motion_magnitude(clip) < 0.05
+
+
+def test_backward_warp_reconstructs_the_first_frame_from_the_second():
+    clip = textured_translation()
+    flow = temporal.optical_flow(clip[0], clip[1])
+    rebuilt = temporal.backward_warp(clip[1], flow)
+    inner = (slice(4, -4), slice(4, -4))
+    assert np.abs(rebuilt[inner].astype(float) - clip[0][inner]).mean() < 2.0
+
+
+def test_consistency_check_masks_pixels_where_flows_disagree():
+    forward = np.zeros((16, 16, 2), np.float32)
+    backward = np.zeros_like(forward)
+    backward[:8] = 5.0  # the top half does not come back where it started
+    mask = temporal.consistent_pixels(forward, backward)
+    assert mask[8:].all() and not mask[:8].any()
