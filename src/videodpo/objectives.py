@@ -1,0 +1,79 @@
+"""Alignment losses as pure functions of tensors.
+
+β convention: the loss is −log σ(−β · ((mse_w − mse_w_ref) − (mse_l − mse_l_ref))), with mse the
+per-sample mean squared error of the noise (or v) prediction. β here equals half of the β in
+Salesforce's Diffusion-DPO code (which multiplies by 0.5 inside), so β = 2500 here is their 5000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class DPOTerms:
+    """The loss and what training logs beside it (all scalars, detached except `loss`)."""
+
+    loss: torch.Tensor
+    implicit_accuracy: torch.Tensor
+    reward_margin: torch.Tensor
+
+
+def per_sample_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over every dimension but the first: (B, …) → (B,)."""
+    return (prediction.float() - target.float()).pow(2).flatten(1).mean(dim=1)
+
+
+def dpo_margin(
+    policy_winner: torch.Tensor, policy_loser: torch.Tensor, reference_winner: torch.Tensor, reference_loser: torch.Tensor
+) -> torch.Tensor:
+    """How much more the policy improves on the winner than on the loser, relative to the reference.
+
+    Arguments are errors of the same shape; the result is negative when the policy prefers the winner.
+    """
+    return (policy_winner - reference_winner) - (policy_loser - reference_loser)
+
+
+def clip_dpo_loss(
+    policy_winner: torch.Tensor,
+    policy_loser: torch.Tensor,
+    reference_winner: torch.Tensor,
+    reference_loser: torch.Tensor,
+    beta: float,
+) -> DPOTerms:
+    """Diffusion-DPO on whole clips. Arguments: per-sample MSEs (B,) of policy and reference."""
+    logits = -beta * dpo_margin(policy_winner, policy_loser, reference_winner, reference_loser)
+    return DPOTerms(
+        loss=-F.logsigmoid(logits).mean(),
+        implicit_accuracy=(logits > 0).float().mean().detach(),
+        reward_margin=logits.mean().detach(),
+    )
+
+
+def segment_dpo_loss(
+    policy_a: torch.Tensor,
+    policy_b: torch.Tensor,
+    reference_a: torch.Tensor,
+    reference_b: torch.Tensor,
+    labels: torch.Tensor,
+    beta: float,
+) -> DPOTerms:
+    """DenseDPO: one DPO term per short segment of frames.
+
+    Arguments: per-segment MSEs (B, S) of the two clips a and b; labels (B, S) are +1 where a is
+    preferred, −1 where b is, 0 for a tie (ignored). The loss averages over labelled segments.
+    """
+    sign = labels.float()
+    logits = -beta * sign * dpo_margin(policy_a, policy_b, reference_a, reference_b)
+    labelled = sign != 0
+    if not labelled.any():
+        zero = policy_a.sum() * 0.0
+        return DPOTerms(zero, zero.detach(), zero.detach())
+    return DPOTerms(
+        loss=-F.logsigmoid(logits[labelled]).mean(),
+        implicit_accuracy=(logits[labelled] > 0).float().mean().detach(),
+        reward_margin=logits[labelled].mean().detach(),
+    )

@@ -1,0 +1,53 @@
+import math
+
+import torch
+
+from videodpo.objectives import clip_dpo_loss, per_sample_mse, segment_dpo_loss
+
+
+def test_clip_dpo_loss_matches_a_hand_computed_case():
+    # policy improves the winner by 0.02 and worsens the loser by 0.01 against the reference:
+    # margin = (0.10 − 0.12) − (0.31 − 0.30) = −0.03; logit = −β·margin = 0.03·100 = 3
+    terms = clip_dpo_loss(torch.tensor([0.10]), torch.tensor([0.31]), torch.tensor([0.12]), torch.tensor([0.30]), beta=100)
+    assert math.isclose(terms.loss.item(), -math.log(1 / (1 + math.exp(-3.0))), rel_tol=1e-5)
+    assert terms.implicit_accuracy.item() == 1.0
+    assert math.isclose(terms.reward_margin.item(), 3.0, rel_tol=1e-5)
+
+
+def test_clip_dpo_loss_is_log_two_when_policy_equals_reference():
+    mse = torch.tensor([0.2, 0.5])
+    terms = clip_dpo_loss(mse, mse.flip(0), mse, mse.flip(0), beta=2500)
+    assert math.isclose(terms.loss.item(), math.log(2), rel_tol=1e-6)
+
+
+def test_clip_dpo_gradient_lowers_winner_error_and_raises_loser_error():
+    winner, loser = torch.tensor([0.2], requires_grad=True), torch.tensor([0.2], requires_grad=True)
+    clip_dpo_loss(winner, loser, torch.tensor([0.2]), torch.tensor([0.2]), beta=10).loss.backward()
+    assert winner.grad.item() > 0 and loser.grad.item() < 0  # descent lowers winner mse, raises loser mse
+
+
+def test_segment_dpo_loss_follows_labels_and_ignores_ties():
+    a = torch.tensor([[0.1, 0.3, 0.2]])
+    b = torch.tensor([[0.3, 0.1, 0.2]])
+    ref = torch.full((1, 3), 0.2)
+    # segment 0 prefers a (a improved), segment 1 prefers b (b improved), segment 2 is a tie
+    labels = torch.tensor([[1, -1, 0]])
+    terms = segment_dpo_loss(a, b, ref, ref, labels, beta=10)
+    expected = -torch.nn.functional.logsigmoid(torch.tensor([2.0, 2.0])).mean()
+    assert torch.isclose(terms.loss, expected)
+    assert terms.implicit_accuracy.item() == 1.0
+
+
+def test_segment_dpo_loss_with_whole_clip_labels_equals_clip_loss_per_segment():
+    torch.manual_seed(0)
+    a, b, ra, rb = (torch.rand(4, 1) for _ in range(4))
+    segment = segment_dpo_loss(a, b, ra, rb, torch.ones(4, 1), beta=50)
+    clip = clip_dpo_loss(a[:, 0], b[:, 0], ra[:, 0], rb[:, 0], beta=50)
+    assert torch.isclose(segment.loss, clip.loss)
+
+
+def test_per_sample_mse_reduces_all_but_the_batch_dimension():
+    prediction = torch.zeros(2, 4, 8, 3, 3)
+    target = torch.ones(2, 4, 8, 3, 3)
+    target[1] *= 2
+    assert torch.equal(per_sample_mse(prediction, target), torch.tensor([1.0, 4.0]))

@@ -1,0 +1,81 @@
+"""The real DVC pipeline, run with `dvc repro` on a micro config in a temporary copy of the project."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).parents[1]
+
+MICRO = {
+    "model": {
+        "pretrain": {
+            "clips_per_caption": 2, "vae_steps": 3, "vae_batch_frames": 8, "image_steps": 3,
+            "image_batch_frames": 8, "motion_steps": 3, "motion_batch_clips": 2,
+        },
+        "preview": {"seeds_per_caption": 1, "steps": 2},
+    },
+}
+
+
+def deep_update(base: dict, change: dict) -> dict:
+    for key, value in change.items():
+        if isinstance(value, dict):
+            deep_update(base.setdefault(key, {}), value)
+        else:
+            base[key] = value
+    return base
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def micro_project(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("project")
+    for name in ("src", "stages"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(ROOT / name, project / name)
+    params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), MICRO)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], project)
+    run(["dvc", "init", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "micro project"], project)
+    run(["dvc", "repro"], project)
+    return project
+
+
+@pytest.mark.slow
+def test_dvc_repro_builds_a_loadable_base_model_with_its_report(micro_project):
+    from diffusers import AnimateDiffPipeline, UNetMotionModel
+
+    pipe = AnimateDiffPipeline.from_pretrained(micro_project / "models/base", local_files_only=True)
+    assert isinstance(pipe.unet, UNetMotionModel)
+    card = json.loads((micro_project / "models/base/videodpo.json").read_text())
+    assert card["source"] == "toy" and card["frames"] == 8
+
+    metrics = json.loads((micro_project / "metrics/base.json").read_text())
+    assert metrics["train"]["n_samples"] == 36 and metrics["held_out"]["n_samples"] == 12
+    for split in ("train", "held_out"):
+        assert set(metrics[split]["oracle"]) == {"colour", "shape", "direction", "colour_and_direction"}
+        assert metrics[split]["ground_truth"]["frame_difference"] > 0
+    assert (micro_project / "plots/base/contact_sheet.png").stat().st_size > 1000
+    assert (micro_project / "plots/base/training/plots/metrics/motion_loss.tsv").is_file()
+
+
+@pytest.mark.slow
+def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(micro_project):
+    assert "up to date" in run(["dvc", "status"], micro_project).lower()
+    lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
+    assert "base" in lock["stages"]
+    assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)

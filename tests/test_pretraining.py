@@ -1,0 +1,65 @@
+import dataclasses
+
+import pytest
+import torch
+from diffusers import UNetMotionModel
+
+from videodpo import models, pretraining
+from videodpo.noise import correlated_noise
+
+
+def test_correlated_noise_has_unit_variance_and_the_requested_frame_correlation():
+    noise = correlated_noise((64, 4, 8, 8, 8), shared=0.6, generator=torch.Generator().manual_seed(0))
+    assert abs(noise.var().item() - 1.0) < 0.03
+    frames = noise.transpose(1, 2).flatten(2)  # (B, F, C·H·W)
+    correlation = torch.corrcoef(torch.stack([frames[:, 0].flatten(), frames[:, 5].flatten()]))[0, 1]
+    assert abs(correlation.item() - 0.6) < 0.03
+
+
+def test_correlated_noise_rejects_a_share_outside_zero_to_one():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        correlated_noise((1, 4, 8, 8, 8), shared=1.5)
+
+
+def _one_motion_step(motion_trains: str):
+    torch.manual_seed(0)
+    arch = models.ToyArchitecture()
+    tokenizer = models.build_toy_tokenizer()
+    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
+    unet = UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
+    before = {name: p.detach().clone() for name, p in unet.named_parameters()}
+    text_before = [p.detach().clone() for p in text_encoder.parameters()]
+    schedule = dataclasses.replace(
+        pretraining.PretrainSchedule(), motion_steps=1, motion_batch_clips=2, motion_trains=motion_trains
+    )
+    latents = torch.randn(4, 8, 4, 8, 8)
+    ids = pretraining.caption_ids(tokenizer, ["a red square moving left"] * 4)
+    empty = pretraining.caption_ids(tokenizer, [""])[0]
+    pretraining.train_motion(
+        unet, text_encoder, models.build_toy_scheduler(), latents, ids, empty, schedule, torch.Generator().manual_seed(0)
+    )
+    changed = {name for name, p in unet.named_parameters() if not torch.equal(p, before[name])}
+    text_changed = any(not torch.equal(a, b) for a, b in zip(text_encoder.parameters(), text_before))
+    return changed, text_changed
+
+
+def test_motion_phase_with_motion_only_leaves_spatial_layers_and_text_encoder_untouched():
+    changed, text_changed = _one_motion_step("motion")
+    assert changed and all("motion_modules" in name for name in changed)
+    assert not text_changed
+
+
+def test_motion_phase_with_spatial_also_updates_spatial_layers_and_text_encoder():
+    changed, text_changed = _one_motion_step("motion_and_spatial")
+    assert any("motion_modules" not in name for name in changed)
+    assert text_changed
+
+
+def test_caption_ids_match_what_the_pipeline_feeds_the_text_encoder(toy_pipeline):
+    ids = pretraining.caption_ids(toy_pipeline.tokenizer, ["a red square moving left"])
+    with torch.no_grad():
+        ours = toy_pipeline.text_encoder(ids)[0]
+        theirs, _ = toy_pipeline.encode_prompt(
+            "a red square moving left", "cpu", 1, do_classifier_free_guidance=False
+        )
+    assert torch.equal(ours, theirs)
