@@ -54,6 +54,7 @@ class PretrainSettings(Section):
     motion_lr: float = Field(default=5e-4, gt=0)
     spatial_lr_scale: float = Field(default=0.1, ge=0)
     motion_trains: Literal["motion", "motion_and_text", "motion_and_spatial"] = "motion_and_spatial"
+    image_trains_text_encoder: bool = False
     caption_dropout: float = Field(default=0.1, ge=0, lt=1)
     shared_noise: float = Field(default=0.5, ge=0, le=1)
     high_noise_bias: float = Field(default=0.0, ge=0)

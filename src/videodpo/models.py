@@ -272,3 +272,45 @@ class ModelCard:
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: {folder} was not written by the base stage; rerun `dvc repro base`")
         return cls(**json.loads(path.read_text()))
+
+
+# ---------------------------------------------------------------------------------------------
+# LoRA on the motion modules
+
+LORA_ADAPTER = "temporal_alignment"
+
+
+def add_motion_lora(unet: UNetMotionModel, rank: int, alpha: float, adapter_name: str = LORA_ADAPTER):
+    """Add a LoRA to the motion modules' attention projections only; return its peft config.
+
+    The base weights are frozen; only the LoRA matrices train.
+    """
+    from peft import LoraConfig
+
+    config = LoraConfig(
+        r=rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=MOTION_ATTENTION_LORA_TARGETS
+    )
+    unet.requires_grad_(False)
+    unet.add_adapter(config, adapter_name=adapter_name)
+    unet.set_adapter(adapter_name)
+    return config
+
+
+def save_motion_lora(unet: UNetMotionModel, lora_config, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
+    """Save the LoRA in diffusers format, with its adapter metadata so lora_alpha ≠ r reloads at the right scale."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=adapter_name))
+    AnimateDiffPipeline.save_lora_weights(
+        folder, unet_lora_layers=layers, unet_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True
+    )
+
+
+def load_motion_lora(pipe: AnimateDiffPipeline, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
+    """Load a LoRA written by save_motion_lora into the pipeline and make it the active adapter."""
+    folder = Path(folder)
+    if not any(folder.glob("*.safetensors")):
+        raise FileNotFoundError(f"no LoRA weights in {folder}; run `dvc repro train` first")
+    pipe.load_lora_weights(folder, adapter_name=adapter_name)
+    pipe.set_adapters([adapter_name])
