@@ -63,3 +63,13 @@ def test_caption_ids_match_what_the_pipeline_feeds_the_text_encoder(toy_pipeline
             "a red square moving left", "cpu", 1, do_classifier_free_guidance=False
         )
     assert torch.equal(ours, theirs)
+
+
+def test_layout_share_draws_that_share_of_timesteps_from_the_layout_range():
+    generator = torch.Generator().manual_seed(0)
+    all_layout = pretraining.sample_timesteps(4000, 1.0, 900, generator)
+    assert all_layout.min() >= 900 and all_layout.max() <= 999
+    half = pretraining.sample_timesteps(4000, 0.5, 900, generator)
+    # half from [900, 999] plus a tenth of the uniform half lands there too: ≈ 55 %
+    assert abs((half >= 900).float().mean().item() - 0.55) < 0.03
+    assert half.min() < 100

@@ -57,7 +57,8 @@ class PretrainSettings(Section):
     image_trains_text_encoder: bool = False
     caption_dropout: float = Field(default=0.1, ge=0, lt=1)
     shared_noise: float = Field(default=0.5, ge=0, le=1)
-    high_noise_bias: float = Field(default=0.0, ge=0)
+    layout_share: float = Field(default=0.0, ge=0, le=1)
+    layout_timesteps_from: int = Field(default=900, ge=0, le=999)
 
 
 class PreviewSettings(Section):
