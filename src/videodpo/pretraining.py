@@ -38,7 +38,7 @@ class PretrainSchedule:
     motion_steps: int = 1500
     motion_batch_clips: int = 8
     motion_lr: float = 5e-4
-    spatial_lr_scale: float = 0.1
+    spatial_lr_scale: float = 1.0
     motion_trains: str = "motion_and_spatial"
     image_trains_text_encoder: bool = False
     caption_dropout: float = 0.1
