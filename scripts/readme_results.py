@@ -19,7 +19,7 @@ def percent(value: float) -> str:
     return f"{100 * value:.0f} %"
 
 
-def base_table(metrics: dict) -> str:
+def base_table(metrics: dict, pretraining: dict | None) -> str:
     rows = [
         "| base model (toy world) | train captions | held-out captions |",
         "|---|---|---|",
@@ -42,15 +42,18 @@ def base_table(metrics: dict) -> str:
         ]
         rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
     rows.append(f"| samples | {metrics['train']['n_samples']} | {metrics['held_out']['n_samples']} |")
-    rows.append(f"\nPretraining took {metrics['train_seconds'] / 60:.1f} min on the machine that ran `dvc repro`.")
+    if pretraining and "pretrain_minutes" in pretraining:
+        rows.append(f"\nPretraining took {pretraining['pretrain_minutes']} min on the machine that ran `dvc repro`.")
     return "\n".join(rows)
 
 
 def results_section() -> str:
     parts = []
     base = ROOT / "metrics/base.json"
+    pretraining = ROOT / "plots/base/training/metrics.json"
     if base.is_file():
-        parts.append(base_table(json.loads(base.read_text())))
+        summary = json.loads(pretraining.read_text()) if pretraining.is_file() else None
+        parts.append(base_table(json.loads(base.read_text()), summary))
     return "\n\n".join(parts) or "_No results yet: run `dvc repro`._"
 
 

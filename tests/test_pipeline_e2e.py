@@ -71,11 +71,22 @@ def test_dvc_repro_builds_a_loadable_base_model_with_its_report(micro_project):
         assert metrics[split]["ground_truth"]["frame_difference"] > 0
     assert (micro_project / "plots/base/contact_sheet.png").stat().st_size > 1000
     assert (micro_project / "plots/base/training/plots/metrics/motion_loss.tsv").is_file()
+    assert json.loads((micro_project / "plots/base/training/metrics.json").read_text())["pretrain_minutes"] >= 0
 
 
 @pytest.mark.slow
 def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(micro_project):
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
-    assert "base" in lock["stages"]
+    assert {"base", "preview_base"} <= set(lock["stages"])
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
+
+
+@pytest.mark.slow
+def test_changing_lora_or_training_params_does_not_retrain_the_base(micro_project):
+    params = yaml.safe_load((micro_project / "params.yaml").read_text())
+    params["model"]["lora_alpha"] = 8
+    params["training"]["beta"] = 1234
+    (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = run(["dvc", "status", "base", "preview_base"], micro_project)
+    assert "up to date" in status.lower(), status
