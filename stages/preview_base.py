@@ -27,9 +27,11 @@ def main() -> None:
         pipe, preview.seeds_per_caption, preview.steps, preview.guidance_scale, card.shared_noise, world.frames, render_kwargs
     )
     outputs.write_json(METRICS, metrics)
-    every = preview.seeds_per_caption  # one clip per caption on the sheet
-    sheet = np.concatenate([clips["train"][::every][::3], clips["held_out"][::every]])
-    labels = [f"{t} (train)" for t in texts["train"][::every][::3]] + [
+    # one clip per (shape, colour) from training, directions rotating, then every held-out caption
+    every = preview.seeds_per_caption
+    train_rows = [(3 * i + i % 3) * every for i in range(len(texts["train"]) // (3 * every))]
+    sheet = np.concatenate([clips["train"][train_rows], clips["held_out"][::every]])
+    labels = [f"{texts['train'][i]} (train)" for i in train_rows] + [
         f"{t} (held out)" for t in texts["held_out"][::every]
     ]
     visuals.contact_sheet(sheet, labels, CONTACT_SHEET, title="base model samples, frames left to right")

@@ -39,7 +39,7 @@ def preview_base_model(
         texts = [c.text for c in captions for _ in range(seeds_per_caption)]
         seeds = [PREVIEW_SEED_OFFSET + i for i in range(len(texts))]
         clips = generate_clips(
-            pipe, texts, seeds, frames, steps, guidance_scale, shared_noise, batch_size=12, desc=f"base: preview {split}"
+            pipe, texts, seeds, frames, steps, guidance_scale, shared_noise, batch_size=12, desc=f"preview: {split} captions"
         )
         truth, _ = toyworld.render_dataset(captions, seeds_per_caption, seed=PREVIEW_SEED_OFFSET, **render_kwargs)
         metrics[split] = {

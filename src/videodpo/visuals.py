@@ -18,17 +18,22 @@ import numpy as np  # noqa: E402
 def contact_sheet(clips: np.ndarray, labels: list[str], path: str | Path, title: str = "") -> None:
     """One row per clip (uint8 (N, F, H, W, 3)), its frames left to right, its label on the left."""
     rows, frames = clips.shape[:2]
-    figure, axes = plt.subplots(rows, frames, figsize=(frames * 0.9 + 2.2, rows * 0.9 + 0.4), squeeze=False)
+    label_width, cell, title_height = 2.8, 0.8, 0.5 if title else 0.1
+    width, height = label_width + frames * cell, rows * cell + title_height
+    figure, axes = plt.subplots(rows, frames, figsize=(width, height), squeeze=False)
+    figure.subplots_adjust(
+        left=label_width / width, right=0.99, bottom=0.05 / height, top=1 - title_height / height,
+        wspace=0.05, hspace=0.08,
+    )
     for row in range(rows):
         for t in range(frames):
             axis = axes[row, t]
             axis.imshow(clips[row, t], interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
-        axes[row, 0].set_ylabel(labels[row], rotation=0, ha="right", va="center", fontsize=8)
+        axes[row, 0].text(-0.12, 0.5, labels[row], transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=8)
     if title:
-        figure.suptitle(title, fontsize=10)
-    figure.tight_layout(pad=0.3)
+        figure.suptitle(title, fontsize=10, y=1 - 0.15 / height)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=80)
     plt.close(figure)
