@@ -1,0 +1,89 @@
+"""Preference pairs on disk, and their latents: what make_pairs writes and encode_latents turns into training data.
+
+data/pairs:   pairs-NNNNN.safetensors (uint8 winners/losers, (N, F, H, W, 3)) + manifest.jsonl
+data/latents: latents-NNNNN.safetensors (float winners/losers (N, C, F, h, w), text (N, seq, dim))
+Training then needs neither the VAE nor the text encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AnimateDiffPipeline
+from safetensors.numpy import load_file as load_numpy
+from safetensors.numpy import save_file as save_numpy
+from safetensors.torch import load_file, save_file
+
+from videodpo.pretraining import caption_ids
+
+MANIFEST = "manifest.jsonl"
+
+
+def write_pair_shard(folder: Path, index: int, winners: np.ndarray, losers: np.ndarray) -> str:
+    """Save one shard of clips (uint8 (N, F, H, W, 3) each); return its file name."""
+    if winners.shape != losers.shape or winners.dtype != np.uint8:
+        raise ValueError(f"winners {winners.shape} {winners.dtype} and losers {losers.shape} must match, as uint8")
+    name = f"pairs-{index:05d}.safetensors"
+    save_numpy({"winners": np.ascontiguousarray(winners), "losers": np.ascontiguousarray(losers)}, str(folder / name))
+    return name
+
+
+def write_manifest(folder: Path, records: list[dict]) -> None:
+    """One JSON object per pair: caption, seed, method, strength, shard and row within it."""
+    with open(folder / MANIFEST, "w") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `dvc repro make_pairs` first")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def iter_pair_shards(folder: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(shard name, winners, losers) for each shard, in order."""
+    for path in sorted(Path(folder).glob("pairs-*.safetensors")):
+        arrays = load_numpy(str(path))
+        yield path.name, arrays["winners"], arrays["losers"]
+
+
+def _to_pixels(clips: np.ndarray) -> torch.Tensor:
+    """uint8 (N, F, H, W, 3) → float (N·F, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(clips).flatten(0, 1).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+@torch.no_grad()
+def encode_clips(pipe: AnimateDiffPipeline, clips: np.ndarray, batch_frames: int = 64) -> torch.Tensor:
+    """VAE posterior means, scaled as the UNet sees them: (N, C, F, h, w)."""
+    pixels = _to_pixels(clips).to(pipe.vae.device, pipe.vae.dtype)
+    means = torch.cat(
+        [pipe.vae.encode(pixels[i : i + batch_frames]).latent_dist.mode() for i in range(0, len(pixels), batch_frames)]
+    )
+    latents = means.float() * pipe.vae.config.scaling_factor
+    return latents.unflatten(0, clips.shape[:2]).transpose(1, 2).contiguous().cpu()
+
+
+@torch.no_grad()
+def encode_captions(pipe: AnimateDiffPipeline, captions: list[str]) -> torch.Tensor:
+    """Text embeddings (N, seq, dim) exactly as the pipeline computes them for these prompts."""
+    ids = caption_ids(pipe.tokenizer, captions).to(pipe.text_encoder.device)
+    return pipe.text_encoder(ids)[0].float().contiguous().cpu()
+
+
+def write_latent_shard(folder: Path, name: str, winners: torch.Tensor, losers: torch.Tensor, text: torch.Tensor) -> None:
+    save_file({"winners": winners, "losers": losers, "text": text}, str(Path(folder) / name))
+
+
+def load_latents(folder: Path) -> dict[str, torch.Tensor]:
+    """All latent shards of a folder, concatenated: winners, losers (N, C, F, h, w) and text (N, seq, dim)."""
+    shards = sorted(Path(folder).glob("latents-*.safetensors"))
+    if not shards:
+        raise FileNotFoundError(f"no latent shards in {folder}; run `dvc repro encode_latents` first")
+    loaded = [load_file(str(path)) for path in shards]
+    return {key: torch.cat([shard[key] for shard in loaded]) for key in ("winners", "losers", "text")}
