@@ -77,3 +77,69 @@ def test_a_few_dpo_steps_on_one_batch_make_the_policy_prefer_its_winners(lora_un
         toggled_errors = paired_errors(lora_unet, toy_pipeline.scheduler, batch)
     for a, b in zip(base_errors, toggled_errors):
         torch.testing.assert_close(a, b)
+
+
+def tiny_data(n: int = 6) -> dict:
+    batch = make_batch(size=n, seed=7)
+    return {"winners": batch.winners, "losers": batch.losers, "text": batch.text}
+
+
+def lora_weights(unet) -> dict:
+    return {n: p.detach().clone() for n, p in unet.named_parameters() if p.requires_grad}
+
+
+def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(toy_pipeline, tmp_path):
+    from videodpo.training import LoopSettings, train_dpo_lora
+
+    settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=1)
+
+    def fresh_unet():
+        unet = copy.deepcopy(toy_pipeline.unet)
+        torch.manual_seed(0)
+        models.add_motion_lora(unet, rank=4, alpha=4)
+        return unet
+
+    straight = fresh_unet()
+    train_dpo_lora(straight, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "a")
+
+    class Stop(Exception):
+        pass
+
+    def stop_during_step_two(metrics, step):
+        if step == 2:  # the checkpoint holds 2 finished steps; step 2's update is lost with the process
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_dpo_lora(fresh_unet(), None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", stop_during_step_two)
+    resumed = fresh_unet()  # a new process: fresh model, same checkpoint folder
+    logged = []
+    train_dpo_lora(resumed, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", lambda m, s: logged.append(s))
+    assert logged == [2, 3]  # only the remaining steps ran
+    for name, value in lora_weights(straight).items():
+        torch.testing.assert_close(lora_weights(resumed)[name], value)
+
+
+def test_a_checkpoint_from_other_settings_is_ignored(toy_pipeline, tmp_path):
+    from videodpo.training import LoopSettings, train_dpo_lora
+
+    unet = copy.deepcopy(toy_pipeline.unet)
+    models.add_motion_lora(unet, rank=4, alpha=4)
+    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(2, 2, 1e-3, 500), tmp_path)
+    logged = []
+    train_dpo_lora(
+        unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(2, 2, 1e-3, 900), tmp_path, lambda m, s: logged.append(s)
+    )
+    assert logged == [0, 1]  # β changed: started over
+
+
+def test_raising_max_steps_continues_a_finished_run(toy_pipeline, tmp_path):
+    from videodpo.training import LoopSettings, train_dpo_lora
+
+    unet = copy.deepcopy(toy_pipeline.unet)
+    models.add_motion_lora(unet, rank=4, alpha=4)
+    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(2, 2, 1e-3, 500), tmp_path)
+    logged = []
+    train_dpo_lora(
+        unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(3, 2, 1e-3, 500), tmp_path, lambda m, s: logged.append(s)
+    )
+    assert logged == [2]

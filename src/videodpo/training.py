@@ -6,12 +6,16 @@ reference is the same UNet with its LoRA switched off (memory-optimised) or a fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from diffusers import DDIMScheduler
+from tqdm.auto import tqdm
 
 from videodpo.models import adapters_disabled
+from videodpo.noise import correlated_noise
 from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse
 
 
@@ -76,3 +80,95 @@ def dpo_step(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOBatch, be
     policy_winner, policy_loser = paired_errors(unet, scheduler, batch)
     terms = clip_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, beta)
     return DPOStep(terms, policy_winner, policy_loser, reference_winner, reference_loser)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """How the LoRA trains (params.yaml `training`, with the tier's preset merged in)."""
+
+    max_steps: int
+    batch_size: int
+    learning_rate: float
+    beta: float
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "no"
+    seed: int = 0
+    shared_noise: float = 0.0
+    checkpoint_every: int = 25
+
+
+def batch_for_step(data: dict[str, torch.Tensor], step: int, micro: int, settings: LoopSettings) -> DPOBatch:
+    """The micro-batch of optimiser step `step`: a pure function of (seed, step, micro), so a resumed
+    run sees exactly the batches, noise and timesteps it would have seen."""
+    generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step * 1_009 + micro)
+    pick = torch.randint(len(data["winners"]), (settings.batch_size,), generator=generator)
+    winners = data["winners"][pick]
+    return DPOBatch(
+        winners=winners,
+        losers=data["losers"][pick],
+        text=data["text"][pick],
+        noise=correlated_noise(tuple(winners.shape), settings.shared_noise, generator),
+        timesteps=torch.randint(0, 1000, (settings.batch_size,), generator=generator),
+    )
+
+
+StepLog = Callable[[dict[str, float], int], None]
+
+
+def train_dpo_lora(
+    unet,
+    reference_unet,
+    scheduler: DDIMScheduler,
+    data: dict[str, torch.Tensor],
+    settings: LoopSettings,
+    checkpoint_dir: Path | None = None,
+    log: StepLog | None = None,
+):
+    """Train the UNet's LoRA with Diffusion-DPO on cached latents; return the step reached.
+
+    Resumes from checkpoint_dir when it holds a checkpoint made with the same settings.
+    """
+    from accelerate import Accelerator
+
+    from videodpo.checkpoints import load_checkpoint, save_checkpoint
+
+    accelerator = Accelerator(mixed_precision=settings.mixed_precision)
+    params = [p for p in unet.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the UNet has no trainable parameters: add a LoRA first (models.add_motion_lora)")
+    optimiser = torch.optim.AdamW(params, lr=settings.learning_rate)
+    unet, optimiser = accelerator.prepare(unet, optimiser)
+    # what the trained weights depend on; more max_steps continues a finished run instead of redoing it
+    fingerprint = {k: v for k, v in asdict(settings).items() if k not in ("max_steps", "checkpoint_every")}
+    start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
+    accumulation = settings.gradient_accumulation_steps
+    progress = tqdm(range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step")
+    for step in progress:
+        optimiser.zero_grad(set_to_none=True)
+        for micro in range(accumulation):
+            batch = batch_for_step(data, step, micro, settings)
+            batch = DPOBatch(*(t.to(accelerator.device) for t in (batch.winners, batch.losers, batch.text, batch.noise, batch.timesteps)))
+            with accelerator.autocast():
+                result = dpo_step(unet, reference_unet, scheduler, batch, settings.beta)
+            accelerator.backward(result.terms.loss / accumulation)
+        optimiser.step()
+        if log and accelerator.is_main_process:
+            log(
+                {
+                    "loss": result.terms.loss.item(),
+                    "implicit_accuracy": result.terms.implicit_accuracy.item(),
+                    "reward_margin": result.terms.reward_margin.item(),
+                    "mse_winner": result.policy_winner.mean().item(),
+                    "mse_loser": result.policy_loser.mean().item(),
+                    "mse_winner_reference": result.reference_winner.mean().item(),
+                    "mse_loser_reference": result.reference_loser.mean().item(),
+                },
+                step,
+            )
+        done = step + 1
+        if checkpoint_dir and accelerator.is_main_process and (done % settings.checkpoint_every == 0 or done == settings.max_steps):
+            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint)
+    return settings.max_steps

@@ -1,0 +1,56 @@
+"""Resumable training state in safetensors and JSON only (no pickle): trainable weights, optimiser
+moments, the step reached, and a fingerprint of the settings that produced them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+STATE = "state.json"
+
+
+def save_checkpoint(folder: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, step: int, fingerprint: dict) -> None:
+    """Crash-safe: the tensors go to a new file first, then state.json is swapped atomically to name
+    it, so a stop at any moment leaves one whole checkpoint (the old or the new)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"param/{n}": p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+    optimiser_state = optimiser.state_dict()
+    for index, state in optimiser_state["state"].items():
+        for key, value in state.items():
+            tensors[f"optim/{index}/{key}"] = torch.as_tensor(value).contiguous()
+    tensor_file = f"tensors-{step:08d}.safetensors"
+    save_file(tensors, str(folder / tensor_file))
+    state = {"step": step, "tensors": tensor_file, "fingerprint": fingerprint, "param_groups": optimiser_state["param_groups"]}
+    temporary = folder / f".{STATE}.tmp"
+    temporary.write_text(json.dumps(state, indent=2))
+    os.replace(temporary, folder / STATE)
+    for stale in folder.glob("tensors-*.safetensors"):
+        if stale.name != tensor_file:
+            stale.unlink()
+
+
+def load_checkpoint(folder: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, fingerprint: dict) -> int:
+    """Restore and return the step reached; 0 (start over) when there is none or it was made with other settings."""
+    folder = Path(folder)
+    if not (folder / STATE).is_file():
+        return 0
+    state = json.loads((folder / STATE).read_text())
+    if state["fingerprint"] != fingerprint:
+        return 0
+    tensors = load_file(str(folder / state["tensors"]))
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                param.copy_(tensors[f"param/{name}"])
+    optimiser_state = {"state": {}, "param_groups": state["param_groups"]}
+    for key, value in tensors.items():
+        if key.startswith("optim/"):
+            _, index, field = key.split("/", 2)
+            optimiser_state["state"].setdefault(int(index), {})[field] = value
+    optimiser.load_state_dict(optimiser_state)
+    return int(state["step"])
