@@ -47,11 +47,44 @@ def base_table(metrics: dict, pretraining: dict | None) -> str:
     return "\n".join(rows)
 
 
+EVAL_LABELS = {
+    "warping_error": "warping error (0–255, lower = less flicker)",
+    "warping_error_seed": "warping error, seed's definition (0–255²)",
+    "frame_difference": "frame difference (0–255)",
+    "motion": "motion (px/frame)",
+    "contrast": "contrast (luminance std)",
+    "saturation": "saturation (0–255)",
+    "adherence": "adherence (oracle: colour and shape right)",
+}
+
+
+def eval_table(metrics: dict) -> str:
+    rows = [
+        f"| held-out captions, {metrics['n_samples']} samples | base | aligned | change | 95 % CI |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in EVAL_LABELS.items():
+        if key not in metrics["base"]:
+            continue
+        change = metrics["change"][key]
+        low, high = change["ci95"]
+        rows.append(
+            f"| {label} | {metrics['base'][key]:.3f} | {metrics['aligned'][key]:.3f} | "
+            f"{100 * change['relative']:+.1f} % | [{100 * low:+.1f} %, {100 * high:+.1f} %] |"
+        )
+    return "\n".join(rows)
+
+
 def results_section() -> str:
     parts = []
     base = ROOT / "metrics/base.json"
     pretraining = ROOT / "plots/base/training/metrics.json"
+    evaluation = ROOT / "metrics/eval.json"
+    if evaluation.is_file():
+        parts.append("**Alignment** (`metrics/eval.json`, aligned vs base on identical prompts and seeds):\n\n"
+                     + eval_table(json.loads(evaluation.read_text())))
     if base.is_file():
+        parts.append("**The base model** (`metrics/base.json`):")
         summary = json.loads(pretraining.read_text()) if pretraining.is_file() else None
         parts.append(base_table(json.loads(base.read_text()), summary))
     return "\n\n".join(parts) or "_No results yet: run `dvc repro`._"

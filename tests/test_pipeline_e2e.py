@@ -12,6 +12,10 @@ import yaml
 ROOT = Path(__file__).parents[1]
 
 MICRO = {
+    "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
+    "training": {"batch_size": 2},
+    "sample": {"seeds_per_prompt": 1, "num_inference_steps": 2},
+    "evaluate": {"bootstrap_samples": 50},
     "model": {
         "pretrain": {
             "clips_per_caption": 2, "vae_steps": 3, "vae_batch_frames": 8, "image_steps": 3,
@@ -41,7 +45,7 @@ def run(cmd: list[str], cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def micro_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("project")
-    for name in ("src", "stages"):
+    for name in ("src", "stages", "scripts"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
@@ -78,8 +82,43 @@ def test_dvc_repro_builds_a_loadable_base_model_with_its_report(micro_project):
 def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(micro_project):
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
-    assert {"base", "preview_base"} <= set(lock["stages"])
+    assert {"base", "preview_base", "make_pairs", "encode_latents", "train", "sample@base", "sample@aligned", "evaluate"} <= set(
+        lock["stages"]
+    )
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
+
+
+@pytest.mark.slow
+def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluation(micro_project):
+    from videodpo import latents, models
+
+    manifest = latents.read_manifest(micro_project / "data/pairs")
+    assert len(manifest) == 4 and all(r["method"] == "noise" and r["strength"] == 0.1 for r in manifest)
+    assert not {r["caption"] for r in manifest} & {c.text for c in __import__("videodpo.toyworld").toyworld.held_out_captions()}
+    data = latents.load_latents(micro_project / "data/latents")
+    assert data["winners"].shape == (4, 4, 8, 8, 8) and data["text"].shape[0] == 4
+    pipe = models.load_pipeline(micro_project / "models/base")
+    models.load_motion_lora(pipe, micro_project / "models/lora")
+
+    evaluation = json.loads((micro_project / "metrics/eval.json").read_text())
+    assert evaluation["n_samples"] == 12  # 12 held-out captions × 1 seed
+    for key in ("warping_error", "warping_error_seed", "frame_difference", "motion", "contrast", "saturation", "adherence"):
+        assert key in evaluation["base"] and key in evaluation["aligned"]
+        low, high = evaluation["change"][key]["ci95"]
+        assert low <= evaluation["change"][key]["relative"] <= high
+    assert (micro_project / "plots/eval/base_vs_aligned_0.gif").is_file()
+    assert (micro_project / "plots/train/plots/metrics/implicit_accuracy.tsv").is_file()
+    assert not (micro_project / "models/checkpoints/train").exists()  # removed once the LoRA is saved
+
+
+@pytest.mark.slow
+def test_changing_beta_reruns_only_train_sample_aligned_and_evaluate(micro_project):
+    params = yaml.safe_load((micro_project / "params.yaml").read_text())
+    params["training"]["beta"] = 3000
+    (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run(["dvc", "repro"], micro_project)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train", "sample@aligned", "evaluate"}, out
 
 
 @pytest.mark.slow

@@ -44,3 +44,9 @@ def test_consistency_check_masks_pixels_where_flows_disagree():
     backward[:8] = 5.0  # the top half does not come back where it started
     mask = temporal.consistent_pixels(forward, backward)
     assert mask[8:].all() and not mask[:8].any()
+
+
+def test_seed_warping_error_grows_with_motion_where_ours_does_not():
+    slow, fast = textured_translation(step=1), textured_translation(step=3)
+    assert temporal.warping_error_seed(fast) > 2 * temporal.warping_error_seed(slow) > 0
+    assert temporal.warping_error(fast) < 1.5 and temporal.warping_error(slow) < 1.5

@@ -85,3 +85,18 @@ def frame_difference(clip: np.ndarray) -> float:
 def motion_magnitude(clip: np.ndarray) -> float:
     """Mean optical-flow magnitude between consecutive frames, in pixels per frame."""
     return float(np.mean([np.linalg.norm(optical_flow(a, b), axis=-1).mean() for a, b in zip(clip[:-1], clip[1:])]))
+
+
+def warping_error_seed(clip: np.ndarray) -> float:
+    """The seed project's warping error, only to set our numbers beside its table.
+
+    Farneback flow t→t+1; frame t sampled at x + flow (which moves content the wrong way, so
+    the error grows with motion); no occlusion mask; squared error (0–255²). Use warping_error.
+    """
+    errors = []
+    for a, b in zip(clip[:-1], clip[1:]):
+        gray_a, gray_b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (a, b))
+        flow = cv2.calcOpticalFlowFarneback(gray_a, gray_b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+        warped = backward_warp(a, flow)
+        errors.append(float(((warped.astype(np.float32) - b.astype(np.float32)) ** 2).mean()))
+    return float(np.mean(errors))

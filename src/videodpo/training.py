@@ -126,10 +126,12 @@ def train_dpo_lora(
     settings: LoopSettings,
     checkpoint_dir: Path | None = None,
     log: StepLog | None = None,
+    identity: str = "",
 ):
     """Train the UNet's LoRA with Diffusion-DPO on cached latents; return the step reached.
 
-    Resumes from checkpoint_dir when it holds a checkpoint made with the same settings.
+    Resumes from checkpoint_dir when it holds a checkpoint made with the same settings and the
+    same `identity` (callers put a hash of the code, data and model there).
     """
     from accelerate import Accelerator
 
@@ -143,6 +145,7 @@ def train_dpo_lora(
     unet, optimiser = accelerator.prepare(unet, optimiser)
     # what the trained weights depend on; more max_steps continues a finished run instead of redoing it
     fingerprint = {k: v for k, v in asdict(settings).items() if k not in ("max_steps", "checkpoint_every")}
+    fingerprint["identity"] = identity
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
     accumulation = settings.gradient_accumulation_steps
     progress = tqdm(range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step")

@@ -47,3 +47,10 @@ def write_gif(clip: np.ndarray, path: str | Path, fps: int = 8, scale: int = 4) 
     """uint8 (F, H, W, 3) → looping GIF, upscaled with nearest neighbours so small clips stay visible."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(path, upscale(clip, scale), duration=1000 / fps, loop=0)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Two clips (uint8 (F, H, W, 3)) joined left | right with a white gap, frame by frame."""
+    frames, height = left.shape[:2]
+    divider = np.full((frames, height, gap, 3), 255, np.uint8)
+    return np.concatenate([left, divider, right], axis=2)

@@ -1,0 +1,44 @@
+"""Scoring sampled clips and comparing two models on the same (prompt, seed) samples."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from videodpo import appearance, temporal, toyworld
+from videodpo.statistics import relative_change_ci
+
+METRICS = ("warping_error", "warping_error_seed", "frame_difference", "motion", "contrast", "saturation", "adherence")
+
+
+def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
+    """Every metric of one clip (uint8 (F, H, W, 3)). Adherence (colour and shape read back by the
+    toy-world oracle) is defined for toy-world prompts only; NaN otherwise."""
+    scores = {
+        "warping_error": temporal.warping_error(clip),
+        "warping_error_seed": temporal.warping_error_seed(clip),
+        "frame_difference": temporal.frame_difference(clip),
+        "motion": temporal.motion_magnitude(clip),
+        "contrast": appearance.contrast(clip),
+        "saturation": appearance.saturation(clip),
+        "adherence": float("nan"),
+    }
+    if toy:
+        match = toyworld.read_clip(clip).matches(toyworld.Caption.parse(prompt))
+        scores["adherence"] = float(match["colour"] and match["shape"])
+    return scores
+
+
+def compare(base: list[dict], aligned: list[dict], resamples: int) -> dict:
+    """metrics/eval.json: means of both models and the relative change with a paired 95 % interval."""
+    if len(base) != len(aligned):
+        raise ValueError(f"{len(base)} base samples but {len(aligned)} aligned: both must use the same prompts and seeds")
+    result = {"n_samples": len(base), "base": {}, "aligned": {}, "change": {}}
+    for metric in METRICS:
+        b = np.array([row[metric] for row in base], float)
+        a = np.array([row[metric] for row in aligned], float)
+        if np.isnan(b).any():
+            continue
+        result["base"][metric] = float(b.mean())
+        result["aligned"][metric] = float(a.mean())
+        result["change"][metric] = relative_change_ci(b, a, resamples)
+    return result

@@ -1,0 +1,62 @@
+"""DVC stage `train`: Diffusion-DPO of a LoRA on the motion modules, from cached latents.
+
+Writes models/lora (diffusers format, loadable with pipe.load_lora_weights) and the training
+curves. An interrupted run resumes from models/checkpoints/train when its settings, code and data
+are unchanged; the checkpoint is removed once the LoRA is saved.
+"""
+
+import copy
+import hashlib
+import shutil
+from pathlib import Path
+
+from dvclive import Live
+
+from videodpo import latents, models, outputs
+from videodpo.config import load_config
+from videodpo.training import LoopSettings, train_dpo_lora
+
+CHECKPOINT = Path("models/checkpoints/train")
+CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/models.py")
+
+
+def fingerprint(config, data) -> str:
+    digest = hashlib.sha256()
+    for path in CODE:
+        digest.update(Path(path).read_bytes())
+    for key in ("winners", "losers", "text"):
+        digest.update(data[key].numpy().tobytes())
+    digest.update(repr((config.model.lora_rank, config.model.lora_alpha, config.training.memory_optimized)).encode())
+    return digest.hexdigest()[:16]
+
+
+def main() -> None:
+    config = load_config()
+    card = models.ModelCard.load("models/base")
+    pipe = models.load_pipeline("models/base")
+    data = latents.load_latents("data/latents")
+    training = config.training
+    reference = None if training.memory_optimized else copy.deepcopy(pipe.unet).requires_grad_(False)
+    lora = models.add_motion_lora(pipe.unet, config.model.lora_rank, config.model.lora_alpha)
+    if training.gradient_checkpointing:
+        pipe.unet.enable_gradient_checkpointing()
+    settings = LoopSettings(
+        max_steps=training.max_steps, batch_size=training.batch_size, learning_rate=training.learning_rate,
+        beta=training.beta, gradient_accumulation_steps=training.gradient_accumulation_steps,
+        mixed_precision=training.mixed_precision, seed=training.seed, shared_noise=card.shared_noise,
+    )
+    with Live(dir="plots/train", dvcyaml=None, save_dvc_exp=False, report=None, resume=CHECKPOINT.exists()) as live:
+
+        def log(metrics: dict, step: int) -> None:
+            live.step = step
+            for name, value in metrics.items():
+                live.log_metric(name, value)
+
+        train_dpo_lora(pipe.unet, reference, pipe.scheduler, data, settings, CHECKPOINT, log, fingerprint(config, data))
+    with outputs.atomic_directory("models/lora") as staging:
+        models.save_motion_lora(pipe.unet, lora, staging)
+    shutil.rmtree(CHECKPOINT, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
