@@ -10,6 +10,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import torch
 from dvclive import Live
 
 from videodpo import latents, models, outputs
@@ -37,6 +38,7 @@ def main() -> None:
     data = latents.load_latents("data/latents")
     training = config.training
     reference = None if training.memory_optimized else copy.deepcopy(pipe.unet).requires_grad_(False)
+    torch.manual_seed(training.seed)  # the LoRA's initial weights come from torch's global generator
     lora = models.add_motion_lora(pipe.unet, config.model.lora_rank, config.model.lora_alpha)
     if training.gradient_checkpointing:
         pipe.unet.enable_gradient_checkpointing()
