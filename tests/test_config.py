@@ -61,3 +61,21 @@ def test_a_bad_value_names_its_key_and_the_fix(change, named):
 def test_a_missing_params_file_says_where_to_run(tmp_path):
     with pytest.raises(ConfigError, match="project root"):
         load_config(tmp_path / "params.yaml")
+
+
+def test_params_survive_the_rewrite_that_dvc_exp_run_set_param_does():
+    """`dvc exp run -S` rewrites params.yaml with ruamel, unquoting strings; YAML 1.1 then reads
+    words like no/yes/on/off as booleans. The committed params must still validate afterwards."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    source = (Path(__file__).parents[1] / "params.yaml").read_text()
+    writer = YAML()
+    document = writer.load(source)
+    document["training"]["beta"] = 3000
+    rewritten = io.StringIO()
+    writer.dump(document, rewritten)
+    config = config_from_params(yaml.safe_load(rewritten.getvalue()))
+    assert config.training.beta == 3000
+    assert config.training.mixed_precision == "fp32"

@@ -111,7 +111,8 @@ class TrainingSettings(Section):
     learning_rate: float = Field(default=1e-4, gt=0)
     batch_size: int = Field(default=4, gt=0)
     gradient_accumulation_steps: int = Field(default=1, gt=0)
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    # "fp32", not "no": `dvc exp run -S` rewrites params.yaml unquoted, and YAML reads no as false
+    mixed_precision: Literal["fp32", "fp16", "bf16"] = "fp32"
     gradient_checkpointing: bool = False
     memory_optimized: bool = True
     seed: int = 0

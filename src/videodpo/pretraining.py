@@ -18,6 +18,7 @@ from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNetMo
 from tqdm.auto import tqdm
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from videodpo import models, toyworld
 from videodpo.noise import correlated_noise
 
 StepLogger = Callable[[str, float, int], None]
@@ -66,6 +67,16 @@ def _optimise(params_groups, total_steps: int):
     return optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, _lr_lambda(total_steps))
 
 
+def _descend(loss: torch.Tensor, optimiser, lr_schedule, clip_params: list | None = None) -> None:
+    """One optimiser step on loss; gradients clipped to norm 1 over clip_params when given."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_params is not None:
+        torch.nn.utils.clip_grad_norm_(clip_params, 1.0)
+    optimiser.step()
+    lr_schedule.step()
+
+
 def train_vae(
     vae: AutoencoderKL,
     frames: torch.Tensor,
@@ -81,11 +92,7 @@ def train_vae(
         posterior = vae.encode(batch).latent_dist
         reconstruction = vae.decode(posterior.sample(generator)).sample
         mse = F.mse_loss(reconstruction, batch)
-        loss = mse + 1e-6 * posterior.kl().mean()
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        lr.step()
+        _descend(mse + 1e-6 * posterior.kl().mean(), optimiser, lr)
         if log:
             log("vae_psnr_db", float(10 * torch.log10(4.0 / mse.detach())), step)
     vae.eval().requires_grad_(False)
@@ -162,11 +169,7 @@ def train_image_unet(
         noise = torch.randn(frames[pick].shape, generator=generator)
         timesteps = torch.randint(0, 1000, (len(pick),), generator=generator)
         loss = v_prediction_loss(unet, scheduler, frames[pick], text_encoder(batch_ids)[0], noise, timesteps)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimiser.step()
-        lr.step()
+        _descend(loss, optimiser, lr, params)
         if log:
             log("image_loss", loss.item(), step)
 
@@ -218,21 +221,15 @@ def train_motion(
         noise = correlated_noise(clips.shape, schedule.shared_noise, generator)
         timesteps = sample_timesteps(len(pick), schedule.layout_share, schedule.layout_timesteps_from, generator)
         loss = v_prediction_loss(unet, scheduler, clips, embeddings, noise, timesteps)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimiser.step()
-        lr.step()
+        _descend(loss, optimiser, lr, params)
         if log:
             log("motion_loss", loss.item(), step)
     unet.eval().requires_grad_(False)
     text_encoder.eval().requires_grad_(False)
 
 
-def pretrain_toy_pipeline(arch, schedule: PretrainSchedule, log: StepLogger | None = None):
+def pretrain_toy_pipeline(arch: models.ToyArchitecture, schedule: PretrainSchedule, log: StepLogger | None = None):
     """Render the toy world, train all three phases, and return the assembled AnimateDiffPipeline."""
-    from videodpo import models, toyworld
-
     torch.manual_seed(schedule.seed)
     generator = torch.Generator().manual_seed(schedule.seed)
     clips, texts = toyworld.render_dataset(

@@ -94,7 +94,7 @@ class LoopSettings:
     learning_rate: float
     beta: float
     gradient_accumulation_steps: int = 1
-    mixed_precision: str = "no"
+    mixed_precision: str = "fp32"
     seed: int = 0
     shared_noise: float = 0.0
     checkpoint_every: int = 25
@@ -137,7 +137,7 @@ def train_dpo_lora(
 
     from videodpo.checkpoints import load_checkpoint, save_checkpoint
 
-    accelerator = Accelerator(mixed_precision=settings.mixed_precision)
+    accelerator = Accelerator(mixed_precision="no" if settings.mixed_precision == "fp32" else settings.mixed_precision)
     params = [p for p in unet.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the UNet has no trainable parameters: add a LoRA first (models.add_motion_lora)")
