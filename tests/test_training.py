@@ -119,27 +119,28 @@ def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
         torch.testing.assert_close(lora_weights(resumed)[name], value)
 
 
-def test_a_checkpoint_from_other_settings_is_ignored(toy_pipeline, tmp_path):
-    from videodpo.training import LoopSettings, train_dpo_lora
+def train_twice(toy_pipeline, checkpoint_dir, first, second) -> list[int]:
+    """Train a fresh LoRA with `first`, then again with `second` on the same checkpoint folder;
+    return the steps the second run logged."""
+    from videodpo.training import train_dpo_lora
 
     unet = copy.deepcopy(toy_pipeline.unet)
     models.add_motion_lora(unet, rank=4, alpha=4)
-    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(2, 2, 1e-3, 500), tmp_path)
+    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), first, checkpoint_dir)
     logged = []
-    train_dpo_lora(
-        unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(2, 2, 1e-3, 900), tmp_path, lambda m, s: logged.append(s)
-    )
+    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), second, checkpoint_dir, lambda m, s: logged.append(s))
+    return logged
+
+
+def test_a_checkpoint_from_other_settings_is_ignored(toy_pipeline, tmp_path):
+    from videodpo.training import LoopSettings
+
+    logged = train_twice(toy_pipeline, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(2, 2, 1e-3, 900))
     assert logged == [0, 1]  # β changed: started over
 
 
 def test_raising_max_steps_continues_a_finished_run(toy_pipeline, tmp_path):
-    from videodpo.training import LoopSettings, train_dpo_lora
+    from videodpo.training import LoopSettings
 
-    unet = copy.deepcopy(toy_pipeline.unet)
-    models.add_motion_lora(unet, rank=4, alpha=4)
-    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(2, 2, 1e-3, 500), tmp_path)
-    logged = []
-    train_dpo_lora(
-        unet, None, toy_pipeline.scheduler, tiny_data(), LoopSettings(3, 2, 1e-3, 500), tmp_path, lambda m, s: logged.append(s)
-    )
+    logged = train_twice(toy_pipeline, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(3, 2, 1e-3, 500))
     assert logged == [2]
