@@ -18,7 +18,7 @@ from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
 
-from videodpo.pretraining import caption_ids
+from videodpo.pretraining import caption_ids, clips_to_tensor, encode_frames
 
 MANIFEST = "manifest.jsonl"
 
@@ -53,19 +53,11 @@ def iter_pair_shards(folder: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray
         yield path.name, arrays["winners"], arrays["losers"]
 
 
-def _to_pixels(clips: np.ndarray) -> torch.Tensor:
-    """uint8 (N, F, H, W, 3) → float (N·F, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(clips).flatten(0, 1).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
 @torch.no_grad()
 def encode_clips(pipe: AnimateDiffPipeline, clips: np.ndarray, batch_frames: int = 64) -> torch.Tensor:
     """VAE posterior means, scaled as the UNet sees them: (N, C, F, h, w)."""
-    pixels = _to_pixels(clips).to(pipe.vae.device, pipe.vae.dtype)
-    means = torch.cat(
-        [pipe.vae.encode(pixels[i : i + batch_frames]).latent_dist.mode() for i in range(0, len(pixels), batch_frames)]
-    )
-    latents = means.float() * pipe.vae.config.scaling_factor
+    pixels = clips_to_tensor(clips).flatten(0, 1).to(pipe.vae.device, pipe.vae.dtype)
+    latents = encode_frames(pipe.vae, pixels, batch_frames).float() * pipe.vae.config.scaling_factor
     return latents.unflatten(0, clips.shape[:2]).transpose(1, 2).contiguous().cpu()
 
 
