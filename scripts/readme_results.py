@@ -52,6 +52,7 @@ EVAL_LABELS = {
     "warping_error_seed": "warping error, seed's definition (0–255²)",
     "frame_difference": "frame difference (0–255)",
     "motion": "motion (px/frame)",
+    "dynamic_degree": "dynamic degree (share of clips that move, VBench-style)",
     "contrast": "contrast (luminance std)",
     "saturation": "saturation (0–255)",
     "adherence": "adherence (oracle: colour and shape right)",
@@ -75,14 +76,58 @@ def eval_table(metrics: dict) -> str:
     return "\n".join(rows)
 
 
+def targets_table(metrics: dict) -> str:
+    """The project's bar for a real improvement, checked against the committed numbers."""
+    change = metrics["change"]
+
+    def ci(key: str) -> str:
+        low, high = change[key]["ci95"]
+        return f"{100 * change[key]['relative']:+.1f} % [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+    adherence_points = 100 * (metrics["aligned"]["adherence"] - metrics["base"]["adherence"])
+    checks = [
+        ("warping error", "−35 % or better, CI below zero", ci("warping_error"),
+         change["warping_error"]["relative"] <= -0.35 and change["warping_error"]["ci95"][1] < 0),
+        ("frame difference", "−25 % or better, CI below zero", ci("frame_difference"),
+         change["frame_difference"]["relative"] <= -0.25 and change["frame_difference"]["ci95"][1] < 0),
+        ("motion", "within ±10 %", ci("motion"), abs(change["motion"]["relative"]) <= 0.10),
+        ("contrast", "within ±5 %", ci("contrast"), abs(change["contrast"]["relative"]) <= 0.05),
+        ("adherence", "at most 2 points below base", f"{adherence_points:+.1f} points", adherence_points >= -2.0),
+    ]
+    rows = ["| measure | target | aligned vs base [95 % CI] | met |", "|---|---|---|---|"]
+    rows += [f"| {name} | {target} | {value} | {'yes' if met else '**no**'} |" for name, target, value, met in checks]
+    return "\n".join(rows)
+
+
+def pairs_table(report: dict) -> str:
+    rows = [
+        f"| loser maker | pairs | kept | winner flickers less | contrast and saturation within {percent(report['tolerance'])} "
+        "| warping error winner → loser |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, summary in report["by_method"].items():
+        rows.append(
+            f"| `{method}` | {summary['pairs']} | {summary['kept']} | {percent(summary['winner_beats_loser'])} | "
+            f"{percent(summary['appearance_matched'])} | {summary['winner_warping_error']:.2f} → {summary['loser_warping_error']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
 def results_section() -> str:
     parts = []
     base = ROOT / "metrics/base.json"
     pretraining = ROOT / "plots/base/training/metrics.json"
     evaluation = ROOT / "metrics/eval.json"
     if evaluation.is_file():
-        parts.append("**Alignment** (`metrics/eval.json`, aligned vs base on identical prompts and seeds):\n\n"
-                     + eval_table(json.loads(evaluation.read_text())))
+        metrics = json.loads(evaluation.read_text())
+        parts.append("**Alignment** (`metrics/eval.json`, aligned vs base on identical prompts and seeds):\n\n" + eval_table(metrics))
+        if all(key in metrics["change"] for key in ("warping_error", "frame_difference", "motion", "contrast", "adherence")):
+            parts.append("**Against the bar** (less flicker counts only with motion, contrast and adherence kept):\n\n"
+                         + targets_table(metrics))
+    pair_report = ROOT / "metrics/pairs.json"
+    if pair_report.is_file():
+        parts.append("**Preference pairs** (`metrics/pairs.json`; pairs that fail a check are dropped before training):\n\n"
+                     + pairs_table(json.loads(pair_report.read_text())))
     if base.is_file():
         parts.append("**The base model** (`metrics/base.json`):")
         summary = json.loads(pretraining.read_text()) if pretraining.is_file() else None

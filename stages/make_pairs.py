@@ -1,18 +1,56 @@
 """DVC stage `make_pairs`: preference pairs from the base model.
 
 Winners are base generations for training captions with recorded seeds; each loser is its winner
-made temporally jittery by `data.jitter_method`. Writes data/pairs (uint8 shards + manifest.jsonl).
+made temporally jittery by `data.jitter_method` (one maker or a mix taken in turn). Every pair is
+verified: its winner must flicker less than its loser (warping error) and match it in contrast and
+saturation within `data.appearance_tolerance`; pairs that fail are dropped and counted in
+metrics/pairs.json. Writes data/pairs (uint8 shards + manifest.jsonl).
 """
 
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from videodpo import latents, models, outputs, pairs, toyworld
+from videodpo import latents, models, outputs, pairs, temporal, toyworld
 from videodpo.config import load_config
-from videodpo.sampling import generate_clips
+from videodpo.sampling import generate_clips, regenerate_frames
 
 PAIR_SEED_OFFSET = 100_000  # pair seeds never coincide with preview or evaluation seeds
+
+
+def steadiest_generations(pipe, card, prompts, seeds, config):
+    """Winners and their seeds: per pair, the generation with the lowest warping error of
+    `data.candidates_per_pair` (candidate c of a pair uses seed · 100 + c; one candidate: the seed)."""
+    count = config.data.candidates_per_pair
+    candidate_seeds = [seed if count == 1 else seed * 100 + c for seed in seeds for c in range(count)]
+    clips = generate_clips(
+        pipe, [p for p in prompts for _ in range(count)], candidate_seeds, card.frames, config.sample.num_inference_steps,
+        config.sample.guidance_scale, card.shared_noise, desc="make_pairs: winners",
+    )
+    if count == 1:
+        return clips, seeds
+    errors = np.array([temporal.warping_error(c) for c in tqdm(clips, desc="make_pairs: rank candidates", unit="clip")])
+    best = errors.reshape(len(seeds), count).argmin(axis=1) + np.arange(len(seeds)) * count
+    return clips[best], [candidate_seeds[i] for i in best]
+
+
+def make_losers(pipe, winners, prompts, seeds, methods, strength, config) -> np.ndarray:
+    """The loser of every pair, each made by its own method."""
+    losers = np.empty_like(winners)
+    for method in dict.fromkeys(methods):
+        rows = [i for i, m in enumerate(methods) if m == method]
+        if method == pairs.IMG2IMG:
+            regenerated = regenerate_frames(
+                pipe, winners[rows], [prompts[i] for i in rows], [seeds[i] for i in rows], strength,
+                config.sample.num_inference_steps, config.sample.guidance_scale, desc="make_pairs: img2img losers",
+            )
+            # regenerated frames come back a little lighter or darker: give them their winner's appearance
+            losers[rows] = np.stack([pairs.match_frame_statistics(r, winners[i]) for r, i in zip(regenerated, rows)])
+        else:
+            for i in tqdm(rows, desc=f"make_pairs: {method} losers", unit="pair"):
+                losers[i] = pairs.make_jitter_pair(winners[i], method, strength, seeds[i])[1]
+    return losers
 
 
 def main() -> None:
@@ -22,19 +60,27 @@ def main() -> None:
     captions = [c.text for c in toyworld.train_captions()]  # held-out captions never make pairs
     prompts = [captions[i % len(captions)] for i in range(config.data.num_pairs)]
     seeds = [PAIR_SEED_OFFSET + config.data.seed * 10_000 + i for i in range(config.data.num_pairs)]
-    winners = generate_clips(
-        pipe, prompts, seeds, card.frames, config.sample.num_inference_steps, config.sample.guidance_scale,
-        card.shared_noise, desc="make_pairs: winners",
-    )
-    method, strength = config.data.jitter_method, config.data.jitter_strength
-    losers = np.stack([pairs.make_jitter_pair(w, method, strength, seed)[1] for w, seed in zip(winners, seeds)])
+    methods = pairs.methods_for_pairs(config.data.jitter_method, config.data.num_pairs)
+    winners, seeds = steadiest_generations(pipe, card, prompts, seeds, config)
+    losers = make_losers(pipe, winners, prompts, seeds, methods, config.data.jitter_strength, config)
+    checks = [pairs.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
+    tolerance = config.data.appearance_tolerance
+    report = pairs.verification_report(checks, methods, tolerance)
+    if report["kept"] == 0:
+        raise SystemExit(
+            f"make_pairs: all {len(checks)} pairs failed verification (see metrics/pairs.json): raise "
+            "data.jitter_strength or data.appearance_tolerance, or pick another data.jitter_method"
+        )
+    outputs.write_json("metrics/pairs.json", report)
+    keep = [i for i, check in enumerate(checks) if check.keep(tolerance)]
     with outputs.atomic_directory("data/pairs") as staging:
-        shard = latents.write_pair_shard(Path(staging), 0, winners, losers)
+        shard = latents.write_pair_shard(Path(staging), 0, winners[keep], losers[keep])
         latents.write_manifest(
             Path(staging),
             [
-                {"row": i, "shard": shard, "caption": p, "seed": s, "method": method, "strength": strength}
-                for i, (p, s) in enumerate(zip(prompts, seeds))
+                {"row": row, "shard": shard, "caption": prompts[i], "seed": seeds[i], "method": methods[i],
+                 "strength": config.data.jitter_strength}
+                for row, i in enumerate(keep)
             ],
         )
 

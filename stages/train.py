@@ -46,6 +46,7 @@ def main() -> None:
         max_steps=training.max_steps, batch_size=training.batch_size, learning_rate=training.learning_rate,
         beta=training.beta, gradient_accumulation_steps=training.gradient_accumulation_steps,
         mixed_precision=training.mixed_precision, seed=training.seed, shared_noise=card.shared_noise,
+        sft_weight=training.sft_weight, max_timestep=training.max_timestep,
     )
     with Live(dir="plots/train", dvcyaml=None, save_dvc_exp=False, report=None, resume=CHECKPOINT.exists()) as live:
 

@@ -51,3 +51,22 @@ def test_per_sample_mse_reduces_all_but_the_batch_dimension():
     target = torch.ones(2, 4, 8, 3, 3)
     target[1] *= 2
     assert torch.equal(per_sample_mse(prediction, target), torch.tensor([1.0, 4.0]))
+
+
+def test_the_winner_anchor_adds_its_weight_times_the_winners_error_change():
+    policy_w, policy_l = torch.tensor([0.10, 0.20]), torch.tensor([0.31, 0.40])
+    reference_w, reference_l = torch.tensor([0.12, 0.15]), torch.tensor([0.30, 0.41])
+    plain = clip_dpo_loss(policy_w, policy_l, reference_w, reference_l, beta=100)
+    anchored = clip_dpo_loss(policy_w, policy_l, reference_w, reference_l, beta=100, sft_weight=3.0)
+    # mean(mse_w − mse_w_ref) = mean(−0.02, +0.05) = 0.015
+    assert math.isclose(anchored.loss.item() - plain.loss.item(), 3.0 * 0.015, rel_tol=1e-5)
+
+
+def test_the_winner_anchor_resists_raising_the_winners_error_once_the_dpo_term_is_saturated():
+    # the policy already separates the pair by a wide margin, by doing worse on both clips
+    winner, loser = torch.tensor([0.30], requires_grad=True), torch.tensor([0.90], requires_grad=True)
+    clip_dpo_loss(winner, loser, torch.tensor([0.20]), torch.tensor([0.20]), beta=100).loss.backward()
+    plain = winner.grad.item()
+    winner.grad = None
+    clip_dpo_loss(winner, loser, torch.tensor([0.20]), torch.tensor([0.20]), beta=100, sft_weight=1.0).loss.backward()
+    assert plain < 1e-10 and winner.grad.item() > 0.9  # only the anchor still pulls the winner's error down

@@ -14,6 +14,8 @@ ROOT = Path(__file__).parents[1]
 MICRO = {
     "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
     "training": {"batch_size": 2},
+    # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
+    "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},
     "sample": {"seeds_per_prompt": 1, "num_inference_steps": 2},
     "evaluate": {"bootstrap_samples": 50},
     "model": {
@@ -93,16 +95,21 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     from videodpo import latents, models
 
     manifest = latents.read_manifest(micro_project / "data/pairs")
-    assert len(manifest) == 4 and all(r["method"] == "noise" and r["strength"] == 0.1 for r in manifest)
+    report = json.loads((micro_project / "metrics/pairs.json").read_text())
+    assert report["pairs"] == 4 and report["kept"] + report["dropped"] == 4 and len(manifest) == report["kept"] >= 1
+    assert set(report["by_method"]) == {"amplify", "img2img"}
+    assert {r["method"] for r in manifest} <= {"amplify", "img2img"} and all(r["seed"] % 100 in (0, 1) for r in manifest)
     assert not {r["caption"] for r in manifest} & {c.text for c in __import__("videodpo.toyworld").toyworld.held_out_captions()}
     data = latents.load_latents(micro_project / "data/latents")
-    assert data["winners"].shape == (4, 4, 8, 8, 8) and data["text"].shape[0] == 4
+    assert data["winners"].shape == (len(manifest), 4, 8, 8, 8) and data["text"].shape[0] == len(manifest)
     pipe = models.load_pipeline(micro_project / "models/base")
     models.load_motion_lora(pipe, micro_project / "models/lora")
 
     evaluation = json.loads((micro_project / "metrics/eval.json").read_text())
     assert evaluation["n_samples"] == 12  # 12 held-out captions × 1 seed
-    for key in ("warping_error", "warping_error_seed", "frame_difference", "motion", "contrast", "saturation", "adherence"):
+    for key in (
+        "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
+    ):
         assert key in evaluation["base"] and key in evaluation["aligned"]
         low, high = evaluation["change"][key]["ci95"]
         assert low <= evaluation["change"][key]["relative"] <= high

@@ -50,3 +50,18 @@ def test_seed_warping_error_grows_with_motion_where_ours_does_not():
     slow, fast = textured_translation(step=1), textured_translation(step=3)
     assert temporal.warping_error_seed(fast) > 2 * temporal.warping_error_seed(slow) > 0
     assert temporal.warping_error(fast) < 1.5 and temporal.warping_error(slow) < 1.5
+
+
+def test_dynamic_degree_tells_moving_clips_from_still_and_barely_moving_ones():
+    from videodpo import toyworld
+
+    moving = toyworld.render_clip(toyworld.Caption("circle", "blue", "right"), np.random.default_rng(0))  # 2 px/frame
+    still = np.repeat(moving[:1], len(moving), axis=0)
+    creeping = np.stack([np.roll(textured_translation(step=0)[0], t // 4, axis=1) for t in range(8)])  # 1 px in 4 frames
+    assert temporal.is_dynamic(moving) == 1.0
+    assert temporal.is_dynamic(still) == 0.0
+    assert temporal.is_dynamic(creeping) == 0.0
+    # at 32 px the threshold is 6 · 32 / 256 = 0.75 px on round(4 · 8 / 16) = 2 frame pairs
+    two_jumps = np.stack([np.roll(textured_translation(step=0)[0], 2 * (t >= 3) + 2 * (t >= 6), axis=1) for t in range(8)])
+    one_jump = np.stack([np.roll(textured_translation(step=0)[0], 2 * (t >= 3), axis=1) for t in range(8)])
+    assert temporal.is_dynamic(two_jumps) == 1.0 and temporal.is_dynamic(one_jump) == 0.0

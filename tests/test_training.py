@@ -144,3 +144,14 @@ def test_raising_max_steps_continues_a_finished_run(toy_pipeline, tmp_path):
 
     logged = train_twice(toy_pipeline, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(3, 2, 1e-3, 500))
     assert logged == [2]
+
+
+def test_batches_draw_timesteps_below_max_timestep_and_are_a_function_of_the_step():
+    from videodpo.training import LoopSettings, batch_for_step
+
+    data = {"winners": torch.randn(5, 4, 8, 8, 8), "losers": torch.randn(5, 4, 8, 8, 8), "text": torch.randn(5, 16, 32)}
+    settings = LoopSettings(max_steps=10, batch_size=64, learning_rate=1e-4, beta=100.0, max_timestep=300)
+    batch = batch_for_step(data, step=3, micro=0, settings=settings)
+    assert batch.timesteps.max() < 300 and batch.timesteps.min() >= 0 and len(set(batch.timesteps.tolist())) > 20
+    again = batch_for_step(data, step=3, micro=0, settings=settings)
+    assert torch.equal(batch.timesteps, again.timesteps) and torch.equal(batch.noise, again.noise)

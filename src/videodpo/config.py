@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TIERS = ("cpu", "t4", "l4", "a100")
 
@@ -96,13 +96,28 @@ class ToyworldSettings(Section):
         return self
 
 
+# the loser makers of videodpo.pairs (names only here, so the config imports no model code)
+JITTER_METHODS = ("noise", "renormalised", "shake", "stutter", "amplify", "img2img")
+
+
 class DataSettings(Section):
     num_pairs: int = Field(default=64, gt=0)
     frames: int = Field(default=8, ge=2)
     resolution: int = Field(default=32, ge=16)
-    jitter_method: Literal["noise"] = "noise"
-    jitter_strength: float = Field(default=0.1, ge=0)
+    jitter_method: str | list[str] = "amplify"  # one maker, or a mix taken in turn
+    jitter_strength: float = Field(default=0.5, ge=0)
+    appearance_tolerance: float = Field(default=0.05, gt=0)  # largest relative contrast/saturation gap of a kept pair
+    candidates_per_pair: int = Field(default=1, ge=1)  # the winner is the steadiest (lowest warping error) of this many generations
     seed: int = 0
+
+    @field_validator("jitter_method")
+    @classmethod
+    def _known_makers(cls, method: str | list[str]) -> str | list[str]:
+        names = [method] if isinstance(method, str) else method
+        unknown = [name for name in names if name not in JITTER_METHODS]
+        if unknown or not names:
+            raise ValueError(f"{unknown or 'an empty list'} is not a loser maker; name one of {', '.join(JITTER_METHODS)}, or a list of them")
+        return method
 
 
 class TrainingSettings(Section):
@@ -115,6 +130,9 @@ class TrainingSettings(Section):
     mixed_precision: Literal["fp32", "fp16", "bf16"] = "fp32"
     gradient_checkpointing: bool = False
     memory_optimized: bool = True
+    # anchor: keep the policy as good as the reference on winners, so it cannot drift in appearance
+    sft_weight: float = Field(default=0.0, ge=0)
+    max_timestep: int = Field(default=1000, gt=0, le=1000)  # DPO on timesteps [0, max_timestep)
     seed: int = 0
 
 

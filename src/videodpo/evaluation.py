@@ -7,7 +7,9 @@ import numpy as np
 from videodpo import appearance, temporal, toyworld
 from videodpo.statistics import relative_change_ci
 
-METRICS = ("warping_error", "warping_error_seed", "frame_difference", "motion", "contrast", "saturation", "adherence")
+METRICS = (
+    "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
+)
 
 
 def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
@@ -18,6 +20,7 @@ def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
         "warping_error_seed": temporal.warping_error_seed(clip),
         "frame_difference": temporal.frame_difference(clip),
         "motion": temporal.motion_magnitude(clip),
+        "dynamic_degree": temporal.is_dynamic(clip),
         "contrast": appearance.contrast(clip),
         "saturation": appearance.saturation(clip),
         "adherence": float("nan"),

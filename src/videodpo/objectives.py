@@ -43,11 +43,18 @@ def clip_dpo_loss(
     reference_winner: torch.Tensor,
     reference_loser: torch.Tensor,
     beta: float,
+    sft_weight: float = 0.0,
 ) -> DPOTerms:
-    """Diffusion-DPO on whole clips. Arguments: per-sample MSEs (B,) of policy and reference."""
+    """Diffusion-DPO on whole clips. Arguments: per-sample MSEs (B,) of policy and reference.
+
+    sft_weight > 0 adds sft_weight · mean(mse_w − mse_w_ref): the policy must stay as good as the
+    reference at denoising the winners (the base's own clips), so it cannot drift in brightness or
+    contrast while it learns what separates winners from losers.
+    """
     logits = -beta * dpo_margin(policy_winner, policy_loser, reference_winner, reference_loser)
+    anchor = (policy_winner - reference_winner).mean()
     return DPOTerms(
-        loss=-F.logsigmoid(logits).mean(),
+        loss=-F.logsigmoid(logits).mean() + sft_weight * anchor,
         implicit_accuracy=(logits > 0).float().mean().detach(),
         reward_margin=logits.mean().detach(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from diffusers import AnimateDiffPipeline
+from diffusers import AnimateDiffPipeline, AnimateDiffVideoToVideoPipeline
 from tqdm.auto import tqdm
 
 from videodpo.noise import correlated_noise
@@ -52,3 +52,58 @@ def generate_clips(
         )
         clips.append((np.asarray(output.frames) * 255).round().clip(0, 255).astype(np.uint8))
     return np.concatenate(clips)
+
+
+def frame_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """Unit noise (C, F, h, w) in which frame f has its own generator, seeded seed · 1000 + f."""
+    channels, frames, height, width = shape
+    return torch.stack(
+        [torch.randn((channels, height, width), generator=torch.Generator().manual_seed(seed * 1000 + f)) for f in range(frames)],
+        dim=1,
+    )
+
+
+@torch.no_grad()
+def regenerate_frames(
+    pipe: AnimateDiffPipeline,
+    clips: np.ndarray,
+    prompts: list[str],
+    seeds: list[int],
+    strength: float,
+    steps: int,
+    guidance_scale: float,
+    batch_size: int = 64,
+    desc: str = "img2img",
+) -> np.ndarray:
+    """img2img: every frame of each clip noised to `strength` with its own seed and denoised by the
+    model on its own (a one-frame clip, so nothing ties it to its neighbours), with the clip's
+    caption. The scene and its motion stay; the details of each frame drift apart."""
+    from videodpo.latents import encode_clips  # the VAE helpers live with the training data
+
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"data.jitter_strength: img2img needs a strength in (0, 1], got {strength}")
+    if len(clips) != len(prompts) or len(clips) != len(seeds):
+        raise ValueError(f"{len(clips)} clips, {len(prompts)} prompts and {len(seeds)} seeds: give one of each per clip")
+    video_pipe = AnimateDiffVideoToVideoPipeline(**pipe.components)
+    video_pipe.set_progress_bar_config(disable=True)
+    scheduler = video_pipe.scheduler
+    scheduler.set_timesteps(steps)
+    timesteps, _ = video_pipe.get_timesteps(steps, scheduler.timesteps, strength, "cpu")
+    frames = clips.shape[1]
+    single = clips.reshape(-1, 1, *clips.shape[2:])
+    clean = encode_clips(pipe, single)  # (N·F, C, 1, h, w)
+    noise = torch.cat([frame_noise((clean.shape[1], frames, *clean.shape[3:]), seed).transpose(0, 1) for seed in seeds])
+    noisy = scheduler.add_noise(clean, noise.unsqueeze(2), timesteps[:1].repeat(len(clean)))
+    frame_prompts = [prompt for prompt in prompts for _ in range(frames)]
+    out = []
+    for start in tqdm(range(0, len(single), batch_size), desc=desc, unit="batch"):
+        output = video_pipe(
+            prompt=frame_prompts[start : start + batch_size],
+            latents=noisy[start : start + batch_size].to(pipe.unet.device, pipe.unet.dtype),
+            num_inference_steps=steps,
+            strength=strength,
+            guidance_scale=guidance_scale,
+            output_type="np",
+        )
+        out.append((np.asarray(output.frames) * 255).round().clip(0, 255).astype(np.uint8))
+    return np.concatenate(out).reshape(clips.shape)

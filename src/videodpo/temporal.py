@@ -87,6 +87,22 @@ def motion_magnitude(clip: np.ndarray) -> float:
     return float(np.mean([np.linalg.norm(optical_flow(a, b), axis=-1).mean() for a, b in zip(clip[:-1], clip[1:])]))
 
 
+def peak_motion(a: np.ndarray, b: np.ndarray, top_share: float = 0.05) -> float:
+    """Mean flow magnitude of the fastest `top_share` of pixels from frame a to frame b."""
+    magnitude = np.sort(np.linalg.norm(optical_flow(a, b), axis=-1).ravel())[::-1]
+    return float(magnitude[: max(1, int(len(magnitude) * top_share))].mean())
+
+
+def is_dynamic(clip: np.ndarray, threshold_at_256: float = 6.0, pairs_at_16: float = 4.0) -> float:
+    """VBench's dynamic degree of one clip, 1.0 (moving) or 0.0 (static): the clip moves when the
+    fastest 5 % of its pixels travel more than threshold_at_256 · min(H, W) / 256 px on at least
+    round(pairs_at_16 · F / 16) consecutive-frame pairs. The mean over clips is the share that move."""
+    threshold = threshold_at_256 * min(clip.shape[1:3]) / 256.0
+    needed = max(1, round(pairs_at_16 * len(clip) / 16.0))
+    moving = sum(peak_motion(a, b) > threshold for a, b in zip(clip[:-1], clip[1:]))
+    return float(moving >= needed)
+
+
 def warping_error_seed(clip: np.ndarray) -> float:
     """The seed project's warping error, only to set our numbers beside its table.
 

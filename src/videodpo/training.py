@@ -74,11 +74,11 @@ class DPOStep:
     reference_loser: torch.Tensor
 
 
-def dpo_step(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOBatch, beta: float) -> DPOStep:
+def dpo_step(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOBatch, beta: float, sft_weight: float = 0.0) -> DPOStep:
     """Loss and the errors behind it; call .terms.loss.backward() to train the LoRA."""
     reference_winner, reference_loser = reference_errors(unet, reference_unet, scheduler, batch)
     policy_winner, policy_loser = paired_errors(unet, scheduler, batch)
-    terms = clip_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, beta)
+    terms = clip_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, beta, sft_weight)
     return DPOStep(terms, policy_winner, policy_loser, reference_winner, reference_loser)
 
 
@@ -97,6 +97,8 @@ class LoopSettings:
     mixed_precision: str = "fp32"
     seed: int = 0
     shared_noise: float = 0.0
+    sft_weight: float = 0.0
+    max_timestep: int = 1000  # DPO on timesteps [0, max_timestep): where a loser's jitter still shows through the noise
     checkpoint_every: int = 25
 
 
@@ -111,7 +113,7 @@ def batch_for_step(data: dict[str, torch.Tensor], step: int, micro: int, setting
         losers=data["losers"][pick],
         text=data["text"][pick],
         noise=correlated_noise(tuple(winners.shape), settings.shared_noise, generator),
-        timesteps=torch.randint(0, 1000, (settings.batch_size,), generator=generator),
+        timesteps=torch.randint(0, settings.max_timestep, (settings.batch_size,), generator=generator),
     )
 
 
@@ -155,7 +157,7 @@ def train_dpo_lora(
             batch = batch_for_step(data, step, micro, settings)
             batch = DPOBatch(*(t.to(accelerator.device) for t in (batch.winners, batch.losers, batch.text, batch.noise, batch.timesteps)))
             with accelerator.autocast():
-                result = dpo_step(unet, reference_unet, scheduler, batch, settings.beta)
+                result = dpo_step(unet, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
             accelerator.backward(result.terms.loss / accumulation)
         optimiser.step()
         if log and accelerator.is_main_process:
