@@ -53,6 +53,7 @@ EVAL_LABELS = {
     "frame_difference": "frame difference (0–255)",
     "motion": "motion (px/frame)",
     "dynamic_degree": "dynamic degree (share of clips that move, VBench-style)",
+    "travel": "travel (oracle: shape centroid, px/frame)",
     "contrast": "contrast (luminance std)",
     "saturation": "saturation (0–255)",
     "adherence": "adherence (oracle: colour and shape right)",

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from videodpo import latents, models, outputs
+from videodpo import latents, models, outputs, visuals
 from videodpo.config import load_config
 from videodpo.training import LoopSettings, train_dpo_lora
 
@@ -59,6 +59,24 @@ def main() -> None:
     with outputs.atomic_directory("models/lora") as staging:
         models.save_motion_lora(pipe.unet, lora, staging)
     shutil.rmtree(CHECKPOINT, ignore_errors=True)
+    plot_curves(Path("plots/train/plots/metrics"), Path("plots/train/curves.png"))
+
+
+def plot_curves(tsv_dir: Path, path: Path) -> None:
+    """The logged curves as one PNG for the README (dvc plots show draws the interactive ones)."""
+
+    def series(name: str) -> tuple[list[float], list[float]]:
+        rows = [line.split("\t") for line in (tsv_dir / f"{name}.tsv").read_text().splitlines()[1:]]
+        return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+    visuals.curves(
+        {
+            "DPO loss": {"loss": series("loss")},
+            "implicit accuracy": {"implicit accuracy": series("implicit_accuracy")},
+            "reward margin (−β · DPO margin)": {"reward margin": series("reward_margin")},
+        },
+        path,
+    )
 
 
 if __name__ == "__main__":

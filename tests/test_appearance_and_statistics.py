@@ -41,3 +41,17 @@ def test_interval_straddles_zero_when_nothing_changes():
 def test_unpaired_inputs_are_rejected():
     with pytest.raises(ValueError, match="paired"):
         relative_change_ci(np.ones(3), np.ones(4))
+
+
+def test_clip_metrics_report_the_shapes_travel_per_frame_and_nan_outside_the_toy_world():
+    import math
+
+    from videodpo import toyworld
+    from videodpo.evaluation import clip_metrics
+
+    clip = toyworld.render_clip(toyworld.Caption("square", "red", "up"), np.random.default_rng(0))  # 2 px/frame
+    scores = clip_metrics(clip, "a red square moving up", toy=True)
+    assert abs(scores["travel"] - 2.0) < 0.2 and scores["adherence"] == 1.0 and scores["dynamic_degree"] == 1.0
+    still = clip_metrics(np.repeat(clip[:1], len(clip), axis=0), "a red square moving up", toy=True)
+    assert still["travel"] < 0.05 and still["dynamic_degree"] == 0.0
+    assert math.isnan(clip_metrics(clip, "a red square moving up", toy=False)["travel"])

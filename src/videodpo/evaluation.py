@@ -8,13 +8,15 @@ from videodpo import appearance, temporal, toyworld
 from videodpo.statistics import relative_change_ci
 
 METRICS = (
-    "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
+    "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "travel", "contrast", "saturation",
+    "adherence",
 )
 
 
 def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
     """Every metric of one clip (uint8 (F, H, W, 3)). Adherence (colour and shape read back by the
-    toy-world oracle) is defined for toy-world prompts only; NaN otherwise."""
+    toy-world oracle) and travel (how far the shape's centroid moves per frame, in px: motion that
+    flow noise on flat backgrounds cannot inflate) are defined for toy-world prompts only; NaN otherwise."""
     scores = {
         "warping_error": temporal.warping_error(clip),
         "warping_error_seed": temporal.warping_error_seed(clip),
@@ -23,11 +25,14 @@ def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
         "dynamic_degree": temporal.is_dynamic(clip),
         "contrast": appearance.contrast(clip),
         "saturation": appearance.saturation(clip),
+        "travel": float("nan"),
         "adherence": float("nan"),
     }
     if toy:
-        match = toyworld.read_clip(clip).matches(toyworld.Caption.parse(prompt))
+        reading = toyworld.read_clip(clip)
+        match = reading.matches(toyworld.Caption.parse(prompt))
         scores["adherence"] = float(match["colour"] and match["shape"])
+        scores["travel"] = float(np.hypot(*reading.displacement)) / (len(clip) - 1)
     return scores
 
 

@@ -54,3 +54,19 @@ def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 2) -> np.ndarra
     frames, height = left.shape[:2]
     divider = np.full((frames, height, gap, 3), 255, np.uint8)
     return np.concatenate([left, divider, right], axis=2)
+
+
+def curves(panels: dict[str, dict[str, tuple[list[float], list[float]]]], path: str | Path) -> None:
+    """Line plots side by side: {panel title: {series name: (steps, values)}}."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for axis, (title, series) in zip(axes[0], panels.items()):
+        for name, (steps, values) in series.items():
+            axis.plot(steps, values, label=name, linewidth=1.2)
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+        if len(series) > 1:
+            axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
