@@ -1,0 +1,116 @@
+"""Benchmark: one Diffusion-DPO training step, batched vs the naive four-pass form.
+
+    PYTHONPATH=src python benchmarks/dpo_step.py [--steps 30] [--batch 4] [--out benchmarks/results/dpo_step.json]
+
+batched: winner and loser in ONE policy forward (and one reference forward with the LoRA off),
+         as training.dpo_step does;
+naive:   four forwards, policy(winner), policy(loser), reference(winner), reference(loser).
+Both run the same model, inputs and loss in the same process, interleaved step by step so that
+drift in machine load hits both alike. Prints a table and writes JSON with the device info.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+from diffusers import UNetMotionModel
+
+from videodpo import models
+from videodpo.models import adapters_disabled
+from videodpo.objectives import clip_dpo_loss, per_sample_mse
+from videodpo.training import DPOBatch, _predict, diffusion_target, dpo_step
+
+
+def naive_step(unet, scheduler, batch: DPOBatch, beta: float):
+    """The same loss from four separate forwards."""
+
+    def error(latents):
+        noisy = scheduler.add_noise(latents, batch.noise, batch.timesteps)
+        prediction = _predict(unet, noisy, batch.timesteps, batch.text)
+        return per_sample_mse(prediction, diffusion_target(scheduler, latents, batch.noise, batch.timesteps))
+
+    with torch.no_grad(), adapters_disabled(unet):
+        reference_winner, reference_loser = error(batch.winners), error(batch.losers)
+    return clip_dpo_loss(error(batch.winners), error(batch.losers), reference_winner, reference_loser, beta)
+
+
+def device_info(device: torch.device) -> dict:
+    info = {"device": str(device), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per form (after 3 warm-up steps)")
+    parser.add_argument("--batch", type=int, default=4, help="pairs per step")
+    parser.add_argument("--out", default="benchmarks/results/dpo_step.json")
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    torch.manual_seed(0)
+    arch = models.ToyArchitecture()
+    unet = UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
+    if device.type != "cpu":
+        unet.to(device)
+    models.add_motion_lora(unet, rank=4, alpha=4)
+    scheduler = models.build_toy_scheduler()
+    optimiser = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    shape = (args.batch, unet.config.in_channels, arch.frames, arch.frame_size // 4, arch.frame_size // 4)
+    winners = torch.randn(shape, generator=generator)
+    batch = DPOBatch(
+        winners=winners,
+        losers=winners + 0.3 * torch.randn(shape, generator=generator),
+        text=torch.randn(args.batch, models.TEXT_LENGTH, arch.text_width, generator=generator),
+        noise=torch.randn(shape, generator=generator),
+        timesteps=torch.randint(0, 1000, (args.batch,), generator=generator),
+    )
+    batch = DPOBatch(*(t.to(device) for t in (batch.winners, batch.losers, batch.text, batch.noise, batch.timesteps)))
+
+    forms = {
+        "batched": lambda: dpo_step(unet, None, scheduler, batch, 2500.0).terms.loss,
+        "naive": lambda: naive_step(unet, scheduler, batch, 2500.0).loss,
+    }
+    with torch.no_grad():
+        losses = {name: form().item() for name, form in forms.items()}
+    seconds = {name: [] for name in forms}
+    for step in range(args.steps + 3):
+        for name, form in forms.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            optimiser.zero_grad(set_to_none=True)
+            form().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if step >= 3:
+                seconds[name].append(time.perf_counter() - start)
+    result = {
+        **device_info(device),
+        "model": "toy UNetMotionModel (embedded default), LoRA rank 4 on motion attention",
+        "pairs_per_step": args.batch,
+        "timed_steps": args.steps,
+        "same_loss": abs(losses["batched"] - losses["naive"]) < 1e-4 * max(1.0, abs(losses["naive"])),
+        "steps_per_second": {name: len(s) / sum(s) for name, s in seconds.items()},
+    }
+    result["batched_over_naive"] = result["steps_per_second"]["batched"] / result["steps_per_second"]["naive"]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"device: {result['device']} ({result.get('gpu', result['cpu'])}), {result['threads']} threads")
+    print(f"same loss from both forms: {result['same_loss']}")
+    for name, rate in result["steps_per_second"].items():
+        print(f"{name:8s} {rate:7.2f} steps/s")
+    print(f"batched / naive: {result['batched_over_naive']:.2f}×  → {out}")
+
+
+if __name__ == "__main__":
+    main()
