@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from diffusers import UNetMotionModel
+from toy_setup import toy_unet_and_batch
 
 from videodpo import models
 from videodpo.models import adapters_disabled
@@ -53,27 +53,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="pairs per step")
     parser.add_argument("--out", default="benchmarks/results/dpo_step.json")
     args = parser.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-    torch.manual_seed(0)
-    arch = models.ToyArchitecture()
-    unet = UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
-    if device.type != "cpu":
-        unet.to(device)
+    device, unet, scheduler, batch = toy_unet_and_batch(args.batch)
     models.add_motion_lora(unet, rank=4, alpha=4)
-    scheduler = models.build_toy_scheduler()
     optimiser = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
-    generator = torch.Generator().manual_seed(0)
-    shape = (args.batch, unet.config.in_channels, arch.frames, arch.frame_size // 4, arch.frame_size // 4)
-    winners = torch.randn(shape, generator=generator)
-    batch = DPOBatch(
-        winners=winners,
-        losers=winners + 0.3 * torch.randn(shape, generator=generator),
-        text=torch.randn(args.batch, models.TEXT_LENGTH, arch.text_width, generator=generator),
-        noise=torch.randn(shape, generator=generator),
-        timesteps=torch.randint(0, 1000, (args.batch,), generator=generator),
-    )
-    batch = DPOBatch(*(t.to(device) for t in (batch.winners, batch.losers, batch.text, batch.noise, batch.timesteps)))
 
     forms = {
         "batched": lambda: dpo_step(unet, None, scheduler, batch, 2500.0).terms.loss,

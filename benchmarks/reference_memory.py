@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 
 import torch
-from diffusers import UNetMotionModel
+from toy_setup import toy_unet_and_batch
 
 from videodpo import models
-from videodpo.training import DPOBatch, dpo_step
+from videodpo.training import dpo_step
 
 FORMS = ("toggle", "frozen_copy")
 
@@ -36,24 +36,7 @@ def peak_bytes_now(device: torch.device) -> int:
 
 
 def measure(form: str, steps: int, batch_size: int) -> dict:
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(0)
-    arch = models.ToyArchitecture()
-    unet = UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
-    if device.type != "cpu":
-        unet.to(device)
-    scheduler = models.build_toy_scheduler()
-    generator = torch.Generator().manual_seed(0)
-    shape = (batch_size, unet.config.in_channels, arch.frames, arch.frame_size // 4, arch.frame_size // 4)
-    winners = torch.randn(shape, generator=generator)
-    batch = DPOBatch(
-        winners=winners,
-        losers=winners + 0.3 * torch.randn(shape, generator=generator),
-        text=torch.randn(batch_size, models.TEXT_LENGTH, arch.text_width, generator=generator),
-        noise=torch.randn(shape, generator=generator),
-        timesteps=torch.randint(0, 1000, (batch_size,), generator=generator),
-    )
-    batch = DPOBatch(*(t.to(device) for t in (batch.winners, batch.losers, batch.text, batch.noise, batch.timesteps)))
+    device, unet, scheduler, batch = toy_unet_and_batch(batch_size)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     before = peak_bytes_now(device)
