@@ -17,12 +17,13 @@ def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
     """Every metric of one clip (uint8 (F, H, W, 3)). Adherence (colour and shape read back by the
     toy-world oracle) and travel (how far the shape's centroid moves per frame, in px: motion that
     flow noise on flat backgrounds cannot inflate) are defined for toy-world prompts only; NaN otherwise."""
+    forward = temporal.forward_flows(clip)
     scores = {
-        "warping_error": temporal.warping_error(clip),
+        "warping_error": temporal.warping_error(clip, forward),
         "warping_error_seed": temporal.warping_error_seed(clip),
         "frame_difference": temporal.frame_difference(clip),
-        "motion": temporal.motion_magnitude(clip),
-        "dynamic_degree": temporal.is_dynamic(clip),
+        "motion": temporal.motion_magnitude(clip, forward),
+        "dynamic_degree": temporal.is_dynamic(clip, forward=forward),
         "contrast": appearance.contrast(clip),
         "saturation": appearance.saturation(clip),
         "travel": float("nan"),

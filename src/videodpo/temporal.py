@@ -64,15 +64,21 @@ def consistent_pixels(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return (mismatch < bound) & inside
 
 
-def warping_error(clip: np.ndarray) -> float:
+def forward_flows(clip: np.ndarray) -> list[np.ndarray]:
+    """Optical flow t→t+1 for every consecutive frame pair. The metrics below take it precomputed,
+    so that scoring one clip on several of them estimates each flow once."""
+    return [optical_flow(a, b) for a, b in zip(clip[:-1], clip[1:])]
+
+
+def warping_error(clip: np.ndarray, forward: list[np.ndarray] | None = None) -> float:
     """Mean |f_t − warp(f_{t+1})| over consistent pixels and frame pairs (0–255)."""
+    forward = forward_flows(clip) if forward is None else forward
     errors = []
-    for a, b in zip(clip[:-1], clip[1:]):
-        forward, backward = optical_flow(a, b), optical_flow(b, a)
-        mask = consistent_pixels(forward, backward)
+    for a, b, flow in zip(clip[:-1], clip[1:], forward):
+        mask = consistent_pixels(flow, optical_flow(b, a))
         if not mask.any():
             continue
-        residual = np.abs(a.astype(np.float32) - backward_warp(b, forward).astype(np.float32)).mean(axis=-1)
+        residual = np.abs(a.astype(np.float32) - backward_warp(b, flow).astype(np.float32)).mean(axis=-1)
         errors.append(float(residual[mask].mean()))
     return float(np.mean(errors)) if errors else 0.0
 
@@ -82,24 +88,28 @@ def frame_difference(clip: np.ndarray) -> float:
     return float(np.abs(np.diff(clip.astype(np.float32), axis=0)).mean())
 
 
-def motion_magnitude(clip: np.ndarray) -> float:
+def motion_magnitude(clip: np.ndarray, forward: list[np.ndarray] | None = None) -> float:
     """Mean optical-flow magnitude between consecutive frames, in pixels per frame."""
-    return float(np.mean([np.linalg.norm(optical_flow(a, b), axis=-1).mean() for a, b in zip(clip[:-1], clip[1:])]))
+    forward = forward_flows(clip) if forward is None else forward
+    return float(np.mean([np.linalg.norm(flow, axis=-1).mean() for flow in forward]))
 
 
-def peak_motion(a: np.ndarray, b: np.ndarray, top_share: float = 0.05) -> float:
-    """Mean flow magnitude of the fastest `top_share` of pixels from frame a to frame b."""
-    magnitude = np.sort(np.linalg.norm(optical_flow(a, b), axis=-1).ravel())[::-1]
+def peak_motion(flow: np.ndarray, top_share: float = 0.05) -> float:
+    """Mean magnitude of the fastest `top_share` of pixels of one flow field."""
+    magnitude = np.sort(np.linalg.norm(flow, axis=-1).ravel())[::-1]
     return float(magnitude[: max(1, int(len(magnitude) * top_share))].mean())
 
 
-def is_dynamic(clip: np.ndarray, threshold_at_256: float = 6.0, pairs_at_16: float = 4.0) -> float:
+def is_dynamic(
+    clip: np.ndarray, threshold_at_256: float = 6.0, pairs_at_16: float = 4.0, forward: list[np.ndarray] | None = None
+) -> float:
     """VBench's dynamic degree of one clip, 1.0 (moving) or 0.0 (static): the clip moves when the
     fastest 5 % of its pixels travel more than threshold_at_256 · min(H, W) / 256 px on at least
     round(pairs_at_16 · F / 16) consecutive-frame pairs. The mean over clips is the share that move."""
     threshold = threshold_at_256 * min(clip.shape[1:3]) / 256.0
     needed = max(1, round(pairs_at_16 * len(clip) / 16.0))
-    moving = sum(peak_motion(a, b) > threshold for a, b in zip(clip[:-1], clip[1:]))
+    forward = forward_flows(clip) if forward is None else forward
+    moving = sum(peak_motion(flow) > threshold for flow in forward)
     return float(moving >= needed)
 
 
