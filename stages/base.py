@@ -2,10 +2,13 @@
 
 toy: pretrain the embedded AnimateDiff-architecture model on the toy world (cached by DVC, so
 users pay for it once); hub: fetch SD1.5 + motion adapter at pinned revisions. Either way the
-result is a diffusers pipeline folder, models/base, with a model card saying how to sample it.
+result is a diffusers pipeline folder, models/base, with a model card saying how to sample it
+(and, for the hub, the commit each repository was loaded at).
 """
 
 import time
+import warnings
+from pathlib import Path
 
 from dvclive import Live
 
@@ -20,8 +23,17 @@ def main() -> None:
     config = load_config()
     started = time.time()
     if config.model.source == "hub":
-        pipe = models.resolve_hub_pipeline(models.HubModel(**config.model.hub.model_dump()))
-        card = models.ModelCard("hub", frames=16, frame_size=512, shared_noise=0.0)
+        hub = models.HubModel(**config.model.hub.model_dump())
+        pipe = models.resolve_hub_pipeline(hub)
+        commits = models.hub_commits(hub)
+        for repo, revision in ((hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)):
+            if not models.is_commit(revision) and not Path(repo).is_dir():
+                warnings.warn(
+                    f"model.hub: {repo} at {revision!r} is a branch or tag, so a later run may load other weights "
+                    f"(loaded now: commit {commits[repo]}); pin commits with `python scripts/pin_hub_revisions.py`",
+                    stacklevel=1,
+                )
+        card = models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits)
     else:
         world = config.toyworld
         arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())

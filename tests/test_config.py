@@ -27,15 +27,13 @@ def test_committed_params_are_valid_and_use_the_cpu_preset():
     [("t4", 10, 8, 256, 4, 50, "fp16"), ("l4", 50, 16, 512, 16, 200, "bf16"), ("a100", 200, 16, 512, 32, 500, "bf16")],
 )
 def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution, rank, steps, precision):
-    def pick(params):
-        params["tier"] = tier
-        params["model"]["source"] = "hub"
-
-    config = config_from_params(params_with(pick))
+    config = config_from_params(params_with(lambda p: p.update(tier=tier)))  # what `dvc exp run -S tier=…` changes
+    assert config.model.source == "hub" and config.training.gradient_checkpointing
     assert (config.data.num_pairs, config.data.frames, config.data.resolution) == (pairs, frames, resolution)
     assert (config.model.lora_rank, config.training.max_steps, config.training.mixed_precision) == (rank, steps, precision)
     # keys the preset does not own keep their section's value
     assert config.training.beta == PARAMS["training"]["beta"]
+    assert config.training.memory_optimized == PARAMS["training"]["memory_optimized"]
 
 
 @pytest.mark.parametrize(
@@ -48,7 +46,9 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["model"]["pretrain"].update(motion_trains="everything"), "model.pretrain.motion_trains"),
         (lambda p: p["training"].update(max_steps=10), "tiers.cpu.training.max_steps"),
         (lambda p: p["tiers"].pop("l4"), "tiers.l4"),
-        (lambda p: p.update(tier="t4"), "model.source hub"),
+        (lambda p: p["tiers"]["t4"]["model"].update(source="toy") or p.update(tier="t4"), "set tiers.t4.model.source to hub"),
+        (lambda p: p["model"].update(source="hub"), "tiers.cpu.model.source"),
+        (lambda p: p.update(launch="torchrun --nproc_per_node 2"), "launch: Value error, give `python`"),
         (lambda p: p["toyworld"].update(speed=5.0), "does not fit"),
     ],
 )
@@ -56,6 +56,13 @@ def test_a_bad_value_names_its_key_and_the_fix(change, named):
     with pytest.raises(ConfigError) as error:
         config_from_params(params_with(change))
     assert named in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "launch", ["python", "accelerate launch --multi_gpu --num_processes 4", "ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2"]
+)
+def test_launch_takes_python_or_an_accelerate_command(launch):
+    assert config_from_params(params_with(lambda p: p.update(launch=launch))).launch == launch
 
 
 def test_a_missing_params_file_says_where_to_run(tmp_path):

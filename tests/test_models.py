@@ -107,3 +107,56 @@ def test_hub_path_offline_without_the_model_names_what_to_fetch(monkeypatch, tmp
     hub = models.HubModel("nobody/no-such-model", "0123abc", "nobody/no-such-adapter", "main")
     with pytest.raises(RuntimeError, match="huggingface-cli download nobody/no-such-model --revision 0123abc"):
         models.resolve_hub_pipeline(hub)
+
+
+def test_a_branch_resolves_to_the_commit_the_local_cache_holds(monkeypatch, tmp_path):
+    """The hub cache layout: refs/<branch> names a commit, snapshots/<commit>/ holds its files."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--someone--some-model"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "model_index.json").write_text("{}")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert models.resolved_commit("someone/some-model", "main", "model_index.json") == commit
+    assert models.resolved_commit("someone/some-model", "v9", "model_index.json") is None  # a ref the cache lacks
+    assert models.resolved_commit("someone/other", commit.upper(), "config.json") == commit  # a commit is its own pin
+    assert models.resolved_commit(str(tmp_path), "main", "model_index.json") is None  # a local folder has no commits
+
+
+@pytest.mark.slow
+def test_the_base_and_preview_stages_build_a_hub_tier_model_offline(tiny_hub_models, tmp_path):
+    """`-S tier=t4` with the hub names pointing at local folders: base writes a pipeline whose card
+    carries the tier's clip size, and preview_base samples it without the toy-world oracle."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).parents[1]
+    shutil.copytree(root / "stages", tmp_path / "stages")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["tier"] = "t4"
+    params["tiers"]["t4"]["data"].update(resolution=32)  # the tiny model's size, not a T4's
+    params["model"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
+    params["model"]["preview"].update(steps=2)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(root / "src")}
+    for stage in ("base", "preview_base"):
+        done = subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    card = json.loads((tmp_path / "models/base/videodpo.json").read_text())
+    assert (card["source"], card["frames"], card["frame_size"]) == ("hub", 8, 32)
+    assert set(card["commits"]) == {params["model"]["hub"]["base"], params["model"]["hub"]["motion_adapter"]}
+    pipe = models.load_pipeline(tmp_path / "models/base")
+    assert isinstance(pipe.unet, UNetMotionModel) and pipe.scheduler.config.beta_schedule == "linear"
+    metrics = json.loads((tmp_path / "metrics/base.json").read_text())
+    assert metrics["source"] == "hub" and metrics["held_out"]["n_samples"] == 12 and metrics["held_out"]["motion"] >= 0
+    assert (tmp_path / "plots/base/contact_sheet.png").stat().st_size > 1000

@@ -26,10 +26,13 @@ class Section(BaseModel):
 
 
 class HubSettings(Section):
+    """Where the real model comes from; a revision is a branch, tag or commit (a commit pins it;
+    scripts/pin_hub_revisions.py writes the commits a branch points at)."""
+
     base: str = "emilianJR/epiCRealism"
-    revision: str = "main"
+    revision: str = Field(default="main", min_length=1)
     motion_adapter: str = "guoyww/animatediff-motion-adapter-v1-5-2"
-    motion_adapter_revision: str = "main"
+    motion_adapter_revision: str = Field(default="main", min_length=1)
 
 
 class ToyArchitectureSettings(Section):
@@ -148,6 +151,8 @@ class EvaluateSettings(Section):
 
 class Config(Section):
     tier: Literal["cpu", "t4", "l4", "a100"] = "cpu"
+    # what runs the stages that can use many processes (make_pairs, train, sample)
+    launch: str = Field(default="python", min_length=1)
     model: ModelSettings = ModelSettings()
     toyworld: ToyworldSettings = ToyworldSettings()
     data: DataSettings = DataSettings()
@@ -162,10 +167,23 @@ class Config(Section):
         ):
             raise ValueError(
                 f"tier {self.tier!r} asks for {self.data.frames} frames at {self.data.resolution} px, but the embedded "
-                f"toy model makes {self.toyworld.frames} frames at {self.toyworld.frame_size} px: use tier cpu with "
-                "model.source toy, or model.source hub for the GPU tiers"
+                f"toy model makes {self.toyworld.frames} frames at {self.toyworld.frame_size} px: the toy model runs "
+                f"at tier cpu only; set tiers.{self.tier}.model.source to hub"
             )
         return self
+
+    @field_validator("launch")
+    @classmethod
+    def _known_launcher(cls, launch: str) -> str:
+        words = launch.split()
+        while words and "=" in words[0]:  # leading environment settings, e.g. ACCELERATE_USE_CPU=true
+            words.pop(0)
+        if words[:1] != ["python"] and words[:2] != ["accelerate", "launch"]:
+            raise ValueError(
+                "give `python` (one process) or an `accelerate launch ...` command, e.g. "
+                "`accelerate launch --multi_gpu --num_processes 2` (see README, Many GPUs)"
+            )
+        return launch
 
 
 def _walk(preset: dict, prefix: str = ""):

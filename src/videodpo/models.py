@@ -212,13 +212,18 @@ class HubModel:
     motion_adapter_revision: str
 
 
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+
+
 def resolve_hub_pipeline(model: HubModel, dtype: torch.dtype = torch.float32) -> AnimateDiffPipeline:
     """Load an SD1.5 checkpoint and a motion adapter at pinned revisions into one AnimateDiff pipeline.
 
     Honours HF_HUB_OFFLINE: offline, a model missing from the local cache fails with what to fetch.
-    Local folders are accepted for both (the tests build tiny ones).
+    Local folders are accepted for both (the tests build tiny ones). The scheduler becomes DDIM as
+    AnimateDiff samples it (linear betas, linspace timesteps, no sample clipping).
     """
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    offline = hub_offline()
     common = dict(torch_dtype=dtype, use_safetensors=True, local_files_only=offline)
     try:
         adapter = MotionAdapter.from_pretrained(model.motion_adapter, revision=model.motion_adapter_revision, **common)
@@ -234,8 +239,36 @@ def resolve_hub_pipeline(model: HubModel, dtype: torch.dtype = torch.float32) ->
             else "check the repository names and revisions under `model.hub` in params.yaml"
         )
         raise RuntimeError(f"could not load the hub model ({error.__class__.__name__}: {error}); {hint}") from error
+    pipe.scheduler = DDIMScheduler.from_config(
+        pipe.scheduler.config, beta_schedule="linear", timestep_spacing="linspace", clip_sample=False, steps_offset=1
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def is_commit(revision: str) -> bool:
+    return len(revision) == 40 and all(c in "0123456789abcdef" for c in revision.lower())
+
+
+def resolved_commit(repo: str, revision: str, filename: str) -> str | None:
+    """The commit a revision (branch, tag or commit) of a hub repository resolved to, read from the
+    local cache after loading; None for a local folder, which has no commits."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if Path(repo).is_dir():
+        return None
+    if is_commit(revision):
+        return revision.lower()
+    cached = try_to_load_from_cache(repo, filename, revision=revision)
+    return Path(cached).parent.name if isinstance(cached, str) else None
+
+
+def hub_commits(model: HubModel) -> dict[str, str | None]:
+    """{repository: commit} of the base model and the motion adapter, as loaded."""
+    return {
+        model.base: resolved_commit(model.base, model.revision, "model_index.json"),
+        model.motion_adapter: resolved_commit(model.motion_adapter, model.motion_adapter_revision, "config.json"),
+    }
 
 
 @contextmanager
@@ -262,9 +295,11 @@ class ModelCard:
     frames: int
     frame_size: int
     shared_noise: float
+    commits: dict[str, str | None] | None = None  # hub: the commit each repository was loaded at
 
     def save(self, folder: Path) -> None:
-        (Path(folder) / MODEL_CARD).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        fields = {key: value for key, value in asdict(self).items() if value is not None}
+        (Path(folder) / MODEL_CARD).write_text(json.dumps(fields, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path) -> "ModelCard":

@@ -1,0 +1,54 @@
+"""Print the settings a run would use: params.yaml with `-S key=value` changes and the tier's preset
+merged in, validated exactly as the stages validate it.
+
+    PYTHONPATH=src python scripts/show_config.py -S tier=t4
+    PYTHONPATH=src python scripts/show_config.py -S tier=a100 -S training.memory_optimized=false --json
+
+`-S` takes the same form as `dvc exp run -S`, so this shows what that experiment's stages will read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from videodpo.config import ConfigError, config_from_params
+
+
+def set_param(params: dict, assignment: str) -> None:
+    """Apply one `dotted.key=value` (the value read as YAML, as dvc does)."""
+    key, separator, value = assignment.partition("=")
+    if not separator or not key:
+        raise SystemExit(f"-S {assignment!r}: write it as key=value, e.g. -S tier=t4")
+    *parents, leaf = key.split(".")
+    node = params
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise SystemExit(f"-S {assignment!r}: {part!r} is not a section")
+    node[leaf] = yaml.safe_load(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-S", "--set-param", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    args = parser.parse_args(argv)
+    params = yaml.safe_load(Path(args.params).read_text()) or {}
+    for assignment in args.set_param:
+        set_param(params, assignment)
+    try:
+        config = config_from_params(params)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+    settings = config.model_dump(mode="json")
+    sys.stdout.write(json.dumps(settings, indent=2) + "\n" if args.json else yaml.safe_dump(settings, sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()
