@@ -5,11 +5,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from videodpo import latents, models, outputs
+from videodpo import distributed, latents, models, outputs
 
 
 def main() -> None:
-    pipe = models.load_pipeline("models/base")
+    pipe = models.load_pipeline("models/base").to(distributed.processes().device)  # fp32: SD1.5's VAE overflows in fp16
     manifest = latents.read_manifest("data/pairs")
     with outputs.atomic_directory("data/latents") as staging:
         for shard, winners, losers in tqdm(list(latents.iter_pair_shards("data/pairs")), desc="encode_latents", unit="shard"):

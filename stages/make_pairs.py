@@ -4,7 +4,8 @@ Winners are base generations for training captions with recorded seeds; each los
 made temporally jittery by `data.jitter_method` (one maker or a mix taken in turn). Every pair is
 verified: its winner must flicker less than its loser (warping error) and match it in contrast and
 saturation within `data.appearance_tolerance`; pairs that fail are dropped and counted in
-metrics/pairs.json. Writes data/pairs (uint8 shards + manifest.jsonl).
+metrics/pairs.json. Writes data/pairs (uint8 shards + manifest.jsonl). Under `accelerate launch`
+each process makes its own block of pairs; the main process verifies and writes them all.
 """
 
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import latents, models, outputs, pairs, temporal, toyworld
+from videodpo import distributed, latents, models, outputs, pairs, precision, temporal, toyworld
 from videodpo.config import load_config
 from videodpo.sampling import generate_clips, regenerate_frames
 
@@ -26,7 +27,7 @@ def steadiest_generations(pipe, card, prompts, seeds, config):
     candidate_seeds = [seed if count == 1 else seed * 100 + c for seed in seeds for c in range(count)]
     clips = generate_clips(
         pipe, [p for p in prompts for _ in range(count)], candidate_seeds, card.frames, config.sample.num_inference_steps,
-        config.sample.guidance_scale, card.shared_noise, desc="make_pairs: winners",
+        config.sample.guidance_scale, card.shared_noise, desc="make_pairs: winners", resolution=card.frame_size,
     )
     if count == 1:
         return clips, seeds
@@ -53,16 +54,28 @@ def make_losers(pipe, winners, prompts, seeds, methods, strength, config) -> np.
     return losers
 
 
-def main() -> None:
+def main(state) -> None:
     config = load_config()
     card = models.ModelCard.load("models/base")
-    pipe = models.load_pipeline("models/base")
+    pipe = models.load_pipeline("models/base", precision.weight_dtype(config.training.mixed_precision)).to(state.device)
     captions = [c.text for c in toyworld.train_captions()]  # held-out captions never make pairs
-    prompts = [captions[i % len(captions)] for i in range(config.data.num_pairs)]
-    seeds = [PAIR_SEED_OFFSET + config.data.seed * 10_000 + i for i in range(config.data.num_pairs)]
-    methods = pairs.methods_for_pairs(config.data.jitter_method, config.data.num_pairs)
-    winners, seeds = steadiest_generations(pipe, card, prompts, seeds, config)
-    losers = make_losers(pipe, winners, prompts, seeds, methods, config.data.jitter_strength, config)
+    count = config.data.num_pairs
+    prompts = [captions[i % len(captions)] for i in range(count)]
+    seeds = [PAIR_SEED_OFFSET + config.data.seed * 10_000 + i for i in range(count)]
+    methods = pairs.methods_for_pairs(config.data.jitter_method, count)
+    mine = distributed.my_shard(count)  # every pair is a pure function of its prompt, seed and method
+    winners, my_seeds = steadiest_generations(pipe, card, prompts[mine.start : mine.stop], seeds[mine.start : mine.stop], config)
+    losers = make_losers(
+        pipe, winners, prompts[mine.start : mine.stop], my_seeds, methods[mine.start : mine.stop], config.data.jitter_strength, config
+    )
+    winners, losers = distributed.gather_rows(winners, count), distributed.gather_rows(losers, count)
+    seeds = distributed.gather_rows(np.asarray(my_seeds, dtype=np.int64), count).tolist()
+    with distributed.main_process_writes() as writes:
+        if writes:
+            verify_and_write(winners, losers, prompts, seeds, methods, config)
+
+
+def verify_and_write(winners, losers, prompts, seeds, methods, config) -> None:
     checks = [pairs.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
     tolerance = config.data.appearance_tolerance
     report = pairs.verification_report(checks, methods, tolerance)
@@ -86,4 +99,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with distributed.process_group() as processes:
+        main(processes)

@@ -2,7 +2,8 @@
 
 base: the base model; aligned: the base model with the trained LoRA. Both use identical prompts,
 seeds and initial noise. Clips are stored losslessly (every metric is computed from them), with a
-few GIFs for eyes.
+few GIFs for eyes. Under `accelerate launch` each process samples its own block of (prompt, seed)
+pairs and the main process writes them all.
 """
 
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from safetensors.numpy import save_file
 
-from videodpo import models, outputs, toyworld, visuals
+from videodpo import distributed, models, outputs, precision, toyworld, visuals
 from videodpo.config import load_config
 from videodpo.sampling import generate_clips
 
@@ -24,25 +25,35 @@ def evaluation_samples(seeds_per_prompt: int) -> list[tuple[str, int]]:
     return [(c.text, seed) for c in toyworld.held_out_captions() for seed in range(seeds_per_prompt)]
 
 
-def main(variant: str) -> None:
+def main(variant: str, state) -> None:
     if variant not in VARIANTS:
         raise SystemExit(f"sample: variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     config = load_config()
     card = models.ModelCard.load("models/base")
-    pipe = models.load_pipeline("models/base")
+    pipe = models.load_pipeline("models/base", precision.weight_dtype(config.training.mixed_precision)).to(state.device)
     if variant == "aligned":
         models.load_motion_lora(pipe, "models/lora")
     samples = evaluation_samples(config.sample.seeds_per_prompt)
+    mine = distributed.my_shard(len(samples))
     clips = generate_clips(
-        pipe, [p for p, _ in samples], [s for _, s in samples], card.frames, config.sample.num_inference_steps,
-        config.sample.guidance_scale, card.shared_noise, desc=f"sample@{variant}",
+        pipe, [p for p, _ in samples[mine.start : mine.stop]], [s for _, s in samples[mine.start : mine.stop]], card.frames,
+        config.sample.num_inference_steps, config.sample.guidance_scale, card.shared_noise, desc=f"sample@{variant}",
+        resolution=card.frame_size,
     )
-    with outputs.atomic_directory(f"results/samples/{variant}") as staging:
+    clips = distributed.gather_rows(clips, len(samples))
+    with distributed.main_process_writes() as writes:
+        if writes:
+            write_samples(f"results/samples/{variant}", clips, samples, config.sample.seeds_per_prompt)
+
+
+def write_samples(folder: str, clips, samples, seeds_per_prompt: int) -> None:
+    with outputs.atomic_directory(folder) as staging:
         save_file({"clips": clips}, str(Path(staging) / "clips.safetensors"))
         (Path(staging) / "samples.json").write_text(json.dumps([{"prompt": p, "seed": s} for p, s in samples], indent=1))
         for i in range(min(GIFS, len(clips))):
-            visuals.write_gif(clips[i * config.sample.seeds_per_prompt], Path(staging) / f"sample_{i}.gif")
+            visuals.write_gif(clips[i * seeds_per_prompt], Path(staging) / f"sample_{i}.gif")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "")
+    with distributed.process_group() as processes:
+        main(sys.argv[1] if len(sys.argv) > 1 else "", processes)

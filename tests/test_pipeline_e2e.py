@@ -136,3 +136,61 @@ def test_changing_lora_or_training_params_does_not_retrain_the_base(micro_projec
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = run(["dvc", "status", "base", "preview_base"], micro_project)
     assert "up to date" in status.lower(), status
+
+
+@pytest.mark.slow
+def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_results(micro_project):
+    """`dvc exp run -S 'launch=...'` as a CPU user would set it: make_pairs, train and sample run on
+    two gloo processes, and write what one process wrote."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from videodpo import latents, models
+
+    def outputs_now():
+        shard = next(latents.iter_pair_shards(micro_project / "data/pairs"))
+        return latents.read_manifest(micro_project / "data/pairs"), shard[1], load_file(str(micro_project / "results/samples/base/clips.safetensors"))["clips"]
+
+    manifest, winners, clips = outputs_now()
+    params = yaml.safe_load((micro_project / "params.yaml").read_text())
+    params["launch"] = "ACCELERATE_USE_CPU=true OMP_NUM_THREADS=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no"
+    (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run(["dvc", "repro"], micro_project)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert {"make_pairs", "train", "sample@base", "sample@aligned"} <= ran and "base" not in ran, out
+    lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
+    assert "accelerate launch" in lock["stages"]["train"]["cmd"]
+
+    manifest_2, winners_2, clips_2 = outputs_now()
+    assert [(r["caption"], r["seed"], r["method"]) for r in manifest_2] == [(r["caption"], r["seed"], r["method"]) for r in manifest]
+    # the same clips, up to float rounding from other batch groupings
+    assert np.abs(winners_2.astype(int) - winners.astype(int)).mean() < 0.5
+    assert clips_2.shape == clips.shape and np.abs(clips_2.astype(int) - clips.astype(int)).mean() < 0.5
+    assert len(list((micro_project / "models/lora").glob("*.safetensors"))) == 1  # one LoRA, saved once
+    models.load_motion_lora(models.load_pipeline(micro_project / "models/base"), micro_project / "models/lora")
+    assert not (micro_project / "models/checkpoints/train").exists()
+    assert (micro_project / "plots/train/plots/metrics/loss.tsv").read_text().count("\n") == 1 + params["tiers"]["cpu"]["training"]["max_steps"]
+
+
+@pytest.mark.slow
+def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_project):
+    """What `-S tier=t4` would do, without doing it: `dvc repro --dry` names the stages whose
+    params it changes (the base too, since t4 means the hub model), and show_config prints the
+    settings they would read."""
+    params_file = micro_project / "params.yaml"
+    committed = params_file.read_text()
+    params = yaml.safe_load(committed)
+    params["tier"] = "t4"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        out = run(["dvc", "repro", "--dry"], micro_project)
+    finally:
+        params_file.write_text(committed)
+    planned = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert {"base", "make_pairs", "train", "sample@base", "sample@aligned"} <= planned, out
+    assert "up to date" in run(["dvc", "status", "base"], micro_project).lower()  # a dry run changes nothing
+
+    shown = json.loads(run(["env", "PYTHONPATH=src", "python", "scripts/show_config.py", "-S", "tier=t4", "--json"], micro_project))
+    assert shown["model"]["source"] == "hub"
+    assert (shown["data"]["frames"], shown["data"]["resolution"], shown["model"]["lora_rank"]) == (8, 256, 4)
+    assert (shown["training"]["mixed_precision"], shown["training"]["gradient_checkpointing"]) == ("fp16", True)

@@ -155,3 +155,31 @@ def test_batches_draw_timesteps_below_max_timestep_and_are_a_function_of_the_ste
     assert batch.timesteps.max() < 300 and batch.timesteps.min() >= 0 and len(set(batch.timesteps.tolist())) > 20
     again = batch_for_step(data, step=3, micro=0, settings=settings)
     assert torch.equal(batch.timesteps, again.timesteps) and torch.equal(batch.noise, again.noise)
+
+
+def test_mixed_precision_keeps_frozen_weights_in_half_and_the_lora_in_fp32(toy_pipeline):
+    from videodpo import precision
+
+    assert precision.weight_dtype("fp16") is torch.float16 and precision.accelerate_name("fp32") == "no"
+    with pytest.raises(ValueError, match="training.mixed_precision"):
+        precision.weight_dtype("fp8")
+    unet = copy.deepcopy(toy_pipeline.unet).to(torch.bfloat16)
+    models.add_motion_lora(unet, rank=4, alpha=4)
+    trainable = [n for n, p in unet.named_parameters() if p.requires_grad]
+    assert precision.trainable_in_fp32(unet) == len(trainable) > 0
+    for name, parameter in unet.named_parameters():
+        assert parameter.dtype == (torch.float32 if name in trainable else torch.bfloat16), name
+
+
+def test_batches_come_only_from_the_given_shard_and_differ_by_rank():
+    from videodpo.training import LoopSettings, batch_for_step
+
+    data = {"winners": torch.randn(8, 4, 2, 4, 4), "losers": torch.randn(8, 4, 2, 4, 4), "text": torch.randn(8, 16, 32)}
+    settings = LoopSettings(max_steps=10, batch_size=16, learning_rate=1e-4, beta=100.0)
+    first = batch_for_step(data, 0, 0, settings, rows=range(0, 4), rank=0)
+    second = batch_for_step(data, 0, 0, settings, rows=range(4, 8), rank=1)
+    assert set(first.rows.tolist()) <= {0, 1, 2, 3} and set(second.rows.tolist()) <= {4, 5, 6, 7}
+    assert torch.equal(first.winners, data["winners"][first.rows])
+    assert not torch.equal(first.noise, second.noise)
+    # one process over all pairs draws exactly what it drew before shards existed
+    assert torch.equal(batch_for_step(data, 2, 0, settings).rows, batch_for_step(data, 2, 0, settings, rows=range(8), rank=0).rows)

@@ -10,10 +10,11 @@ from tqdm.auto import tqdm
 from videodpo.noise import correlated_noise
 
 
-def initial_latents(pipe: AnimateDiffPipeline, frames: int, seed: int, shared_noise: float) -> torch.Tensor:
-    """The starting noise of one clip, (1, C, F, h, w), a pure function of its seed."""
+def initial_latents(pipe: AnimateDiffPipeline, frames: int, seed: int, shared_noise: float, resolution: int | None = None) -> torch.Tensor:
+    """The starting noise of one clip, (1, C, F, h, w), a pure function of its seed; frames of
+    `resolution` pixels (default: the size the UNet was made for)."""
     unet = pipe.unet
-    size = unet.config.sample_size
+    size = unet.config.sample_size if resolution is None else resolution // pipe.vae_scale_factor
     shape = (1, unet.config.in_channels, frames, size, size)
     latents = correlated_noise(shape, shared_noise, torch.Generator().manual_seed(seed))
     return latents * pipe.scheduler.init_noise_sigma
@@ -30,21 +31,26 @@ def generate_clips(
     shared_noise: float,
     batch_size: int = 8,
     desc: str = "sampling",
+    resolution: int | None = None,
 ) -> np.ndarray:
-    """One clip per (prompt, seed): uint8 (N, F, H, W, 3). Same prompt and seed → same clip."""
+    """One clip per (prompt, seed): uint8 (N, F, H, W, 3), H = W = resolution (default: the UNet's
+    own size). Same prompt and seed → same clip."""
     if len(prompts) != len(seeds):
         raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
     device = pipe.unet.device
     dtype = pipe.unet.dtype
     clips = []
+    size = resolution or pipe.unet.config.sample_size * pipe.vae_scale_factor
     for start in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch"):
         batch_prompts = prompts[start : start + batch_size]
         latents = torch.cat(
-            [initial_latents(pipe, frames, seed, shared_noise) for seed in seeds[start : start + batch_size]]
+            [initial_latents(pipe, frames, seed, shared_noise, size) for seed in seeds[start : start + batch_size]]
         )
         output = pipe(
             prompt=batch_prompts,
             num_frames=frames,
+            height=size,
+            width=size,
             num_inference_steps=steps,
             guidance_scale=guidance_scale,
             latents=latents.to(device, dtype),
@@ -100,6 +106,8 @@ def regenerate_frames(
         output = video_pipe(
             prompt=frame_prompts[start : start + batch_size],
             latents=noisy[start : start + batch_size].to(pipe.unet.device, pipe.unet.dtype),
+            height=clips.shape[2],
+            width=clips.shape[3],
             num_inference_steps=steps,
             strength=strength,
             guidance_scale=guidance_scale,

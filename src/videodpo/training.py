@@ -1,19 +1,23 @@
 """One Diffusion-DPO step on latents: the policy and reference predictions and the loss.
 
 Winner and loser share noise and timestep and go through the policy in ONE batched forward; the
-reference is the same UNet with its LoRA switched off (memory-optimised) or a frozen copy.
+reference is the same UNet with its LoRA switched off (memory-optimised) or a frozen copy. Under
+`accelerate launch` each process draws its batches from its own shard of the pairs and the LoRA's
+gradients are averaged across processes (DDP), so every process holds the same LoRA.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
+from videodpo import precision
+from videodpo.distributed import shard_bounds
 from videodpo.models import adapters_disabled
 from videodpo.noise import correlated_noise
 from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse
@@ -38,6 +42,7 @@ class DPOBatch:
     text: torch.Tensor
     noise: torch.Tensor
     timesteps: torch.Tensor
+    rows: torch.Tensor | None = None  # which pairs of the dataset these are (None: not from one)
 
 
 def _predict(unet, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
@@ -61,8 +66,9 @@ def reference_errors(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOB
     with torch.no_grad():
         if reference_unet is not None:
             return paired_errors(reference_unet, scheduler, batch)
-        with adapters_disabled(unet):
-            return paired_errors(unet, scheduler, batch)
+        inner = getattr(unet, "module", unet)  # under DDP: the wrapped UNet, whose adapters can be switched
+        with adapters_disabled(inner):
+            return paired_errors(inner, scheduler, batch)
 
 
 @dataclass(frozen=True)
@@ -102,11 +108,15 @@ class LoopSettings:
     checkpoint_every: int = 25
 
 
-def batch_for_step(data: dict[str, torch.Tensor], step: int, micro: int, settings: LoopSettings) -> DPOBatch:
-    """The micro-batch of optimiser step `step`: a pure function of (seed, step, micro), so a resumed
-    run sees exactly the batches, noise and timesteps it would have seen."""
-    generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step * 1_009 + micro)
-    pick = torch.randint(len(data["winners"]), (settings.batch_size,), generator=generator)
+def batch_for_step(
+    data: dict[str, torch.Tensor], step: int, micro: int, settings: LoopSettings, rows: Sequence[int] | None = None, rank: int = 0
+) -> DPOBatch:
+    """The micro-batch of optimiser step `step`, drawn from `rows` (this process's shard; all by
+    default): a pure function of (seed, step, micro, rank), so a resumed run sees exactly the
+    batches, noise and timesteps it would have seen."""
+    rows = torch.arange(len(data["winners"])) if rows is None else torch.as_tensor(list(rows))
+    generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step * 1_009 + micro + rank * 7_919_993)
+    pick = rows[torch.randint(len(rows), (settings.batch_size,), generator=generator)]
     winners = data["winners"][pick]
     return DPOBatch(
         winners=winners,
@@ -114,10 +124,19 @@ def batch_for_step(data: dict[str, torch.Tensor], step: int, micro: int, setting
         text=data["text"][pick],
         noise=correlated_noise(tuple(winners.shape), settings.shared_noise, generator),
         timesteps=torch.randint(0, settings.max_timestep, (settings.batch_size,), generator=generator),
+        rows=pick,
     )
 
 
 StepLog = Callable[[dict[str, float], int], None]
+
+
+@dataclass
+class TrainingRun:
+    """What one process did: the step reached and the pairs (dataset rows) its batches drew."""
+
+    steps: int
+    rows_seen: set[int] = field(default_factory=set)
 
 
 def train_dpo_lora(
@@ -130,34 +149,47 @@ def train_dpo_lora(
     log: StepLog | None = None,
     identity: str = "",
 ):
-    """Train the UNet's LoRA with Diffusion-DPO on cached latents; return the step reached.
+    """Train the UNet's LoRA with Diffusion-DPO on cached latents; return what this process did.
 
     Resumes from checkpoint_dir when it holds a checkpoint made with the same settings and the
     same `identity` (callers put a hash of the code, data and model there).
     """
     from accelerate import Accelerator
+    from accelerate.utils import parse_flag_from_env
 
     from videodpo.checkpoints import load_checkpoint, save_checkpoint
 
-    accelerator = Accelerator(mixed_precision="no" if settings.mixed_precision == "fp32" else settings.mixed_precision)
+    accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    precision.trainable_in_fp32(unet)
     params = [p for p in unet.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the UNet has no trainable parameters: add a LoRA first (models.add_motion_lora)")
+    if reference_unet is not None:
+        reference_unet.to(accelerator.device)
     optimiser = torch.optim.AdamW(params, lr=settings.learning_rate)
-    unet, optimiser = accelerator.prepare(unet, optimiser)
+    policy, optimiser = accelerator.prepare(unet, optimiser)
     # what the trained weights depend on; more max_steps continues a finished run instead of redoing it
     fingerprint = {k: v for k, v in asdict(settings).items() if k not in ("max_steps", "checkpoint_every")}
     fingerprint["identity"] = identity
+    fingerprint["processes"] = accelerator.num_processes
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
+    rows = shard_bounds(len(data["winners"]), accelerator.process_index, accelerator.num_processes)
+    if not rows:
+        raise ValueError(f"{len(data['winners'])} pairs cannot feed {accelerator.num_processes} processes: make more pairs (tiers.<tier>.data.num_pairs)")
+    run = TrainingRun(start)
     accumulation = settings.gradient_accumulation_steps
-    progress = tqdm(range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step")
+    progress = tqdm(
+        range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step",
+        disable=not accelerator.is_main_process,
+    )
     for step in progress:
         optimiser.zero_grad(set_to_none=True)
         for micro in range(accumulation):
-            batch = batch_for_step(data, step, micro, settings)
+            batch = batch_for_step(data, step, micro, settings, rows, accelerator.process_index)
+            run.rows_seen.update(int(i) for i in batch.rows)
             batch = DPOBatch(*(t.to(accelerator.device) for t in (batch.winners, batch.losers, batch.text, batch.noise, batch.timesteps)))
             with accelerator.autocast():
-                result = dpo_step(unet, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
+                result = dpo_step(policy, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
             accelerator.backward(result.terms.loss / accumulation)
         optimiser.step()
         if log and accelerator.is_main_process:
@@ -174,6 +206,8 @@ def train_dpo_lora(
                 step,
             )
         done = step + 1
+        run.steps = done
         if checkpoint_dir and accelerator.is_main_process and (done % settings.checkpoint_every == 0 or done == settings.max_steps):
             save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint)
-    return settings.max_steps
+    accelerator.wait_for_everyone()
+    return run
