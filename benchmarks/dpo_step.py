@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from toy_setup import toy_unet_and_batch
+from bench_setup import toy_unet_and_batch
 
 from videodpo import models
 from videodpo.models import adapters_disabled

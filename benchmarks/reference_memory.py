@@ -1,13 +1,17 @@
 """Benchmark: peak memory of DPO training with the reference as the LoRA switched off (toggle)
 vs a frozen copy of the UNet, everything else fixed (same model, precision, batch, checkpointing).
 
-    PYTHONPATH=src python benchmarks/reference_memory.py [--steps 3] [--batch 4] [--out benchmarks/results/reference_memory.json]
+    PYTHONPATH=src python benchmarks/reference_memory.py                      # toy size
+    PYTHONPATH=src python benchmarks/reference_memory.py --size sd15 --tier t4 --pairs 1
+    PYTHONPATH=src python benchmarks/reference_memory.py --size sd15 --tier a100 --pairs 1
 
-Each form runs in its own fresh process, so one cannot inherit the other's peak. On a GPU the
-figure is torch.cuda.max_memory_allocated; on a CPU it is the growth of the process's peak
-resident memory from just before the reference is made (ru_maxrss), which also counts allocator
-slack, so read CPU figures as approximate. At the toy size the UNet is small next to its
-activations, so the two forms differ little there; the frozen copy matters at SD1.5 size.
+--size sd15 builds SD1.5's UNet + the v1-5-2 motion adapter from their published configurations
+with random weights (see bench_setup.py), at the tier's clip size and precision, with gradient
+checkpointing as the tiers use it. Each form runs in its own fresh process, which loads the UNet
+from one saved copy (so building it leaves no transient in the peak). The figure is the process's
+whole peak: torch.cuda.max_memory_allocated on a GPU; on a CPU the peak resident memory
+(ru_maxrss, which also counts the interpreter and allocator slack, so read it as approximate). On a
+CPU, half precision is slow or missing for many kernels, so the CPU runs keep fp32 and say so.
 """
 
 from __future__ import annotations
@@ -18,72 +22,105 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
-from toy_setup import toy_unet_and_batch
+from bench_setup import SHAPES, build_unet, device_here, fixed_batch
+from diffusers import UNetMotionModel
 
-from videodpo import models
+from videodpo import models, precision
 from videodpo.training import dpo_step
 
 FORMS = ("toggle", "frozen_copy")
 
 
-def peak_bytes_now(device: torch.device) -> int:
+def peak_bytes(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
 
-def measure(form: str, steps: int, batch_size: int) -> dict:
-    device, unet, scheduler, batch = toy_unet_and_batch(batch_size)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    before = peak_bytes_now(device)
+def measure(form: str, saved_unet: Path, tier: str, pairs: int, steps: int, checkpointing: bool) -> dict:
+    device = device_here()
+    shape = SHAPES[tier]
+    dtype = precision.weight_dtype(shape.precision) if device.type == "cuda" else torch.float32
+    baseline = peak_bytes(device)
+    unet = UNetMotionModel.from_pretrained(saved_unet, torch_dtype=dtype).to(device)
     reference = copy.deepcopy(unet).requires_grad_(False) if form == "frozen_copy" else None
     models.add_motion_lora(unet, rank=4, alpha=4)
+    precision.trainable_in_fp32(unet)
+    if checkpointing:
+        unet.enable_gradient_checkpointing()
     optimiser = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
+    batch = fixed_batch(shape, pairs, device, dtype)
+    scheduler = models.build_toy_scheduler()
     for _ in range(steps):
         optimiser.zero_grad(set_to_none=True)
-        dpo_step(unet, reference, scheduler, batch, 2500.0).terms.loss.backward()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            loss = dpo_step(unet, reference, scheduler, batch, 2500.0).terms.loss
+        loss.backward()
         optimiser.step()
-    return {"form": form, "device": str(device), "peak_bytes": peak_bytes_now(device) - before,
-            "unet_parameters": sum(p.numel() for p in unet.parameters())}
+    return {"form": form, "device": str(device), "precision": str(dtype).removeprefix("torch."), "peak_bytes": peak_bytes(device),
+            "baseline_bytes": baseline, "unet_parameters": sum(p.numel() for p in unet.parameters() if not p.requires_grad)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--out", default="benchmarks/results/reference_memory.json")
+    parser.add_argument("--size", choices=("toy", "sd15"), default="toy")
+    parser.add_argument("--tier", choices=("t4", "a100"), default="t4", help="clip size and precision for --size sd15")
+    parser.add_argument("--pairs", type=int, default=4, help="preference pairs per step")
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--no-checkpointing", action="store_true")
+    parser.add_argument("--out", help="default: benchmarks/results/reference_memory_<size>[_<tier>].json")
     parser.add_argument("--form", choices=FORMS, help=argparse.SUPPRESS)  # one measurement, in a child process
+    parser.add_argument("--saved", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    tier = "toy" if args.size == "toy" else args.tier
+    checkpointing = args.size == "sd15" and not args.no_checkpointing
     if args.form:
-        print(json.dumps(measure(args.form, args.steps, args.batch)))
+        print(json.dumps(measure(args.form, Path(args.saved), tier, args.pairs, args.steps, checkpointing)))
         return
     results = {}
-    for form in FORMS:
-        done = subprocess.run(
-            [sys.executable, __file__, "--form", form, "--steps", str(args.steps), "--batch", str(args.batch)],
-            capture_output=True, text=True, check=True,
-        )
-        results[form] = json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as folder:
+        build_unet(args.size).save_pretrained(folder)  # once; each child loads it without a second copy
+        for form in FORMS:
+            done = subprocess.run(
+                [sys.executable, __file__, "--form", form, "--saved", folder, "--size", args.size, "--tier", args.tier,
+                 "--pairs", str(args.pairs), "--steps", str(args.steps)] + (["--no-checkpointing"] if args.no_checkpointing else []),
+                capture_output=True, text=True,
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"{form} failed:\n{done.stderr[-3000:]}")
+            results[form] = json.loads(done.stdout.strip().splitlines()[-1])
     device = results["toggle"]["device"]
+    shape = SHAPES[tier]
     summary = {
         "device": device,
         "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
-        "measure": "torch.cuda.max_memory_allocated" if device.startswith("cuda") else "growth of ru_maxrss (approximate)",
-        "model": "toy UNetMotionModel (embedded default), LoRA rank 4 on motion attention, fp32",
-        "pairs_per_step": args.batch,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "measure": "torch.cuda.max_memory_allocated" if device.startswith("cuda") else "peak resident memory, ru_maxrss (approximate)",
+        "model": "toy UNetMotionModel (embedded default)" if args.size == "toy" else "SD1.5 UNet + AnimateDiff v1-5-2 motion adapter (published configs, random weights)",
+        "frozen_parameters": results["toggle"]["unet_parameters"],
+        "tier_shape": tier,
+        "frames": shape.frames,
+        "latent_size": shape.latent_size,
+        "precision": results["toggle"]["precision"],
+        "gradient_checkpointing": checkpointing,
+        "pairs_per_step": args.pairs,
+        "lora_rank": 4,
         "peak_mib": {form: results[form]["peak_bytes"] / 2**20 for form in FORMS},
+        "process_baseline_mib": results["toggle"]["baseline_bytes"] / 2**20,
     }
-    summary["toggle_over_frozen_copy"] = results["toggle"]["peak_bytes"] / max(results["frozen_copy"]["peak_bytes"], 1)
-    out = Path(args.out)
+    summary["toggle_over_frozen_copy"] = results["toggle"]["peak_bytes"] / results["frozen_copy"]["peak_bytes"]
+    out = Path(args.out or f"benchmarks/results/reference_memory_{args.size}{'' if args.size == 'toy' else '_' + tier}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"device: {device}; {summary['measure']}")
+    print(f"device: {device}; {summary['measure']}; {summary['model']}, {shape.frames} frames of {shape.latent_size}² latents, "
+          f"{summary['precision']}, checkpointing {checkpointing}, {args.pairs} pair(s) per step")
     for form in FORMS:
-        print(f"{form:12s} {summary['peak_mib'][form]:8.1f} MiB")
+        print(f"{form:12s} {summary['peak_mib'][form]:9.1f} MiB")
     print(f"toggle / frozen copy: {summary['toggle_over_frozen_copy']:.2f}×  → {out}")
 
 

@@ -1,0 +1,72 @@
+"""What the benchmarks train on: a UNetMotionModel with random weights (seed 0, no LoRA yet) on
+the fastest device here, and one fixed batch of preference pairs.
+
+toy:  the embedded default's architecture at its own clip size (8 frames of 8×8 latents).
+sd15: Stable Diffusion 1.5's UNet and AnimateDiff's v1-5-2 motion adapter, built from their
+      published configurations (SD1.5: diffusers' UNet2DConditionModel defaults with 768-wide text
+      and 64² latents; v1-5-2: MotionAdapter's defaults, 8 motion heads, a motion mid-block, 32
+      positions), at a tier's clip size. Nothing is downloaded: only the sizes matter here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import MotionAdapter, UNet2DConditionModel, UNetMotionModel
+
+from videodpo import models
+from videodpo.training import DPOBatch
+
+
+@dataclass(frozen=True)
+class Shape:
+    frames: int
+    latent_size: int
+    text_width: int
+    precision: str
+
+
+# tier clip sizes (params.yaml tiers.<tier>.data): 256 px → 32² latents, 512 px → 64²
+SHAPES = {
+    "toy": Shape(frames=8, latent_size=8, text_width=32, precision="fp32"),
+    "t4": Shape(frames=8, latent_size=32, text_width=768, precision="fp16"),
+    "a100": Shape(frames=16, latent_size=64, text_width=768, precision="bf16"),
+}
+
+
+def device_here() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_unet(size: str) -> UNetMotionModel:
+    torch.manual_seed(0)
+    if size == "toy":
+        arch = models.ToyArchitecture()
+        return UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
+    sd15 = UNet2DConditionModel(
+        sample_size=64, block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, attention_head_dim=8,
+        cross_attention_dim=768, flip_sin_to_cos=True, freq_shift=0, norm_num_groups=32,
+    )
+    return UNetMotionModel.from_unet2d(sd15, MotionAdapter())
+
+
+def fixed_batch(shape: Shape, pairs: int, device: torch.device, dtype: torch.dtype = torch.float32) -> DPOBatch:
+    generator = torch.Generator().manual_seed(0)
+    latents = (pairs, 4, shape.frames, shape.latent_size, shape.latent_size)
+    winners = torch.randn(latents, generator=generator)
+    tensors = (
+        winners,
+        winners + 0.3 * torch.randn(latents, generator=generator),
+        torch.randn(pairs, models.TEXT_LENGTH, shape.text_width, generator=generator),
+        torch.randn(latents, generator=generator),
+    )
+    timesteps = torch.randint(0, 1000, (pairs,), generator=generator)
+    return DPOBatch(*(t.to(device, dtype) for t in tensors), timesteps.to(device))
+
+
+def toy_unet_and_batch(batch_size: int):
+    """(device, unet, scheduler, batch) at the toy size; add the LoRA yourself (after copying the UNet, if you copy it)."""
+    device = device_here()
+    unet = build_unet("toy").to(device)
+    return device, unet, models.build_toy_scheduler(), fixed_batch(SHAPES["toy"], batch_size, device)
