@@ -63,11 +63,10 @@ def main(state) -> None:
     prompts = [captions[i % len(captions)] for i in range(count)]
     seeds = [PAIR_SEED_OFFSET + config.data.seed * 10_000 + i for i in range(count)]
     methods = pairs.methods_for_pairs(config.data.jitter_method, count)
-    mine = distributed.my_shard(count)  # every pair is a pure function of its prompt, seed and method
-    winners, my_seeds = steadiest_generations(pipe, card, prompts[mine.start : mine.stop], seeds[mine.start : mine.stop], config)
-    losers = make_losers(
-        pipe, winners, prompts[mine.start : mine.stop], my_seeds, methods[mine.start : mine.stop], config.data.jitter_strength, config
-    )
+    shard = distributed.my_shard(count)  # every pair is a pure function of its prompt, seed and method
+    mine = slice(shard.start, shard.stop)
+    winners, my_seeds = steadiest_generations(pipe, card, prompts[mine], seeds[mine], config)
+    losers = make_losers(pipe, winners, prompts[mine], my_seeds, methods[mine], config.data.jitter_strength, config)
     winners, losers = distributed.gather_rows(winners, count), distributed.gather_rows(losers, count)
     seeds = distributed.gather_rows(np.asarray(my_seeds, dtype=np.int64), count).tolist()
     with distributed.main_process_writes() as writes:

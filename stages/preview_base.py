@@ -7,9 +7,10 @@ no oracle: it gets the contact sheet of the held-out captions and their flicker 
 
 import numpy as np
 
-from videodpo import models, outputs, temporal, toyworld, visuals
+from videodpo import distributed, models, outputs, precision, toyworld, visuals
 from videodpo.base_report import preview_base_model
 from videodpo.config import load_config
+from videodpo.evaluation import clip_metrics
 from videodpo.sampling import generate_clips
 
 MODEL_DIR = "models/base"
@@ -22,7 +23,7 @@ def main() -> None:
     card = models.ModelCard.load(MODEL_DIR)
     world, preview = config.toyworld, config.model.preview
     if card.source != "toy":
-        preview_hub_model(card, preview)
+        preview_hub_model(card, preview, config.training.mixed_precision)
         return
     pipe = models.load_pipeline(MODEL_DIR)
     render_kwargs = dict(size=world.frame_size, frames=world.frames, radius=world.radius, speed=world.speed)
@@ -40,23 +41,21 @@ def main() -> None:
     visuals.contact_sheet(sheet, labels, CONTACT_SHEET, title="base model samples, frames left to right")
 
 
-def preview_hub_model(card: models.ModelCard, preview) -> None:
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    pipe = models.load_pipeline(MODEL_DIR, torch.float16 if device == "cuda" else torch.float32).to(device)
+def preview_hub_model(card: models.ModelCard, preview, mixed_precision: str) -> None:
+    pipe = models.load_pipeline(MODEL_DIR, precision.weight_dtype(mixed_precision)).to(distributed.processes().device)
     captions = [c.text for c in toyworld.held_out_captions()]
     clips = generate_clips(
         pipe, captions, list(range(len(captions))), card.frames, preview.steps, preview.guidance_scale, card.shared_noise,
         desc="preview_base (hub)", resolution=card.frame_size,
     )
+    scores = [clip_metrics(clip, caption, toy=False) for clip, caption in zip(clips, captions)]
     outputs.write_json(METRICS, {
         "source": card.source,
         "commits": card.commits,
         "held_out": {
             "n_samples": len(clips),
-            "warping_error": float(np.mean([temporal.warping_error(c) for c in clips])),
-            "motion": float(np.mean([temporal.motion_magnitude(c) for c in clips])),
+            "warping_error": float(np.mean([s["warping_error"] for s in scores])),
+            "motion": float(np.mean([s["motion"] for s in scores])),
         },
     })
     visuals.contact_sheet(clips, captions, CONTACT_SHEET, title="base model (hub) samples, frames left to right")

@@ -34,9 +34,10 @@ def main(variant: str, state) -> None:
     if variant == "aligned":
         models.load_motion_lora(pipe, "models/lora")
     samples = evaluation_samples(config.sample.seeds_per_prompt)
-    mine = distributed.my_shard(len(samples))
+    shard = distributed.my_shard(len(samples))
+    mine = samples[shard.start : shard.stop]
     clips = generate_clips(
-        pipe, [p for p, _ in samples[mine.start : mine.stop]], [s for _, s in samples[mine.start : mine.stop]], card.frames,
+        pipe, [p for p, _ in mine], [s for _, s in mine], card.frames,
         config.sample.num_inference_steps, config.sample.guidance_scale, card.shared_noise, desc=f"sample@{variant}",
         resolution=card.frame_size,
     )

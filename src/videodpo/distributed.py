@@ -15,10 +15,15 @@ from accelerate import PartialState
 from accelerate.utils import parse_flag_from_env
 
 
+def cpu_processes() -> bool:
+    """Whether accelerate was asked for CPU processes (ACCELERATE_USE_CPU); without cpu=True they
+    would each believe they run alone. Pass it to every PartialState and Accelerator."""
+    return parse_flag_from_env("ACCELERATE_USE_CPU")
+
+
 def processes() -> PartialState:
     """This process's place among those accelerate started (one, under plain python)."""
-    # without cpu=True, CPU processes (ACCELERATE_USE_CPU, gloo) would each believe they run alone
-    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    return PartialState(cpu=cpu_processes())
 
 
 def shard_bounds(count: int, rank: int, world: int) -> range:
@@ -51,8 +56,9 @@ def gather_rows(local: np.ndarray, count: int) -> np.ndarray:
     sizes = [len(shard_bounds(count, rank, state.num_processes)) for rank in range(state.num_processes)]
     if len(local) != sizes[state.process_index]:
         raise ValueError(f"process {state.process_index} holds {len(local)} rows, its shard has {sizes[state.process_index]}")
-    tensor = torch.zeros((max(sizes), *local.shape[1:]), dtype=torch.from_numpy(local[:0].copy()).dtype)
-    tensor[: len(local)] = torch.from_numpy(np.ascontiguousarray(local))
+    rows = torch.from_numpy(np.ascontiguousarray(local))
+    tensor = rows.new_zeros((max(sizes), *local.shape[1:]))
+    tensor[: len(local)] = rows
     tensor = tensor.to(state.device)
     pieces = [torch.empty_like(tensor) for _ in sizes]
     dist.all_gather(pieces, tensor)

@@ -17,7 +17,7 @@ from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
 from videodpo import precision
-from videodpo.distributed import shard_bounds
+from videodpo.distributed import cpu_processes, my_shard
 from videodpo.models import adapters_disabled
 from videodpo.noise import correlated_noise
 from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse
@@ -155,11 +155,10 @@ def train_dpo_lora(
     same `identity` (callers put a hash of the code, data and model there).
     """
     from accelerate import Accelerator
-    from accelerate.utils import parse_flag_from_env
 
     from videodpo.checkpoints import load_checkpoint, save_checkpoint
 
-    accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=cpu_processes())
     precision.trainable_in_fp32(unet)
     params = [p for p in unet.parameters() if p.requires_grad]
     if not params:
@@ -173,9 +172,7 @@ def train_dpo_lora(
     fingerprint["identity"] = identity
     fingerprint["processes"] = accelerator.num_processes
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
-    rows = shard_bounds(len(data["winners"]), accelerator.process_index, accelerator.num_processes)
-    if not rows:
-        raise ValueError(f"{len(data['winners'])} pairs cannot feed {accelerator.num_processes} processes: make more pairs (tiers.<tier>.data.num_pairs)")
+    rows = my_shard(len(data["winners"]))
     run = TrainingRun(start)
     accumulation = settings.gradient_accumulation_steps
     progress = tqdm(
