@@ -61,43 +61,86 @@ EVAL_LABELS = {
 }
 
 
-def eval_table(metrics: dict) -> str:
+COMPARED = (  # the comparison table's columns: flicker, motion, appearance, adherence
+    ("warping_error", "warping error"),
+    ("frame_difference", "frame difference"),
+    ("motion", "motion"),
+    ("travel", "travel"),
+    ("contrast", "contrast"),
+    ("saturation", "saturation"),
+    ("adherence", "adherence"),
+)
+
+
+def change_cell(change: dict) -> str:
+    low, high = change["ci95"]
+    return f"{100 * change['relative']:+.1f} % [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def methods_table(metrics: dict, costs: dict[str, dict]) -> str:
+    """A row per method: change from the base on every measure with its CI, and what training cost."""
+    keys = [(key, label) for key, label in COMPARED if key in metrics["base"]]
     rows = [
-        f"| held-out captions, {metrics['n_samples']} samples | base | aligned | change | 95 % CI |",
-        "|---|---|---|---|---|",
+        "| method | " + " | ".join(label for _, label in keys) + " | training time | optimiser steps | preference pairs (labels) |",
+        "|---|" + "---|" * (len(keys) + 3),
+    ]
+    for method, result in metrics["methods"].items():
+        cost = costs.get(method, {})
+        minutes = f"{cost['wall_seconds'] / 60:.1f} min" if "wall_seconds" in cost else "–"
+        data = f"{cost['preference_pairs']} ({cost['labels']})" if "preference_pairs" in cost else "–"
+        cells = [change_cell(result["change"][key]) for key, _ in keys]
+        rows.append(f"| `{method}` | " + " | ".join(cells) + f" | {minutes} | {cost.get('optimizer_steps', '–')} | {data} |")
+    return "\n".join(rows)
+
+
+def eval_table(metrics: dict) -> str:
+    methods = list(metrics["methods"])
+    rows = [
+        f"| held-out captions, {metrics['n_samples']} samples | base | "
+        + " | ".join(f"`{m}` | change [95 % CI]" for m in methods) + " |",
+        "|---|---|" + "---|---|" * len(methods),
     ]
     for key, label in EVAL_LABELS.items():
         if key not in metrics["base"]:
             continue
-        change = metrics["change"][key]
-        low, high = change["ci95"]
-        rows.append(
-            f"| {label} | {metrics['base'][key]:.3f} | {metrics['aligned'][key]:.3f} | "
-            f"{100 * change['relative']:+.1f} % | [{100 * low:+.1f} %, {100 * high:+.1f} %] |"
-        )
+        cells = [f"{metrics['methods'][m]['means'][key]:.3f} | {change_cell(metrics['methods'][m]['change'][key])}" for m in methods]
+        rows.append(f"| {label} | {metrics['base'][key]:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
-def targets_table(metrics: dict) -> str:
-    """The project's bar for a real improvement, checked against the committed numbers."""
-    change = metrics["change"]
+BAR = (  # the project's bar for a real improvement
+    ("warping error", "−35 % or better, CI below zero"),
+    ("frame difference", "−25 % or better, CI below zero"),
+    ("motion", "within ±10 %"),
+    ("contrast", "within ±5 %"),
+    ("adherence", "at most 2 points below base"),
+)
 
-    def ci(key: str) -> str:
-        low, high = change[key]["ci95"]
-        return f"{100 * change[key]['relative']:+.1f} % [{100 * low:+.1f}, {100 * high:+.1f}]"
 
-    adherence_points = 100 * (metrics["aligned"]["adherence"] - metrics["base"]["adherence"])
-    checks = [
-        ("warping error", "−35 % or better, CI below zero", ci("warping_error"),
+def bar_checks(metrics: dict, method: str) -> list[tuple[str, bool]]:
+    """(cell, met) per line of BAR for one method."""
+    change = metrics["methods"][method]["change"]
+    adherence_points = 100 * (metrics["methods"][method]["means"]["adherence"] - metrics["base"]["adherence"])
+    return [
+        (change_cell(change["warping_error"]),
          change["warping_error"]["relative"] <= -0.35 and change["warping_error"]["ci95"][1] < 0),
-        ("frame difference", "−25 % or better, CI below zero", ci("frame_difference"),
+        (change_cell(change["frame_difference"]),
          change["frame_difference"]["relative"] <= -0.25 and change["frame_difference"]["ci95"][1] < 0),
-        ("motion", "within ±10 %", ci("motion"), abs(change["motion"]["relative"]) <= 0.10),
-        ("contrast", "within ±5 %", ci("contrast"), abs(change["contrast"]["relative"]) <= 0.05),
-        ("adherence", "at most 2 points below base", f"{adherence_points:+.1f} points", adherence_points >= -2.0),
+        (change_cell(change["motion"]), abs(change["motion"]["relative"]) <= 0.10),
+        (change_cell(change["contrast"]), abs(change["contrast"]["relative"]) <= 0.05),
+        (f"{adherence_points:+.1f} points", adherence_points >= -2.0),
     ]
-    rows = ["| measure | target | aligned vs base [95 % CI] | met |", "|---|---|---|---|"]
-    rows += [f"| {name} | {target} | {value} | {'yes' if met else '**no**'} |" for name, target, value, met in checks]
+
+
+def targets_table(metrics: dict) -> str:
+    """The bar, checked against the committed numbers of every method."""
+    methods = list(metrics["methods"])
+    checks = {m: bar_checks(metrics, m) for m in methods}
+    rows = ["| measure | target | " + " | ".join(f"`{m}` vs base [95 % CI] | met" for m in methods) + " |",
+            "|---|---|" + "---|---|" * len(methods)]
+    for line, (name, target) in enumerate(BAR):
+        cells = [f"{checks[m][line][0]} | {'yes' if checks[m][line][1] else '**no**'}" for m in methods]
+        rows.append(f"| {name} | {target} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -115,25 +158,43 @@ def pairs_table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+BAR_KEYS = ("warping_error", "frame_difference", "motion", "contrast", "adherence")
+
+
 def results_section() -> str:
     parts = []
-    base = ROOT / "metrics/base.json"
-    pretraining = ROOT / "plots/base/training/metrics.json"
-    evaluation = ROOT / "metrics/eval.json"
-    if evaluation.is_file():
-        metrics = json.loads(evaluation.read_text())
-        parts.append("**Alignment** (`metrics/eval.json`, aligned vs base on identical prompts and seeds):\n\n" + eval_table(metrics))
-        if all(key in metrics["change"] for key in ("warping_error", "frame_difference", "motion", "contrast", "adherence")):
+    metrics = read_json(ROOT / "metrics/eval.json")
+    if metrics and metrics.get("methods"):
+        methods = list(metrics["methods"])
+        costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
+        parts.append(
+            "**Every method against the base** (`metrics/eval.json`, `metrics/train_<method>.json`; the same "
+            f"{metrics['n_samples']} held-out samples, prompts, seeds and starting noise for every model; change of the "
+            "mean with its paired 95 % bootstrap interval):\n\n" + methods_table(metrics, costs)
+        )
+        parts.append("**Every measure** (`metrics/eval.json`):\n\n" + eval_table(metrics))
+        if all(key in metrics["base"] for key in BAR_KEYS):
             parts.append("**Against the bar** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
-    pair_report = ROOT / "metrics/pairs.json"
-    if pair_report.is_file():
-        parts.append("**Preference pairs** (`metrics/pairs.json`; pairs that fail a check are dropped before training):\n\n"
-                     + pairs_table(json.loads(pair_report.read_text())))
-    if base.is_file():
+        strips = " ".join(f"![base | {m}](plots/eval/side_by_side/{m}.gif)" for m in methods)
+        parts.append(
+            "**What to look at**: per method, base (left) and the method (right) on the same held-out samples "
+            f"(`plots/eval/side_by_side/<method>.gif`), and every sample's warping error against the base's:\n\n{strips}\n\n"
+            "![warping error per sample](plots/eval/warping_error_per_sample.png)"
+        )
+    for method in metrics["methods"] if metrics and metrics.get("methods") else []:
+        report = read_json(ROOT / f"metrics/pairs_{method}.json")
+        if report:
+            parts.append(f"**Preference pairs of `{method}`** (`metrics/pairs_{method}.json`; pairs that fail a check are "
+                         "dropped before training):\n\n" + pairs_table(report))
+    base = read_json(ROOT / "metrics/base.json")
+    if base:
         parts.append("**The base model** (`metrics/base.json`):")
-        summary = json.loads(pretraining.read_text()) if pretraining.is_file() else None
-        parts.append(base_table(json.loads(base.read_text()), summary))
+        parts.append(base_table(base, read_json(ROOT / "plots/base/training/metrics.json")))
     return "\n\n".join(parts) or "_No results yet: run `dvc repro`._"
 
 

@@ -1,6 +1,7 @@
-"""DVC stage `encode_latents`: VAE latents of every pair and text embeddings of its caption, so that
-training loads neither the VAE nor the text encoder."""
+"""DVC stage `encode_latents@<method>`: VAE latents of every pair of data/pairs/<method> and text
+embeddings of its caption, so that training loads neither the VAE nor the text encoder."""
 
+import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -8,11 +9,14 @@ from tqdm.auto import tqdm
 from videodpo import distributed, latents, models, outputs
 
 
-def main() -> None:
+def main(method: str) -> None:
+    pairs_dir = Path("data/pairs") / method
+    if not pairs_dir.is_dir():
+        raise SystemExit(f"encode_latents: {pairs_dir} is missing; it is made by make_pairs@{method}")
     pipe = models.load_pipeline("models/base").to(distributed.processes().device)  # fp32: SD1.5's VAE overflows in fp16
-    manifest = latents.read_manifest("data/pairs")
-    with outputs.atomic_directory("data/latents") as staging:
-        for shard, winners, losers in tqdm(list(latents.iter_pair_shards("data/pairs")), desc="encode_latents", unit="shard"):
+    manifest = latents.read_manifest(pairs_dir)
+    with outputs.atomic_directory(Path("data/latents") / method) as staging:
+        for shard, winners, losers in tqdm(list(latents.iter_pair_shards(pairs_dir)), desc=f"encode_latents@{method}", unit="shard"):
             captions = [record["caption"] for record in manifest if record["shard"] == shard]
             latents.write_latent_shard(
                 Path(staging),
@@ -24,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "")

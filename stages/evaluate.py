@@ -1,13 +1,17 @@
-"""DVC stage `evaluate`: flicker, motion, appearance and adherence of base vs aligned samples.
+"""DVC stage `evaluate`: flicker, motion, appearance and adherence of every method against the base.
 
-Writes metrics/eval.json (means and relative change with paired 95 % bootstrap intervals), a
-per-sample CSV and side-by-side base | aligned GIFs under plots/eval.
+Every method in params `methods` is scored on the same held-out prompts, seeds and starting noise
+as the base. Writes metrics/eval.json (the base's means; per method its means and the relative
+change with a paired 95 % bootstrap interval), plots/eval/per_sample.csv (one row per sample and
+method), a per-sample scatter of warping error against the base's, and per method a GIF strip of
+base | method on the same seeds under plots/eval/side_by_side.
 """
 
 import csv
 import json
 from pathlib import Path
 
+import numpy as np
 from safetensors.numpy import load_file
 from tqdm.auto import tqdm
 
@@ -16,37 +20,56 @@ from videodpo.config import load_config
 from videodpo.evaluation import METRICS, clip_metrics, compare
 
 PLOTS = Path("plots/eval")
-SIDE_BY_SIDE = 4
+STRIP_ROWS = 4
 
 
 def load_samples(variant: str):
     folder = Path("results/samples") / variant
+    if not (folder / "clips.safetensors").is_file():
+        stage = "sample_base" if variant == "base" else f"sample@{variant}"
+        raise SystemExit(f"evaluate: {folder} has no clips; it is made by {stage} (run `dvc repro`)")
     return load_file(str(folder / "clips.safetensors"))["clips"], json.loads((folder / "samples.json").read_text())
 
 
 def main() -> None:
     config = load_config()
     toy = models.ModelCard.load("models/base").source == "toy"
-    (base_clips, samples), (aligned_clips, aligned_samples) = load_samples("base"), load_samples("aligned")
-    if samples != aligned_samples:
-        raise SystemExit("base and aligned samples differ in prompts or seeds: rerun `dvc repro sample`")
-    rows = {"base": [], "aligned": []}
-    for variant, clips in (("base", base_clips), ("aligned", aligned_clips)):
-        for clip, sample in tqdm(list(zip(clips, samples)), desc=f"evaluate: {variant}", unit="clip"):
-            rows[variant].append(clip_metrics(clip, sample["prompt"], toy))
-    outputs.write_json("metrics/eval.json", compare(rows["base"], rows["aligned"], config.evaluate.bootstrap_samples))
+    clips, samples = {}, None
+    for variant in ("base", *config.methods):
+        clips[variant], variant_samples = load_samples(variant)
+        if samples is not None and variant_samples != samples:
+            raise SystemExit(f"evaluate: {variant} was sampled on other prompts or seeds than the base: rerun `dvc repro`")
+        samples = variant_samples
+    rows = {
+        variant: [clip_metrics(clip, s["prompt"], toy) for clip, s in tqdm(list(zip(variant_clips, samples)), desc=f"evaluate: {variant}", unit="clip")]
+        for variant, variant_clips in clips.items()
+    }
+    prompts = [s["prompt"] for s in samples]
+    methods = {m: rows[m] for m in config.methods}
+    outputs.write_json("metrics/eval.json", compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts))
+    write_per_sample_csv(PLOTS / "per_sample.csv", samples, rows["base"], methods)
+    visuals.scatter_against_base(
+        np.array([r["warping_error"] for r in rows["base"]]),
+        {m: np.array([r["warping_error"] for r in method_rows]) for m, method_rows in methods.items()},
+        PLOTS / "warping_error_per_sample.png", "warping error",
+    )
+    picks = [k * max(1, len(samples) // STRIP_ROWS) for k in range(min(STRIP_ROWS, len(samples)))]
+    with outputs.atomic_directory(PLOTS / "side_by_side") as staging:
+        for method in config.methods:
+            strip = visuals.stack_rows([visuals.side_by_side(clips["base"][i], clips[method][i]) for i in picks])
+            visuals.write_gif(strip, staging / f"{method}.gif")
 
-    PLOTS.mkdir(parents=True, exist_ok=True)
-    with open(PLOTS / "per_sample.csv", "w", newline="") as handle:
+
+def write_per_sample_csv(path: Path, samples: list[dict], base: list[dict], methods: dict[str, list[dict]]) -> None:
+    """One row per (sample, method): the method's value of every metric beside the base's on the same sample."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["sample", "prompt", "seed", *(f"{v}_{m}" for m in METRICS for v in ("base", "aligned"))])
-        for i, sample in enumerate(samples):
-            values = [f"{rows[v][i][m]:.4f}" for m in METRICS for v in ("base", "aligned")]
-            writer.writerow([i, sample["prompt"], sample["seed"], *values])
-    step = max(1, len(samples) // SIDE_BY_SIDE)
-    for k in range(SIDE_BY_SIDE):
-        i = k * step
-        visuals.write_gif(visuals.side_by_side(base_clips[i], aligned_clips[i]), PLOTS / f"base_vs_aligned_{k}.gif")
+        writer.writerow(["sample", "prompt", "seed", "method", *(f"base_{m}" for m in METRICS), *METRICS])
+        for method, rows in methods.items():
+            for i, sample in enumerate(samples):
+                values = [f"{base[i][m]:.4f}" for m in METRICS] + [f"{rows[i][m]:.4f}" for m in METRICS]
+                writer.writerow([i, sample["prompt"], sample["seed"], method, *values])
 
 
 if __name__ == "__main__":

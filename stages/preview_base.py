@@ -7,7 +7,7 @@ no oracle: it gets the contact sheet of the held-out captions and their flicker 
 
 import numpy as np
 
-from videodpo import distributed, models, outputs, precision, toyworld, visuals
+from videodpo import distributed, models, outputs, precision, seeds, toyworld, visuals
 from videodpo.base_report import preview_base_model
 from videodpo.config import load_config
 from videodpo.evaluation import clip_metrics
@@ -45,7 +45,7 @@ def preview_hub_model(card: models.ModelCard, preview, mixed_precision: str) -> 
     pipe = models.load_pipeline(MODEL_DIR, precision.weight_dtype(mixed_precision)).to(distributed.processes().device)
     captions = [c.text for c in toyworld.held_out_captions()]
     clips = generate_clips(
-        pipe, captions, list(range(len(captions))), card.frames, preview.steps, preview.guidance_scale, card.shared_noise,
+        pipe, captions, seeds.preview_seeds(len(captions)), card.frames, preview.steps, preview.guidance_scale, card.shared_noise,
         desc="preview_base (hub)", resolution=card.frame_size,
     )
     scores = [clip_metrics(clip, caption, toy=False) for clip, caption in zip(clips, captions)]

@@ -1,9 +1,10 @@
-"""DVC stage `sample@<variant>`: clips for the evaluation prompts and seeds.
+"""DVC stages `sample_base` and `sample@<method>`: clips for the evaluation prompts and seeds.
 
-base: the base model; aligned: the base model with the trained LoRA. Both use identical prompts,
-seeds and initial noise. Clips are stored losslessly (every metric is computed from them), with a
-few GIFs for eyes. Under `accelerate launch` each process samples its own block of (prompt, seed)
-pairs and the main process writes them all.
+base: the base model; <method>: the base model with that method's LoRA (models/lora/<method>).
+Every variant uses identical prompts, seeds and initial noise, and every sample has a seed of its
+own. Clips are stored losslessly (every metric is computed from them), with a few GIFs for eyes.
+Under `accelerate launch` each process samples its own block of (prompt, seed) pairs and the main
+process writes them all.
 """
 
 import json
@@ -12,33 +13,35 @@ from pathlib import Path
 
 from safetensors.numpy import save_file
 
-from videodpo import distributed, models, outputs, precision, toyworld, visuals
+from videodpo import distributed, models, outputs, precision, seeds, toyworld, visuals
 from videodpo.config import load_config
 from videodpo.sampling import generate_clips
 
-VARIANTS = ("base", "aligned")
 GIFS = 4
 
 
 def evaluation_samples(seeds_per_prompt: int) -> list[tuple[str, int]]:
-    """Held-out captions × seeds: captions never used for pretraining or preference pairs."""
-    return [(c.text, seed) for c in toyworld.held_out_captions() for seed in range(seeds_per_prompt)]
+    """Held-out captions (never used for pretraining or preference pairs), each `seeds_per_prompt`
+    times, every sample with its own seed."""
+    prompts = [c.text for c in toyworld.held_out_captions() for _ in range(seeds_per_prompt)]
+    return list(zip(prompts, seeds.evaluation_seeds(len(prompts))))
 
 
 def main(variant: str, state) -> None:
-    if variant not in VARIANTS:
-        raise SystemExit(f"sample: variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     config = load_config()
+    lora = Path("models/lora") / variant
+    if variant != "base" and not lora.is_dir():
+        raise SystemExit(f"sample: no LoRA at {lora}: give `base` or a method whose train@<method> stage has run")
     card = models.ModelCard.load("models/base")
     pipe = models.load_pipeline("models/base", precision.weight_dtype(config.training.mixed_precision)).to(state.device)
-    if variant == "aligned":
-        models.load_motion_lora(pipe, "models/lora")
+    if variant != "base":
+        models.load_motion_lora(pipe, lora)
     samples = evaluation_samples(config.sample.seeds_per_prompt)
     shard = distributed.my_shard(len(samples))
     mine = samples[shard.start : shard.stop]
     clips = generate_clips(
         pipe, [p for p, _ in mine], [s for _, s in mine], card.frames,
-        config.sample.num_inference_steps, config.sample.guidance_scale, card.shared_noise, desc=f"sample@{variant}",
+        config.sample.num_inference_steps, config.sample.guidance_scale, card.shared_noise, desc=f"sample: {variant}",
         resolution=card.frame_size,
     )
     clips = distributed.gather_rows(clips, len(samples))

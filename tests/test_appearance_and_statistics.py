@@ -55,3 +55,40 @@ def test_clip_metrics_report_the_shapes_travel_per_frame_and_nan_outside_the_toy
     still = clip_metrics(np.repeat(clip[:1], len(clip), axis=0), "a red square moving up", toy=True)
     assert still["travel"] < 0.05 and still["dynamic_degree"] == 0.0
     assert math.isnan(clip_metrics(clip, "a red square moving up", toy=False)["travel"])
+
+
+def test_stratified_resamples_keep_every_prompts_share_and_draw_only_within_it():
+    from videodpo.statistics import bootstrap_picks
+
+    strata = ["a"] * 3 + ["b"] * 5
+    picks = bootstrap_picks(8, 200, strata=strata)
+    assert picks.shape == (200, 8)
+    assert (picks[:, :3] < 3).all() and (picks[:, 3:] >= 3).all()
+    assert len(np.unique(picks[:, 3:])) == 5  # every member of a stratum can be drawn
+
+
+def test_a_change_that_differs_only_between_prompts_has_no_spread_under_stratified_resampling():
+    """Within each prompt the change is exact; the plain bootstrap still varies the prompt mix."""
+    base = np.array([10.0] * 6 + [2.0] * 6)
+    aligned = np.array([8.0] * 6 + [2.0] * 6)  # −20 % on one prompt, none on the other
+    strata = ["p"] * 6 + ["q"] * 6
+    low, high = relative_change_ci(base, aligned, strata=strata)["ci95"]
+    assert abs(low - high) < 1e-12 and abs(low + 2 / 12) < 1e-12
+    plain_low, plain_high = relative_change_ci(base, aligned)["ci95"]
+    assert plain_high - plain_low > 0.05
+
+
+def test_compare_reports_the_base_once_and_every_method_against_it():
+    from videodpo.evaluation import METRICS, compare
+
+    def rows(scale: float) -> list[dict]:
+        return [{m: scale * (1 + i % 3) for m in METRICS} for i in range(12)]
+
+    result = compare(rows(1.0), {"dpo": rows(0.8), "other": rows(1.1)}, resamples=100, strata=[i // 4 for i in range(12)])
+    assert result["n_samples"] == 12 and set(result["methods"]) == {"dpo", "other"}
+    assert result["base"]["warping_error"] == pytest.approx(2.0)
+    assert result["methods"]["dpo"]["means"]["warping_error"] == pytest.approx(1.6)
+    assert result["methods"]["dpo"]["change"]["warping_error"]["relative"] == pytest.approx(-0.2)
+    assert result["methods"]["other"]["change"]["motion"]["relative"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="same prompts and seeds"):
+        compare(rows(1.0), {"dpo": rows(0.8)[:-1]}, resamples=10)

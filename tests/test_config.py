@@ -50,6 +50,10 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["model"].update(source="hub"), "tiers.cpu.model.source"),
         (lambda p: p.update(launch="torchrun --nproc_per_node 2"), "launch: Value error, give `python`"),
         (lambda p: p["toyworld"].update(speed=5.0), "does not fit"),
+        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dpo"),
+        (lambda p: p.update(methods=[]), "methods: Value error, an empty list; list one or more of the known methods"),
+        (lambda p: p.update(methods=["dpo", "dpo"]), "methods: Value error, a name listed twice"),
+        (lambda p: p["data"].update(seed=5000), "data.seed"),
     ],
 )
 def test_a_bad_value_names_its_key_and_the_fix(change, named):
@@ -86,3 +90,29 @@ def test_params_survive_the_rewrite_that_dvc_exp_run_set_param_does():
     config = config_from_params(yaml.safe_load(rewritten.getvalue()))
     assert config.training.beta == 3000
     assert config.training.mixed_precision == "fp32"
+
+
+def test_each_method_branch_settings_change_only_with_what_its_stages_read():
+    """settings@dpo writes one file per stage: a DPO loop setting changes the training file only,
+    a pair setting the pairs file only, and a setting neither reads changes neither."""
+    from videodpo.method_settings import branch_settings
+
+    def files(change) -> dict[str, str]:
+        return {stage: s.model_dump_json() for stage, s in branch_settings(config_from_params(params_with(change)), "dpo").items()}
+
+    committed = files(lambda p: None)
+    beta = files(lambda p: p["training"].update(beta=3000))
+    assert beta["train"] != committed["train"] and beta["pairs"] == committed["pairs"]
+    strength = files(lambda p: p["data"].update(jitter_strength=0.3))
+    assert strength["pairs"] != committed["pairs"] and strength["train"] == committed["train"]
+    assert files(lambda p: p["evaluate"].update(bootstrap_samples=10)) == committed
+
+
+def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path):
+    from videodpo.method_settings import branch_settings, read_stage_settings, write_branch_settings
+
+    settings = branch_settings(load_config(Path(__file__).parents[1] / "params.yaml"), "dpo")
+    write_branch_settings(tmp_path / "dpo", settings)
+    assert read_stage_settings(tmp_path / "dpo", "dpo", "train") == settings["train"]
+    with pytest.raises(FileNotFoundError, match=r"settings@dpo"):
+        read_stage_settings(tmp_path / "nothing", "dpo", "train")

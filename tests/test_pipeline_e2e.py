@@ -84,9 +84,9 @@ def test_dvc_repro_builds_a_loadable_base_model_with_its_report(micro_project):
 def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(micro_project):
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
-    assert {"base", "preview_base", "make_pairs", "encode_latents", "train", "sample@base", "sample@aligned", "evaluate"} <= set(
-        lock["stages"]
-    )
+    assert set(lock["stages"]) == {
+        "base", "preview_base", "settings@dpo", "make_pairs@dpo", "encode_latents@dpo", "train@dpo", "sample_base", "sample@dpo", "evaluate"
+    }
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
 
 
@@ -94,38 +94,66 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
 def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluation(micro_project):
     from videodpo import latents, models
 
-    manifest = latents.read_manifest(micro_project / "data/pairs")
-    report = json.loads((micro_project / "metrics/pairs.json").read_text())
+    manifest = latents.read_manifest(micro_project / "data/pairs/dpo")
+    report = json.loads((micro_project / "metrics/pairs_dpo.json").read_text())
     assert report["pairs"] == 4 and report["kept"] + report["dropped"] == 4 and len(manifest) == report["kept"] >= 1
     assert set(report["by_method"]) == {"amplify", "img2img"}
     assert {r["method"] for r in manifest} <= {"amplify", "img2img"} and all(r["seed"] % 100 in (0, 1) for r in manifest)
     assert not {r["caption"] for r in manifest} & {c.text for c in __import__("videodpo.toyworld").toyworld.held_out_captions()}
-    data = latents.load_latents(micro_project / "data/latents")
+    data = latents.load_latents(micro_project / "data/latents/dpo")
     assert data["winners"].shape == (len(manifest), 4, 8, 8, 8) and data["text"].shape[0] == len(manifest)
     pipe = models.load_pipeline(micro_project / "models/base")
-    models.load_motion_lora(pipe, micro_project / "models/lora")
+    models.load_motion_lora(pipe, micro_project / "models/lora/dpo")
 
     evaluation = json.loads((micro_project / "metrics/eval.json").read_text())
-    assert evaluation["n_samples"] == 12  # 12 held-out captions × 1 seed
+    assert evaluation["n_samples"] == 12 and list(evaluation["methods"]) == ["dpo"]  # 12 held-out captions × 1 sample
+    dpo = evaluation["methods"]["dpo"]
     for key in (
         "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
     ):
-        assert key in evaluation["base"] and key in evaluation["aligned"]
-        low, high = evaluation["change"][key]["ci95"]
-        assert low <= evaluation["change"][key]["relative"] <= high
-    assert (micro_project / "plots/eval/base_vs_aligned_0.gif").is_file()
-    assert (micro_project / "plots/train/plots/metrics/implicit_accuracy.tsv").is_file()
-    assert not (micro_project / "models/checkpoints/train").exists()  # removed once the LoRA is saved
+        assert key in evaluation["base"] and key in dpo["means"]
+        low, high = dpo["change"][key]["ci95"]
+        assert low <= dpo["change"][key]["relative"] <= high
+    base_samples = json.loads((micro_project / "results/samples/base/samples.json").read_text())
+    assert base_samples == json.loads((micro_project / "results/samples/dpo/samples.json").read_text())
+    assert len({s["seed"] for s in base_samples}) == len(base_samples)  # every sample its own seed
+    rows = (micro_project / "plots/eval/per_sample.csv").read_text().splitlines()
+    assert len(rows) == 1 + 12 and all(",dpo," in row for row in rows[1:])
+    assert (micro_project / "plots/eval/side_by_side/dpo.gif").is_file()
+    assert (micro_project / "plots/eval/warping_error_per_sample.png").stat().st_size > 1000
+    assert (micro_project / "plots/train/dpo/plots/metrics/implicit_accuracy.tsv").is_file()
+    cost = json.loads((micro_project / "metrics/train_dpo.json").read_text())
+    assert cost["optimizer_steps"] == 3 and cost["preference_pairs"] == len(manifest) and cost["pair_draws"] == 3 * 2
+    assert cost["wall_seconds"] > 0
+    assert not (micro_project / "models/checkpoints/train_dpo").exists()  # removed once the LoRA is saved
 
 
 @pytest.mark.slow
-def test_changing_beta_reruns_only_train_sample_aligned_and_evaluate(micro_project):
+def test_changing_beta_reruns_only_the_dpo_branch_from_training_and_evaluate(micro_project):
     params = yaml.safe_load((micro_project / "params.yaml").read_text())
     params["training"]["beta"] = 3000
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train", "sample@aligned", "evaluate"}, out
+    assert ran == {"settings@dpo", "train@dpo", "sample@dpo", "evaluate"}, out
+
+
+@pytest.mark.slow
+def test_an_unknown_method_fails_at_once_naming_the_known_ones(micro_project):
+    params_file = micro_project / "params.yaml"
+    committed = params_file.read_text()
+    params = yaml.safe_load(committed)
+    params["methods"] = ["dpo", "ppo"]
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    try:
+        done = subprocess.run(["dvc", "repro"], cwd=micro_project, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        params_file.write_text(committed)
+    assert done.returncode != 0
+    assert "unknown ['ppo']; list one or more of the known methods: dpo" in done.stdout + done.stderr
+    ran = [line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")]
+    assert len(ran) == 1, done.stdout  # the first stage to read the params stops the run
 
 
 @pytest.mark.slow
@@ -148,8 +176,8 @@ def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_result
     from videodpo import latents, models
 
     def outputs_now():
-        shard = next(latents.iter_pair_shards(micro_project / "data/pairs"))
-        return latents.read_manifest(micro_project / "data/pairs"), shard[1], load_file(str(micro_project / "results/samples/base/clips.safetensors"))["clips"]
+        shard = next(latents.iter_pair_shards(micro_project / "data/pairs/dpo"))
+        return latents.read_manifest(micro_project / "data/pairs/dpo"), shard[1], load_file(str(micro_project / "results/samples/base/clips.safetensors"))["clips"]
 
     manifest, winners, clips = outputs_now()
     params = yaml.safe_load((micro_project / "params.yaml").read_text())
@@ -157,26 +185,27 @@ def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_result
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert {"make_pairs", "train", "sample@base", "sample@aligned"} <= ran and "base" not in ran, out
+    assert {"make_pairs@dpo", "train@dpo", "sample_base", "sample@dpo"} <= ran and "base" not in ran, out
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
-    assert "accelerate launch" in lock["stages"]["train"]["cmd"]
+    assert "accelerate launch" in lock["stages"]["train@dpo"]["cmd"]
 
     manifest_2, winners_2, clips_2 = outputs_now()
     assert [(r["caption"], r["seed"], r["method"]) for r in manifest_2] == [(r["caption"], r["seed"], r["method"]) for r in manifest]
     # the same clips, up to float rounding from other batch groupings
     assert np.abs(winners_2.astype(int) - winners.astype(int)).mean() < 0.5
     assert clips_2.shape == clips.shape and np.abs(clips_2.astype(int) - clips.astype(int)).mean() < 0.5
-    assert len(list((micro_project / "models/lora").glob("*.safetensors"))) == 1  # one LoRA, saved once
-    models.load_motion_lora(models.load_pipeline(micro_project / "models/base"), micro_project / "models/lora")
-    assert not (micro_project / "models/checkpoints/train").exists()
-    assert (micro_project / "plots/train/plots/metrics/loss.tsv").read_text().count("\n") == 1 + params["tiers"]["cpu"]["training"]["max_steps"]
+    assert len(list((micro_project / "models/lora/dpo").glob("*.safetensors"))) == 1  # one LoRA, saved once
+    models.load_motion_lora(models.load_pipeline(micro_project / "models/base"), micro_project / "models/lora/dpo")
+    assert not (micro_project / "models/checkpoints/train_dpo").exists()
+    assert (micro_project / "plots/train/dpo/plots/metrics/loss.tsv").read_text().count("\n") == 1 + params["tiers"]["cpu"]["training"]["max_steps"]
 
 
 @pytest.mark.slow
 def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_project):
-    """What `-S tier=t4` would do, without doing it: `dvc repro --dry` names the stages whose
-    params it changes (the base too, since t4 means the hub model), and show_config prints the
-    settings they would read."""
+    """What `-S tier=t4` would do, without doing it: `dvc repro --dry` names the stages whose own
+    params it changes (the base too, since t4 means the hub model; a dry run does not follow a
+    change into the stages downstream), the DPO branch's settings files change with it, and
+    show_config prints the settings the stages would read."""
     params_file = micro_project / "params.yaml"
     committed = params_file.read_text()
     params = yaml.safe_load(committed)
@@ -187,8 +216,14 @@ def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_pr
     finally:
         params_file.write_text(committed)
     planned = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert {"base", "make_pairs", "train", "sample@base", "sample@aligned"} <= planned, out
+    assert {"base", "preview_base", "settings@dpo", "sample_base", "sample@dpo"} <= planned, out
     assert "up to date" in run(["dvc", "status", "base"], micro_project).lower()  # a dry run changes nothing
+
+    from videodpo.config import config_from_params
+    from videodpo.method_settings import branch_settings
+
+    cpu, t4 = (branch_settings(config_from_params({**params, "tier": tier}), "dpo") for tier in ("cpu", "t4"))
+    assert cpu["pairs"] != t4["pairs"] and cpu["train"] != t4["train"]  # so make_pairs@dpo and train@dpo rerun too
 
     shown = json.loads(run(["env", "PYTHONPATH=src", "python", "scripts/show_config.py", "-S", "tier=t4", "--json"], micro_project))
     assert shown["model"]["source"] == "hub"

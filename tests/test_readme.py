@@ -15,3 +15,22 @@ def test_readme_results_are_generated_from_the_committed_metrics():
 def test_readme_names_the_test_command_that_ci_runs():
     assert "pytest" in (ROOT / ".ci/run").read_text()
     assert "\npytest\n" in (ROOT / "README.md").read_text()
+
+
+def test_the_readme_lists_exactly_the_methods_that_run_and_the_committed_metrics_evaluate_them():
+    import json
+    import re
+
+    import yaml
+
+    from videodpo.config import METHODS
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| method | learns from |", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(METHODS)
+    params_methods = yaml.safe_load((ROOT / "params.yaml").read_text())["methods"]
+    evaluated = json.loads((ROOT / "metrics/eval.json").read_text())["methods"]
+    assert list(evaluated) == params_methods
+    for method in evaluated:  # each evaluated method has its row in the generated comparison table
+        assert re.search(rf"^\| `{method}` \| [+-]\d", readme, flags=re.MULTILINE), method

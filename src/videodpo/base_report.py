@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 from diffusers import AnimateDiffPipeline
 
-from videodpo import temporal, toyworld
+from videodpo import seeds, temporal, toyworld
 from videodpo.sampling import generate_clips
 
-PREVIEW_SEED_OFFSET = 50_000  # preview seeds never coincide with evaluation seeds
 
 
 def _flicker(clips: np.ndarray) -> dict[str, float]:
@@ -37,11 +36,11 @@ def preview_base_model(
     clips_by_split, texts_by_split = {}, {}
     for split, captions in (("train", toyworld.train_captions()), ("held_out", toyworld.held_out_captions())):
         texts = [c.text for c in captions for _ in range(seeds_per_caption)]
-        seeds = [PREVIEW_SEED_OFFSET + i for i in range(len(texts))]
+        clip_seeds = seeds.preview_seeds(len(texts))
         clips = generate_clips(
-            pipe, texts, seeds, frames, steps, guidance_scale, shared_noise, batch_size=12, desc=f"preview: {split} captions"
+            pipe, texts, clip_seeds, frames, steps, guidance_scale, shared_noise, batch_size=12, desc=f"preview: {split} captions"
         )
-        truth, _ = toyworld.render_dataset(captions, seeds_per_caption, seed=PREVIEW_SEED_OFFSET, **render_kwargs)
+        truth, _ = toyworld.render_dataset(captions, seeds_per_caption, seed=seeds.PREVIEW_OFFSET, **render_kwargs)
         metrics[split] = {
             "n_samples": len(texts),
             "oracle": toyworld.adherence(clips, texts),

@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TIERS = ("cpu", "t4", "l4", "a100")
+# the alignment methods; each listed in params `methods` gets its own branch of stages in dvc.yaml
+METHODS = ("dpo",)
 
 
 class ConfigError(ValueError):
@@ -67,7 +69,7 @@ class PretrainSettings(Section):
 class PreviewSettings(Section):
     """The base stage's own look at its model: samples, contact sheet and oracle scores."""
 
-    seeds_per_caption: int = Field(default=2, gt=0)
+    seeds_per_caption: int = Field(default=2, gt=0, le=1000)  # keeps preview seeds below pair seeds (videodpo.seeds)
     steps: int = Field(default=20, gt=0)
     guidance_scale: float = Field(default=4.0, ge=1)
 
@@ -104,14 +106,14 @@ JITTER_METHODS = ("noise", "renormalised", "shake", "stutter", "amplify", "img2i
 
 
 class DataSettings(Section):
-    num_pairs: int = Field(default=64, gt=0)
+    num_pairs: int = Field(default=64, gt=0, le=10_000)  # each data.seed owns a block of 10 000 pair seeds
     frames: int = Field(default=8, ge=2)
     resolution: int = Field(default=32, ge=16)
     jitter_method: str | list[str] = "amplify"  # one maker, or a mix taken in turn
     jitter_strength: float = Field(default=0.5, ge=0)
     appearance_tolerance: float = Field(default=0.05, gt=0)  # largest relative contrast/saturation gap of a kept pair
-    candidates_per_pair: int = Field(default=1, ge=1)  # the winner is the steadiest (lowest warping error) of this many generations
-    seed: int = 0
+    candidates_per_pair: int = Field(default=1, ge=1, le=100)  # the winner is the steadiest (lowest warping error) of this many generations
+    seed: int = Field(default=0, ge=0, le=999)  # bounds keep pair seeds apart from evaluation seeds (videodpo.seeds)
 
     @field_validator("jitter_method")
     @classmethod
@@ -140,7 +142,7 @@ class TrainingSettings(Section):
 
 
 class SampleSettings(Section):
-    seeds_per_prompt: int = Field(default=4, gt=0)
+    seeds_per_prompt: int = Field(default=4, gt=0)  # evaluation samples per held-out prompt, each with its own seed
     num_inference_steps: int = Field(default=20, gt=0)
     guidance_scale: float = Field(default=4.0, ge=1)
 
@@ -153,6 +155,7 @@ class Config(Section):
     tier: Literal["cpu", "t4", "l4", "a100"] = "cpu"
     # what runs the stages that can use many processes (make_pairs, train, sample)
     launch: str = Field(default="python", min_length=1)
+    methods: list[str] = Field(default_factory=lambda: list(METHODS))
     model: ModelSettings = ModelSettings()
     toyworld: ToyworldSettings = ToyworldSettings()
     data: DataSettings = DataSettings()
@@ -171,6 +174,15 @@ class Config(Section):
                 f"at tier cpu only; set tiers.{self.tier}.model.source to hub"
             )
         return self
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: list[str]) -> list[str]:
+        unknown = [name for name in methods if name not in METHODS]
+        if unknown or not methods or len(set(methods)) != len(methods):
+            problem = f"unknown {unknown}" if unknown else "an empty list" if not methods else "a name listed twice"
+            raise ValueError(f"{problem}; list one or more of the known methods: {', '.join(METHODS)}")
+        return methods
 
     @field_validator("launch")
     @classmethod

@@ -37,17 +37,22 @@ def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
     return scores
 
 
-def compare(base: list[dict], aligned: list[dict], resamples: int) -> dict:
-    """metrics/eval.json: means of both models and the relative change with a paired 95 % interval."""
-    if len(base) != len(aligned):
-        raise ValueError(f"{len(base)} base samples but {len(aligned)} aligned: both must use the same prompts and seeds")
-    result = {"n_samples": len(base), "base": {}, "aligned": {}, "change": {}}
+def compare(base: list[dict], methods: dict[str, list[dict]], resamples: int, strata: list | None = None) -> dict:
+    """metrics/eval.json: the base's means, and per method its means and the relative change from
+    the base with a paired 95 % bootstrap interval. Rows are per sample, in the same (prompt, seed)
+    order for every model; `strata` (the prompts) keeps each prompt's share fixed when resampling."""
+    result = {"n_samples": len(base), "base": {}, "methods": {}}
+    for method, rows in methods.items():
+        if len(rows) != len(base):
+            raise ValueError(f"{len(base)} base samples but {len(rows)} of {method}: every model must use the same prompts and seeds")
+        result["methods"][method] = {"means": {}, "change": {}}
     for metric in METRICS:
         b = np.array([row[metric] for row in base], float)
-        a = np.array([row[metric] for row in aligned], float)
-        if np.isnan(b).any():
+        if np.isnan(b).any():  # not defined for these prompts (e.g. the oracle's, off the toy world)
             continue
         result["base"][metric] = float(b.mean())
-        result["aligned"][metric] = float(a.mean())
-        result["change"][metric] = relative_change_ci(b, a, resamples)
+        for method, rows in methods.items():
+            a = np.array([row[metric] for row in rows], float)
+            result["methods"][method]["means"][metric] = float(a.mean())
+            result["methods"][method]["change"][metric] = relative_change_ci(b, a, resamples, strata=strata)
     return result

@@ -133,9 +133,10 @@ StepLog = Callable[[dict[str, float], int], None]
 
 @dataclass
 class TrainingRun:
-    """What one process did: the step reached and the pairs (dataset rows) its batches drew."""
+    """What one process did: the step reached, the step it resumed from, and the pairs (dataset rows) its batches drew."""
 
     steps: int
+    resumed_from: int = 0
     rows_seen: set[int] = field(default_factory=set)
 
 
@@ -173,7 +174,7 @@ def train_dpo_lora(
     fingerprint["processes"] = accelerator.num_processes
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
     rows = my_shard(len(data["winners"]))
-    run = TrainingRun(start)
+    run = TrainingRun(start, resumed_from=start)
     accumulation = settings.gradient_accumulation_steps
     progress = tqdm(
         range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step",

@@ -70,3 +70,31 @@ def curves(panels: dict[str, dict[str, tuple[list[float], list[float]]]], path: 
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def stack_rows(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    """Clips of equal size (uint8 (F, H, W, 3)) stacked top to bottom with a white gap, frame by frame."""
+    frames, _, width = rows[0].shape[:3]
+    divider = np.full((frames, gap, width, 3), 255, np.uint8)
+    pieces = [piece for row in rows for piece in (row, divider)][:-1]
+    return np.concatenate(pieces, axis=1)
+
+
+def scatter_against_base(base: np.ndarray, series: dict[str, np.ndarray], path: str | Path, quantity: str) -> None:
+    """Per-sample values of each model (y) against the base's on the same sample (x), with y = x drawn:
+    points below the line are samples the model improved."""
+    figure, axis = plt.subplots(figsize=(4.6, 4.2))
+    for name, values in series.items():
+        axis.scatter(base, values, s=14, alpha=0.75, label=name)
+    low = min(float(np.min(base)), *(float(np.min(v)) for v in series.values()))
+    high = max(float(np.max(base)), *(float(np.max(v)) for v in series.values()))
+    axis.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--", label="no change")
+    axis.set_xlabel(f"base: {quantity}")
+    axis.set_ylabel(f"method: {quantity}")
+    axis.set_title(f"{quantity} per evaluation sample", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,70 @@
+"""What each stage of a method's branch reads from params.yaml, resolved once by the branch's first stage.
+
+DVC can put a method's name into the paths of the stages it expands from `methods`, but it cannot pick
+a params section by that name (the DPO branch reads `data` and `training`, another method its own
+section). So each branch starts with `settings@<method>`: it writes, per later stage of the branch, a
+JSON file of exactly the settings that stage reads, and those stages depend on their file. A change
+to one method's params rewrites only that method's files, so only its branch reruns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from videodpo import outputs
+from videodpo.config import Config, DataSettings, Section, TrainingSettings
+
+
+class DPOPairSettings(Section):
+    """make_pairs@dpo: how pairs are made, and how the base model samples their winners."""
+
+    data: DataSettings
+    num_inference_steps: int
+    guidance_scale: float
+    mixed_precision: str
+
+
+class DPOTrainSettings(Section):
+    """train@dpo: the DPO loop and the LoRA it trains."""
+
+    training: TrainingSettings
+    lora_rank: int
+    lora_alpha: float
+
+
+# per method: the settings file of each stage that reads params, by stage
+BRANCH_SETTINGS: dict[str, dict[str, type[Section]]] = {
+    "dpo": {"pairs": DPOPairSettings, "train": DPOTrainSettings},
+}
+
+
+def branch_settings(config: Config, method: str) -> dict[str, Section]:
+    """The settings of every stage of `method`'s branch, from the validated config."""
+    if method not in config.methods:
+        raise ValueError(f"{method!r} is not in params `methods` ({', '.join(config.methods)}): add it there to run its branch")
+    if method == "dpo":
+        return {
+            "pairs": DPOPairSettings(
+                data=config.data, num_inference_steps=config.sample.num_inference_steps,
+                guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
+            ),
+            "train": DPOTrainSettings(training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha),
+        }
+    raise ValueError(f"no branch settings for method {method!r}")
+
+
+def settings_path(folder: str | Path, stage: str) -> Path:
+    return Path(folder) / f"{stage}.json"
+
+
+def write_branch_settings(folder: str | Path, settings: dict[str, Section]) -> None:
+    for stage, values in settings.items():
+        outputs.write_json(settings_path(folder, stage), values.model_dump(mode="json"))
+
+
+def read_stage_settings(folder: str | Path, method: str, stage: str) -> Section:
+    """One stage's settings as `settings@<method>` wrote them, validated again."""
+    path = settings_path(folder, stage)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; it is written by the stage settings@{method} (run `dvc repro settings@{method}`)")
+    return BRANCH_SETTINGS[method][stage].model_validate_json(path.read_text())
