@@ -167,9 +167,9 @@ BAR_KEYS = ("warping_error", "frame_difference", "motion", "contrast", "adherenc
 
 def results_section() -> str:
     parts = []
-    metrics = read_json(ROOT / "metrics/eval.json")
-    if metrics and metrics.get("methods"):
-        methods = list(metrics["methods"])
+    metrics = read_json(ROOT / "metrics/eval.json") or {}
+    methods = list(metrics.get("methods", {}))
+    if methods:
         costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
         parts.append(
             "**Every method against the base** (`metrics/eval.json`, `metrics/train_<method>.json`; the same "
@@ -186,7 +186,7 @@ def results_section() -> str:
             f"(`plots/eval/side_by_side/<method>.gif`), and every sample's warping error against the base's:\n\n{strips}\n\n"
             "![warping error per sample](plots/eval/warping_error_per_sample.png)"
         )
-    for method in metrics["methods"] if metrics and metrics.get("methods") else []:
+    for method in methods:
         report = read_json(ROOT / f"metrics/pairs_{method}.json")
         if report:
             parts.append(f"**Preference pairs of `{method}`** (`metrics/pairs_{method}.json`; pairs that fail a check are "
