@@ -42,6 +42,8 @@ def base_table(metrics: dict, pretraining: dict | None) -> str:
             for split in ("train", "held_out")
         ]
         rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    if "vae_psnr_db" in metrics["train"]:
+        rows.append(f"| VAE reconstruction PSNR on ground truth | {metrics['train']['vae_psnr_db']:.1f} dB | {metrics['held_out']['vae_psnr_db']:.1f} dB |")
     rows.append(f"| samples | {metrics['train']['n_samples']} | {metrics['held_out']['n_samples']} |")
     if pretraining and "pretrain_minutes" in pretraining:
         rows.append(f"\nPretraining took {pretraining['pretrain_minutes']} min on the machine that ran `dvc repro`.")

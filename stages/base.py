@@ -45,8 +45,10 @@ def main() -> None:
                     live.step = step
                     live.log_metric(name, value)
 
-            pipe = pretraining.pretrain_toy_pipeline(arch, schedule, log)
+            clock = pretraining.PhaseClock()
+            pipe = pretraining.pretrain_toy_pipeline(arch, schedule, log, clock)
             live.summary["pretrain_minutes"] = round((time.time() - started) / 60, 1)
+            live.summary["phase_minutes"] = clock.minutes_per_phase()
         card = models.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise)
     with outputs.atomic_directory(MODEL_DIR) as staging:
         models.save_pipeline(pipe, staging)

@@ -75,6 +75,7 @@ def test_dvc_repro_builds_a_loadable_base_model_with_its_report(micro_project):
     for split in ("train", "held_out"):
         assert set(metrics[split]["oracle"]) == {"colour", "shape", "direction", "colour_and_direction"}
         assert metrics[split]["ground_truth"]["frame_difference"] > 0
+        assert 5 < metrics[split]["vae_psnr_db"] < 60
     assert (micro_project / "plots/base/contact_sheet.png").stat().st_size > 1000
     assert (micro_project / "plots/base/training/plots/metrics/motion_loss.tsv").is_file()
     assert json.loads((micro_project / "plots/base/training/metrics.json").read_text())["pretrain_minutes"] >= 0

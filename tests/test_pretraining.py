@@ -73,3 +73,17 @@ def test_layout_share_draws_that_share_of_timesteps_from_the_layout_range():
     # half from [900, 999] plus a tenth of the uniform half lands there too: ≈ 55 %
     assert abs((half >= 900).float().mean().item() - 0.55) < 0.03
     assert half.min() < 100
+
+
+def test_phase_clock_adds_up_each_part_of_each_phase():
+    schedule = dataclasses.replace(pretraining.PretrainSchedule(), vae_steps=3, vae_batch_frames=2)
+    clock = pretraining.PhaseClock()
+    vae = models.build_toy_vae(models.ToyArchitecture())
+    pretraining.train_vae(vae, torch.rand(8, 3, 32, 32) * 2 - 1, schedule, torch.Generator().manual_seed(0), clock=clock)
+    assert clock.steps["vae"] == 3
+    parts = {part for phase, part in clock.seconds if phase == "vae"}
+    assert parts == {"data", "forward", "backward", "optimiser", "logging"}
+    # a VAE step is mostly compute: forward and backward outweigh drawing the batch
+    assert clock.seconds["vae", "forward"] + clock.seconds["vae", "backward"] > clock.seconds["vae", "data"]
+    total = sum(seconds for (phase, _), seconds in clock.seconds.items() if phase == "vae")
+    assert clock.minutes_per_phase() == {"vae": round(total / 60, 2)}

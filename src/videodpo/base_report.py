@@ -1,17 +1,31 @@
 """How well a base model follows the toy world: oracle adherence and flicker against ground truth.
 
 Train and held-out captions are scored separately; ground-truth clips rendered for the same
-captions give the reference frame difference and warping error.
+captions give the reference frame difference and warping error, and the VAE's reconstruction
+PSNR on them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from diffusers import AnimateDiffPipeline
+import torch
+from diffusers import AnimateDiffPipeline, AutoencoderKL
 
 from videodpo import seeds, temporal, toyworld
 from videodpo.sampling import generate_clips
 
+
+@torch.no_grad()
+def reconstruction_psnr(vae: AutoencoderKL, clips: np.ndarray, batch: int = 256) -> float:
+    """PSNR (dB, images in [-1, 1]) of frames passed through the VAE (posterior mean) against themselves."""
+    frames = torch.from_numpy(clips.reshape(-1, *clips.shape[-3:])).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    squared_error = 0.0
+    for chunk in frames.split(batch):
+        decoded = vae.decode(vae.encode(chunk).latent_dist.mode()).sample.clamp(-1, 1)
+        squared_error += float((decoded - chunk).pow(2).sum())
+    if squared_error == 0:
+        return float("inf")
+    return float(10 * np.log10(4.0 / (squared_error / frames.numel())))
 
 
 def _flicker(clips: np.ndarray) -> dict[str, float]:
@@ -46,6 +60,7 @@ def preview_base_model(
             "oracle": toyworld.adherence(clips, texts),
             "samples": _flicker(clips),
             "ground_truth": _flicker(truth),
+            "vae_psnr_db": reconstruction_psnr(pipe.vae, truth),
         }
         clips_by_split[split], texts_by_split[split] = clips, texts
     return metrics, clips_by_split, texts_by_split

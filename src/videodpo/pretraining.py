@@ -8,8 +8,11 @@ the spatial layers frozen or slowed. Latents are encoded once and cached between
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -30,22 +33,42 @@ class PretrainSchedule:
 
     seed: int = 0
     clips_per_caption: int = 60
-    vae_steps: int = 600
-    vae_batch_frames: int = 64
-    vae_lr: float = 1e-3
-    image_steps: int = 1500
+    vae_steps: int = 700
+    vae_batch_frames: int = 32
+    vae_lr: float = 1.5e-3
+    image_steps: int = 900
     image_batch_frames: int = 64
     image_lr: float = 1e-3
-    motion_steps: int = 1500
+    motion_steps: int = 400
     motion_batch_clips: int = 8
-    motion_lr: float = 5e-4
+    motion_lr: float = 1e-3
     spatial_lr_scale: float = 1.0
-    motion_trains: str = "motion_and_spatial"
+    motion_trains: str = "motion"
     image_trains_text_encoder: bool = False
     caption_dropout: float = 0.1
     shared_noise: float = 0.5
     layout_share: float = 0.0
     layout_timesteps_from: int = 900
+
+
+@dataclass
+class PhaseClock:
+    """Wall seconds spent per (phase, part of a step); the profile of a pretraining run."""
+
+    seconds: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    steps: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @contextmanager
+    def part(self, phase: str, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.seconds[phase, name] += time.perf_counter() - started
+
+    def minutes_per_phase(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for (phase, _), seconds in self.seconds.items():
+            totals[phase] += seconds / 60
+        return {phase: round(minutes, 2) for phase, minutes in totals.items()}
 
 
 def clips_to_tensor(clips: np.ndarray) -> torch.Tensor:
@@ -67,14 +90,13 @@ def _optimise(params_groups, total_steps: int):
     return optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, _lr_lambda(total_steps))
 
 
-def _descend(loss: torch.Tensor, optimiser, lr_schedule, clip_params: list | None = None) -> None:
-    """One optimiser step on loss; gradients clipped to norm 1 over clip_params when given."""
-    optimiser.zero_grad(set_to_none=True)
-    loss.backward()
+def _step(optimiser, lr_schedule, clip_params: list | None = None) -> None:
+    """One optimiser step on the gradients there; clipped to norm 1 over clip_params when given."""
     if clip_params is not None:
         torch.nn.utils.clip_grad_norm_(clip_params, 1.0)
     optimiser.step()
     lr_schedule.step()
+    optimiser.zero_grad(set_to_none=True)
 
 
 def train_vae(
@@ -83,18 +105,28 @@ def train_vae(
     schedule: PretrainSchedule,
     generator: torch.Generator,
     log: StepLogger | None = None,
+    clock: PhaseClock | None = None,
 ) -> None:
     """frames: float (N, 3, H, W) in [-1, 1]. Reconstruction loss plus a light KL term."""
+    clock = clock or PhaseClock()
     vae.train()
     optimiser, lr = _optimise([{"params": vae.parameters(), "lr": schedule.vae_lr}], schedule.vae_steps)
     for step in tqdm(range(schedule.vae_steps), desc="base: VAE", unit="step"):
-        batch = frames[torch.randint(len(frames), (schedule.vae_batch_frames,), generator=generator)]
-        posterior = vae.encode(batch).latent_dist
-        reconstruction = vae.decode(posterior.sample(generator)).sample
-        mse = F.mse_loss(reconstruction, batch)
-        _descend(mse + 1e-6 * posterior.kl().mean(), optimiser, lr)
-        if log:
-            log("vae_psnr_db", float(10 * torch.log10(4.0 / mse.detach())), step)
+        with clock.part("vae", "data"):
+            batch = frames[torch.randint(len(frames), (schedule.vae_batch_frames,), generator=generator)]
+        with clock.part("vae", "forward"):
+            posterior = vae.encode(batch).latent_dist
+            reconstruction = vae.decode(posterior.sample(generator)).sample
+            mse = F.mse_loss(reconstruction, batch)
+            loss = mse + 1e-6 * posterior.kl().mean()
+        with clock.part("vae", "backward"):
+            loss.backward()
+        with clock.part("vae", "optimiser"):
+            _step(optimiser, lr)
+        with clock.part("vae", "logging"):
+            if log:
+                log("vae_psnr_db", float(10 * torch.log10(4.0 / mse.detach())), step)
+        clock.steps["vae"] += 1
     vae.eval().requires_grad_(False)
 
 
@@ -153,8 +185,10 @@ def train_image_unet(
     schedule: PretrainSchedule,
     generator: torch.Generator,
     log: StepLogger | None = None,
+    clock: PhaseClock | None = None,
 ) -> None:
     """latents: (N, F, 4, h, w) scaled clip latents; trains on single frames drawn from them."""
+    clock = clock or PhaseClock()
     frames = latents.flatten(0, 1)
     frame_ids = ids.repeat_interleave(latents.shape[1], dim=0)
     unet.train()
@@ -164,14 +198,21 @@ def train_image_unet(
     params = [*unet.parameters(), *(text_encoder.parameters() if schedule.image_trains_text_encoder else [])]
     optimiser, lr = _optimise([{"params": params, "lr": schedule.image_lr}], schedule.image_steps)
     for step in tqdm(range(schedule.image_steps), desc="base: image UNet", unit="step"):
-        pick = torch.randint(len(frames), (schedule.image_batch_frames,), generator=generator)
-        batch_ids = _drop_captions(frame_ids[pick], empty_ids, schedule.caption_dropout, generator)
-        noise = torch.randn(frames[pick].shape, generator=generator)
-        timesteps = torch.randint(0, 1000, (len(pick),), generator=generator)
-        loss = v_prediction_loss(unet, scheduler, frames[pick], text_encoder(batch_ids)[0], noise, timesteps)
-        _descend(loss, optimiser, lr, params)
-        if log:
-            log("image_loss", loss.item(), step)
+        with clock.part("image", "data"):
+            pick = torch.randint(len(frames), (schedule.image_batch_frames,), generator=generator)
+            batch_ids = _drop_captions(frame_ids[pick], empty_ids, schedule.caption_dropout, generator)
+            noise = torch.randn(frames[pick].shape, generator=generator)
+            timesteps = torch.randint(0, 1000, (len(pick),), generator=generator)
+        with clock.part("image", "forward"):
+            loss = v_prediction_loss(unet, scheduler, frames[pick], text_encoder(batch_ids)[0], noise, timesteps)
+        with clock.part("image", "backward"):
+            loss.backward()
+        with clock.part("image", "optimiser"):
+            _step(optimiser, lr, params)
+        with clock.part("image", "logging"):
+            if log:
+                log("image_loss", loss.item(), step)
+        clock.steps["image"] += 1
 
 
 def _motion_parameter_groups(unet: UNetMotionModel, text_encoder: CLIPTextModel, schedule: PretrainSchedule):
@@ -206,40 +247,57 @@ def train_motion(
     schedule: PretrainSchedule,
     generator: torch.Generator,
     log: StepLogger | None = None,
+    clock: PhaseClock | None = None,
 ) -> None:
     """latents: (N, F, 4, h, w) scaled clip latents; trains the motion modules on whole clips."""
+    clock = clock or PhaseClock()
     groups = _motion_parameter_groups(unet, text_encoder, schedule)
     unet.train()
     text_encoder.train()
     params = [p for group in groups for p in group["params"]]
     optimiser, lr = _optimise(groups, schedule.motion_steps)
     for step in tqdm(range(schedule.motion_steps), desc="base: motion adapter", unit="step"):
-        pick = torch.randint(len(latents), (schedule.motion_batch_clips,), generator=generator)
-        clips = latents[pick].transpose(1, 2)  # (B, C, F, h, w), as UNetMotionModel wants
-        batch_ids = _drop_captions(ids[pick], empty_ids, schedule.caption_dropout, generator)
-        embeddings = text_encoder(batch_ids)[0].repeat_interleave(clips.shape[2], dim=0)
-        noise = correlated_noise(clips.shape, schedule.shared_noise, generator)
-        timesteps = sample_timesteps(len(pick), schedule.layout_share, schedule.layout_timesteps_from, generator)
-        loss = v_prediction_loss(unet, scheduler, clips, embeddings, noise, timesteps)
-        _descend(loss, optimiser, lr, params)
-        if log:
-            log("motion_loss", loss.item(), step)
+        with clock.part("motion", "data"):
+            pick = torch.randint(len(latents), (schedule.motion_batch_clips,), generator=generator)
+            clips = latents[pick].transpose(1, 2)  # (B, C, F, h, w), as UNetMotionModel wants
+            batch_ids = _drop_captions(ids[pick], empty_ids, schedule.caption_dropout, generator)
+            noise = correlated_noise(clips.shape, schedule.shared_noise, generator)
+            timesteps = sample_timesteps(len(pick), schedule.layout_share, schedule.layout_timesteps_from, generator)
+        with clock.part("motion", "forward"):
+            embeddings = text_encoder(batch_ids)[0].repeat_interleave(clips.shape[2], dim=0)
+            loss = v_prediction_loss(unet, scheduler, clips, embeddings, noise, timesteps)
+        with clock.part("motion", "backward"):
+            loss.backward()
+        with clock.part("motion", "optimiser"):
+            _step(optimiser, lr, params)
+        with clock.part("motion", "logging"):
+            if log:
+                log("motion_loss", loss.item(), step)
+        clock.steps["motion"] += 1
     unet.eval().requires_grad_(False)
     text_encoder.eval().requires_grad_(False)
 
 
-def pretrain_toy_pipeline(arch: models.ToyArchitecture, schedule: PretrainSchedule, log: StepLogger | None = None):
+def pretrain_toy_pipeline(
+    arch: models.ToyArchitecture,
+    schedule: PretrainSchedule,
+    log: StepLogger | None = None,
+    clock: PhaseClock | None = None,
+):
     """Render the toy world, train all three phases, and return the assembled AnimateDiffPipeline."""
+    clock = clock or PhaseClock()
     torch.manual_seed(schedule.seed)
     generator = torch.Generator().manual_seed(schedule.seed)
-    clips, texts = toyworld.render_dataset(
-        toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
-    )
-    pixels = clips_to_tensor(clips)
+    with clock.part("data", "render"):
+        clips, texts = toyworld.render_dataset(
+            toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
+        )
+        pixels = clips_to_tensor(clips)
 
     vae = models.build_toy_vae(arch)
-    train_vae(vae, pixels.flatten(0, 1), schedule, generator, log)
-    raw = encode_frames(vae, pixels.flatten(0, 1))
+    train_vae(vae, pixels.flatten(0, 1), schedule, generator, log, clock)
+    with clock.part("data", "encode"):
+        raw = encode_frames(vae, pixels.flatten(0, 1))
     scaling = 1.0 / raw.std().item()
     vae.register_to_config(scaling_factor=scaling)
     latents = (raw * scaling).unflatten(0, pixels.shape[:2])
@@ -250,7 +308,7 @@ def pretrain_toy_pipeline(arch: models.ToyArchitecture, schedule: PretrainSchedu
     scheduler = models.build_toy_scheduler()
 
     unet2d = models.build_toy_unet2d(arch)
-    train_image_unet(unet2d, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log)
+    train_image_unet(unet2d, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log, clock)
     unet = UNetMotionModel.from_unet2d(unet2d, models.build_toy_motion_adapter(arch))
-    train_motion(unet, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log)
+    train_motion(unet, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log, clock)
     return models.assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)

@@ -1,0 +1,124 @@
+"""How long the embedded base takes to pretrain, per phase and per part of a step, under the
+recipe before the speed-up (`--recipe before`) and the one in params.yaml (`--recipe params`).
+
+Default: each recipe runs its real pipeline (render, VAE, encode, image UNet, motion adapter)
+with every phase cut to --steps steps, and each phase's per-step cost is multiplied by the
+recipe's own step count; rendering and encoding are timed whole. Steps have fixed shapes, so
+the per-step cost is steady (the first --warmup steps of each phase are left out).
+--full trains both recipes to the end instead and reports their measured wall times.
+
+    PYTHONPATH=src python benchmarks/base_pretraining.py                 # both recipes, ~3 min on 2 cores
+    PYTHONPATH=src python benchmarks/base_pretraining.py --full          # both, end to end (~50 min on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from dvclive import Live
+
+from bench_setup import device_here
+from videodpo import models, pretraining
+from videodpo.config import load_config
+
+RESULT = Path(__file__).parent / "results" / "base_pretraining.json"
+PHASES = ("vae", "image", "motion")
+PARTS = ("data", "forward", "backward", "optimiser", "logging")
+
+# params.yaml model.pretrain as it was before the speed-up (commit d1ef7b2)
+BEFORE = pretraining.PretrainSchedule(
+    seed=0, clips_per_caption=60, vae_steps=600, vae_batch_frames=64, vae_lr=1e-3, image_steps=1500,
+    image_batch_frames=64, image_lr=1e-3, motion_steps=1500, motion_batch_clips=8, motion_lr=5e-4,
+    spatial_lr_scale=1.0, motion_trains="motion_and_spatial", image_trains_text_encoder=False,
+    caption_dropout=0.1, shared_noise=0.5, layout_share=0.0, layout_timesteps_from=900,
+)
+
+
+def recipe(name: str) -> tuple[models.ToyArchitecture, pretraining.PretrainSchedule]:
+    config = load_config()
+    world = config.toyworld
+    arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
+    if name == "before":
+        return arch, BEFORE
+    return arch, pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
+
+
+def run(arch, schedule, clock) -> float:
+    """Pretrain with the base stage's own logging (dvclive every 10 steps); wall seconds."""
+    with tempfile.TemporaryDirectory() as folder, Live(dir=folder, dvcyaml=None, save_dvc_exp=False, report=None) as live:
+
+        def log(name: str, value: float, step: int) -> None:
+            if step % 10 == 0:
+                live.step = step
+                live.log_metric(name, value)
+
+        started = time.perf_counter()
+        pretraining.pretrain_toy_pipeline(arch, schedule, log, clock)
+        return time.perf_counter() - started
+
+
+def profile(name: str, steps: int, warmup: int) -> dict:
+    """Per-step cost of each phase at `steps` steps (after `warmup`), scaled to the recipe's step counts."""
+    arch, schedule = recipe(name)
+    full_steps = {"vae": schedule.vae_steps, "image": schedule.image_steps, "motion": schedule.motion_steps}
+    warm = pretraining.PhaseClock()
+    run(arch, dataclasses.replace(schedule, vae_steps=warmup, image_steps=warmup, motion_steps=warmup), warm)
+    clock = pretraining.PhaseClock()
+    run(arch, dataclasses.replace(schedule, vae_steps=steps, image_steps=steps, motion_steps=steps), clock)
+    phases = {}
+    for phase in PHASES:
+        per_step = {part: clock.seconds[phase, part] / steps for part in PARTS}
+        phases[phase] = {
+            "steps": full_steps[phase],
+            "per_step_ms": {part: round(1000 * s, 2) for part, s in per_step.items()},
+            "minutes": round(sum(per_step.values()) * full_steps[phase] / 60, 2),
+        }
+    data = {part: round(clock.seconds["data", part], 1) for part in ("render", "encode")}
+    total = sum(p["minutes"] for p in phases.values()) + sum(data.values()) / 60
+    return {"schedule": dataclasses.asdict(schedule), "data_seconds": data, "phases": phases, "minutes": round(total, 2)}
+
+
+def full(name: str) -> dict:
+    arch, schedule = recipe(name)
+    clock = pretraining.PhaseClock()
+    seconds = run(arch, schedule, clock)
+    phases = {phase: round(sum(clock.seconds[phase, part] for part in PARTS) / 60, 2) for phase in PHASES}
+    return {"schedule": dataclasses.asdict(schedule), "phase_minutes": phases, "minutes": round(seconds / 60, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="train both recipes to the end")
+    parser.add_argument("--steps", type=int, default=40, help="steps timed per phase (profile mode)")
+    parser.add_argument("--warmup", type=int, default=5, help="steps per phase run first and not timed")
+    args = parser.parse_args()
+    device = device_here()
+    if device.type != "cpu":
+        raise SystemExit("the embedded base pretrains on the CPU; run this on the machine whose time you want")
+    results = {name: full(name) if args.full else profile(name, args.steps, args.warmup) for name in ("before", "params")}
+    ratio = results["params"]["minutes"] / results["before"]["minutes"]
+    report = {
+        "benchmark": "base_pretraining",
+        "mode": "full" if args.full else f"profile ({args.steps} steps a phase, scaled)",
+        "device": f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "recipes": results,
+        "ratio": round(ratio, 3),
+    }
+    for name, result in results.items():
+        print(f"{name:>7}: {result['minutes']:6.2f} min")
+        for phase, figures in result.get("phases", {}).items():
+            print(f"         {phase:>6}: {figures['minutes']:6.2f} min = {figures['steps']} × {figures['per_step_ms']} ms")
+    print(f"  ratio: {ratio:.3f} (params / before)")
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
