@@ -10,6 +10,7 @@ sd15: Stable Diffusion 1.5's UNet and AnimateDiff's v1-5-2 motion adapter, built
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +38,27 @@ SHAPES = {
 
 def device_here() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_info(device: torch.device) -> dict:
+    """What a result was measured on: torch, the CPU and its thread count, and the GPU if one was used."""
+    info = {"device": str(device), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads()}
+    if device.type == "cpu":
+        info["cpu_model"] = cpu_model()
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def build_unet(size: str) -> UNetMotionModel:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
-from bench_setup import toy_unet_and_batch
+from bench_setup import device_info, toy_unet_and_batch
 
 from videodpo import models
 from videodpo.models import adapters_disabled
@@ -37,14 +36,6 @@ def naive_step(unet, scheduler, batch: DPOBatch, beta: float):
     with torch.no_grad(), adapters_disabled(unet):
         reference_winner, reference_loser = error(batch.winners), error(batch.losers)
     return clip_dpo_loss(error(batch.winners), error(batch.losers), reference_winner, reference_loser, beta)
-
-
-def device_info(device: torch.device) -> dict:
-    info = {"device": str(device), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
-            "threads": torch.get_num_threads()}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 def main() -> None:

@@ -226,6 +226,14 @@ def benchmarks_section() -> str:
             f"| peak memory, adapter toggle / frozen copy | {setup} | {device_name(r)} "
             f"| {peak['toggle'] / 1024:.2f} vs {peak['frozen_copy'] / 1024:.2f} GiB | **{r['toggle_over_frozen_copy']:.2f}×** |"
         )
+    pretraining = results / "base_pretraining.json"
+    if pretraining.is_file():
+        r = json.loads(pretraining.read_text())
+        before, now = r["recipes"]["before"], r["recipes"]["params"]
+        rows.append(
+            f"| base pretraining wall time, params.yaml recipe / the one before | embedded default, {r['mode']} | {device_name(r)} "
+            f"| {now['minutes']:.1f} vs {before['minutes']:.1f} min | **{r['params_over_before']:.2f}×** |"
+        )
     if not rows:
         return "_No benchmark results yet: run the scripts in benchmarks/._"
     return "\n".join(["| benchmark | setup | device | figures | ratio |", "|---|---|---|---|---|", *rows])
