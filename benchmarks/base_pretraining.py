@@ -33,7 +33,8 @@ RESULT = Path(__file__).parent / "results" / "base_pretraining.json"
 PHASES = ("vae", "image", "motion")
 PARTS = ("data", "forward", "backward", "optimiser", "logging")
 
-# params.yaml model.pretrain as it was before the speed-up (commit d1ef7b2)
+# params.yaml model.toy.vae_channels and model.pretrain as they were before the speed-up (commit d1ef7b2)
+BEFORE_VAE_CHANNELS = (32, 64, 64)
 BEFORE = pretraining.PretrainSchedule(
     seed=0, clips_per_caption=60, vae_steps=600, vae_batch_frames=64, vae_lr=1e-3, image_steps=1500,
     image_batch_frames=64, image_lr=1e-3, motion_steps=1500, motion_batch_clips=8, motion_lr=5e-4,
@@ -47,7 +48,7 @@ def recipe(name: str) -> tuple[models.ToyArchitecture, pretraining.PretrainSched
     world = config.toyworld
     arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
     if name == "before":
-        return arch, BEFORE
+        return dataclasses.replace(arch, vae_channels=BEFORE_VAE_CHANNELS), BEFORE
     return arch, pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
 
 

@@ -38,7 +38,7 @@ class HubSettings(Section):
 
 
 class ToyArchitectureSettings(Section):
-    vae_channels: list[int] = Field(default=[32, 64, 64], min_length=1)
+    vae_channels: list[int] = Field(default=[16, 32, 64], min_length=1)
     unet_channels: list[int] = Field(default=[32, 64], min_length=1)
     text_width: int = Field(default=32, gt=0)
     text_layers: int = Field(default=2, gt=0)
@@ -48,18 +48,18 @@ class ToyArchitectureSettings(Section):
 class PretrainSettings(Section):
     seed: int = 0
     clips_per_caption: int = Field(default=60, gt=0)
-    vae_steps: int = Field(default=700, ge=0)
+    vae_steps: int = Field(default=1000, ge=0)
     vae_batch_frames: int = Field(default=32, gt=0)
     vae_lr: float = Field(default=1.5e-3, gt=0)
-    image_steps: int = Field(default=900, ge=0)
-    image_batch_frames: int = Field(default=64, gt=0)
-    image_lr: float = Field(default=1e-3, gt=0)
-    motion_steps: int = Field(default=400, ge=0)
+    image_steps: int = Field(default=1100, ge=0)
+    image_batch_frames: int = Field(default=32, gt=0)
+    image_lr: float = Field(default=1.5e-3, gt=0)
+    motion_steps: int = Field(default=600, ge=0)
     motion_batch_clips: int = Field(default=8, gt=0)
-    motion_lr: float = Field(default=1e-3, gt=0)
+    motion_lr: float = Field(default=3e-3, gt=0)
     spatial_lr_scale: float = Field(default=1.0, ge=0)
     motion_trains: Literal["motion", "motion_and_text", "motion_and_spatial"] = "motion"
-    image_trains_text_encoder: bool = False
+    image_trains_text_encoder: bool = True
     caption_dropout: float = Field(default=0.1, ge=0, lt=1)
     shared_noise: float = Field(default=0.5, ge=0, le=1)
     layout_share: float = Field(default=0.0, ge=0, le=1)

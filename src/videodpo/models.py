@@ -39,7 +39,7 @@ class ToyArchitecture:
 
     frame_size: int = 32
     frames: int = 8
-    vae_channels: tuple[int, ...] = (32, 64, 64)
+    vae_channels: tuple[int, ...] = (16, 32, 64)
     unet_channels: tuple[int, ...] = (32, 64)
     text_width: int = 32
     text_layers: int = 2

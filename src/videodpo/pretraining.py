@@ -33,18 +33,18 @@ class PretrainSchedule:
 
     seed: int = 0
     clips_per_caption: int = 60
-    vae_steps: int = 700
+    vae_steps: int = 1000
     vae_batch_frames: int = 32
     vae_lr: float = 1.5e-3
-    image_steps: int = 900
-    image_batch_frames: int = 64
-    image_lr: float = 1e-3
-    motion_steps: int = 400
+    image_steps: int = 1100
+    image_batch_frames: int = 32
+    image_lr: float = 1.5e-3
+    motion_steps: int = 600
     motion_batch_clips: int = 8
-    motion_lr: float = 1e-3
+    motion_lr: float = 3e-3
     spatial_lr_scale: float = 1.0
     motion_trains: str = "motion"
-    image_trains_text_encoder: bool = False
+    image_trains_text_encoder: bool = True
     caption_dropout: float = 0.1
     shared_noise: float = 0.5
     layout_share: float = 0.0
