@@ -57,8 +57,8 @@ class PretrainSettings(Section):
     motion_steps: int = Field(default=600, ge=0)
     motion_batch_clips: int = Field(default=8, gt=0)
     motion_lr: float = Field(default=3e-3, gt=0)
-    spatial_lr_scale: float = Field(default=1.0, ge=0)
-    motion_trains: Literal["motion", "motion_and_text", "motion_and_spatial"] = "motion"
+    spatial_lr_scale: float = Field(default=0.1, ge=0)
+    motion_trains: Literal["motion", "motion_and_text", "motion_and_spatial"] = "motion_and_spatial"
     image_trains_text_encoder: bool = True
     caption_dropout: float = Field(default=0.1, ge=0, lt=1)
     shared_noise: float = Field(default=0.5, ge=0, le=1)

@@ -42,8 +42,8 @@ class PretrainSchedule:
     motion_steps: int = 600
     motion_batch_clips: int = 8
     motion_lr: float = 3e-3
-    spatial_lr_scale: float = 1.0
-    motion_trains: str = "motion"
+    spatial_lr_scale: float = 0.1
+    motion_trains: str = "motion_and_spatial"
     image_trains_text_encoder: bool = True
     caption_dropout: float = 0.1
     shared_noise: float = 0.5
