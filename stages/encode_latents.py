@@ -1,12 +1,26 @@
-"""DVC stage `encode_latents@<method>`: VAE latents of every pair of data/pairs/<method> and text
-embeddings of its caption, so that training loads neither the VAE nor the text encoder."""
+"""DVC stage `encode_latents@<method>`: the tensors training reads, so it needs no text encoder.
+
+dpo: VAE latents of every pair of data/pairs/dpo and text embeddings of its caption (training loads
+neither the VAE nor the text encoder). vader: the prompt embeddings (with and without the caption)
+of every query and its reference clip as frames in [-1, 1]."""
 
 import sys
 from pathlib import Path
 
+import torch
+
 from tqdm.auto import tqdm
 
-from videodpo import distributed, latents, models, outputs
+from videodpo import distributed, latents, models, outputs, vader
+
+
+def encode_queries(pipe) -> None:
+    records, references = vader.read_query_clips(Path("data/pairs/vader"))
+    unconditional, conditional = vader.text_embeddings(pipe, [record["caption"] for record in records])
+    frames = torch.from_numpy(references).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+    queries = vader.VaderQueries([record["seed"] for record in records], unconditional.float().cpu(), conditional.float().cpu(), frames)
+    with outputs.atomic_directory(Path("data/latents/vader")) as staging:
+        vader.write_query_tensors(Path(staging), queries)
 
 
 def main(method: str) -> None:
@@ -14,6 +28,8 @@ def main(method: str) -> None:
     if not pairs_dir.is_dir():
         raise SystemExit(f"encode_latents: {pairs_dir} is missing; it is made by make_pairs@{method}")
     pipe = models.load_pipeline("models/base").to(distributed.processes().device)  # fp32: SD1.5's VAE overflows in fp16
+    if method == "vader":
+        return encode_queries(pipe)
     manifest = latents.read_manifest(pairs_dir)
     with outputs.atomic_directory(Path("data/latents") / method) as staging:
         for shard, winners, losers in tqdm(list(latents.iter_pair_shards(pairs_dir)), desc=f"encode_latents@{method}", unit="shard"):

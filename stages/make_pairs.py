@@ -1,4 +1,10 @@
-"""DVC stage `make_pairs@dpo`: preference pairs from the base model.
+"""DVC stage `make_pairs@<method>`: what a method trains on, from the base model.
+
+vader: its training queries (training captions with recorded seeds) and the reference model's clip of
+each, sampled as VADER's training samples are; the appearance guard holds the policy near them.
+Writes data/pairs/vader and metrics/pairs_vader.json (the references' flicker).
+
+dpo: preference pairs.
 
 Winners are base generations for training captions with recorded seeds; each loser is its winner
 made temporally jittery by `data.jitter_method` (one maker or a mix taken in turn). Every pair is
@@ -15,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import distributed, latents, models, outputs, pairs, precision, seeds, temporal, toyworld
-from videodpo.method_settings import DPOPairSettings, read_stage_settings
+from videodpo import distributed, latents, models, outputs, pairs, precision, rewards, seeds, temporal, toyworld, vader
+from videodpo.method_settings import DPOPairSettings, VaderQuerySettings, read_stage_settings
 from videodpo.sampling import generate_clips, regenerate_frames
 
-PAIR_MAKERS = ("dpo",)  # methods whose pairs this stage makes
+PAIR_MAKERS = ("dpo", "vader")  # methods whose training data this stage makes
 
 
 def steadiest_generations(pipe, card, prompts, pair_seeds, settings: DPOPairSettings):
@@ -60,6 +66,8 @@ def main(method: str, state) -> None:
     if method not in PAIR_MAKERS:
         raise SystemExit(f"make_pairs: makes pairs for {', '.join(PAIR_MAKERS)}, not {method!r}")
     settings = read_stage_settings(f"data/settings/{method}", method, "pairs")
+    if method == "vader":
+        return make_queries(settings, state)
     data = settings.data
     card = models.ModelCard.load("models/base")
     pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
@@ -77,6 +85,33 @@ def main(method: str, state) -> None:
     with distributed.main_process_writes() as writes:
         if writes:
             verify_and_write(method, winners, losers, prompts, winner_seeds, makers, data)
+
+
+def make_queries(settings: VaderQuerySettings, state) -> None:
+    card = models.ModelCard.load("models/base")
+    pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    captions = [c.text for c in toyworld.train_captions()]  # held-out captions never train
+    prompts = [captions[i % len(captions)] for i in range(settings.queries)]
+    query_seeds = seeds.pair_seeds(settings.seed, settings.queries)
+    sampling = vader.VaderSampling(card.frames, settings.num_inference_steps, settings.guidance_scale, card.shared_noise)
+    shard = distributed.my_shard(settings.queries)
+    mine = [(prompts[i], query_seeds[i]) for i in shard]
+    clips = []
+    for start in tqdm(range(0, len(mine), 8), desc="make_pairs@vader: reference clips", unit="batch"):
+        batch = mine[start : start + 8]
+        frames = vader.reference_clips(pipe, [p for p, _ in batch], [s for _, s in batch], sampling)
+        clips.append(rewards.to_uint8_clips(frames))
+    references = distributed.gather_rows(np.concatenate(clips), settings.queries)
+    with distributed.main_process_writes() as writes:
+        if writes:
+            errors = [temporal.warping_error(clip) for clip in tqdm(references, desc="make_pairs@vader: flicker", unit="clip")]
+            outputs.write_json(
+                "metrics/pairs_vader.json",
+                {"queries": settings.queries, "reference_warping_error": float(np.mean(errors)),
+                 "reference_frame_difference": float(np.mean([temporal.frame_difference(c) for c in references]))},
+            )
+            with outputs.atomic_directory("data/pairs/vader") as staging:
+                vader.write_query_clips(Path(staging), prompts, query_seeds, references)
 
 
 def verify_and_write(method, winners, losers, prompts, seeds, makers, data) -> None:

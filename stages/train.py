@@ -1,4 +1,8 @@
-"""DVC stage `train@dpo`: Diffusion-DPO of a LoRA on the motion modules, from cached latents.
+"""DVC stage `train@<method>`: a LoRA on the motion modules, by the method's objective.
+
+dpo: Diffusion-DPO from cached latents. vader: reward gradients through the sampler, on the training
+queries of data/latents/vader (VADER samples its own clips). Both score a small validation set every
+`val_every` steps (videodpo.validation), logged against training time and data consumed.
 
 Reads data/settings/<method>/train.json and data/latents/<method>; writes models/lora/<method>
 (diffusers format, loadable with pipe.load_lora_weights), the training curves under
@@ -19,12 +23,13 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from videodpo import distributed, latents, models, outputs, precision, visuals
+from videodpo import distributed, latents, models, outputs, precision, vader, validation, visuals
 from videodpo.method_settings import DPOTrainSettings, read_stage_settings
 from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
-TRAINED_HERE = ("dpo",)  # methods this stage trains (Diffusion-DPO on cached latents)
+TRAINED_HERE = ("dpo", "vader")  # methods this stage trains
 CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/models.py")
+VADER_CODE = ("src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/models.py", "src/videodpo/temporal.py")
 
 
 def fingerprint(settings: DPOTrainSettings, data) -> str:
@@ -41,6 +46,8 @@ def main(method: str, state) -> None:
     started = time.perf_counter()
     if method not in TRAINED_HERE:
         raise SystemExit(f"train: trains {', '.join(TRAINED_HERE)}, not {method!r}")
+    if method == "vader":
+        return train_vader(state, started)
     settings = read_stage_settings(f"data/settings/{method}", method, "train")
     checkpoint = Path(f"models/checkpoints/train_{method}")
     plots = Path(f"plots/train/{method}")
@@ -58,8 +65,10 @@ def main(method: str, state) -> None:
         max_steps=training.max_steps, batch_size=training.batch_size, learning_rate=training.learning_rate,
         beta=training.beta, gradient_accumulation_steps=training.gradient_accumulation_steps,
         mixed_precision=training.mixed_precision, seed=training.seed, shared_noise=card.shared_noise,
-        sft_weight=training.sft_weight, max_timestep=training.max_timestep,
+        sft_weight=training.sft_weight, max_timestep=training.max_timestep, val_every=training.val_every,
     )
+    pipe.set_progress_bar_config(disable=True)
+    validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
     main_process = state.is_main_process
     live = Live(dir=str(plots), dvcyaml=None, save_dvc_exp=False, report=None, resume=checkpoint.exists()) if main_process else nullcontext()
     with live:
@@ -70,7 +79,7 @@ def main(method: str, state) -> None:
                 live.log_metric(name, value)
 
         run = train_dpo_lora(
-            pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log if main_process else None, fingerprint(settings, data)
+            pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log if main_process else None, fingerprint(settings, data), validate
         )
     with distributed.main_process_writes() as writes:
         if writes:
@@ -78,19 +87,97 @@ def main(method: str, state) -> None:
                 models.save_motion_lora(pipe.unet, lora, staging)
             shutil.rmtree(checkpoint, ignore_errors=True)
             plot_curves(plots / "plots/metrics", plots / "curves.png")
+            validation.write_table(plots / "plots/metrics", "pairs_drawn", plots / "validation.csv")
             outputs.write_json(f"metrics/train_{method}.json", training_cost(run, loop, len(data["winners"]), state.num_processes, started))
+
+
+def train_vader(state, started: float) -> None:
+    settings = read_stage_settings("data/settings/vader", "vader", "train")
+    options = settings.vader
+    checkpoint, plots = Path("models/checkpoints/train_vader"), Path("plots/train/vader")
+    card = models.ModelCard.load("models/base")
+    pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    pipe.set_progress_bar_config(disable=True)
+    queries = vader.load_query_tensors(Path("data/latents/vader"))
+    torch.manual_seed(options.seed)  # the LoRA's initial weights
+    lora = models.add_motion_lora(pipe.unet, settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
+    if settings.gradient_checkpointing:
+        pipe.unet.enable_gradient_checkpointing()
+    sampling = vader.VaderSampling(
+        card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
+        options.backprop, options.backprop_steps, options.decode_frames,
+    )
+    objective = vader.VaderObjective(options.rewards, options.guard)
+    loop = vader.VaderLoop(
+        options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed, val_every=options.val_every
+    )
+    digest = hashlib.sha256()
+    for path in VADER_CODE:
+        digest.update(Path(path).read_bytes())
+    digest.update(queries.references.numpy().tobytes())
+    digest.update(repr((settings.lora_rank, settings.lora_alpha)).encode())
+    validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
+    main_process = state.is_main_process
+    live = Live(dir=str(plots), dvcyaml=None, save_dvc_exp=False, report=None, resume=checkpoint.exists()) if main_process else nullcontext()
+    with live:
+
+        def log(metrics: dict, step: int) -> None:
+            live.step = step
+            for name, value in metrics.items():
+                live.log_metric(name, value)
+
+        run = vader.train_vader_lora(
+            pipe, queries, sampling, objective, loop, checkpoint, log if main_process else None, digest.hexdigest()[:16], validate
+        )
+    with distributed.main_process_writes() as writes:
+        if writes:
+            with outputs.atomic_directory("models/lora/vader") as staging:
+                models.save_motion_lora(pipe.unet, lora, staging)
+            shutil.rmtree(checkpoint, ignore_errors=True)
+            plot_vader_curves(plots / "plots/metrics", plots / "curves.png", objective)
+            validation.write_table(plots / "plots/metrics", "clips_sampled", plots / "validation.csv")
+            outputs.write_json(
+                "metrics/train_vader.json",
+                {
+                    "wall_seconds": round(time.perf_counter() - started, 1),
+                    "train_seconds": round(run.train_seconds, 1),
+                    "optimizer_steps": run.steps,
+                    "resumed_from_step": run.resumed_from,
+                    "queries": len(queries.seeds),
+                    "clips_sampled": run.steps * loop.clips_per_step * state.num_processes,
+                    "reward_queries": run.steps * loop.clips_per_step * state.num_processes,
+                    "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
+                },
+            )
 
 
 def training_cost(run: TrainingRun, loop: LoopSettings, pairs: int, processes: int, started: float) -> dict:
     """What training consumed: time, optimiser steps, and preference data (one clip-level label per pair)."""
     return {
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "train_seconds": round(run.train_seconds, 1),
         "optimizer_steps": run.steps,
         "resumed_from_step": run.resumed_from,
         "preference_pairs": pairs,
         "labels": pairs,
         "pair_draws": run.steps * loop.batch_size * loop.gradient_accumulation_steps * processes,
     }
+
+
+def _series(tsv_dir: Path, name: str) -> tuple[list[float], list[float]]:
+    rows = [line.split("\t") for line in (tsv_dir / f"{name}.tsv").read_text().splitlines()[1:]]
+    return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+
+def plot_vader_curves(tsv_dir: Path, path: Path, objective) -> None:
+    panels = {
+        "reward (weighted sum)": {"reward": _series(tsv_dir, "reward")},
+        "rewards": {name: _series(tsv_dir, name) for name in objective.rewards},
+        "appearance guard": {term: _series(tsv_dir, f"guard_{term}") for term in ("contrast", "colour", "layout")},
+    }
+    if (tsv_dir / "val_warping_error.tsv").is_file():
+        panels["validation warping error"] = {"warping error": _series(tsv_dir, "val_warping_error")}
+    visuals.curves(panels, path)
 
 
 def plot_curves(tsv_dir: Path, path: Path) -> None:

@@ -50,10 +50,16 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["model"].update(source="hub"), "tiers.cpu.model.source"),
         (lambda p: p.update(launch="torchrun --nproc_per_node 2"), "launch: Value error, give `python`"),
         (lambda p: p["toyworld"].update(speed=5.0), "does not fit"),
-        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dpo"),
+        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dpo, vader"),
         (lambda p: p.update(methods=[]), "methods: Value error, an empty list; list one or more of the known methods"),
         (lambda p: p.update(methods=["dpo", "dpo"]), "methods: Value error, a name listed twice"),
         (lambda p: p["data"].update(seed=5000), "data.seed"),
+        (lambda p: p["vader"].update(rewards={"sharpness": 1.0}), "vader.rewards: Value error, unknown ['sharpness']; weigh one or more of temporal, brightness"),
+        (lambda p: p["vader"].update(rewards={"brightness": 0.0}), "vader.rewards: Value error, no reward with a weight"),
+        (lambda p: p["vader"].update(guard={"contrast": -1.0}), "vader.guard: Value error, a negative weight"),
+        (lambda p: p["vader"].update(backprop="first"), "vader.backprop"),
+        (lambda p: p["vader"].update(backprop="last", backprop_steps=30, num_inference_steps=20), "vader: Value error, backprop_steps 30 > num_inference_steps 20"),
+        (lambda p: p["vader"].update(decode_frames=1), "vader: Value error, decode_frames 1"),
     ],
 )
 def test_a_bad_value_names_its_key_and_the_fix(change, named):
@@ -106,6 +112,20 @@ def test_each_method_branch_settings_change_only_with_what_its_stages_read():
     strength = files(lambda p: p["data"].update(jitter_strength=0.3))
     assert strength["pairs"] != committed["pairs"] and strength["train"] == committed["train"]
     assert files(lambda p: p["evaluate"].update(bootstrap_samples=10)) == committed
+
+
+def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
+    from videodpo.method_settings import branch_settings
+
+    def files(change) -> dict[str, str]:
+        return {stage: s.model_dump_json() for stage, s in branch_settings(config_from_params(params_with(change)), "vader").items()}
+
+    committed = files(lambda p: None)
+    assert files(lambda p: p["training"].update(beta=3000)) == committed
+    learning_rate = files(lambda p: p["vader"].update(learning_rate=0.01))
+    assert learning_rate["train"] != committed["train"] and learning_rate["pairs"] == committed["pairs"]
+    queries = files(lambda p: p["vader"].update(queries=32))
+    assert queries["pairs"] != committed["pairs"]
 
 
 def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path):

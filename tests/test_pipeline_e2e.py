@@ -13,7 +13,8 @@ ROOT = Path(__file__).parents[1]
 
 MICRO = {
     "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
-    "training": {"batch_size": 2},
+    "training": {"batch_size": 2, "val_every": 2},
+    "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1},
     # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
     "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},
     "sample": {"seeds_per_prompt": 1, "num_inference_steps": 2},
@@ -107,7 +108,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     models.load_motion_lora(pipe, micro_project / "models/lora/dpo")
 
     evaluation = json.loads((micro_project / "metrics/eval.json").read_text())
-    assert evaluation["n_samples"] == 12 and list(evaluation["methods"]) == ["dpo"]  # 12 held-out captions × 1 sample
+    assert evaluation["n_samples"] == 12 and list(evaluation["methods"]) == ["dpo", "vader"]  # 12 held-out captions × 1 sample
     dpo = evaluation["methods"]["dpo"]
     for key in (
         "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
@@ -119,7 +120,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     assert base_samples == json.loads((micro_project / "results/samples/dpo/samples.json").read_text())
     assert len({s["seed"] for s in base_samples}) == len(base_samples)  # every sample its own seed
     rows = (micro_project / "plots/eval/per_sample.csv").read_text().splitlines()
-    assert len(rows) == 1 + 12 and all(",dpo," in row for row in rows[1:])
+    assert len(rows) == 1 + 2 * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
     assert (micro_project / "plots/eval/side_by_side/dpo.gif").is_file()
     assert (micro_project / "plots/eval/warping_error_per_sample.png").stat().st_size > 1000
     assert (micro_project / "plots/train/dpo/plots/metrics/implicit_accuracy.tsv").is_file()
@@ -129,6 +130,29 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     assert not (micro_project / "models/checkpoints/train_dpo").exists()  # removed once the LoRA is saved
 
 
+def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validates_beside_dpo(micro_project):
+    from videodpo import models, toyworld, vader
+
+    records, references = vader.read_query_clips(micro_project / "data/pairs/vader")
+    assert len(records) == 3 and references.shape == (3, 8, 32, 32, 3)
+    assert not {r["caption"] for r in records} & {c.text for c in toyworld.held_out_captions()}
+    queries = vader.load_query_tensors(micro_project / "data/latents/vader")
+    assert queries.seeds == [r["seed"] for r in records] and queries.references.shape == (3, 8, 3, 32, 32)
+    report = json.loads((micro_project / "metrics/pairs_vader.json").read_text())
+    assert report["queries"] == 3 and report["reference_warping_error"] >= 0
+    pipe = models.load_pipeline(micro_project / "models/base")
+    models.load_motion_lora(pipe, micro_project / "models/lora/vader")
+    cost = json.loads((micro_project / "metrics/train_vader.json").read_text())
+    assert cost["optimizer_steps"] == 2 and cost["clips_sampled"] == 2 and cost["optimised_rewards"] == ["brightness"]
+    assert not (micro_project / "models/checkpoints/train_vader").exists()
+    vader_rows = (micro_project / "plots/train/vader/validation.csv").read_text().splitlines()
+    dpo_rows = (micro_project / "plots/train/dpo/validation.csv").read_text().splitlines()
+    assert vader_rows[0] == dpo_rows[0] == "step,train_seconds,consumed,warping_error,motion"
+    assert [row.split(",")[0] for row in vader_rows[1:]] == ["0", "1", "2"]
+    assert [row.split(",")[0] for row in dpo_rows[1:]] == ["0", "2", "3"]
+    assert [float(row.split(",")[2]) for row in dpo_rows[1:]] == [0, 4, 6]  # pairs drawn: 2 a step
+
+
 @pytest.mark.slow
 def test_changing_beta_reruns_only_the_dpo_branch_from_training_and_evaluate(micro_project):
     params = yaml.safe_load((micro_project / "params.yaml").read_text())
@@ -136,7 +160,8 @@ def test_changing_beta_reruns_only_the_dpo_branch_from_training_and_evaluate(mic
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"settings@dpo", "train@dpo", "sample@dpo", "evaluate"}, out
+    # settings@vader reads the training section too (its precision); it writes the same files, so nothing of vader's reruns
+    assert ran == {"settings@dpo", "settings@vader", "train@dpo", "sample@dpo", "evaluate"}, out
 
 
 @pytest.mark.slow
@@ -152,7 +177,7 @@ def test_an_unknown_method_fails_at_once_naming_the_known_ones(micro_project):
     finally:
         params_file.write_text(committed)
     assert done.returncode != 0
-    assert "unknown ['ppo']; list one or more of the known methods: dpo" in done.stdout + done.stderr
+    assert "unknown ['ppo']; list one or more of the known methods: dpo, vader" in done.stdout + done.stderr
     ran = [line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")]
     assert len(ran) == 1, done.stdout  # the first stage to read the params stops the run
 

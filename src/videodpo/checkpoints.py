@@ -13,9 +13,12 @@ from safetensors.torch import load_file, save_file
 STATE = "state.json"
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, step: int, fingerprint: dict) -> None:
+def save_checkpoint(
+    folder: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, step: int, fingerprint: dict, extra: dict | None = None
+) -> None:
     """Crash-safe: the tensors go to a new file first, then state.json is swapped atomically to name
-    it, so a stop at any moment leaves one whole checkpoint (the old or the new)."""
+    it, so a stop at any moment leaves one whole checkpoint (the old or the new). `extra`: small
+    JSON facts of the run that a resume continues from (checkpoint_extra)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"param/{n}": p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
@@ -25,7 +28,7 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, optimiser: torch.optim
             tensors[f"optim/{index}/{key}"] = torch.as_tensor(value).contiguous()
     tensor_file = f"tensors-{step:08d}.safetensors"
     save_file(tensors, str(folder / tensor_file))
-    state = {"step": step, "tensors": tensor_file, "fingerprint": fingerprint, "param_groups": optimiser_state["param_groups"]}
+    state = {"step": step, "tensors": tensor_file, "fingerprint": fingerprint, "param_groups": optimiser_state["param_groups"], "extra": extra or {}}
     temporary = folder / f".{STATE}.tmp"
     temporary.write_text(json.dumps(state, indent=2))
     os.replace(temporary, folder / STATE)
@@ -54,3 +57,11 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimiser: torch.optim
             optimiser_state["state"].setdefault(int(index), {})[field] = value
     optimiser.load_state_dict(optimiser_state)
     return int(state["step"])
+
+
+def checkpoint_extra(folder: Path | None) -> dict:
+    """The `extra` facts saved with the checkpoint in folder ({} when there is none)."""
+    path = Path(folder) / STATE if folder else None
+    if path is None or not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("extra", {})

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 TIERS = ("cpu", "t4", "l4", "a100")
 # the alignment methods; each listed in params `methods` gets its own branch of stages in dvc.yaml
-METHODS = ("dpo",)
+METHODS = ("dpo", "vader")
 
 
 class ConfigError(ValueError):
@@ -138,7 +138,57 @@ class TrainingSettings(Section):
     # anchor: keep the policy as good as the reference on winners, so it cannot drift in appearance
     sft_weight: float = Field(default=0.0, ge=0)
     max_timestep: int = Field(default=1000, gt=0, le=1000)  # DPO on timesteps [0, max_timestep)
+    val_every: int = Field(default=20, ge=0)  # steps between validation scores; 0 = none
     seed: int = 0
+
+
+# the rewards and guard terms of videodpo.rewards (names only here, so the config imports no model code)
+REWARD_NAMES = ("temporal", "brightness")
+GUARD_TERMS = ("contrast", "colour", "layout")
+
+
+class VaderSettings(Section):
+    """vader: LoRA trained up the gradient of rewards on the policy's own samples."""
+
+    max_steps: int = Field(default=40, gt=0)
+    clips_per_step: int = Field(default=2, gt=0)
+    learning_rate: float = Field(default=5e-3, gt=0)
+    num_inference_steps: int = Field(default=20, gt=0)  # DDIM steps of the training samples
+    backprop: Literal["last", "random", "all"] = "all"  # which denoising steps carry gradients
+    backprop_steps: int = Field(default=1, gt=0)  # K, for backprop: last
+    decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive frames; 0 = all
+    rewards: dict[str, float] = Field(default_factory=lambda: {"brightness": 1.0})
+    guard: dict[str, float] = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
+    lora_targets: Literal["motion", "motion_and_spatial"] = "motion_and_spatial"  # attention the LoRA adapts
+    queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from videodpo.seeds
+    val_every: int = Field(default=10, ge=0)  # steps between validation scores; 0 = none
+    seed: int = Field(default=0, ge=0, le=999)
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(REWARD_NAMES))
+        if unknown or not any(weights.values()):
+            problem = f"unknown {unknown}" if unknown else "no reward with a weight"
+            raise ValueError(f"{problem}; weigh one or more of {', '.join(REWARD_NAMES)}, e.g. {{brightness: 1.0}}")
+        return weights
+
+    @field_validator("guard")
+    @classmethod
+    def _known_guard_terms(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(GUARD_TERMS))
+        if unknown or any(w < 0 for w in weights.values()):
+            problem = f"unknown {unknown}" if unknown else "a negative weight"
+            raise ValueError(f"{problem}; weigh any of {', '.join(GUARD_TERMS)} with weights ≥ 0")
+        return weights
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> "VaderSettings":
+        if self.backprop_steps > self.num_inference_steps:
+            raise ValueError(f"backprop_steps {self.backprop_steps} > num_inference_steps {self.num_inference_steps}: K counts sampling steps")
+        if self.decode_frames == 1:
+            raise ValueError("decode_frames 1: a temporal reward needs two or more consecutive frames (0 decodes all)")
+        return self
 
 
 class SampleSettings(Section):
@@ -160,6 +210,7 @@ class Config(Section):
     toyworld: ToyworldSettings = ToyworldSettings()
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
+    vader: VaderSettings = VaderSettings()
     sample: SampleSettings = SampleSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
 

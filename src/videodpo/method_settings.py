@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from videodpo import outputs
-from videodpo.config import Config, DataSettings, Section, TrainingSettings
+from videodpo.config import Config, DataSettings, Section, TrainingSettings, VaderSettings
 
 
 class DPOPairSettings(Section):
@@ -30,11 +30,36 @@ class DPOTrainSettings(Section):
     training: TrainingSettings
     lora_rank: int
     lora_alpha: float
+    guidance_scale: float
+    validation_steps: int  # the evaluation's sampler, for the validation scores
+
+
+class VaderQuerySettings(Section):
+    """make_pairs@vader: the training queries (caption, seed) and the reference model's clip of each."""
+
+    queries: int
+    seed: int
+    num_inference_steps: int
+    guidance_scale: float
+    mixed_precision: str
+
+
+class VaderTrainSettings(Section):
+    """train@vader: the reward-gradient loop, its sampler and the LoRA it trains."""
+
+    vader: VaderSettings
+    guidance_scale: float
+    mixed_precision: str
+    gradient_checkpointing: bool
+    lora_rank: int
+    lora_alpha: float
+    validation_steps: int  # the evaluation's sampler, for the validation scores
 
 
 # per method: the settings file of each stage that reads params, by stage
 BRANCH_SETTINGS: dict[str, dict[str, type[Section]]] = {
     "dpo": {"pairs": DPOPairSettings, "train": DPOTrainSettings},
+    "vader": {"pairs": VaderQuerySettings, "train": VaderTrainSettings},
 }
 
 
@@ -48,7 +73,23 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
                 data=config.data, num_inference_steps=config.sample.num_inference_steps,
                 guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
             ),
-            "train": DPOTrainSettings(training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha),
+            "train": DPOTrainSettings(
+                training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
+                guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
+            ),
+        }
+    if method == "vader":
+        vader, training = config.vader, config.training
+        return {
+            "pairs": VaderQuerySettings(
+                queries=vader.queries, seed=vader.seed, num_inference_steps=vader.num_inference_steps,
+                guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
+            ),
+            "train": VaderTrainSettings(
+                vader=vader, guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
+                gradient_checkpointing=training.gradient_checkpointing, lora_rank=config.model.lora_rank,
+                lora_alpha=config.model.lora_alpha, validation_steps=config.sample.num_inference_steps,
+            ),
         }
     raise ValueError(f"no branch settings for method {method!r}")
 

@@ -30,6 +30,9 @@ from videodpo import toyworld
 # peft full-matches this against module names: the attention projections of the temporal
 # (motion) transformers only, never the spatial attention of each frame.
 MOTION_ATTENTION_LORA_TARGETS = r".*motion_modules\.\d+\.transformer_blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)"
+# the spatial layers' attention as well (self- and cross-attention of every spatial transformer block)
+MOTION_AND_SPATIAL_ATTENTION_LORA_TARGETS = r".*(motion_modules|attentions)\.\d+\.transformer_blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)"
+LORA_TARGETS = {"motion": MOTION_ATTENTION_LORA_TARGETS, "motion_and_spatial": MOTION_AND_SPATIAL_ATTENTION_LORA_TARGETS}
 TEXT_LENGTH = 16
 
 
@@ -315,16 +318,17 @@ class ModelCard:
 LORA_ADAPTER = "temporal_alignment"
 
 
-def add_motion_lora(unet: UNetMotionModel, rank: int, alpha: float, adapter_name: str = LORA_ADAPTER):
-    """Add a LoRA to the motion modules' attention projections only; return its peft config.
+def add_motion_lora(unet: UNetMotionModel, rank: int, alpha: float, adapter_name: str = LORA_ADAPTER, targets: str = "motion"):
+    """Add a LoRA to the motion modules' attention projections (`targets="motion"`), or to the
+    spatial transformer blocks' attention too (`"motion_and_spatial"`); return its peft config.
 
     The base weights are frozen; only the LoRA matrices train.
     """
     from peft import LoraConfig
 
-    config = LoraConfig(
-        r=rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=MOTION_ATTENTION_LORA_TARGETS
-    )
+    if targets not in LORA_TARGETS:
+        raise ValueError(f"LoRA targets {targets!r}; allowed: {', '.join(LORA_TARGETS)}")
+    config = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=LORA_TARGETS[targets])
     unet.requires_grad_(False)
     unet.add_adapter(config, adapter_name=adapter_name)
     unet.set_adapter(adapter_name)

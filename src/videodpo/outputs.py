@@ -29,10 +29,15 @@ def atomic_directory(path: str | Path):
             shutil.rmtree(staging)
 
 
-def write_json(path: str | Path, data) -> None:
-    """Write JSON atomically (pretty-printed, keys in the given order)."""
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def write_json(path: str | Path, data) -> None:
+    """Write JSON atomically (pretty-printed, keys in the given order)."""
+    write_text(path, json.dumps(data, indent=2) + "\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 PREVIEW_OFFSET = 50_000            # base preview: 50 000 + i, i < 48 captions · 1000 seeds
 PAIR_OFFSET = 100_000              # preference pairs: 100 000 + data.seed · 10 000 + i
 CANDIDATES_PER_SEED = 100          # best-of-N winners: candidate c of pair seed s has seed s · 100 + c
+VALIDATION_OFFSET = 1_500_000_000  # validation during training: above every candidate seed, below evaluation's
 EVALUATION_OFFSET = 2_000_000_000  # evaluation samples: above every pair and candidate seed
 
 
@@ -27,6 +28,11 @@ def candidate_seeds(pair_seed: int, count: int) -> list[int]:
     if count == 1:
         return [pair_seed]
     return [pair_seed * CANDIDATES_PER_SEED + c for c in range(count)]
+
+
+def validation_seeds(count: int) -> list[int]:
+    """The seeds of the small validation set a method scores while it trains."""
+    return [VALIDATION_OFFSET + i for i in range(count)]
 
 
 def evaluation_seeds(count: int) -> list[int]:

@@ -8,6 +8,7 @@ gradients are averaged across processes (DDP), so every process holds the same L
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,6 +107,7 @@ class LoopSettings:
     sft_weight: float = 0.0
     max_timestep: int = 1000  # DPO on timesteps [0, max_timestep): where a loser's jitter still shows through the noise
     checkpoint_every: int = 25
+    val_every: int = 0  # steps between validation scores; 0 = none
 
 
 def batch_for_step(
@@ -138,6 +140,7 @@ class TrainingRun:
     steps: int
     resumed_from: int = 0
     rows_seen: set[int] = field(default_factory=set)
+    train_seconds: float = 0.0  # optimisation time, validation excluded (VADER's loop counts it)
 
 
 def train_dpo_lora(
@@ -149,15 +152,18 @@ def train_dpo_lora(
     checkpoint_dir: Path | None = None,
     log: StepLog | None = None,
     identity: str = "",
+    validate: Callable[[], dict[str, float]] | None = None,
 ):
     """Train the UNet's LoRA with Diffusion-DPO on cached latents; return what this process did.
 
     Resumes from checkpoint_dir when it holds a checkpoint made with the same settings and the
-    same `identity` (callers put a hash of the code, data and model there).
+    same `identity` (callers put a hash of the code, data and model there). Every `val_every` steps
+    the main process calls `validate` and logs what it returns with the training seconds and pairs
+    drawn so far (validation time not counted).
     """
     from accelerate import Accelerator
 
-    from videodpo.checkpoints import load_checkpoint, save_checkpoint
+    from videodpo.checkpoints import checkpoint_extra, load_checkpoint, save_checkpoint
 
     accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=cpu_processes())
     precision.trainable_in_fp32(unet)
@@ -169,18 +175,31 @@ def train_dpo_lora(
     optimiser = torch.optim.AdamW(params, lr=settings.learning_rate)
     policy, optimiser = accelerator.prepare(unet, optimiser)
     # what the trained weights depend on; more max_steps continues a finished run instead of redoing it
-    fingerprint = {k: v for k, v in asdict(settings).items() if k not in ("max_steps", "checkpoint_every")}
+    fingerprint = {k: v for k, v in asdict(settings).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
     fingerprint["identity"] = identity
     fingerprint["processes"] = accelerator.num_processes
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
+    seconds = float(checkpoint_extra(checkpoint_dir).get("train_seconds", 0.0)) if start else 0.0
     rows = my_shard(len(data["winners"]))
     run = TrainingRun(start, resumed_from=start)
     accumulation = settings.gradient_accumulation_steps
+    pairs_per_step = settings.batch_size * accumulation * accelerator.num_processes
+
+    def validation(step: int) -> None:
+        if validate and log and accelerator.is_main_process:
+            unet.eval()
+            scores = validate()
+            unet.train()
+            log({**{f"val_{k}": v for k, v in scores.items()}, "val_train_seconds": seconds, "val_pairs_drawn": step * pairs_per_step}, step)
+
+    if start == 0 and settings.val_every:
+        validation(0)
     progress = tqdm(
         range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step",
         disable=not accelerator.is_main_process,
     )
     for step in progress:
+        began = time.perf_counter()
         optimiser.zero_grad(set_to_none=True)
         for micro in range(accumulation):
             batch = batch_for_step(data, step, micro, settings, rows, accelerator.process_index)
@@ -190,6 +209,7 @@ def train_dpo_lora(
                 result = dpo_step(policy, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
             accelerator.backward(result.terms.loss / accumulation)
         optimiser.step()
+        seconds += time.perf_counter() - began
         if log and accelerator.is_main_process:
             log(
                 {
@@ -205,7 +225,10 @@ def train_dpo_lora(
             )
         done = step + 1
         run.steps = done
+        if settings.val_every and (done % settings.val_every == 0 or done == settings.max_steps):
+            validation(done)
         if checkpoint_dir and accelerator.is_main_process and (done % settings.checkpoint_every == 0 or done == settings.max_steps):
-            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint)
+            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra={"train_seconds": seconds})
     accelerator.wait_for_everyone()
+    run.train_seconds = seconds
     return run

@@ -1,0 +1,135 @@
+"""Differentiable rewards on decoded clips, for reward-gradient alignment (VADER).
+
+A reward maps frames, float (B, F, 3, H, W) in [-1, 1] as the VAE decodes them, to one value per clip
+(B,), higher is better, differentiable in the frames. `REWARDS` names them for params.yaml; `combined`
+weighs them. `appearance_guard` is the penalty that keeps a reward from being won by washing the
+clip out or changing what moves: it compares the policy's clip with the reference model's clip from
+the same noise.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from videodpo import temporal
+
+Reward = Callable[[torch.Tensor], torch.Tensor]
+
+# cv2.COLOR_RGB2GRAY, so luminance here is the evaluation's
+LUMA = (0.299, 0.587, 0.114)
+
+
+def to_pixels(frames: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] → the evaluation's 0–255 scale (float, still differentiable)."""
+    return ((frames.float() + 1.0) * 127.5).clamp(0.0, 255.0)
+
+
+def to_uint8_clips(frames: torch.Tensor) -> np.ndarray:
+    """Detached uint8 clips (B, F, H, W, 3), as the evaluation reads them."""
+    return to_pixels(frames.detach()).round().permute(0, 1, 3, 4, 2).to(torch.uint8).cpu().numpy()
+
+
+def luminance(pixels: torch.Tensor) -> torch.Tensor:
+    """(…, 3, H, W) → (…, H, W)."""
+    weights = pixels.new_tensor(LUMA).view(3, 1, 1)
+    return (pixels * weights).sum(dim=-3)
+
+
+def warp_backward(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample image (N, C, H, W) at x + flow[x], flow (N, H, W, 2) in pixels; border pixels repeat
+    outside the frame, like temporal.backward_warp (bilinear, differentiable in the image)."""
+    _, _, height, width = image.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(height, dtype=flow.dtype, device=flow.device), torch.arange(width, dtype=flow.dtype, device=flow.device), indexing="ij"
+    )
+    x = (xs + flow[..., 0]) / max(width - 1, 1) * 2 - 1
+    y = (ys + flow[..., 1]) / max(height - 1, 1) * 2 - 1
+    grid = torch.stack([x, y], dim=-1).to(image.dtype)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def clip_flows(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward flows t→t+1 (F−1, H, W, 2) and their occlusion masks (F−1, H, W) of one uint8 clip:
+    the evaluation's DIS flow and forward–backward test, on frames the gradient does not see."""
+    forward = temporal.forward_flows(clip)
+    masks = [temporal.consistent_pixels(flow, temporal.optical_flow(b, a)) for a, b, flow in zip(clip[:-1], clip[1:], forward)]
+    return np.stack(forward), np.stack(masks)
+
+
+def temporal_consistency(frames: torch.Tensor) -> torch.Tensor:
+    """Negative occlusion-masked warping error of each clip (0–255), temporal.warping_error's
+    measure: flow from the detached frames, the warp and the error differentiable in the frames."""
+    pixels = to_pixels(frames)
+    rewards = []
+    for clip, clip_uint8 in zip(pixels, to_uint8_clips(frames)):
+        flows, masks = clip_flows(clip_uint8)
+        flows = torch.from_numpy(flows).to(pixels.device)
+        masks = torch.from_numpy(masks).to(pixels.device)
+        warped = warp_backward(clip[1:], flows)
+        residual = (clip[:-1] - warped).abs().mean(dim=1)  # (F−1, H, W)
+        counted = masks.flatten(1).sum(dim=1)
+        per_pair = (residual * masks).flatten(1).sum(dim=1) / counted.clamp(min=1)
+        kept = counted > 0
+        rewards.append(-per_pair[kept].mean() if kept.any() else pixels.new_zeros(()))
+    return torch.stack(rewards)
+
+
+def brightness_consistency(frames: torch.Tensor) -> torch.Tensor:
+    """Negative mean |change of a frame's mean luminance| between consecutive frames (0–255).
+
+    Needs no flow, so it cannot be won by pleasing a flow estimator; a shape moving over a still
+    background keeps its frames' mean luminance, so motion does not cost it."""
+    means = luminance(to_pixels(frames)).mean(dim=(-2, -1))  # (B, F)
+    return -(means[:, 1:] - means[:, :-1]).abs().mean(dim=1)
+
+
+REWARDS: dict[str, Reward] = {
+    "temporal": temporal_consistency,
+    "brightness": brightness_consistency,
+}
+
+
+def check_reward_names(weights: dict[str, float]) -> None:
+    unknown = sorted(set(weights) - set(REWARDS))
+    if unknown:
+        raise ValueError(f"unknown reward(s) {', '.join(unknown)}: known rewards are {', '.join(REWARDS)}")
+
+
+def combined(frames: torch.Tensor, weights: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Σ weight · reward per clip, and each named reward (B,) for logging."""
+    check_reward_names(weights)
+    parts = {name: REWARDS[name](frames) for name, weight in weights.items() if weight}
+    total = sum(weights[name] * value for name, value in parts.items())
+    return total, parts
+
+
+GUARD_TERMS = ("contrast", "colour", "layout")
+
+
+def appearance_guard(frames: torch.Tensor, reference: torch.Tensor, layout_pool: int = 4) -> dict[str, torch.Tensor]:
+    """Per-clip penalties (B,) for drifting from the reference model's clip from the same noise.
+
+    - contrast: relative change of the clip's RMS luminance contrast (appearance.contrast's measure);
+    - colour: mean |change| of the clip's mean colour (0–255);
+    - layout: mean |change| of the frames blurred by `layout_pool`× with each frame's own mean removed,
+      which holds where things are and how they move, while leaving each frame's overall brightness
+      (the flicker the rewards remove) and the finest detail free.
+    """
+    pixels, anchor = to_pixels(frames), to_pixels(reference).detach()
+    contrast = luminance(pixels).flatten(-2).std(dim=-1).mean(dim=1)
+    anchor_contrast = luminance(anchor).flatten(-2).std(dim=-1).mean(dim=1)
+    colour = (pixels.mean(dim=(1, 3, 4)) - anchor.mean(dim=(1, 3, 4))).abs().mean(dim=1)
+
+    def layout(clip: torch.Tensor) -> torch.Tensor:
+        blurred = F.avg_pool2d(clip.flatten(0, 1), layout_pool).unflatten(0, clip.shape[:2])
+        return blurred - blurred.mean(dim=(-2, -1), keepdim=True)
+
+    return {
+        "contrast": (contrast / anchor_contrast.clamp(min=1e-3) - 1.0).abs(),
+        "colour": colour,
+        "layout": (layout(pixels) - layout(anchor)).abs().mean(dim=(1, 2, 3, 4)),
+    }

@@ -1,0 +1,308 @@
+"""VADER: align the policy by the gradients of differentiable rewards on its own samples.
+
+One step: sample clips from the LoRA'd policy with DDIM from recorded seeds (classifier-free guidance,
+the evaluation's sampler), with gradients through K of the denoising steps (`backprop`: the `last` K,
+a `random` cutoff per step as in VADER's code, or `all`), decode a window of consecutive frames,
+score it with the weighted rewards minus the appearance guard against the reference model's clip
+from the same noise (the LoRA switched off), and step the LoRA up the gradient.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AnimateDiffPipeline
+from safetensors.numpy import load_file as load_numpy
+from safetensors.numpy import save_file as save_numpy
+from safetensors.torch import load_file, save_file
+
+from tqdm.auto import tqdm
+
+from videodpo import models, precision, rewards
+from videodpo.checkpoints import checkpoint_extra, load_checkpoint, save_checkpoint
+from videodpo.distributed import cpu_processes, my_shard
+from videodpo.latents import read_manifest, write_manifest
+from videodpo.training import TrainingRun
+from videodpo.sampling import initial_latents
+
+BACKPROP_MODES = ("last", "random", "all")
+
+
+@dataclass(frozen=True)
+class VaderSampling:
+    """How the policy's training clips are sampled and what the gradient sees of them."""
+
+    frames: int
+    num_inference_steps: int
+    guidance_scale: float
+    shared_noise: float
+    backprop: str = "all"
+    backprop_steps: int = 1  # K for `last`
+    decode_frames: int = 0  # a window of this many consecutive frames; 0 = all
+
+    def __post_init__(self) -> None:
+        if self.backprop not in BACKPROP_MODES:
+            raise ValueError(f"vader.backprop: {self.backprop!r}; allowed: {', '.join(BACKPROP_MODES)}")
+        if not 1 <= self.backprop_steps <= self.num_inference_steps:
+            raise ValueError(f"vader.backprop_steps: {self.backprop_steps}, must be in 1..{self.num_inference_steps} (the sampling steps)")
+        if self.decode_frames == 1 or self.decode_frames < 0 or self.decode_frames > self.frames:
+            raise ValueError(f"vader.decode_frames: {self.decode_frames}; a temporal reward needs 2..{self.frames} consecutive frames, or 0 for all")
+
+
+def first_gradient_step(sampling: VaderSampling, generator: torch.Generator) -> int:
+    """Index of the first denoising step whose graph is kept; earlier steps run under no_grad."""
+    steps = sampling.num_inference_steps
+    if sampling.backprop == "all":
+        return 0
+    if sampling.backprop == "last":
+        return steps - sampling.backprop_steps
+    return int(torch.randint(steps, (1,), generator=generator))
+
+
+def decode_window(sampling: VaderSampling, generator: torch.Generator) -> slice:
+    if sampling.decode_frames in (0, sampling.frames):
+        return slice(0, sampling.frames)
+    start = int(torch.randint(sampling.frames - sampling.decode_frames + 1, (1,), generator=generator))
+    return slice(start, start + sampling.decode_frames)
+
+
+def text_embeddings(pipe: AnimateDiffPipeline, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(unconditional, conditional) prompt embeddings, one row per prompt."""
+    with torch.no_grad():
+        conditional, unconditional = pipe.encode_prompt(prompts, pipe.unet.device, 1, True)
+    return unconditional, conditional
+
+
+def denoise(
+    unet, scheduler, latents: torch.Tensor, unconditional: torch.Tensor, conditional: torch.Tensor,
+    sampling: VaderSampling, gradient_from: int,
+) -> torch.Tensor:
+    """DDIM from `latents` (B, C, F, h, w) to the clean latents, as AnimateDiffPipeline samples
+    (guidance on v), keeping the graph of steps gradient_from.. only."""
+    scheduler = copy.deepcopy(scheduler)
+    scheduler.set_timesteps(sampling.num_inference_steps, device=latents.device)
+    frames = latents.shape[2]
+    embeddings = torch.cat([unconditional, conditional]).repeat_interleave(frames, dim=0)
+    for index, timestep in enumerate(scheduler.timesteps):
+        with nullcontext() if index >= gradient_from else torch.no_grad():
+            output = unet(torch.cat([latents, latents]), timestep, encoder_hidden_states=embeddings).sample
+            plain, guided = output.chunk(2)
+            prediction = plain + sampling.guidance_scale * (guided - plain)
+            latents = scheduler.step(prediction, timestep, latents).prev_sample
+    return latents
+
+
+def decode(vae, latents: torch.Tensor, window: slice) -> torch.Tensor:
+    """Clean latents (B, C, F, h, w) → frames (B, W, 3, H, W) in [-1, 1] of the window's frames."""
+    picked = latents[:, :, window].transpose(1, 2)
+    flat = picked.flatten(0, 1) / vae.config.scaling_factor
+    return vae.decode(flat.to(vae.dtype)).sample.unflatten(0, picked.shape[:2])
+
+
+def reference_clips(pipe: AnimateDiffPipeline, prompts: list[str], seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
+    """The reference model's (LoRA off, or no LoRA) decoded clips (B, F, 3, H, W) in [-1, 1], from the
+    same noise and sampler as the policy's training clips: what the appearance guard compares with."""
+    latents = torch.cat([initial_latents(pipe, sampling.frames, s, sampling.shared_noise) for s in seeds])
+    unconditional, conditional = text_embeddings(pipe, prompts)
+    adapters = models.adapters_disabled(pipe.unet) if getattr(pipe.unet, "peft_config", None) else nullcontext()
+    with torch.no_grad(), adapters:
+        final = denoise(pipe.unet, pipe.scheduler, latents.to(pipe.unet.device, pipe.unet.dtype), unconditional, conditional, sampling, sampling.num_inference_steps)
+        return decode(pipe.vae, final, slice(0, sampling.frames)).float()
+
+
+@dataclass(frozen=True)
+class VaderObjective:
+    rewards: dict[str, float]
+    guard: dict[str, float]  # weight per appearance_guard term
+
+    def __post_init__(self) -> None:
+        rewards.check_reward_names(self.rewards)
+        unknown = sorted(set(self.guard) - set(rewards.GUARD_TERMS))
+        if unknown:
+            raise ValueError(f"vader.guard: unknown term(s) {', '.join(unknown)}; known: {', '.join(rewards.GUARD_TERMS)}")
+
+
+@dataclass(frozen=True)
+class VaderBatch:
+    """Training queries: seeds (the starting noise), prompt embeddings (B, seq, dim) and the reference
+    model's clips from the same noise (B, F, 3, H, W)."""
+
+    seeds: list[int]
+    unconditional: torch.Tensor
+    conditional: torch.Tensor
+    references: torch.Tensor
+
+
+@dataclass
+class VaderStep:
+    loss: torch.Tensor
+    reward: torch.Tensor  # (B,) weighted reward
+    parts: dict[str, torch.Tensor]  # each reward and guard term, (B,)
+
+
+def vader_step(
+    unet, pipe: AnimateDiffPipeline, batch: VaderBatch, sampling: VaderSampling, objective: VaderObjective, generator: torch.Generator,
+) -> VaderStep:
+    """Sample, decode, score: the loss −(reward − guard) of one batch of the policy's clips. `unet`
+    is the policy (pipe.unet, or its DDP wrapper); the VAE decodes, the scheduler sets the steps."""
+    gradient_from = first_gradient_step(sampling, generator)
+    window = decode_window(sampling, generator)
+    device, dtype = pipe.unet.device, pipe.unet.dtype
+    latents = torch.cat([initial_latents(pipe, sampling.frames, s, sampling.shared_noise) for s in batch.seeds]).to(device, dtype)
+    final = denoise(unet, pipe.scheduler, latents, batch.unconditional.to(device, dtype), batch.conditional.to(device, dtype), sampling, gradient_from)
+    frames = decode(pipe.vae, final, window).float()
+    reward, parts = rewards.combined(frames, objective.rewards)
+    guard = rewards.appearance_guard(frames, batch.references[:, window].to(frames.device))
+    penalty = sum(objective.guard.get(name, 0.0) * value for name, value in guard.items())
+    parts = {**parts, **{f"guard_{name}": value for name, value in guard.items()}}
+    return VaderStep(loss=-(reward - penalty).mean(), reward=reward.detach(), parts={k: v.detach() for k, v in parts.items()})
+
+
+@dataclass(frozen=True)
+class VaderQueries:
+    """Every training query: its seed, prompt embeddings and the reference model's clip."""
+
+    seeds: list[int]
+    unconditional: torch.Tensor  # (Q, seq, dim)
+    conditional: torch.Tensor  # (Q, seq, dim)
+    references: torch.Tensor  # (Q, F, 3, H, W) in [-1, 1]
+
+    def batch(self, rows: torch.Tensor) -> VaderBatch:
+        return VaderBatch([self.seeds[int(i)] for i in rows], self.unconditional[rows], self.conditional[rows], self.references[rows])
+
+
+# ---------------------------------------------------------------------------------------------
+# The training queries on disk: make_pairs@vader writes the clips, encode_latents@vader the tensors
+
+QUERY_CLIPS = "references.safetensors"  # uint8 (Q, F, H, W, 3): the reference model's clip per query
+QUERY_TENSORS = "queries.safetensors"  # seeds, prompt embeddings and reference frames in [-1, 1]
+
+
+def write_query_clips(folder: Path, captions: list[str], seeds: list[int], references: np.ndarray) -> None:
+    if references.dtype != np.uint8 or len(references) != len(seeds) or len(captions) != len(seeds):
+        raise ValueError(f"{len(captions)} captions, {len(seeds)} seeds and {references.shape} {references.dtype} clips: one uint8 clip per query")
+    save_numpy({"references": np.ascontiguousarray(references)}, str(Path(folder) / QUERY_CLIPS))
+    write_manifest(Path(folder), [{"row": i, "caption": c, "seed": s} for i, (c, s) in enumerate(zip(captions, seeds))])
+
+
+def read_query_clips(folder: Path) -> tuple[list[dict], np.ndarray]:
+    path = Path(folder) / QUERY_CLIPS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; it is made by make_pairs@vader (`dvc repro make_pairs@vader`)")
+    return read_manifest(folder), load_numpy(str(path))["references"]
+
+
+def write_query_tensors(folder: Path, queries: VaderQueries) -> None:
+    save_file(
+        {"seeds": torch.tensor(queries.seeds, dtype=torch.int64), "unconditional": queries.unconditional.contiguous(),
+         "conditional": queries.conditional.contiguous(), "references": queries.references.contiguous()},
+        str(Path(folder) / QUERY_TENSORS),
+    )
+
+
+def load_query_tensors(folder: Path) -> VaderQueries:
+    path = Path(folder) / QUERY_TENSORS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; it is made by encode_latents@vader (`dvc repro encode_latents@vader`)")
+    tensors = load_file(str(path))
+    return VaderQueries(tensors["seeds"].tolist(), tensors["unconditional"], tensors["conditional"], tensors["references"])
+
+
+@dataclass(frozen=True)
+class VaderLoop:
+    max_steps: int
+    clips_per_step: int
+    learning_rate: float
+    mixed_precision: str = "fp32"
+    seed: int = 0
+    max_grad_norm: float = 1.0
+    checkpoint_every: int = 10
+    val_every: int = 0  # 0: no validation during training
+
+
+def rows_for_step(count: int, step: int, loop: VaderLoop, rows: range | None = None, rank: int = 0) -> tuple[torch.Tensor, torch.Generator]:
+    """The queries of step `step` from this process's rows, and the generator of the step's cutoff and
+    window: a pure function of (seed, step, rank), so a resumed run draws what it would have drawn."""
+    rows = torch.arange(count) if rows is None else torch.as_tensor(list(rows))
+    generator = torch.Generator().manual_seed(loop.seed * 1_000_003 + step * 1_009 + rank * 7_919_993)
+    return rows[torch.randint(len(rows), (loop.clips_per_step,), generator=generator)], generator
+
+
+def train_vader_lora(
+    pipe: AnimateDiffPipeline,
+    queries: VaderQueries,
+    sampling: VaderSampling,
+    objective: VaderObjective,
+    loop: VaderLoop,
+    checkpoint_dir: Path | None = None,
+    log: Callable[[dict[str, float], int], None] | None = None,
+    identity: str = "",
+    validate: Callable[[], dict[str, float]] | None = None,
+):
+    """Train the pipeline UNet's LoRA up the reward gradient; return what this process did
+    (training.TrainingRun). Resumes from checkpoint_dir as train_dpo_lora does. Every `val_every`
+    steps the main process calls `validate` and logs what it returns with the training seconds and
+    clips sampled so far (validation time not counted)."""
+    from accelerate import Accelerator
+
+
+    accelerator = Accelerator(mixed_precision=precision.accelerate_name(loop.mixed_precision), cpu=cpu_processes())
+    unet = pipe.unet
+    precision.trainable_in_fp32(unet)
+    params = [p for p in unet.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the UNet has no trainable parameters: add a LoRA first (models.add_motion_lora)")
+    optimiser = torch.optim.AdamW(params, lr=loop.learning_rate)
+    policy, optimiser = accelerator.prepare(unet, optimiser)
+    fingerprint = {k: v for k, v in asdict(loop).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
+    fingerprint.update(identity=identity, processes=accelerator.num_processes, sampling=asdict(sampling), objective=asdict(objective))
+    start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
+    extra = checkpoint_extra(checkpoint_dir) if start else {}
+    seconds = float(extra.get("train_seconds", 0.0))
+    rows = my_shard(len(queries.seeds))
+    run = TrainingRun(start, resumed_from=start)
+    main = accelerator.is_main_process
+
+    def validation(step: int) -> None:
+        if validate and log and main:
+            unet.eval()
+            scores = validate()
+            unet.train()
+            clips = step * loop.clips_per_step * accelerator.num_processes
+            log({**{f"val_{k}": v for k, v in scores.items()}, "val_train_seconds": seconds, "val_clips_sampled": clips}, step)
+
+    if start == 0 and loop.val_every:
+        validation(0)
+    unet.train()
+    progress = tqdm(range(start, loop.max_steps), initial=start, total=loop.max_steps, desc="train: VADER", unit="step", disable=not main)
+    for step in progress:
+        began = time.perf_counter()
+        picked, generator = rows_for_step(len(queries.seeds), step, loop, rows, accelerator.process_index)
+        run.rows_seen.update(int(i) for i in picked)
+        optimiser.zero_grad(set_to_none=True)
+        with accelerator.autocast():
+            result = vader_step(policy, pipe, queries.batch(picked), sampling, objective, generator)
+        accelerator.backward(result.loss)
+        if loop.max_grad_norm:
+            accelerator.clip_grad_norm_(params, loop.max_grad_norm)
+        optimiser.step()
+        seconds += time.perf_counter() - began
+        if log and main:
+            log({"loss": result.loss.item(), "reward": result.reward.mean().item(), **{k: v.mean().item() for k, v in result.parts.items()}}, step)
+        done = step + 1
+        run.steps = done
+        if loop.val_every and (done % loop.val_every == 0 or done == loop.max_steps):
+            validation(done)
+        if checkpoint_dir and main and (done % loop.checkpoint_every == 0 or done == loop.max_steps):
+            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra={"train_seconds": seconds})
+    accelerator.wait_for_everyone()
+    unet.eval()
+    run.train_seconds = seconds
+    return run

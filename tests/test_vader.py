@@ -1,0 +1,147 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from videodpo import models, vader
+from videodpo.sampling import generate_clips, initial_latents
+
+PROMPTS = ["a red square moving left", "a blue circle moving up"]
+SEEDS = [11, 12]
+
+
+def _sampling(**overrides) -> vader.VaderSampling:
+    settings = dict(frames=4, num_inference_steps=4, guidance_scale=4.0, shared_noise=0.5)
+    return vader.VaderSampling(**{**settings, **overrides})
+
+
+@pytest.fixture()
+def pipe(toy_pipeline):
+    """The toy pipeline with a fresh motion LoRA, removed again afterwards."""
+    torch.manual_seed(0)
+    models.add_motion_lora(toy_pipeline.unet, 4, 4)
+    yield toy_pipeline
+    toy_pipeline.unet.delete_adapters(models.LORA_ADAPTER)
+
+
+def test_training_sampler_is_the_evaluations_sampler(toy_pipeline):
+    sampling = _sampling()
+    latents = torch.cat([initial_latents(toy_pipeline, 4, s, 0.5) for s in SEEDS])
+    unconditional, conditional = vader.text_embeddings(toy_pipeline, PROMPTS)
+    with torch.no_grad():
+        final = vader.denoise(toy_pipeline.unet, toy_pipeline.scheduler, latents, unconditional, conditional, sampling, 4)
+        frames = vader.decode(toy_pipeline.vae, final, slice(0, 4))
+    ours = ((frames.permute(0, 1, 3, 4, 2).numpy() + 1) * 127.5).round().clip(0, 255)
+    evaluated = generate_clips(toy_pipeline, PROMPTS, SEEDS, 4, 4, 4.0, 0.5)
+    assert np.abs(ours - evaluated.astype(np.float64)).max() <= 1.0
+
+
+@pytest.mark.parametrize(("mode", "k", "expected"), [("all", 1, [True] * 4), ("last", 1, [False, False, False, True]), ("last", 3, [False, True, True, True])])
+def test_backprop_keeps_the_graph_of_the_chosen_steps_only(toy_pipeline, mode, k, expected):
+    sampling = _sampling(backprop=mode, backprop_steps=k)
+    recorded = []
+    hook = toy_pipeline.unet.register_forward_pre_hook(lambda *_: recorded.append(torch.is_grad_enabled()))
+    try:
+        latents = torch.cat([initial_latents(toy_pipeline, 4, s, 0.5) for s in SEEDS])
+        unconditional, conditional = vader.text_embeddings(toy_pipeline, PROMPTS)
+        start = vader.first_gradient_step(sampling, torch.Generator().manual_seed(0))
+        vader.denoise(toy_pipeline.unet, toy_pipeline.scheduler, latents, unconditional, conditional, sampling, start)
+    finally:
+        hook.remove()
+    assert recorded == expected
+
+
+def test_random_cutoff_varies_and_stays_in_range():
+    sampling = _sampling(num_inference_steps=10, backprop="random")
+    generator = torch.Generator().manual_seed(0)
+    cutoffs = {vader.first_gradient_step(sampling, generator) for _ in range(50)}
+    assert len(cutoffs) > 3 and min(cutoffs) >= 0 and max(cutoffs) <= 9
+
+
+def test_decode_window_is_consecutive_and_inside_the_clip():
+    sampling = _sampling(frames=8, decode_frames=3)
+    generator = torch.Generator().manual_seed(0)
+    windows = [vader.decode_window(sampling, generator) for _ in range(40)]
+    assert all(w.stop - w.start == 3 and 0 <= w.start and w.stop <= 8 for w in windows)
+    assert len({w.start for w in windows}) > 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"backprop": "first"}, "vader.backprop"), ({"backprop_steps": 9}, "backprop_steps"), ({"decode_frames": 1}, "decode_frames")],
+)
+def test_bad_settings_name_the_key(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _sampling(**overrides)
+
+
+def test_bad_objective_names_the_term():
+    with pytest.raises(ValueError, match="vader.guard: unknown term.*sharpness"):
+        vader.VaderObjective({"brightness": 1.0}, {"sharpness": 1.0})
+
+
+def _batch(pipe, sampling) -> vader.VaderBatch:
+    unconditional, conditional = vader.text_embeddings(pipe, PROMPTS)
+    return vader.VaderBatch(SEEDS, unconditional, conditional, vader.reference_clips(pipe, PROMPTS, SEEDS, sampling))
+
+
+def test_a_step_up_the_reward_gradient_raises_the_reward(pipe):
+    sampling = _sampling(num_inference_steps=2, backprop="all")
+    objective = vader.VaderObjective({"brightness": 1.0}, {})
+    batch = _batch(pipe, sampling)
+    params = [p for p in pipe.unet.parameters() if p.requires_grad]
+    optimiser = torch.optim.SGD(params, lr=0.05)
+    before = vader.vader_step(pipe.unet, pipe, batch, sampling, objective, torch.Generator().manual_seed(0))
+    before.loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
+    optimiser.step()
+    with torch.no_grad():
+        after = vader.vader_step(pipe.unet, pipe, batch, sampling, objective, torch.Generator().manual_seed(0))
+    assert after.reward.mean() > before.reward.mean()
+
+
+def test_guard_is_zero_against_the_reference_itself(pipe):
+    sampling = _sampling(num_inference_steps=2)
+    objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0, "colour": 1.0, "layout": 1.0})
+    with torch.no_grad():
+        step = vader.vader_step(pipe.unet, pipe, _batch(pipe, sampling), sampling, objective, torch.Generator().manual_seed(0))
+    # a fresh LoRA is the identity (its up-projection starts at zero), so the policy's clip is the reference's
+    for term in ("contrast", "colour", "layout"):
+        assert step.parts[f"guard_{term}"].abs().max() < 1e-4
+
+
+def _queries(pipe, sampling, count: int = 4) -> vader.VaderQueries:
+    prompts = [PROMPTS[i % 2] for i in range(count)]
+    seeds = list(range(100, 100 + count))
+    unconditional, conditional = vader.text_embeddings(pipe, prompts)
+    return vader.VaderQueries(seeds, unconditional, conditional, vader.reference_clips(pipe, prompts, seeds, sampling))
+
+
+def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterrupted_one_does(pipe, tmp_path):
+    sampling = _sampling(num_inference_steps=2, backprop="all")
+    objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0})
+    queries = _queries(pipe, sampling)
+    lora = [p for p in pipe.unet.parameters() if p.requires_grad]
+    initial = [p.detach().clone() for p in lora]
+    logged: list[tuple[int, dict]] = []
+    loop = vader.VaderLoop(max_steps=3, clips_per_step=1, learning_rate=1e-2, val_every=2)
+    run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, log=lambda m, s: logged.append((s, m)), validate=lambda: {"warping_error": 1.0})
+    uninterrupted = [p.detach().clone() for p in lora]
+    assert [s for s, m in logged if "val_warping_error" in m] == [0, 2, 3]
+    assert run.steps == 3 and run.train_seconds > 0
+    seen = [m["val_clips_sampled"] for _, m in logged if "val_clips_sampled" in m]
+    assert seen == [0, 2, 3]
+
+    with torch.no_grad():
+        for p, value in zip(lora, initial):
+            p.copy_(value)
+    short = vader.VaderLoop(max_steps=2, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
+    vader.train_vader_lora(pipe, queries, sampling, objective, short, checkpoint_dir=tmp_path)
+    with torch.no_grad():  # the process dies: what it held in memory is gone
+        for p in lora:
+            p.add_(torch.randn_like(p))
+    resumed = vader.train_vader_lora(pipe, queries, sampling, objective, dataclasses.replace(short, max_steps=3), checkpoint_dir=tmp_path)
+    assert resumed.resumed_from == 2 and resumed.steps == 3
+    for p, expected in zip(lora, uninterrupted):
+        torch.testing.assert_close(p.detach(), expected, rtol=1e-4, atol=1e-6)
