@@ -7,18 +7,18 @@ of every query and its reference clip as frames in [-1, 1]."""
 import sys
 from pathlib import Path
 
-import torch
-
 from tqdm.auto import tqdm
 
 from videodpo import distributed, latents, models, outputs, vader
+from videodpo.pretraining import clips_to_tensor
 
 
 def encode_queries(pipe) -> None:
     records, references = vader.read_query_clips(Path("data/pairs/vader"))
     unconditional, conditional = vader.text_embeddings(pipe, [record["caption"] for record in records])
-    frames = torch.from_numpy(references).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
-    queries = vader.VaderQueries([record["seed"] for record in records], unconditional.float().cpu(), conditional.float().cpu(), frames)
+    queries = vader.VaderQueries(
+        [record["seed"] for record in records], unconditional.float().cpu(), conditional.float().cpu(), clips_to_tensor(references)
+    )
     with outputs.atomic_directory(Path("data/latents/vader")) as staging:
         vader.write_query_tensors(Path(staging), queries)
 

@@ -17,14 +17,15 @@ import hashlib
 import shutil
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import torch
 from dvclive import Live
 
 from videodpo import distributed, latents, models, outputs, precision, vader, validation, visuals
-from videodpo.method_settings import DPOTrainSettings, read_stage_settings
+from videodpo.method_settings import read_stage_settings
 from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
 TRAINED_HERE = ("dpo", "vader")  # methods this stage trains
@@ -32,14 +33,31 @@ CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/
 VADER_CODE = ("src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/models.py", "src/videodpo/temporal.py")
 
 
-def fingerprint(settings: DPOTrainSettings, data) -> str:
+def fingerprint(code: tuple[str, ...], tensors: list[torch.Tensor], settings: tuple) -> str:
+    """What a checkpoint's weights depend on beyond the loop's settings: the code, the data, the LoRA."""
     digest = hashlib.sha256()
-    for path in CODE:
+    for path in code:
         digest.update(Path(path).read_bytes())
-    for key in ("winners", "losers", "text"):
-        digest.update(data[key].numpy().tobytes())
-    digest.update(repr((settings.lora_rank, settings.lora_alpha, settings.training.memory_optimized)).encode())
+    for tensor in tensors:
+        digest.update(tensor.numpy().tobytes())
+    digest.update(repr(settings).encode())
     return digest.hexdigest()[:16]
+
+
+@contextmanager
+def dvclive_log(plots: Path, resume: bool, main_process: bool):
+    """The step logger of a training run (dvclive under `plots`), or None off the main process."""
+    if not main_process:
+        yield None
+        return
+    with Live(dir=str(plots), dvcyaml=None, save_dvc_exp=False, report=None, resume=resume) as live:
+
+        def log(metrics: dict, step: int) -> None:
+            live.step = step
+            for name, value in metrics.items():
+                live.log_metric(name, value)
+
+        yield log
 
 
 def main(method: str, state) -> None:
@@ -69,18 +87,11 @@ def main(method: str, state) -> None:
     )
     pipe.set_progress_bar_config(disable=True)
     validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
-    main_process = state.is_main_process
-    live = Live(dir=str(plots), dvcyaml=None, save_dvc_exp=False, report=None, resume=checkpoint.exists()) if main_process else nullcontext()
-    with live:
-
-        def log(metrics: dict, step: int) -> None:
-            live.step = step
-            for name, value in metrics.items():
-                live.log_metric(name, value)
-
-        run = train_dpo_lora(
-            pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log if main_process else None, fingerprint(settings, data), validate
-        )
+    identity = fingerprint(
+        CODE, [data[key] for key in ("winners", "losers", "text")], (settings.lora_rank, settings.lora_alpha, training.memory_optimized)
+    )
+    with dvclive_log(plots, checkpoint.exists(), state.is_main_process) as log:
+        run = train_dpo_lora(pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log, identity, validate)
     with distributed.main_process_writes() as writes:
         if writes:
             with outputs.atomic_directory(f"models/lora/{method}") as staging:
@@ -111,24 +122,10 @@ def train_vader(state, started: float) -> None:
     loop = vader.VaderLoop(
         options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed, val_every=options.val_every
     )
-    digest = hashlib.sha256()
-    for path in VADER_CODE:
-        digest.update(Path(path).read_bytes())
-    digest.update(queries.references.numpy().tobytes())
-    digest.update(repr((settings.lora_rank, settings.lora_alpha)).encode())
+    identity = fingerprint(VADER_CODE, [queries.references], (settings.lora_rank, settings.lora_alpha, options.lora_targets))
     validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
-    main_process = state.is_main_process
-    live = Live(dir=str(plots), dvcyaml=None, save_dvc_exp=False, report=None, resume=checkpoint.exists()) if main_process else nullcontext()
-    with live:
-
-        def log(metrics: dict, step: int) -> None:
-            live.step = step
-            for name, value in metrics.items():
-                live.log_metric(name, value)
-
-        run = vader.train_vader_lora(
-            pipe, queries, sampling, objective, loop, checkpoint, log if main_process else None, digest.hexdigest()[:16], validate
-        )
+    with dvclive_log(plots, checkpoint.exists(), state.is_main_process) as log:
+        run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint, log, identity, validate)
     with distributed.main_process_writes() as writes:
         if writes:
             with outputs.atomic_directory("models/lora/vader") as staging:
@@ -144,8 +141,7 @@ def train_vader(state, started: float) -> None:
                     "optimizer_steps": run.steps,
                     "resumed_from_step": run.resumed_from,
                     "queries": len(queries.seeds),
-                    "clips_sampled": run.steps * loop.clips_per_step * state.num_processes,
-                    "reward_queries": run.steps * loop.clips_per_step * state.num_processes,
+                    "clips_sampled": run.steps * loop.clips_per_step * state.num_processes,  # one reward query each
                     "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
                 },
             )
@@ -164,29 +160,20 @@ def training_cost(run: TrainingRun, loop: LoopSettings, pairs: int, processes: i
     }
 
 
-def _series(tsv_dir: Path, name: str) -> tuple[list[float], list[float]]:
-    rows = [line.split("\t") for line in (tsv_dir / f"{name}.tsv").read_text().splitlines()[1:]]
-    return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
-
-
 def plot_vader_curves(tsv_dir: Path, path: Path, objective) -> None:
     panels = {
-        "reward (weighted sum)": {"reward": _series(tsv_dir, "reward")},
-        "rewards": {name: _series(tsv_dir, name) for name in objective.rewards},
-        "appearance guard": {term: _series(tsv_dir, f"guard_{term}") for term in ("contrast", "colour", "layout")},
+        "reward (weighted sum)": {"reward": visuals.logged_series(tsv_dir, "reward")},
+        "rewards": {name: visuals.logged_series(tsv_dir, name) for name in objective.rewards},
+        "appearance guard": {term: visuals.logged_series(tsv_dir, f"guard_{term}") for term in ("contrast", "colour", "layout")},
     }
     if (tsv_dir / "val_warping_error.tsv").is_file():
-        panels["validation warping error"] = {"warping error": _series(tsv_dir, "val_warping_error")}
+        panels["validation warping error"] = {"warping error": visuals.logged_series(tsv_dir, "val_warping_error")}
     visuals.curves(panels, path)
 
 
 def plot_curves(tsv_dir: Path, path: Path) -> None:
     """The logged curves as one PNG for the README (dvc plots show draws the interactive ones)."""
-
-    def series(name: str) -> tuple[list[float], list[float]]:
-        rows = [line.split("\t") for line in (tsv_dir / f"{name}.tsv").read_text().splitlines()[1:]]
-        return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
-
+    series = partial(visuals.logged_series, tsv_dir)
     visuals.curves(
         {
             "DPO loss": {"loss": series("loss")},

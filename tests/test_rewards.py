@@ -3,11 +3,12 @@ import pytest
 import torch
 
 from videodpo import appearance, pairs, rewards, temporal, toyworld
+from videodpo.pretraining import clips_to_tensor
 
 
 def _as_frames(clips: np.ndarray) -> torch.Tensor:
     """uint8 (B, F, H, W, 3) → float (B, F, 3, H, W) in [-1, 1], the decoder's range."""
-    return torch.from_numpy(clips).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+    return clips_to_tensor(clips)
 
 
 @pytest.fixture(scope="module")

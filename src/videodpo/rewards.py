@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from videodpo import temporal
+from videodpo.config import GUARD_TERMS  # noqa: F401  (the terms appearance_guard returns, named once)
 
 Reward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -105,9 +106,6 @@ def combined(frames: torch.Tensor, weights: dict[str, float]) -> tuple[torch.Ten
     parts = {name: REWARDS[name](frames) for name, weight in weights.items() if weight}
     total = sum(weights[name] * value for name, value in parts.items())
     return total, parts
-
-
-GUARD_TERMS = ("contrast", "colour", "layout")
 
 
 def appearance_guard(frames: torch.Tensor, reference: torch.Tensor, layout_pool: int = 4) -> dict[str, torch.Tensor]:

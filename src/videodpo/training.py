@@ -8,7 +8,6 @@ gradients are averaged across processes (DDP), so every process holds the same L
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,6 +109,12 @@ class LoopSettings:
     val_every: int = 0  # steps between validation scores; 0 = none
 
 
+def step_generator(seed: int, step: int, micro: int = 0, rank: int = 0) -> torch.Generator:
+    """The generator of one (micro-)step of one process: what a step draws is a pure function of
+    (seed, step, micro, rank), so a resumed run draws exactly what it would have drawn."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step * 1_009 + micro + rank * 7_919_993)
+
+
 def batch_for_step(
     data: dict[str, torch.Tensor], step: int, micro: int, settings: LoopSettings, rows: Sequence[int] | None = None, rank: int = 0
 ) -> DPOBatch:
@@ -117,7 +122,7 @@ def batch_for_step(
     default): a pure function of (seed, step, micro, rank), so a resumed run sees exactly the
     batches, noise and timesteps it would have seen."""
     rows = torch.arange(len(data["winners"])) if rows is None else torch.as_tensor(list(rows))
-    generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step * 1_009 + micro + rank * 7_919_993)
+    generator = step_generator(settings.seed, step, micro, rank)
     pick = rows[torch.randint(len(rows), (settings.batch_size,), generator=generator)]
     winners = data["winners"][pick]
     return DPOBatch(
@@ -140,7 +145,7 @@ class TrainingRun:
     steps: int
     resumed_from: int = 0
     rows_seen: set[int] = field(default_factory=set)
-    train_seconds: float = 0.0  # optimisation time, validation excluded (VADER's loop counts it)
+    train_seconds: float = 0.0  # optimisation time, validation excluded
 
 
 def train_dpo_lora(
@@ -163,7 +168,8 @@ def train_dpo_lora(
     """
     from accelerate import Accelerator
 
-    from videodpo.checkpoints import checkpoint_extra, load_checkpoint, save_checkpoint
+    from videodpo.checkpoints import load_checkpoint, save_checkpoint
+    from videodpo.validation import TrainingClock
 
     accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=cpu_processes())
     precision.trainable_in_fp32(unet)
@@ -179,27 +185,20 @@ def train_dpo_lora(
     fingerprint["identity"] = identity
     fingerprint["processes"] = accelerator.num_processes
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
-    seconds = float(checkpoint_extra(checkpoint_dir).get("train_seconds", 0.0)) if start else 0.0
     rows = my_shard(len(data["winners"]))
     run = TrainingRun(start, resumed_from=start)
     accumulation = settings.gradient_accumulation_steps
-    pairs_per_step = settings.batch_size * accumulation * accelerator.num_processes
-
-    def validation(step: int) -> None:
-        if validate and log and accelerator.is_main_process:
-            unet.eval()
-            scores = validate()
-            unet.train()
-            log({**{f"val_{k}": v for k, v in scores.items()}, "val_train_seconds": seconds, "val_pairs_drawn": step * pairs_per_step}, step)
-
-    if start == 0 and settings.val_every:
-        validation(0)
+    clock = TrainingClock.resumed(
+        checkpoint_dir, start, settings.val_every, settings.max_steps, validate if accelerator.is_main_process else None, log,
+        "pairs_drawn", settings.batch_size * accumulation * accelerator.num_processes,
+    )
+    clock.validate_at_start(unet, start)
     progress = tqdm(
         range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step",
         disable=not accelerator.is_main_process,
     )
     for step in progress:
-        began = time.perf_counter()
+        clock.start_step()
         optimiser.zero_grad(set_to_none=True)
         for micro in range(accumulation):
             batch = batch_for_step(data, step, micro, settings, rows, accelerator.process_index)
@@ -209,7 +208,7 @@ def train_dpo_lora(
                 result = dpo_step(policy, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
             accelerator.backward(result.terms.loss / accumulation)
         optimiser.step()
-        seconds += time.perf_counter() - began
+        clock.end_step()
         if log and accelerator.is_main_process:
             log(
                 {
@@ -225,10 +224,9 @@ def train_dpo_lora(
             )
         done = step + 1
         run.steps = done
-        if settings.val_every and (done % settings.val_every == 0 or done == settings.max_steps):
-            validation(done)
+        clock.validate_after(unet, done)
         if checkpoint_dir and accelerator.is_main_process and (done % settings.checkpoint_every == 0 or done == settings.max_steps):
-            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra={"train_seconds": seconds})
+            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
     accelerator.wait_for_everyone()
-    run.train_seconds = seconds
+    run.train_seconds = clock.seconds
     return run

@@ -10,7 +10,6 @@ from the same noise (the LoRA switched off), and step the LoRA up the gradient.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -26,10 +25,11 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from videodpo import models, precision, rewards
-from videodpo.checkpoints import checkpoint_extra, load_checkpoint, save_checkpoint
+from videodpo.checkpoints import load_checkpoint, save_checkpoint
 from videodpo.distributed import cpu_processes, my_shard
 from videodpo.latents import read_manifest, write_manifest
-from videodpo.training import TrainingRun
+from videodpo.training import TrainingRun, step_generator
+from videodpo.validation import TrainingClock
 from videodpo.sampling import initial_latents
 
 BACKPROP_MODES = ("last", "random", "all")
@@ -229,9 +229,9 @@ class VaderLoop:
 
 def rows_for_step(count: int, step: int, loop: VaderLoop, rows: range | None = None, rank: int = 0) -> tuple[torch.Tensor, torch.Generator]:
     """The queries of step `step` from this process's rows, and the generator of the step's cutoff and
-    window: a pure function of (seed, step, rank), so a resumed run draws what it would have drawn."""
+    window (training.step_generator: a resumed run draws what it would have drawn)."""
     rows = torch.arange(count) if rows is None else torch.as_tensor(list(rows))
-    generator = torch.Generator().manual_seed(loop.seed * 1_000_003 + step * 1_009 + rank * 7_919_993)
+    generator = step_generator(loop.seed, step, rank=rank)
     return rows[torch.randint(len(rows), (loop.clips_per_step,), generator=generator)], generator
 
 
@@ -264,26 +264,18 @@ def train_vader_lora(
     fingerprint = {k: v for k, v in asdict(loop).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
     fingerprint.update(identity=identity, processes=accelerator.num_processes, sampling=asdict(sampling), objective=asdict(objective))
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
-    extra = checkpoint_extra(checkpoint_dir) if start else {}
-    seconds = float(extra.get("train_seconds", 0.0))
     rows = my_shard(len(queries.seeds))
     run = TrainingRun(start, resumed_from=start)
     main = accelerator.is_main_process
-
-    def validation(step: int) -> None:
-        if validate and log and main:
-            unet.eval()
-            scores = validate()
-            unet.train()
-            clips = step * loop.clips_per_step * accelerator.num_processes
-            log({**{f"val_{k}": v for k, v in scores.items()}, "val_train_seconds": seconds, "val_clips_sampled": clips}, step)
-
-    if start == 0 and loop.val_every:
-        validation(0)
+    clock = TrainingClock.resumed(
+        checkpoint_dir, start, loop.val_every, loop.max_steps, validate if main else None, log,
+        "clips_sampled", loop.clips_per_step * accelerator.num_processes,
+    )
+    clock.validate_at_start(unet, start)
     unet.train()
     progress = tqdm(range(start, loop.max_steps), initial=start, total=loop.max_steps, desc="train: VADER", unit="step", disable=not main)
     for step in progress:
-        began = time.perf_counter()
+        clock.start_step()
         picked, generator = rows_for_step(len(queries.seeds), step, loop, rows, accelerator.process_index)
         run.rows_seen.update(int(i) for i in picked)
         optimiser.zero_grad(set_to_none=True)
@@ -293,16 +285,15 @@ def train_vader_lora(
         if loop.max_grad_norm:
             accelerator.clip_grad_norm_(params, loop.max_grad_norm)
         optimiser.step()
-        seconds += time.perf_counter() - began
+        clock.end_step()
         if log and main:
             log({"loss": result.loss.item(), "reward": result.reward.mean().item(), **{k: v.mean().item() for k, v in result.parts.items()}}, step)
         done = step + 1
         run.steps = done
-        if loop.val_every and (done % loop.val_every == 0 or done == loop.max_steps):
-            validation(done)
+        clock.validate_after(unet, done)
         if checkpoint_dir and main and (done % loop.checkpoint_every == 0 or done == loop.max_steps):
-            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra={"train_seconds": seconds})
+            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
     accelerator.wait_for_everyone()
     unet.eval()
-    run.train_seconds = seconds
+    run.train_seconds = clock.seconds
     return run

@@ -56,6 +56,12 @@ def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 2) -> np.ndarra
     return np.concatenate([left, divider, right], axis=2)
 
 
+def logged_series(tsv_dir: Path, name: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of one metric as dvclive logged it (<tsv_dir>/<name>.tsv)."""
+    rows = [line.split("\t") for line in (Path(tsv_dir) / f"{name}.tsv").read_text().splitlines()[1:]]
+    return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+
 def curves(panels: dict[str, dict[str, tuple[list[float], list[float]]]], path: str | Path) -> None:
     """Line plots side by side: {panel title: {series name: (steps, values)}}."""
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
