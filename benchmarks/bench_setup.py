@@ -14,7 +14,7 @@ import platform
 from dataclasses import dataclass
 
 import torch
-from diffusers import MotionAdapter, UNet2DConditionModel, UNetMotionModel
+from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 
 from videodpo import models
 from videodpo.training import DPOBatch
@@ -71,6 +71,19 @@ def build_unet(size: str) -> UNetMotionModel:
         cross_attention_dim=768, flip_sin_to_cos=True, freq_shift=0, norm_num_groups=32,
     )
     return UNetMotionModel.from_unet2d(sd15, MotionAdapter())
+
+
+def build_vae(size: str) -> AutoencoderKL:
+    """The decoder the reward's gradient passes through: the toy VAE, or SD1.5's (its published
+    configuration: four blocks of 128–512 channels, two layers each), random weights."""
+    torch.manual_seed(0)
+    if size == "toy":
+        return models.build_toy_vae(models.ToyArchitecture())
+    blocks = 4
+    return AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * blocks, up_block_types=("UpDecoderBlock2D",) * blocks,
+        block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, sample_size=512, scaling_factor=0.18215,
+    )
 
 
 def fixed_batch(shape: Shape, pairs: int, device: torch.device, dtype: torch.dtype = torch.float32) -> DPOBatch:

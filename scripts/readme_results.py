@@ -54,6 +54,7 @@ EVAL_LABELS = {
     "warping_error": "warping error (0–255, lower = less flicker)",
     "warping_error_seed": "warping error, seed's definition (0–255²)",
     "frame_difference": "frame difference (0–255)",
+    "temporal_flickering": "temporal flickering (VBench: (255 − frame difference) / 255, higher = steadier)",
     "motion": "motion (px/frame)",
     "dynamic_degree": "dynamic degree (share of clips that move, VBench-style)",
     "travel": "travel (oracle: shape centroid, px/frame)",
@@ -83,16 +84,26 @@ def methods_table(metrics: dict, costs: dict[str, dict]) -> str:
     """A row per method: change from the base on every measure with its CI, and what training cost."""
     keys = [(key, label) for key, label in COMPARED if key in metrics["base"]]
     rows = [
-        "| method | " + " | ".join(label for _, label in keys) + " | training time | optimiser steps | preference pairs (labels) |",
+        "| method | " + " | ".join(label for _, label in keys) + " | training time | optimiser steps | training data |",
         "|---|" + "---|" * (len(keys) + 3),
     ]
     for method, result in metrics["methods"].items():
         cost = costs.get(method, {})
         minutes = f"{cost['wall_seconds'] / 60:.1f} min" if "wall_seconds" in cost else "–"
-        data = f"{cost['preference_pairs']} ({cost['labels']})" if "preference_pairs" in cost else "–"
+        data = training_data(cost)
         cells = [change_cell(result["change"][key]) for key, _ in keys]
         rows.append(f"| `{method}` | " + " | ".join(cells) + f" | {minutes} | {cost.get('optimizer_steps', '–')} | {data} |")
     return "\n".join(rows)
+
+
+def training_data(cost: dict) -> str:
+    """What a method learned from: preference pairs and their labels, or its own sampled clips and the
+    rewards it optimised (the measures a reader should discount)."""
+    if "preference_pairs" in cost:
+        return f"{cost['preference_pairs']} preference pairs ({cost['labels']} labels)"
+    if "clips_sampled" in cost:
+        return f"{cost['clips_sampled']} sampled clips; optimised rewards: {', '.join(cost['optimised_rewards'])}"
+    return "–"
 
 
 def eval_table(metrics: dict) -> str:
@@ -190,7 +201,13 @@ def results_section() -> str:
         )
     for method in methods:
         report = read_json(ROOT / f"metrics/pairs_{method}.json")
-        if report:
+        if report and "queries" in report:
+            parts.append(
+                f"**Training queries of `{method}`** (`metrics/pairs_{method}.json`): {report['queries']} (caption, seed) queries; "
+                f"the reference model's clips from the same noise, which the appearance guard compares with, have warping error "
+                f"{report['reference_warping_error']:.2f} and frame difference {report['reference_frame_difference']:.2f}."
+            )
+        elif report:
             parts.append(f"**Preference pairs of `{method}`** (`metrics/pairs_{method}.json`; pairs that fail a check are "
                          "dropped before training):\n\n" + pairs_table(report))
     base = read_json(ROOT / "metrics/base.json")
@@ -234,9 +251,32 @@ def benchmarks_section() -> str:
             f"| base pretraining wall time, params.yaml recipe / the one before | embedded default, {r['mode']} | {device_name(r)} "
             f"| {now['minutes']:.1f} vs {before['minutes']:.1f} min | **{r['params_over_before']:.2f}×** |"
         )
-    if not rows:
+    tables = [vader_memory_table(json.loads(path.read_text())) for path in sorted(results.glob("vader_memory_*.json"))]
+    if not rows and not tables:
         return "_No benchmark results yet: run the scripts in benchmarks/._"
-    return "\n".join(["| benchmark | setup | device | figures | ratio |", "|---|---|---|---|---|", *rows])
+    head = ["| benchmark | setup | device | figures | ratio |", "|---|---|---|---|---|", *rows] if rows else []
+    return "\n\n".join(["\n".join(head), *tables]) if head else "\n\n".join(tables)
+
+
+def vader_memory_table(r: dict) -> str:
+    """benchmarks/vader_memory.py: one VADER step's peak memory per setting of what the gradient keeps."""
+    rows = [
+        f"**VADER step memory** (`benchmarks/vader_memory.py`): {r['model']}, {r['frames']} frames of {r['latent_size']}² latents "
+        f"({r['tier_shape']} shape), {r['precision']}, {r['clips_per_step']} clip(s) per step, {r['sampling_steps']} DDIM steps, "
+        f"window {r['window_frames']} frames; {device_name(r)}; {r['measure']}.\n",
+        "| K | decoded | checkpointing | peak | above the bare process | step time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, setting in r["settings"].items():
+        k, rest = name.split(" ", 1)
+        decoded, checkpointing = rest.rsplit(" ", 1)
+        peak = "–" if setting["peak_mib"] is None else f"{setting['peak_mib'] / 1024:.2f} GiB"
+        above = "–" if setting.get("over_baseline_mib") is None else f"{setting['over_baseline_mib'] / 1024:.2f} GiB"
+        if setting["outcome"] != "ok":
+            peak = setting["outcome"]
+        seconds = "–" if setting.get("seconds") is None else f"{setting['seconds']:.1f} s"
+        rows.append(f"| {k.removeprefix('K=')} | {decoded} | {checkpointing.removeprefix('ckpt=')} | {peak} | {above} | {seconds} |")
+    return "\n".join(rows)
 
 
 def replace_between(text: str, start: str, end: str, body: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from videodpo import distributed, latents, models, outputs, precision, vader, validation, visuals
+from videodpo import distributed, latents, models, outputs, precision, rewards, vader, validation, visuals
 from videodpo.method_settings import read_stage_settings
 from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
@@ -120,7 +120,8 @@ def train_vader(state, started: float) -> None:
     )
     objective = vader.VaderObjective(options.rewards, options.guard)
     loop = vader.VaderLoop(
-        options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed, val_every=options.val_every
+        options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed,
+        val_every=options.val_every, lr_schedule=options.lr_schedule,
     )
     identity = fingerprint(VADER_CODE, [queries.references], (settings.lora_rank, settings.lora_alpha, options.lora_targets))
     validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
@@ -164,7 +165,7 @@ def plot_vader_curves(tsv_dir: Path, path: Path, objective) -> None:
     panels = {
         "reward (weighted sum)": {"reward": visuals.logged_series(tsv_dir, "reward")},
         "rewards": {name: visuals.logged_series(tsv_dir, name) for name in objective.rewards},
-        "appearance guard": {term: visuals.logged_series(tsv_dir, f"guard_{term}") for term in ("contrast", "colour", "layout")},
+        "appearance guard": {term: visuals.logged_series(tsv_dir, f"guard_{term}") for term in rewards.GUARD_TERMS},
     }
     if (tsv_dir / "val_warping_error.tsv").is_file():
         panels["validation warping error"] = {"warping error": visuals.logged_series(tsv_dir, "val_warping_error")}

@@ -122,7 +122,7 @@ def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
 
     committed = files(lambda p: None)
     assert files(lambda p: p["training"].update(beta=3000)) == committed
-    learning_rate = files(lambda p: p["vader"].update(learning_rate=0.01))
+    learning_rate = files(lambda p: p["vader"].update(learning_rate=0.0123))
     assert learning_rate["train"] != committed["train"] and learning_rate["pairs"] == committed["pairs"]
     queries = files(lambda p: p["vader"].update(queries=32))
     assert queries["pairs"] != committed["pairs"]

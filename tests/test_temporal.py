@@ -1,5 +1,6 @@
 import cv2
 import numpy as np
+import pytest
 
 from videodpo import temporal
 
@@ -65,3 +66,11 @@ def test_dynamic_degree_tells_moving_clips_from_still_and_barely_moving_ones():
     two_jumps = np.stack([np.roll(textured_translation(step=0)[0], 2 * (t >= 3) + 2 * (t >= 6), axis=1) for t in range(8)])
     one_jump = np.stack([np.roll(textured_translation(step=0)[0], 2 * (t >= 3), axis=1) for t in range(8)])
     assert temporal.is_dynamic(two_jumps) == 1.0 and temporal.is_dynamic(one_jump) == 0.0
+
+
+def test_temporal_flickering_is_one_for_a_still_clip_and_falls_with_frame_to_frame_change():
+    still = np.repeat(textured_translation()[:1], 8, axis=0)
+    moving = textured_translation()
+    assert temporal.temporal_flickering(still) == 1.0
+    assert temporal.temporal_flickering(moving) < 1.0
+    assert temporal.temporal_flickering(moving) == pytest.approx(1.0 - temporal.frame_difference(moving) / 255.0)

@@ -145,3 +145,14 @@ def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterr
     assert resumed.resumed_from == 2 and resumed.steps == 3
     for p, expected in zip(lora, uninterrupted):
         torch.testing.assert_close(p.detach(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_cosine_learning_rate_falls_from_the_set_rate_to_zero_and_constant_stays():
+    cosine = vader.VaderLoop(max_steps=40, clips_per_step=1, learning_rate=1e-2, lr_schedule="cosine")
+    rates = [cosine.learning_rate_at(step) for step in range(41)]
+    assert rates[0] == pytest.approx(1e-2) and rates[20] == pytest.approx(5e-3) and rates[40] == pytest.approx(0.0, abs=1e-12)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    constant = vader.VaderLoop(max_steps=40, clips_per_step=1, learning_rate=1e-2)
+    assert {constant.learning_rate_at(step) for step in range(40)} == {1e-2}
+    with pytest.raises(ValueError, match="lr_schedule"):
+        vader.VaderLoop(max_steps=4, clips_per_step=1, learning_rate=1e-2, lr_schedule="linear")

@@ -144,7 +144,7 @@ class TrainingSettings(Section):
 
 # the rewards and guard terms of videodpo.rewards (names only here, so the config imports no model code)
 REWARD_NAMES = ("temporal", "brightness")
-GUARD_TERMS = ("contrast", "colour", "layout")
+GUARD_TERMS = ("contrast", "colour", "layout", "motion")
 
 
 class VaderSettings(Section):
@@ -152,8 +152,9 @@ class VaderSettings(Section):
 
     max_steps: int = Field(default=40, gt=0)
     clips_per_step: int = Field(default=2, gt=0)
-    learning_rate: float = Field(default=5e-3, gt=0)
-    num_inference_steps: int = Field(default=20, gt=0)  # DDIM steps of the training samples
+    learning_rate: float = Field(default=1e-2, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"  # cosine: from learning_rate down to 0 at max_steps
+    num_inference_steps: int = Field(default=10, gt=0)  # DDIM steps of the training samples
     backprop: Literal["last", "random", "all"] = "all"  # which denoising steps carry gradients
     backprop_steps: int = Field(default=1, gt=0)  # K, for backprop: last
     decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive frames; 0 = all

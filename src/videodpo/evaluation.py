@@ -8,7 +8,7 @@ from videodpo import appearance, temporal, toyworld
 from videodpo.statistics import relative_change_ci
 
 METRICS = (
-    "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "travel", "contrast", "saturation",
+    "warping_error", "warping_error_seed", "frame_difference", "temporal_flickering", "motion", "dynamic_degree", "travel", "contrast", "saturation",
     "adherence",
 )
 
@@ -22,6 +22,7 @@ def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
         "warping_error": temporal.warping_error(clip, forward),
         "warping_error_seed": temporal.warping_error_seed(clip),
         "frame_difference": temporal.frame_difference(clip),
+        "temporal_flickering": temporal.temporal_flickering(clip),
         "motion": temporal.motion_magnitude(clip, forward),
         "dynamic_degree": temporal.is_dynamic(clip, forward=forward),
         "contrast": appearance.contrast(clip),

@@ -61,22 +61,25 @@ def clip_flows(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(forward), np.stack(masks)
 
 
+def flow_warping_error(pixels: torch.Tensor, flows: np.ndarray, masks: np.ndarray) -> torch.Tensor:
+    """Occlusion-masked warping error (0–255) of one clip's pixels (F, 3, H, W) along given forward
+    flows (F−1, H, W, 2) and masks (F−1, H, W): frame t+1 warped back onto t, mean |residual| over the
+    unoccluded pixels, averaged over the frame pairs that have any. Differentiable in the pixels."""
+    flows = torch.from_numpy(flows).to(pixels.device)
+    masks = torch.from_numpy(masks).to(pixels.device, pixels.dtype)
+    warped = warp_backward(pixels[1:], flows)
+    residual = (pixels[:-1] - warped).abs().mean(dim=1)  # (F−1, H, W)
+    counted = masks.flatten(1).sum(dim=1)
+    per_pair = (residual * masks).flatten(1).sum(dim=1) / counted.clamp(min=1)
+    kept = counted > 0
+    return per_pair[kept].mean() if kept.any() else pixels.new_zeros(())
+
+
 def temporal_consistency(frames: torch.Tensor) -> torch.Tensor:
     """Negative occlusion-masked warping error of each clip (0–255), temporal.warping_error's
     measure: flow from the detached frames, the warp and the error differentiable in the frames."""
     pixels = to_pixels(frames)
-    rewards = []
-    for clip, clip_uint8 in zip(pixels, to_uint8_clips(frames)):
-        flows, masks = clip_flows(clip_uint8)
-        flows = torch.from_numpy(flows).to(pixels.device)
-        masks = torch.from_numpy(masks).to(pixels.device)
-        warped = warp_backward(clip[1:], flows)
-        residual = (clip[:-1] - warped).abs().mean(dim=1)  # (F−1, H, W)
-        counted = masks.flatten(1).sum(dim=1)
-        per_pair = (residual * masks).flatten(1).sum(dim=1) / counted.clamp(min=1)
-        kept = counted > 0
-        rewards.append(-per_pair[kept].mean() if kept.any() else pixels.new_zeros(()))
-    return torch.stack(rewards)
+    return torch.stack([-flow_warping_error(clip, *clip_flows(clip_uint8)) for clip, clip_uint8 in zip(pixels, to_uint8_clips(frames))])
 
 
 def brightness_consistency(frames: torch.Tensor) -> torch.Tensor:
@@ -115,7 +118,11 @@ def appearance_guard(frames: torch.Tensor, reference: torch.Tensor, layout_pool:
     - colour: mean |change| of the clip's mean colour (0–255);
     - layout: mean |change| of the frames blurred by `layout_pool`× with each frame's own mean removed,
       which holds where things are and how they move, while leaving each frame's overall brightness
-      (the flicker the rewards remove) and the finest detail free.
+      (the flicker the rewards remove) and the finest detail free;
+    - motion: the policy's warping error along the reference clip's own flow, minus the reference's:
+      a clip that stops moving, or moves elsewhere, no longer lines up along that flow and pays; one
+      that only flickers less is rewarded (the term goes below zero). Unlike the `temporal` reward,
+      its flow cannot be changed by the policy.
     """
     pixels, anchor = to_pixels(frames), to_pixels(reference).detach()
     contrast = luminance(pixels).flatten(-2).std(dim=-1).mean(dim=1)
@@ -126,8 +133,14 @@ def appearance_guard(frames: torch.Tensor, reference: torch.Tensor, layout_pool:
         blurred = F.avg_pool2d(clip.flatten(0, 1), layout_pool).unflatten(0, clip.shape[:2])
         return blurred - blurred.mean(dim=(-2, -1), keepdim=True)
 
+    along_reference = []
+    for clip, anchor_clip, anchor_uint8 in zip(pixels, anchor, to_uint8_clips(reference)):
+        flows, masks = clip_flows(anchor_uint8)
+        along_reference.append(flow_warping_error(clip, flows, masks) - flow_warping_error(anchor_clip, flows, masks))
+
     return {
         "contrast": (contrast / anchor_contrast.clamp(min=1e-3) - 1.0).abs(),
         "colour": colour,
         "layout": (layout(pixels) - layout(anchor)).abs().mean(dim=(1, 2, 3, 4)),
+        "motion": torch.stack(along_reference),
     }

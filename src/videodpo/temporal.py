@@ -88,6 +88,12 @@ def frame_difference(clip: np.ndarray) -> float:
     return float(np.abs(np.diff(clip.astype(np.float32), axis=0)).mean())
 
 
+def temporal_flickering(clip: np.ndarray) -> float:
+    """VBench's temporal-flickering score, (255 − mean |f_{t+1} − f_t|) / 255: 1 for a still clip,
+    higher = steadier. The frame difference on VBench's scale, reported so figures compare with its."""
+    return (255.0 - frame_difference(clip)) / 255.0
+
+
 def motion_magnitude(clip: np.ndarray, forward: list[np.ndarray] | None = None) -> float:
     """Mean optical-flow magnitude between consecutive frames, in pixels per frame."""
     forward = forward_flows(clip) if forward is None else forward

@@ -225,6 +225,17 @@ class VaderLoop:
     max_grad_norm: float = 1.0
     checkpoint_every: int = 10
     val_every: int = 0  # 0: no validation during training
+    lr_schedule: str = "constant"  # constant | cosine (from learning_rate to 0 at max_steps)
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"vader.lr_schedule: {self.lr_schedule!r}; allowed: constant, cosine")
+
+    def learning_rate_at(self, step: int) -> float:
+        """The rate of step `step`, a function of the step alone, so a resumed run continues the schedule."""
+        if self.lr_schedule == "cosine":
+            return self.learning_rate * 0.5 * (1.0 + float(np.cos(np.pi * step / self.max_steps)))
+        return self.learning_rate
 
 
 def rows_for_step(count: int, step: int, loop: VaderLoop, rows: range | None = None, rank: int = 0) -> tuple[torch.Tensor, torch.Generator]:
@@ -279,6 +290,8 @@ def train_vader_lora(
         picked, generator = rows_for_step(len(queries.seeds), step, loop, rows, accelerator.process_index)
         run.rows_seen.update(int(i) for i in picked)
         optimiser.zero_grad(set_to_none=True)
+        for group in optimiser.param_groups:
+            group["lr"] = loop.learning_rate_at(step)
         with accelerator.autocast():
             result = vader_step(policy, pipe, queries.batch(picked), sampling, objective, generator)
         accelerator.backward(result.loss)
