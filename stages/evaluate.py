@@ -53,11 +53,33 @@ def main() -> None:
         {m: np.array([r["warping_error"] for r in method_rows]) for m, method_rows in methods.items()},
         PLOTS / "warping_error_per_sample.png", "warping error",
     )
+    plot_validation(config.methods, PLOTS / "validation.png")
     picks = [k * max(1, len(samples) // STRIP_ROWS) for k in range(min(STRIP_ROWS, len(samples)))]
     with outputs.atomic_directory(PLOTS / "side_by_side") as staging:
         for method in config.methods:
             strip = visuals.stack_rows([visuals.side_by_side(clips["base"][i], clips[method][i]) for i in picks])
             visuals.write_gif(strip, staging / f"{method}.gif")
+
+
+def plot_validation(methods: list[str], path: Path) -> None:
+    """Every method's validation warping error during training (plots/train/<method>/validation.csv),
+    against training seconds and against data consumed, on one figure."""
+    tables = {}
+    for method in methods:
+        table = Path("plots/train") / method / "validation.csv"
+        if table.is_file():
+            rows = list(csv.DictReader(table.read_text().splitlines()))
+            if rows:
+                tables[method] = rows
+    if not tables:
+        return
+    by_time, by_data = "validation warping error by training time", "… by data consumed"
+
+    def series(x: str) -> dict:
+        return {m: ([float(r[x]) for r in rows], [float(r["warping_error"]) for r in rows]) for m, rows in tables.items()}
+
+    visuals.curves({by_time: series("train_seconds"), by_data: series("consumed")}, path,
+                   x_labels={by_time: "training seconds", by_data: "DPO pairs drawn / VADER clips sampled"})
 
 
 def write_per_sample_csv(path: Path, samples: list[dict], base: list[dict], methods: dict[str, list[dict]]) -> None:

@@ -152,6 +152,9 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
     assert [row.split(",")[0] for row in vader_rows[1:]] == ["0", "1", "2"]
     assert [row.split(",")[0] for row in dpo_rows[1:]] == ["0", "2", "3"]
     assert [float(row.split(",")[2]) for row in dpo_rows[1:]] == [0, 4, 6]  # pairs drawn: 2 a step
+    from PIL import Image
+
+    assert Image.open(micro_project / "plots/eval/validation.png").size[0] > 600  # both methods' curves, two panels
 
 
 @pytest.mark.slow

@@ -144,7 +144,7 @@ class TrainingSettings(Section):
 
 # the rewards and guard terms of videodpo.rewards (names only here, so the config imports no model code)
 REWARD_NAMES = ("temporal", "brightness")
-GUARD_TERMS = ("contrast", "colour", "layout", "motion")
+GUARD_TERMS = ("contrast", "colour", "layout")
 
 
 class VaderSettings(Section):
@@ -158,7 +158,7 @@ class VaderSettings(Section):
     backprop: Literal["last", "random", "all"] = "all"  # which denoising steps carry gradients
     backprop_steps: int = Field(default=1, gt=0)  # K, for backprop: last
     decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive frames; 0 = all
-    rewards: dict[str, float] = Field(default_factory=lambda: {"brightness": 1.0})
+    rewards: dict[str, float] = Field(default_factory=lambda: {"temporal": 1.0, "brightness": 1.0})
     guard: dict[str, float] = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
     lora_targets: Literal["motion", "motion_and_spatial"] = "motion_and_spatial"  # attention the LoRA adapts
     queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from videodpo.seeds

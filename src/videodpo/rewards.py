@@ -118,11 +118,7 @@ def appearance_guard(frames: torch.Tensor, reference: torch.Tensor, layout_pool:
     - colour: mean |change| of the clip's mean colour (0–255);
     - layout: mean |change| of the frames blurred by `layout_pool`× with each frame's own mean removed,
       which holds where things are and how they move, while leaving each frame's overall brightness
-      (the flicker the rewards remove) and the finest detail free;
-    - motion: the policy's warping error along the reference clip's own flow, minus the reference's:
-      a clip that stops moving, or moves elsewhere, no longer lines up along that flow and pays; one
-      that only flickers less is rewarded (the term goes below zero). Unlike the `temporal` reward,
-      its flow cannot be changed by the policy.
+      (the flicker the rewards remove) and the finest detail free.
     """
     pixels, anchor = to_pixels(frames), to_pixels(reference).detach()
     contrast = luminance(pixels).flatten(-2).std(dim=-1).mean(dim=1)
@@ -133,14 +129,8 @@ def appearance_guard(frames: torch.Tensor, reference: torch.Tensor, layout_pool:
         blurred = F.avg_pool2d(clip.flatten(0, 1), layout_pool).unflatten(0, clip.shape[:2])
         return blurred - blurred.mean(dim=(-2, -1), keepdim=True)
 
-    along_reference = []
-    for clip, anchor_clip, anchor_uint8 in zip(pixels, anchor, to_uint8_clips(reference)):
-        flows, masks = clip_flows(anchor_uint8)
-        along_reference.append(flow_warping_error(clip, flows, masks) - flow_warping_error(anchor_clip, flows, masks))
-
     return {
         "contrast": (contrast / anchor_contrast.clamp(min=1e-3) - 1.0).abs(),
         "colour": colour,
         "layout": (layout(pixels) - layout(anchor)).abs().mean(dim=(1, 2, 3, 4)),
-        "motion": torch.stack(along_reference),
     }

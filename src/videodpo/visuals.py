@@ -62,14 +62,18 @@ def logged_series(tsv_dir: Path, name: str) -> tuple[list[float], list[float]]:
     return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
 
 
-def curves(panels: dict[str, dict[str, tuple[list[float], list[float]]]], path: str | Path) -> None:
-    """Line plots side by side: {panel title: {series name: (steps, values)}}."""
+def curves(panels: dict[str, dict[str, tuple[list[float], list[float]]]], path: str | Path, x_labels: dict[str, str] | None = None) -> None:
+    """Line plots side by side: {panel title: {series name: (x, values)}}; x is the step unless
+    x_labels names it for a panel."""
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
     for axis, (title, series) in zip(axes[0], panels.items()):
         for name, (steps, values) in series.items():
             axis.plot(steps, values, label=name, linewidth=1.2)
         axis.set_title(title, fontsize=10)
-        axis.set_xlabel("step")
+        axis.set_xlabel((x_labels or {}).get(title, "step"))
+        if any(len(steps) == 1 for steps, _ in series.values()):
+            for line in axis.get_lines():
+                line.set_marker("o")
         axis.grid(alpha=0.3)
         if len(series) > 1:
             axis.legend(fontsize=7)

@@ -1,0 +1,83 @@
+"""Try one VADER setting quickly: train a LoRA on models/base with train_vader_lora, then compare the
+policy with the base on held-out samples (same prompts, seeds and noise). What docs/vader.md's
+tables were measured with; each run prints one RESULT line of relative changes in %.
+
+    PYTHONPATH=src python scripts/vader_probe.py steps=40 lr=2e-2 schedule=cosine \\
+        rewards='{"brightness":1,"temporal":1}' guard='{"contrast":20,"colour":1,"layout":1,"motion":1}'
+
+Settings (key=value): steps, batch (clips per step), lr, schedule (constant|cosine), rank, queries,
+nsteps (training DDIM steps), backprop (last|random|all), k, window (decoded frames, 0 = all),
+targets (motion|motion_and_spatial), rewards and guard (JSON), seed (LoRA init and the loop's draws),
+n (evaluation samples), base (folder).
+"""
+
+import json
+import sys
+
+import numpy as np
+import torch
+
+from videodpo import appearance, models, temporal, toyworld, vader
+from videodpo.sampling import generate_clips
+
+DEFAULT_GUARD = {"contrast": 20.0, "colour": 1.0, "layout": 1.0}
+
+
+def main(args: list[str]) -> None:
+    given = dict(a.split("=", 1) for a in args)
+
+    def get(key, default):
+        if key not in given:
+            return default
+        return json.loads(given[key]) if isinstance(default, dict) else type(default)(given[key])
+
+    sampling = vader.VaderSampling(
+        frames=8, num_inference_steps=get("nsteps", 10), guidance_scale=4.0, shared_noise=0.5,
+        backprop=get("backprop", "all"), backprop_steps=get("k", 1), decode_frames=get("window", 0),
+    )
+    pipe = models.load_pipeline(get("base", "models/base"))
+    pipe.set_progress_bar_config(disable=True)
+    captions = [c.text for c in toyworld.train_captions()]
+    count = get("queries", 64)
+    prompts = [captions[i % len(captions)] for i in range(count)]
+    seeds = [900_000 + i for i in range(count)]  # disjoint from the evaluation seeds below
+    references = torch.cat([vader.reference_clips(pipe, prompts[i : i + 16], seeds[i : i + 16], sampling) for i in range(0, count, 16)])
+    unconditional, conditional = vader.text_embeddings(pipe, prompts)
+    queries = vader.VaderQueries(seeds, unconditional, conditional, references)
+    torch.manual_seed(get("seed", 0))  # the LoRA's initial weights
+    rank = get("rank", 4)
+    models.add_motion_lora(pipe.unet, rank, rank, targets=get("targets", "motion_and_spatial"))
+    objective = vader.VaderObjective(get("rewards", {"brightness": 1.0, "temporal": 1.0}), get("guard", DEFAULT_GUARD))
+    loop = vader.VaderLoop(get("steps", 40), get("batch", 2), get("lr", 2e-2), lr_schedule=get("schedule", "cosine"), seed=get("seed", 0))
+    log = lambda values, step: print("STEP", step, " ".join(f"{k}={v:.3g}" for k, v in values.items()), flush=True)
+    run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, log=log)
+
+    held_out = [c.text for c in toyworld.held_out_captions()]
+    prompts = (held_out * 8)[: get("n", 48)]
+    seeds = [700_000 + i for i in range(len(prompts))]
+    with torch.no_grad():
+        after = generate_clips(pipe, prompts, seeds, 8, 20, 4.0, 0.5, batch_size=12, desc="policy")
+        with models.adapters_disabled(pipe.unet):
+            before = generate_clips(pipe, prompts, seeds, 8, 20, 4.0, 0.5, batch_size=12, desc="base")
+
+    def measures(clips):
+        flows = [temporal.forward_flows(c) for c in clips]
+        return {
+            "warping_error": [temporal.warping_error(c, f) for c, f in zip(clips, flows)],
+            "frame_difference": [temporal.frame_difference(c) for c in clips],
+            "warping_error_seed": [temporal.warping_error_seed(c) for c in clips],
+            "motion": [temporal.motion_magnitude(c, f) for c, f in zip(clips, flows)],
+            "travel": [np.hypot(*toyworld.read_clip(c).displacement) for c in clips],
+            "contrast": [appearance.contrast(c) for c in clips],
+            "saturation": [appearance.saturation(c) for c in clips],
+        }
+
+    policy, base = measures(after), measures(before)
+    change = {k: round(100 * (np.mean(policy[k]) / np.mean(base[k]) - 1), 1) for k in policy}
+    adherence = {"base": toyworld.adherence(before, prompts), "policy": toyworld.adherence(after, prompts)}
+    print("RESULT", json.dumps({"settings": given, "train_minutes": round(run.train_seconds / 60, 2), "change_percent": change,
+                                "adherence": adherence}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
