@@ -1,7 +1,7 @@
 """Benchmark: peak memory of one VADER training step (sample with DDIM, decode, reward, backward)
 by what the gradient keeps: K = 1 (`backprop: last`, backprop_steps 1) vs K = all, every frame
-decoded vs a window of consecutive frames (`decode_frames`), gradient checkpointing (UNet and VAE
-decoder) on vs off. Everything else is fixed: model, precision, clips per step, sampling steps,
+decoded vs a window of consecutive frames (`decode_frames`), the UNet's gradient checkpointing on vs
+off (as train@vader sets it from the tier). Everything else is fixed: model, precision, clips per step, sampling steps,
 the reward (temporal + brightness) and the appearance guard.
 
     PYTHONPATH=src python benchmarks/vader_memory.py                         # toy size, ~1 min
@@ -60,7 +60,6 @@ def measure(name: str, saved: Path, tier: str, clips: int, steps: int, window_fr
     precision.trainable_in_fp32(unet)
     if checkpointing:
         unet.enable_gradient_checkpointing()
-        vae.enable_gradient_checkpointing()
     pipe = SimpleNamespace(unet=unet, vae=vae, scheduler=models.build_toy_scheduler())
     sampling = vader.VaderSampling(
         shape.frames, steps, guidance_scale=4.0, shared_noise=0.5, backprop="all" if backprop == "all" else "last",
