@@ -199,6 +199,12 @@ def results_section() -> str:
             f"(`plots/eval/side_by_side/<method>.gif`), and every sample's warping error against the base's:\n\n{strips}\n\n"
             "![warping error per sample](plots/eval/warping_error_per_sample.png)"
         )
+        if (ROOT / "plots/eval/validation.png").is_file():
+            parts.append(
+                "**Validation during training** (`plots/train/<method>/validation.csv`, drawn by `evaluate`): warping error of a "
+                "fixed held-out set, seeds disjoint from the evaluation's, against training seconds and against the data "
+                "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
+            )
     for method in methods:
         report = read_json(ROOT / f"metrics/pairs_{method}.json")
         if report and "queries" in report:
