@@ -11,6 +11,7 @@ sd15: Stable Diffusion 1.5's UNet and AnimateDiff's v1-5-2 motion adapter, built
 from __future__ import annotations
 
 import platform
+import resource
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +39,14 @@ SHAPES = {
 
 def device_here() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def peak_bytes(device: torch.device) -> int:
+    """The process's peak memory so far: torch.cuda.max_memory_allocated on a GPU, peak resident
+    memory (ru_maxrss) on a CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
 
 def device_info(device: torch.device) -> dict:

@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
-from bench_setup import SHAPES, build_unet, device_here, fixed_batch
+from bench_setup import SHAPES, build_unet, device_here, fixed_batch, peak_bytes
 from diffusers import UNetMotionModel
 
 from videodpo import models, precision
@@ -34,11 +33,6 @@ from videodpo.training import dpo_step
 
 FORMS = ("toggle", "frozen_copy")
 
-
-def peak_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
 
 def measure(form: str, saved_unet: Path, tier: str, pairs: int, steps: int, checkpointing: bool) -> dict:

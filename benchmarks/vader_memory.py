@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from bench_setup import SHAPES, build_unet, build_vae, device_here, device_info
+from bench_setup import SHAPES, build_unet, build_vae, device_here, device_info, peak_bytes
 from diffusers import AutoencoderKL, UNetMotionModel
 
 from videodpo import models, precision, vader
@@ -40,11 +39,6 @@ SETTINGS = {
     for k, window, ckpt in itertools.product(("1", "all"), ("all frames", "window"), (False, True))
 }
 
-
-def peak_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
 
 def measure(name: str, saved: Path, tier: str, clips: int, steps: int, window_frames: int) -> dict:
