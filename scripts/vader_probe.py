@@ -17,7 +17,8 @@ import sys
 import numpy as np
 import torch
 
-from videodpo import appearance, models, temporal, toyworld, vader
+from videodpo import models, toyworld, vader
+from videodpo.evaluation import clip_metrics
 from videodpo.sampling import generate_clips
 
 DEFAULT_GUARD = {"contrast": 20.0, "colour": 1.0, "layout": 1.0}
@@ -60,20 +61,14 @@ def main(args: list[str]) -> None:
         with models.adapters_disabled(pipe.unet):
             before = generate_clips(pipe, prompts, seeds, 8, 20, 4.0, 0.5, batch_size=12, desc="base")
 
+    keys = ("warping_error", "frame_difference", "warping_error_seed", "motion", "travel", "contrast", "saturation")
+
     def measures(clips):
-        flows = [temporal.forward_flows(c) for c in clips]
-        return {
-            "warping_error": [temporal.warping_error(c, f) for c, f in zip(clips, flows)],
-            "frame_difference": [temporal.frame_difference(c) for c in clips],
-            "warping_error_seed": [temporal.warping_error_seed(c) for c in clips],
-            "motion": [temporal.motion_magnitude(c, f) for c, f in zip(clips, flows)],
-            "travel": [np.hypot(*toyworld.read_clip(c).displacement) for c in clips],
-            "contrast": [appearance.contrast(c) for c in clips],
-            "saturation": [appearance.saturation(c) for c in clips],
-        }
+        rows = [clip_metrics(clip, prompt, toy=True) for clip, prompt in zip(clips, prompts)]
+        return {key: [row[key] for row in rows] for key in keys}
 
     policy, base = measures(after), measures(before)
-    change = {k: round(100 * (np.mean(policy[k]) / np.mean(base[k]) - 1), 1) for k in policy}
+    change = {k: round(100 * (np.mean(policy[k]) / np.mean(base[k]) - 1), 1) for k in keys}
     adherence = {"base": toyworld.adherence(before, prompts), "policy": toyworld.adherence(after, prompts)}
     print("RESULT", json.dumps({"settings": given, "train_minutes": round(run.train_seconds / 60, 2), "change_percent": change,
                                 "adherence": adherence}), flush=True)
