@@ -64,7 +64,7 @@ def measure(name: str, saved: Path, tier: str, clips: int, steps: int, window_fr
     text = (clips, models.TEXT_LENGTH if tier == "toy" else 77, shape.text_width)
     pixels = shape.latent_size * 2 ** (len(vae.config.block_out_channels) - 1)
     batch = vader.VaderBatch(
-        list(range(clips)), torch.randn(text, generator=generator), torch.randn(text, generator=generator),
+        list(range(clips)), ["a probe"] * clips, torch.randn(text, generator=generator), torch.randn(text, generator=generator),
         torch.rand(clips, shape.frames, 3, pixels, pixels, generator=generator) * 2 - 1,
     )
     optimiser = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)

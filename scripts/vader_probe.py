@@ -44,7 +44,7 @@ def main(args: list[str]) -> None:
     seeds = [900_000 + i for i in range(count)]  # disjoint from the evaluation seeds below
     references = torch.cat([vader.reference_clips(pipe, prompts[i : i + 16], seeds[i : i + 16], sampling) for i in range(0, count, 16)])
     unconditional, conditional = vader.text_embeddings(pipe, prompts)
-    queries = vader.VaderQueries(seeds, unconditional, conditional, references)
+    queries = vader.VaderQueries(seeds, prompts, unconditional, conditional, references)
     torch.manual_seed(get("seed", 0))  # the LoRA's initial weights
     rank = get("rank", 4)
     models.add_motion_lora(pipe.unet, rank, rank, targets=get("targets", "motion_and_spatial"))

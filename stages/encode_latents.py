@@ -17,7 +17,7 @@ def encode_queries(pipe) -> None:
     records, references = vader.read_query_clips(Path("data/pairs/vader"))
     unconditional, conditional = vader.text_embeddings(pipe, [record["caption"] for record in records])
     queries = vader.VaderQueries(
-        [record["seed"] for record in records], unconditional.float().cpu(), conditional.float().cpu(), clips_to_tensor(references)
+        [record["seed"] for record in records], [record["caption"] for record in records], unconditional.float().cpu(), conditional.float().cpu(), clips_to_tensor(references)
     )
     with outputs.atomic_directory(Path("data/latents/vader")) as staging:
         vader.write_query_tensors(Path(staging), queries)

@@ -30,7 +30,11 @@ from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
 TRAINED_HERE = ("dpo", "vader")  # methods this stage trains
 CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/models.py")
-VADER_CODE = ("src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/models.py", "src/videodpo/temporal.py")
+VADER_CODE = (
+    "src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/models.py", "src/videodpo/temporal.py",
+    "src/videodpo/vjepa.py", "src/videodpo/clip_score.py",
+)
+VJEPA_DIR = Path("models/vjepa")  # the vjepa reward's scorer, from the vjepa stage
 
 
 def fingerprint(code: tuple[str, ...], tensors: list[torch.Tensor], settings: tuple) -> str:
@@ -112,8 +116,12 @@ def train_vader(state, started: float) -> None:
     queries = vader.load_query_tensors(Path("data/latents/vader"))
     torch.manual_seed(options.seed)  # the LoRA's initial weights
     lora = models.add_motion_lora(pipe.unet, settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
-    if settings.gradient_checkpointing:
+    if settings.gradient_checkpointing:  # the reward's gradient runs back through the decoder too
         pipe.unet.enable_gradient_checkpointing()
+        pipe.vae.enable_gradient_checkpointing()
+    scorers = rewards.load_scorers(options.rewards, VJEPA_DIR, settings.clip.hub, settings.clip.revision)
+    for scorer in scorers.values():
+        getattr(scorer, "model", scorer).to(state.device)
     sampling = vader.VaderSampling(
         card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
         options.backprop, options.backprop_steps, options.decode_frames,
@@ -123,10 +131,15 @@ def train_vader(state, started: float) -> None:
         options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed,
         val_every=options.val_every, lr_schedule=options.lr_schedule,
     )
-    identity = fingerprint(VADER_CODE, [queries.references], (settings.lora_rank, settings.lora_alpha, options.lora_targets))
+    scorer_weights = sorted(str(path) for path in VJEPA_DIR.glob("*.safetensors")) if "vjepa" in scorers else []
+    identity = fingerprint(
+        VADER_CODE + tuple(scorer_weights),
+        [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references],
+        (settings.lora_rank, settings.lora_alpha, options.lora_targets, queries.prompts, settings.clip),
+    )
     validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
     with dvclive_log(plots, checkpoint.exists(), state.is_main_process) as log:
-        run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint, log, identity, validate)
+        run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
     with distributed.main_process_writes() as writes:
         if writes:
             with outputs.atomic_directory("models/lora/vader") as staging:

@@ -54,12 +54,16 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p.update(methods=[]), "methods: Value error, an empty list; list one or more of the known methods"),
         (lambda p: p.update(methods=["dpo", "dpo"]), "methods: Value error, a name listed twice"),
         (lambda p: p["data"].update(seed=5000), "data.seed"),
-        (lambda p: p["vader"].update(rewards={"sharpness": 1.0}), "vader.rewards: Value error, unknown ['sharpness']; weigh one or more of temporal, brightness"),
+        (lambda p: p["vader"].update(rewards={"sharpness": 1.0}), "vader.rewards: Value error, unknown ['sharpness']; weigh one or more of temporal, brightness, vjepa, clip_text"),
         (lambda p: p["vader"].update(rewards={"brightness": 0.0}), "vader.rewards: Value error, no reward with a weight"),
         (lambda p: p["vader"].update(guard={"contrast": -1.0}), "vader.guard: Value error, a negative weight"),
         (lambda p: p["vader"].update(backprop="first"), "vader.backprop"),
         (lambda p: p["vader"].update(backprop="last", backprop_steps=30, num_inference_steps=20), "vader: Value error, backprop_steps 30 > num_inference_steps 20"),
         (lambda p: p["vader"].update(decode_frames=1), "vader: Value error, decode_frames 1"),
+        (lambda p: p["vader"].update(decode_frames=3, rewards={"vjepa": 1.0}), "vader: Value error, decode_frames 3: the vjepa reward reads 2-frame tubelets"),
+        (lambda p: p["reward_models"]["vjepa"].update(ema=1.0), "reward_models.vjepa.ema"),
+        (lambda p: p["reward_models"]["clip"].update(revision=""), "reward_models.clip.revision"),
+        (lambda p: p["reward_models"].update(dino={}), "reward_models.dino: unknown key"),
     ],
 )
 def test_a_bad_value_names_its_key_and_the_fix(change, named):

@@ -14,7 +14,10 @@ ROOT = Path(__file__).parents[1]
 MICRO = {
     "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
     "training": {"batch_size": 2, "val_every": 2},
-    "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1},
+    # the vjepa reward too, with the vjepa stage's micro scorer
+    "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1,
+              "rewards": {"temporal": 1.0, "brightness": 1.0, "vjepa": 1.0}},
+    "reward_models": {"vjepa": {"steps": 2, "clips_per_caption": 1, "batch_clips": 2}},
     # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
     "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},
     "sample": {"seeds_per_prompt": 1, "num_inference_steps": 2},
@@ -148,6 +151,9 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
     assert cost["optimizer_steps"] == 2 and cost["clips_sampled"] == 2
     assert cost["optimised_rewards"] == sorted(name for name, weight in weights.items() if weight)
     assert not (micro_project / "models/checkpoints/train_vader").exists()
+    scorer = json.loads((micro_project / "metrics/vjepa.json").read_text())
+    assert scorer["n"] == {"base": 12, "jittered": 12, "ground_truth": 12} and scorer["training"]["steps"] == 2
+    assert set(scorer["loss"]) == {"base", "jittered", "ground_truth"} and 0 <= scorer["jittered_scored_worse_than_its_clip"] <= 1
     vader_rows = (micro_project / "plots/train/vader/validation.csv").read_text().splitlines()
     dpo_rows = (micro_project / "plots/train/dpo/validation.csv").read_text().splitlines()
     assert vader_rows[0] == dpo_rows[0] == "step,train_seconds,consumed,warping_error,motion"

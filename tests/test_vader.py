@@ -83,7 +83,7 @@ def test_bad_objective_names_the_term():
 
 def _batch(pipe, sampling) -> vader.VaderBatch:
     unconditional, conditional = vader.text_embeddings(pipe, PROMPTS)
-    return vader.VaderBatch(SEEDS, unconditional, conditional, vader.reference_clips(pipe, PROMPTS, SEEDS, sampling))
+    return vader.VaderBatch(SEEDS, PROMPTS, unconditional, conditional, vader.reference_clips(pipe, PROMPTS, SEEDS, sampling))
 
 
 def test_a_step_up_the_reward_gradient_raises_the_reward(pipe):
@@ -101,6 +101,21 @@ def test_a_step_up_the_reward_gradient_raises_the_reward(pipe):
     assert after.reward.mean() > before.reward.mean()
 
 
+def test_a_model_reward_reaches_the_lora_through_the_sampler(pipe):
+    """vjepa with its scorer model passed in: the reward's gradient reaches the LoRA, the scorer stays frozen."""
+    from videodpo import vjepa
+
+    torch.manual_seed(0)
+    scorer = vjepa.build_tiny_vjepa(4, 32).eval().requires_grad_(False)
+    sampling = _sampling(num_inference_steps=2, backprop="last")
+    step = vader.vader_step(pipe.unet, pipe, _batch(pipe, sampling), sampling, vader.VaderObjective({"vjepa": 1.0}, {}),
+                            torch.Generator().manual_seed(0), {"vjepa": scorer})
+    step.loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in pipe.unet.parameters() if p.requires_grad)
+    assert all(p.grad is None for p in scorer.parameters())
+    assert set(step.parts) >= {"vjepa"}
+
+
 def test_guard_is_zero_against_the_reference_itself(pipe):
     sampling = _sampling(num_inference_steps=2)
     objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0, "colour": 1.0, "layout": 1.0})
@@ -115,7 +130,7 @@ def _queries(pipe, sampling, count: int = 4) -> vader.VaderQueries:
     prompts = [PROMPTS[i % 2] for i in range(count)]
     seeds = list(range(100, 100 + count))
     unconditional, conditional = vader.text_embeddings(pipe, prompts)
-    return vader.VaderQueries(seeds, unconditional, conditional, vader.reference_clips(pipe, prompts, seeds, sampling))
+    return vader.VaderQueries(seeds, prompts, unconditional, conditional, vader.reference_clips(pipe, prompts, seeds, sampling))
 
 
 def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterrupted_one_does(pipe, tmp_path):

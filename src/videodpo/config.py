@@ -143,8 +143,35 @@ class TrainingSettings(Section):
 
 
 # the rewards and guard terms of videodpo.rewards (names only here, so the config imports no model code)
-REWARD_NAMES = ("temporal", "brightness")
+REWARD_NAMES = ("temporal", "brightness", "vjepa", "clip_text")
+MODEL_REWARDS = ("vjepa", "clip_text")  # rewards scored by a model of reward_models
 GUARD_TERMS = ("contrast", "colour", "layout")
+
+
+class VjepaSettings(Section):
+    """The V-JEPA 2 of the `vjepa` reward: trained by the vjepa stage on the embedded default, the
+    published weights on the hub tiers."""
+
+    hub: str = "facebook/vjepa2-vitl-fpc64-256"
+    revision: str = Field(default="main", min_length=1)
+    clips_per_caption: int = Field(default=15, gt=0)  # ground-truth toy clips of each training caption
+    steps: int = Field(default=300, gt=0)
+    batch_clips: int = Field(default=16, gt=0)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    ema: float = Field(default=0.99, ge=0, lt=1)
+    seed: int = Field(default=0, ge=0)
+
+
+class ClipSettings(Section):
+    """The CLIP of the `clip_text` reward (hub weights; none is trained here)."""
+
+    hub: str = "openai/clip-vit-base-patch32"
+    revision: str = Field(default="main", min_length=1)
+
+
+class RewardModelSettings(Section):
+    vjepa: VjepaSettings = VjepaSettings()
+    clip: ClipSettings = ClipSettings()
 
 
 class VaderSettings(Section):
@@ -189,6 +216,8 @@ class VaderSettings(Section):
             raise ValueError(f"backprop_steps {self.backprop_steps} > num_inference_steps {self.num_inference_steps}: K counts sampling steps")
         if self.decode_frames == 1:
             raise ValueError("decode_frames 1: a temporal reward needs two or more consecutive frames (0 decodes all)")
+        if self.rewards.get("vjepa") and self.decode_frames % 2:
+            raise ValueError(f"decode_frames {self.decode_frames}: the vjepa reward reads 2-frame tubelets; decode an even number of frames (0 decodes all)")
         return self
 
 
@@ -212,6 +241,7 @@ class Config(Section):
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
     vader: VaderSettings = VaderSettings()
+    reward_models: RewardModelSettings = RewardModelSettings()
     sample: SampleSettings = SampleSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
 

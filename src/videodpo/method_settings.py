@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from videodpo import outputs
-from videodpo.config import Config, DataSettings, Section, TrainingSettings, VaderSettings
+from videodpo.config import ClipSettings, Config, DataSettings, Section, TrainingSettings, VaderSettings
 
 
 class DPOPairSettings(Section):
@@ -48,6 +48,7 @@ class VaderTrainSettings(Section):
     """train@vader: the reward-gradient loop, its sampler and the LoRA it trains."""
 
     vader: VaderSettings
+    clip: ClipSettings  # the clip_text reward's model (the vjepa reward's is the vjepa stage's output)
     guidance_scale: float
     mixed_precision: str
     gradient_checkpointing: bool
@@ -86,7 +87,7 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
                 guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
             ),
             "train": VaderTrainSettings(
-                vader=vader, guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
+                vader=vader, clip=config.reward_models.clip, guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
                 gradient_checkpointing=training.gradient_checkpointing, lora_rank=config.model.lora_rank,
                 lora_alpha=config.model.lora_alpha, validation_steps=config.sample.num_inference_steps,
             ),

@@ -2,14 +2,17 @@
 
 A reward maps frames, float (B, F, 3, H, W) in [-1, 1] as the VAE decodes them, to one value per clip
 (B,), higher is better, differentiable in the frames. `REWARDS` names them for params.yaml; `combined`
-weighs them. `appearance_guard` is the penalty that keeps a reward from being won by washing the
+weighs them. The model rewards (`vjepa`, `clip_text`) also read a `RewardContext`: the clips' prompts
+and their frozen scorer models, loaded once by `load_scorers`. `appearance_guard` is the penalty that keeps a reward from being won by washing the
 clip out or changing what moves: it compares the policy's clip with the reference model's clip from
 the same noise.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -17,8 +20,23 @@ import torch.nn.functional as F
 
 from videodpo import temporal
 from videodpo.config import GUARD_TERMS  # noqa: F401  (the terms appearance_guard returns, named once)
+from videodpo.config import MODEL_REWARDS, REWARD_NAMES
 
-Reward = Callable[[torch.Tensor], torch.Tensor]
+
+@dataclass(frozen=True)
+class RewardContext:
+    """What a reward may read besides the frames: each clip's prompt, and the scorer models by reward name."""
+
+    prompts: list[str] = field(default_factory=list)
+    scorers: dict[str, Any] = field(default_factory=dict)
+
+    def scorer(self, name: str):
+        if name not in self.scorers:
+            raise ValueError(f"reward {name!r} needs its scorer model; load it with rewards.load_scorers")
+        return self.scorers[name]
+
+
+Reward = Callable[[torch.Tensor, RewardContext], torch.Tensor]
 
 # cv2.COLOR_RGB2GRAY, so luminance here is the evaluation's
 LUMA = (0.299, 0.587, 0.114)
@@ -57,8 +75,7 @@ def clip_flows(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward flows t→t+1 (F−1, H, W, 2) and their occlusion masks (F−1, H, W) of one uint8 clip:
     the evaluation's DIS flow and forward–backward test, on frames the gradient does not see."""
     forward = temporal.forward_flows(clip)
-    masks = [temporal.consistent_pixels(flow, temporal.optical_flow(b, a)) for a, b, flow in zip(clip[:-1], clip[1:], forward)]
-    return np.stack(forward), np.stack(masks)
+    return np.stack(forward), np.stack(temporal.occlusion_masks(clip, forward))
 
 
 def flow_warping_error(pixels: torch.Tensor, flows: np.ndarray, masks: np.ndarray) -> torch.Tensor:
@@ -75,14 +92,14 @@ def flow_warping_error(pixels: torch.Tensor, flows: np.ndarray, masks: np.ndarra
     return per_pair[kept].mean() if kept.any() else pixels.new_zeros(())
 
 
-def temporal_consistency(frames: torch.Tensor) -> torch.Tensor:
+def temporal_consistency(frames: torch.Tensor, context: RewardContext | None = None) -> torch.Tensor:
     """Negative occlusion-masked warping error of each clip (0–255), temporal.warping_error's
     measure: flow from the detached frames, the warp and the error differentiable in the frames."""
     pixels = to_pixels(frames)
     return torch.stack([-flow_warping_error(clip, *clip_flows(clip_uint8)) for clip, clip_uint8 in zip(pixels, to_uint8_clips(frames))])
 
 
-def brightness_consistency(frames: torch.Tensor) -> torch.Tensor:
+def brightness_consistency(frames: torch.Tensor, context: RewardContext | None = None) -> torch.Tensor:
     """Negative mean |change of a frame's mean luminance| between consecutive frames (0–255).
 
     Needs no flow, so it cannot be won by pleasing a flow estimator; a shape moving over a still
@@ -91,10 +108,27 @@ def brightness_consistency(frames: torch.Tensor) -> torch.Tensor:
     return -(means[:, 1:] - means[:, :-1]).abs().mean(dim=1)
 
 
+def vjepa_consistency(frames: torch.Tensor, context: RewardContext) -> torch.Tensor:
+    """Negative masked-prediction loss of a V-JEPA 2 model (videodpo.vjepa): VADER's temporal-consistency reward."""
+    from videodpo import vjepa
+
+    return vjepa.consistency_reward(context.scorer("vjepa"), frames)
+
+
+def clip_text_similarity(frames: torch.Tensor, context: RewardContext) -> torch.Tensor:
+    """CLIP similarity of the frames with their prompts (videodpo.clip_score): prompt adherence."""
+    from videodpo import clip_score
+
+    return clip_score.text_similarity(context.scorer("clip_text"), frames, context.prompts)
+
+
 REWARDS: dict[str, Reward] = {
     "temporal": temporal_consistency,
     "brightness": brightness_consistency,
+    "vjepa": vjepa_consistency,
+    "clip_text": clip_text_similarity,
 }
+assert tuple(REWARDS) == REWARD_NAMES
 
 
 def check_reward_names(weights: dict[str, float]) -> None:
@@ -103,10 +137,28 @@ def check_reward_names(weights: dict[str, float]) -> None:
         raise ValueError(f"unknown reward(s) {', '.join(unknown)}: known rewards are {', '.join(REWARDS)}")
 
 
-def combined(frames: torch.Tensor, weights: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def load_scorers(weights: dict[str, float], vjepa_dir: str | Path, clip_hub: str, clip_revision: str) -> dict[str, Any]:
+    """The frozen scorer model of each weighted model reward: `vjepa` from the vjepa stage's folder,
+    `clip_text` from the hub at its revision."""
+    scorers: dict[str, Any] = {}
+    if weights.get("vjepa"):
+        from videodpo import vjepa
+
+        scorers["vjepa"] = vjepa.load_scorer(Path(vjepa_dir))
+    if weights.get("clip_text"):
+        from videodpo import clip_score
+
+        scorers["clip_text"] = clip_score.load_clip_scorer(clip_hub, clip_revision)
+    assert set(scorers) == {name for name in MODEL_REWARDS if weights.get(name)}
+    return scorers
+
+
+def combined(
+    frames: torch.Tensor, weights: dict[str, float], context: RewardContext = RewardContext(),
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Σ weight · reward per clip, and each named reward (B,) for logging."""
     check_reward_names(weights)
-    parts = {name: REWARDS[name](frames) for name, weight in weights.items() if weight}
+    parts = {name: REWARDS[name](frames, context) for name, weight in weights.items() if weight}
     total = sum(weights[name] * value for name, value in parts.items())
     return total, parts
 

@@ -70,12 +70,16 @@ def forward_flows(clip: np.ndarray) -> list[np.ndarray]:
     return [optical_flow(a, b) for a, b in zip(clip[:-1], clip[1:])]
 
 
+def occlusion_masks(clip: np.ndarray, forward: list[np.ndarray]) -> list[np.ndarray]:
+    """Per frame pair t→t+1, the pixels whose forward flow the backward flow confirms (not occluded)."""
+    return [consistent_pixels(flow, optical_flow(b, a)) for a, b, flow in zip(clip[:-1], clip[1:], forward)]
+
+
 def warping_error(clip: np.ndarray, forward: list[np.ndarray] | None = None) -> float:
     """Mean |f_t − warp(f_{t+1})| over consistent pixels and frame pairs (0–255)."""
     forward = forward_flows(clip) if forward is None else forward
     errors = []
-    for a, b, flow in zip(clip[:-1], clip[1:], forward):
-        mask = consistent_pixels(flow, optical_flow(b, a))
+    for a, b, flow, mask in zip(clip[:-1], clip[1:], forward, occlusion_masks(clip, forward)):
         if not mask.any():
             continue
         residual = np.abs(a.astype(np.float32) - backward_warp(b, flow).astype(np.float32)).mean(axis=-1)

@@ -10,6 +10,7 @@ from the same noise (the LoRA switched off), and step the LoRA up the gradient.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ import torch
 from diffusers import AnimateDiffPipeline
 from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from tqdm.auto import tqdm
@@ -106,14 +108,20 @@ def decode(vae, latents: torch.Tensor, window: slice) -> torch.Tensor:
     return vae.decode(flat.to(vae.dtype)).sample.unflatten(0, picked.shape[:2])
 
 
+def starting_latents(pipe: AnimateDiffPipeline, seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
+    """The starting noise of each seed's clip, as the evaluation's sampler draws it, on the UNet's device."""
+    latents = torch.cat([initial_latents(pipe, sampling.frames, s, sampling.shared_noise) for s in seeds])
+    return latents.to(pipe.unet.device, pipe.unet.dtype)
+
+
 def reference_clips(pipe: AnimateDiffPipeline, prompts: list[str], seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
     """The reference model's (LoRA off, or no LoRA) decoded clips (B, F, 3, H, W) in [-1, 1], from the
     same noise and sampler as the policy's training clips: what the appearance guard compares with."""
-    latents = torch.cat([initial_latents(pipe, sampling.frames, s, sampling.shared_noise) for s in seeds])
+    latents = starting_latents(pipe, seeds, sampling)
     unconditional, conditional = text_embeddings(pipe, prompts)
     adapters = models.adapters_disabled(pipe.unet) if getattr(pipe.unet, "peft_config", None) else nullcontext()
     with torch.no_grad(), adapters:
-        final = denoise(pipe.unet, pipe.scheduler, latents.to(pipe.unet.device, pipe.unet.dtype), unconditional, conditional, sampling, sampling.num_inference_steps)
+        final = denoise(pipe.unet, pipe.scheduler, latents, unconditional, conditional, sampling, sampling.num_inference_steps)
         return decode(pipe.vae, final, slice(0, sampling.frames)).float()
 
 
@@ -131,10 +139,11 @@ class VaderObjective:
 
 @dataclass(frozen=True)
 class VaderBatch:
-    """Training queries: seeds (the starting noise), prompt embeddings (B, seq, dim) and the reference
-    model's clips from the same noise (B, F, 3, H, W)."""
+    """Training queries: seeds (the starting noise), prompts and their embeddings (B, seq, dim), and the
+    reference model's clips from the same noise (B, F, 3, H, W)."""
 
     seeds: list[int]
+    prompts: list[str]
     unconditional: torch.Tensor
     conditional: torch.Tensor
     references: torch.Tensor
@@ -149,16 +158,18 @@ class VaderStep:
 
 def vader_step(
     unet, pipe: AnimateDiffPipeline, batch: VaderBatch, sampling: VaderSampling, objective: VaderObjective, generator: torch.Generator,
+    scorers: dict | None = None,
 ) -> VaderStep:
     """Sample, decode, score: the loss −(reward − guard) of one batch of the policy's clips. `unet`
-    is the policy (pipe.unet, or its DDP wrapper); the VAE decodes, the scheduler sets the steps."""
+    is the policy (pipe.unet, or its DDP wrapper); the VAE decodes, the scheduler sets the steps;
+    `scorers` are the model rewards' models (rewards.load_scorers)."""
     gradient_from = first_gradient_step(sampling, generator)
     window = decode_window(sampling, generator)
     device, dtype = pipe.unet.device, pipe.unet.dtype
-    latents = torch.cat([initial_latents(pipe, sampling.frames, s, sampling.shared_noise) for s in batch.seeds]).to(device, dtype)
+    latents = starting_latents(pipe, batch.seeds, sampling)
     final = denoise(unet, pipe.scheduler, latents, batch.unconditional.to(device, dtype), batch.conditional.to(device, dtype), sampling, gradient_from)
     frames = decode(pipe.vae, final, window).float()
-    reward, parts = rewards.combined(frames, objective.rewards)
+    reward, parts = rewards.combined(frames, objective.rewards, rewards.RewardContext(batch.prompts, scorers or {}))
     guard = rewards.appearance_guard(frames, batch.references[:, window].to(frames.device))
     penalty = sum(objective.guard.get(name, 0.0) * value for name, value in guard.items())
     parts = {**parts, **{f"guard_{name}": value for name, value in guard.items()}}
@@ -167,15 +178,19 @@ def vader_step(
 
 @dataclass(frozen=True)
 class VaderQueries:
-    """Every training query: its seed, prompt embeddings and the reference model's clip."""
+    """Every training query: its seed, prompt and prompt embeddings, and the reference model's clip."""
 
     seeds: list[int]
+    prompts: list[str]
     unconditional: torch.Tensor  # (Q, seq, dim)
     conditional: torch.Tensor  # (Q, seq, dim)
     references: torch.Tensor  # (Q, F, 3, H, W) in [-1, 1]
 
     def batch(self, rows: torch.Tensor) -> VaderBatch:
-        return VaderBatch([self.seeds[int(i)] for i in rows], self.unconditional[rows], self.conditional[rows], self.references[rows])
+        picked = [int(i) for i in rows]
+        return VaderBatch(
+            [self.seeds[i] for i in picked], [self.prompts[i] for i in picked], self.unconditional[rows], self.conditional[rows], self.references[rows],
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,6 +219,7 @@ def write_query_tensors(folder: Path, queries: VaderQueries) -> None:
         {"seeds": torch.tensor(queries.seeds, dtype=torch.int64), "unconditional": queries.unconditional.contiguous(),
          "conditional": queries.conditional.contiguous(), "references": queries.references.contiguous()},
         str(Path(folder) / QUERY_TENSORS),
+        metadata={"prompts": json.dumps(queries.prompts)},  # text rewards (clip_text) read them
     )
 
 
@@ -212,7 +228,11 @@ def load_query_tensors(folder: Path) -> VaderQueries:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; it is made by encode_latents@vader (`dvc repro encode_latents@vader`)")
     tensors = load_file(str(path))
-    return VaderQueries(tensors["seeds"].tolist(), tensors["unconditional"], tensors["conditional"], tensors["references"])
+    with safe_open(str(path), framework="pt") as handle:
+        prompts = json.loads((handle.metadata() or {}).get("prompts", "null"))
+    if prompts is None or len(prompts) != len(tensors["seeds"]):
+        raise ValueError(f"{path} has no prompt per query; remake it with `dvc repro --force encode_latents@vader`")
+    return VaderQueries(tensors["seeds"].tolist(), prompts, tensors["unconditional"], tensors["conditional"], tensors["references"])
 
 
 @dataclass(frozen=True)
@@ -256,11 +276,13 @@ def train_vader_lora(
     log: Callable[[dict[str, float], int], None] | None = None,
     identity: str = "",
     validate: Callable[[], dict[str, float]] | None = None,
+    scorers: dict | None = None,
 ):
     """Train the pipeline UNet's LoRA up the reward gradient; return what this process did
-    (training.TrainingRun). Resumes from checkpoint_dir as train_dpo_lora does. Every `val_every`
-    steps the main process calls `validate` and logs what it returns with the training seconds and
-    clips sampled so far (validation time not counted)."""
+    (training.TrainingRun). `scorers`: the model rewards' models (rewards.load_scorers). Resumes from
+    checkpoint_dir as train_dpo_lora does. Every `val_every` steps the main process calls `validate`
+    and logs what it returns with the training seconds and clips sampled so far (validation time not
+    counted)."""
     from accelerate import Accelerator
 
 
@@ -293,7 +315,7 @@ def train_vader_lora(
         for group in optimiser.param_groups:
             group["lr"] = loop.learning_rate_at(step)
         with accelerator.autocast():
-            result = vader_step(policy, pipe, queries.batch(picked), sampling, objective, generator)
+            result = vader_step(policy, pipe, queries.batch(picked), sampling, objective, generator, scorers)
         accelerator.backward(result.loss)
         if loop.max_grad_norm:
             accelerator.clip_grad_norm_(params, loop.max_grad_norm)
