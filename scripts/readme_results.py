@@ -171,6 +171,17 @@ def pairs_table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def vjepa_line(report: dict) -> str:
+    names = {"ground_truth": "held-out ground truth", "base": "base samples", "jittered": "the same samples jittered"}
+    losses = ", ".join(f"{names[k]} {report['loss'][k]:.3f} (n = {report['n'][k]})" for k in names if k in report["loss"])
+    order = "ranks them in that order" if report["ranks_in_order"] else "does **not** rank them in that order"
+    return (
+        f"**The `vjepa` reward's scorer** (`metrics/vjepa.json`; {report['scorer']}): masked-prediction loss, lower = steadier: "
+        f"{losses}; it {order}, and scores {percent(report['jittered_scored_worse_than_its_clip'])} of jittered clips "
+        "worse than the clip they were made from."
+    )
+
+
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -216,6 +227,9 @@ def results_section() -> str:
         elif report:
             parts.append(f"**Preference pairs of `{method}`** (`metrics/pairs_{method}.json`; pairs that fail a check are "
                          "dropped before training):\n\n" + pairs_table(report))
+    scorer = read_json(ROOT / "metrics/vjepa.json")
+    if scorer:
+        parts.append(vjepa_line(scorer))
     base = read_json(ROOT / "metrics/base.json")
     if base:
         parts.append("**The base model** (`metrics/base.json`):")

@@ -8,16 +8,18 @@ tables were measured with; each run prints one RESULT line of relative changes i
 Settings (key=value): steps, batch (clips per step), lr, schedule (constant|cosine), rank, queries,
 nsteps (training DDIM steps), backprop (last|random|all), k, window (decoded frames, 0 = all),
 targets (motion|motion_and_spatial), rewards and guard (JSON), seed (LoRA init and the loop's draws),
-n (evaluation samples), base (folder).
+n (evaluation samples), base (folder), vjepa_dir (the vjepa reward's scorer, models/vjepa) and clip
+(the clip_text reward's model).
 """
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from videodpo import models, toyworld, vader
+from videodpo import models, rewards, toyworld, vader
 from videodpo.evaluation import clip_metrics
 from videodpo.sampling import generate_clips
 
@@ -51,7 +53,8 @@ def main(args: list[str]) -> None:
     objective = vader.VaderObjective(get("rewards", {"brightness": 1.0, "temporal": 1.0}), get("guard", DEFAULT_GUARD))
     loop = vader.VaderLoop(get("steps", 40), get("batch", 2), get("lr", 2e-2), lr_schedule=get("schedule", "cosine"), seed=get("seed", 0))
     log = lambda values, step: print("STEP", step, " ".join(f"{k}={v:.3g}" for k, v in values.items()), flush=True)
-    run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, log=log)
+    scorers = rewards.load_scorers(objective.rewards, Path(get("vjepa_dir", "models/vjepa")), get("clip", "openai/clip-vit-base-patch32"), "main")
+    run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, log=log, scorers=scorers)
 
     held_out = [c.text for c in toyworld.held_out_captions()]
     prompts = (held_out * 8)[: get("n", 48)]

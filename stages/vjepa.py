@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors.numpy import load_file
 
 from videodpo import outputs, pairs, toyworld, vjepa
@@ -39,6 +40,7 @@ def main() -> None:
         training_clips, _ = toyworld.render_dataset(toyworld.train_captions(), settings.clips_per_caption, settings.seed, **render)
         per_caption = max(len(base) // len(toyworld.held_out_captions()), 1)
         ground_truth, _ = toyworld.render_dataset(toyworld.held_out_captions(), per_caption, settings.seed + 1, **render)
+        torch.manual_seed(settings.seed)  # the initial weights
         model = vjepa.build_tiny_vjepa(world.frames, world.frame_size)
         training = vjepa.VjepaTraining(settings.steps, settings.batch_clips, settings.learning_rate, settings.ema, settings.seed)
         losses = vjepa.train_vjepa(model, clips_to_tensor(training_clips), training)

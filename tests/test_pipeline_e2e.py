@@ -90,7 +90,7 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
     assert set(lock["stages"]) == {
-        "base", "preview_base", "sample_base", "evaluate",
+        "base", "preview_base", "sample_base", "vjepa", "evaluate",
         *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train", "sample") for method in ("dpo", "vader")),
     }
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
