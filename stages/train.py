@@ -119,9 +119,7 @@ def train_vader(state, started: float) -> None:
     if settings.gradient_checkpointing:  # the reward's gradient runs back through the decoder too
         pipe.unet.enable_gradient_checkpointing()
         pipe.vae.enable_gradient_checkpointing()
-    scorers = rewards.load_scorers(options.rewards, VJEPA_DIR, settings.clip.hub, settings.clip.revision)
-    for scorer in scorers.values():
-        getattr(scorer, "model", scorer).to(state.device)
+    scorers = rewards.load_scorers(options.rewards, VJEPA_DIR, settings.clip.hub, settings.clip.revision, state.device)
     sampling = vader.VaderSampling(
         card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
         options.backprop, options.backprop_steps, options.decode_frames,

@@ -137,18 +137,22 @@ def check_reward_names(weights: dict[str, float]) -> None:
         raise ValueError(f"unknown reward(s) {', '.join(unknown)}: known rewards are {', '.join(REWARDS)}")
 
 
-def load_scorers(weights: dict[str, float], vjepa_dir: str | Path, clip_hub: str, clip_revision: str) -> dict[str, Any]:
-    """The frozen scorer model of each weighted model reward: `vjepa` from the vjepa stage's folder,
-    `clip_text` from the hub at its revision."""
+def load_scorers(
+    weights: dict[str, float], vjepa_dir: str | Path, clip_hub: str, clip_revision: str, device: torch.device | str = "cpu",
+) -> dict[str, Any]:
+    """The frozen scorer model of each weighted model reward, on `device`: `vjepa` from the vjepa
+    stage's folder, `clip_text` from the hub at its revision."""
     scorers: dict[str, Any] = {}
     if weights.get("vjepa"):
         from videodpo import vjepa
 
-        scorers["vjepa"] = vjepa.load_scorer(Path(vjepa_dir))
+        scorers["vjepa"] = vjepa.load_scorer(Path(vjepa_dir)).to(device)
     if weights.get("clip_text"):
         from videodpo import clip_score
 
-        scorers["clip_text"] = clip_score.load_clip_scorer(clip_hub, clip_revision)
+        scorer = clip_score.load_clip_scorer(clip_hub, clip_revision)
+        scorer.model.to(device)
+        scorers["clip_text"] = scorer
     assert set(scorers) == {name for name in MODEL_REWARDS if weights.get(name)}
     return scorers
 

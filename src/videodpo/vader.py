@@ -22,7 +22,7 @@ from diffusers import AnimateDiffPipeline
 from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from tqdm.auto import tqdm
 
@@ -227,8 +227,8 @@ def load_query_tensors(folder: Path) -> VaderQueries:
     path = Path(folder) / QUERY_TENSORS
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; it is made by encode_latents@vader (`dvc repro encode_latents@vader`)")
-    tensors = load_file(str(path))
-    with safe_open(str(path), framework="pt") as handle:
+    with safe_open(str(path), framework="pt") as handle:  # the tensors and the prompts in one read
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
         prompts = json.loads((handle.metadata() or {}).get("prompts", "null"))
     if prompts is None or len(prompts) != len(tensors["seeds"]):
         raise ValueError(f"{path} has no prompt per query; remake it with `dvc repro --force encode_latents@vader`")

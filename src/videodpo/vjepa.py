@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import VJEPA2Config, VJEPA2Model
 
+from videodpo.pretraining import clips_to_tensor
+
 MASK_KINDS = ("future", "tube")
 # V-JEPA 2's input normalisation (ImageNet statistics), for the published weights and the tiny model alike
 PIXEL_MEAN = (0.485, 0.456, 0.406)
@@ -204,6 +206,5 @@ def clip_scores(model: VJEPA2Model, clips: np.ndarray, batch: int = 16) -> np.nd
     scores = []
     with torch.no_grad():
         for start in range(0, len(clips), batch):
-            frames = torch.from_numpy(clips[start:start + batch]).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
-            scores.append(-consistency_reward(model, frames))
+            scores.append(-consistency_reward(model, clips_to_tensor(clips[start:start + batch])))
     return torch.cat(scores).numpy()
