@@ -75,15 +75,23 @@ def occlusion_masks(clip: np.ndarray, forward: list[np.ndarray]) -> list[np.ndar
     return [consistent_pixels(flow, optical_flow(b, a)) for a, b, flow in zip(clip[:-1], clip[1:], forward)]
 
 
-def warping_error(clip: np.ndarray, forward: list[np.ndarray] | None = None) -> float:
-    """Mean |f_t − warp(f_{t+1})| over consistent pixels and frame pairs (0–255)."""
+def transition_warping_errors(clip: np.ndarray, forward: list[np.ndarray] | None = None) -> list[float | None]:
+    """Per frame pair t→t+1, the mean |f_t − warp(f_{t+1})| over its consistent pixels (0–255);
+    None where no pixel is consistent."""
     forward = forward_flows(clip) if forward is None else forward
-    errors = []
+    errors: list[float | None] = []
     for a, b, flow, mask in zip(clip[:-1], clip[1:], forward, occlusion_masks(clip, forward)):
         if not mask.any():
+            errors.append(None)
             continue
         residual = np.abs(a.astype(np.float32) - backward_warp(b, flow).astype(np.float32)).mean(axis=-1)
         errors.append(float(residual[mask].mean()))
+    return errors
+
+
+def warping_error(clip: np.ndarray, forward: list[np.ndarray] | None = None) -> float:
+    """Mean |f_t − warp(f_{t+1})| over consistent pixels and frame pairs (0–255)."""
+    errors = [e for e in transition_warping_errors(clip, forward) if e is not None]
     return float(np.mean(errors)) if errors else 0.0
 
 
