@@ -90,28 +90,48 @@ def regenerate_frames(
         raise ValueError(f"data.jitter_strength: img2img needs a strength in (0, 1], got {strength}")
     if len(clips) != len(prompts) or len(clips) != len(seeds):
         raise ValueError(f"{len(clips)} clips, {len(prompts)} prompts and {len(seeds)} seeds: give one of each per clip")
+    frames = clips.shape[1]
+    single = clips.reshape(-1, 1, *clips.shape[2:])
+    clean = encode_clips(pipe, single)  # (N·F, C, 1, h, w)
+    noise = torch.cat([frame_noise((clean.shape[1], frames, *clean.shape[3:]), seed).transpose(0, 1) for seed in seeds])
+    frame_prompts = [prompt for prompt in prompts for _ in range(frames)]
+    out = denoise_from(pipe, clean, noise.unsqueeze(2), frame_prompts, strength, steps, guidance_scale, clips.shape[2], batch_size, desc)
+    return out.reshape(clips.shape)
+
+
+@torch.no_grad()
+def denoise_from(
+    pipe: AnimateDiffPipeline,
+    clean: torch.Tensor,
+    noise: torch.Tensor,
+    prompts: list[str],
+    strength: float,
+    steps: int,
+    guidance_scale: float,
+    resolution: int,
+    batch_size: int = 8,
+    desc: str = "denoise",
+) -> np.ndarray:
+    """SDEdit: latents `clean` (N, C, F, h, w) noised with `noise` to the level of `strength` and
+    denoised by the model over the last int(strength · steps) of `steps` DDIM steps, each with its
+    prompt. uint8 clips (N, F, H, W, 3)."""
     video_pipe = AnimateDiffVideoToVideoPipeline(**pipe.components)
     video_pipe.set_progress_bar_config(disable=True)
     scheduler = video_pipe.scheduler
     scheduler.set_timesteps(steps)
     timesteps, _ = video_pipe.get_timesteps(steps, scheduler.timesteps, strength, "cpu")
-    frames = clips.shape[1]
-    single = clips.reshape(-1, 1, *clips.shape[2:])
-    clean = encode_clips(pipe, single)  # (N·F, C, 1, h, w)
-    noise = torch.cat([frame_noise((clean.shape[1], frames, *clean.shape[3:]), seed).transpose(0, 1) for seed in seeds])
-    noisy = scheduler.add_noise(clean, noise.unsqueeze(2), timesteps[:1].repeat(len(clean)))
-    frame_prompts = [prompt for prompt in prompts for _ in range(frames)]
+    noisy = scheduler.add_noise(clean, noise, timesteps[:1].repeat(len(clean)))
     out = []
-    for start in tqdm(range(0, len(single), batch_size), desc=desc, unit="batch"):
+    for start in tqdm(range(0, len(clean), batch_size), desc=desc, unit="batch"):
         output = video_pipe(
-            prompt=frame_prompts[start : start + batch_size],
+            prompt=prompts[start : start + batch_size],
             latents=noisy[start : start + batch_size].to(pipe.unet.device, pipe.unet.dtype),
-            height=clips.shape[2],
-            width=clips.shape[3],
+            height=resolution,
+            width=resolution,
             num_inference_steps=steps,
             strength=strength,
             guidance_scale=guidance_scale,
             output_type="np",
         )
         out.append((np.asarray(output.frames) * 255).round().clip(0, 255).astype(np.uint8))
-    return np.concatenate(out).reshape(clips.shape)
+    return np.concatenate(out)

@@ -1,0 +1,149 @@
+"""DenseDPO's data: the user's captioned video folder, guided pairs made from it by make_pairs, and a
+labeller plugged in by name, all on the tiny untrained pipeline (offline, in this process)."""
+
+import importlib.util
+import json
+import types
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from videodpo import guided_pairs, latents, models, user_videos
+from videodpo.config import DenseDPOSettings, ToyworldSettings
+from videodpo.method_settings import LabelledPairSettings, write_branch_settings
+
+ROOT = Path(__file__).parents[1]
+
+
+def moving_square(frames: int, size: int, colour=(220, 40, 40), channels: int = 3) -> np.ndarray:
+    video = np.full((frames, size, size, channels), 30, np.uint8)
+    for t in range(frames):
+        video[t, 10:20, 4 + 2 * t : 14 + 2 * t, :3] = colour[:channels] if channels >= 3 else colour[0]
+    if channels == 4:
+        video[..., 3] = 255
+    return video
+
+
+def write_video_folder(folder: Path) -> None:
+    """Two tiny captioned videos, of other sizes than the model's: an mp4 and a gif."""
+    folder.mkdir()
+    iio.imwrite(folder / "a_red_square.mp4", moving_square(10, 48), plugin="pyav", codec="libx264", fps=8)
+    (folder / "a_red_square.txt").write_text("a red square moving right\n")
+    iio.imwrite(folder / "b_blue_square.gif", moving_square(9, 40, colour=(40, 40, 220)), duration=100, loop=0)
+    (folder / "b_blue_square.txt").write_text("a blue square moving right")
+
+
+def test_a_captioned_video_folder_reads_as_clips_of_the_model_size(tmp_path):
+    write_video_folder(tmp_path / "videos")
+    clips, captions, names = user_videos.read_captioned_videos(tmp_path / "videos", frames=8, resolution=32)
+    assert clips.shape == (2, 8, 32, 32, 3) and clips.dtype == np.uint8
+    assert captions == ["a red square moving right", "a blue square moving right"]
+    assert names == ["a_red_square.mp4", "b_blue_square.gif"]
+    # the square keeps its colour and moves right
+    red = clips[0, ..., 0].astype(int) - clips[0, ..., 2]
+    columns = [np.argwhere(red[t] > 80)[:, 1].mean() for t in (0, 7)]
+    assert columns[1] > columns[0] + 5
+
+
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("no caption", "no caption; write it in clip.txt"),
+        ("too short", "4 frames, shorter than the tier's 8"),
+        ("not a video", "cannot be decoded"),
+        ("empty folder", "holds no videos"),
+    ],
+)
+def test_a_bad_video_folder_names_the_file_and_the_fix(tmp_path, problem, message):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    if problem == "no caption":
+        iio.imwrite(folder / "clip.gif", moving_square(8, 32), duration=100, loop=0)
+    elif problem == "too short":
+        iio.imwrite(folder / "clip.gif", moving_square(4, 32), duration=100, loop=0)
+        (folder / "clip.txt").write_text("a red square moving right")
+    elif problem == "not a video":
+        (folder / "clip.mp4").write_bytes(b"not a video at all")
+        (folder / "clip.txt").write_text("a red square moving right")
+    with pytest.raises(user_videos.VideoFolderError, match=message):
+        user_videos.read_captioned_videos(folder, frames=8, resolution=32)
+
+
+def test_greyscale_and_alpha_videos_become_rgb(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    iio.imwrite(folder / "grey.gif", moving_square(8, 32, channels=1)[..., 0], duration=100, loop=0)
+    (folder / "grey.txt").write_text("a white square moving right")
+    clips, _, _ = user_videos.read_captioned_videos(folder, frames=8, resolution=32)
+    assert clips.shape == (1, 8, 32, 32, 3)
+    assert np.array_equal(clips[..., 0], clips[..., 2])
+
+
+def test_eta_sets_how_many_sampling_steps_denoise_a_copy():
+    assert guided_pairs.denoising_steps(0.6, 20) == 12 and guided_pairs.denoising_steps(0.35, 20) == 7
+    assert guided_pairs.denoising_steps(1.0, 20) == 20 and guided_pairs.denoising_steps(0.01, 20) == 1
+    with pytest.raises(ValueError, match=r"eta must be in \(0, 1\]"):
+        guided_pairs.denoising_steps(1.5, 20)
+
+
+def plain_labels(clip_a, clip_b, segments):
+    """A plug-in labeller: a where its segment is brighter, b where it is darker, else a tie."""
+    return [int(np.sign(int(clip_a[list(s)].mean()) - int(clip_b[list(s)].mean()))) for s in segments]
+
+
+@pytest.fixture(scope="module")
+def make_pairs_stage():
+    spec = importlib.util.spec_from_file_location("make_pairs_stage", ROOT / "stages/make_pairs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_dense_make_pairs(stage, project: Path, toy_pipeline, labeller: str, num_pairs: int = 3) -> tuple[list[dict], dict, dict]:
+    models.save_pipeline(toy_pipeline, project / "models/base")
+    models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/base")
+    settings = LabelledPairSettings(
+        kind="dense", num_pairs=num_pairs, seed=0, dense=DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller),
+        label_budget=None, source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
+        toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
+    )
+    write_branch_settings(project / "data/settings/dense_dpo", {"pairs": settings})
+    stage.main("dense_dpo", types.SimpleNamespace(device="cpu"))
+    pairs_dir = project / "data/pairs/dense_dpo"
+    shard = load_file(str(pairs_dir / "pairs-00000.safetensors"))
+    return latents.read_manifest(pairs_dir), shard, json.loads((project / "metrics/pairs_dense_dpo.json").read_text())
+
+
+def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_labeller(
+    make_pairs_stage, toy_pipeline, tmp_path, monkeypatch
+):
+    """make_pairs@dense_dpo on a hub tier: each pair's two copies come from one of the user's videos
+    (taken in turn), differ from each other, and carry the plugged-in labeller's labels; the
+    manifest records the ground truth, η and both seeds. No pipeline change names the labeller:
+    params do (`dense_dpo.labeller: module:function`)."""
+    write_video_folder(tmp_path / "videos")
+    monkeypatch.chdir(tmp_path)
+    manifest, shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, "test_dense_pairs:plain_labels")
+    a, b, labels = shard["winners"], shard["losers"], shard["labels"]
+    assert a.shape == b.shape and a.shape[1:] == (8, 32, 32, 3) and labels.shape == (len(a), 2)
+    names = ["a_red_square.mp4", "b_blue_square.gif"]
+    assert len(manifest) == len(a) >= 1  # pairs the labeller tied everywhere are dropped
+    assert all(r["ground_truth"] == names[r["pair"] % 2] for r in manifest)
+    assert all(r["eta"] == 0.5 and len(set(r["seeds"])) == 2 for r in manifest)
+    assert len({tuple(r["seeds"]) for r in manifest}) == len(manifest)  # every pair its own noise
+    assert not np.array_equal(a, b)
+    for i, record in enumerate(manifest):  # the plug-in's labels, as it would give them
+        assert record["labels"] == labels[i].tolist() == plain_labels(a[i], b[i], [range(0, 4), range(4, 8)])
+    assert report["labels_asked"] == 3 * 2 and report["segments_per_pair"] == 2
+    assert report["labeller"] == "test_dense_pairs:plain_labels"
+
+
+def test_a_labeller_that_is_not_there_fails_before_the_model_loads(make_pairs_stage, toy_pipeline, tmp_path, monkeypatch):
+    write_video_folder(tmp_path / "videos")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="has no function 'missing'"):
+        run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, "test_dense_pairs:missing")
+    assert not (tmp_path / "data/pairs/dense_dpo").exists()
