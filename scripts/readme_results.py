@@ -171,6 +171,39 @@ def pairs_table(report: dict) -> str:
     return "\n".join(rows)
 
 
+PREFERENCE_METHODS = ("dpo", "vanilla_dpo", "dense_dpo", "dense_dpo_third")
+PREFERENCE_MEASURES = (
+    ("warping_error", "warping error"), ("frame_difference", "frame difference"), ("motion", "motion"),
+    ("dynamic_degree", "dynamic degree"), ("travel", "travel"),
+)
+
+
+def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, dict]) -> str:
+    """The DPO methods side by side at the same optimiser steps: the motion bias of their pairs,
+    their labels, and what they changed (flicker, motion, adherence) with CIs."""
+    keys = [(key, label) for key, label in PREFERENCE_MEASURES if key in metrics["base"]]
+    rows = [
+        "| method | pairs' motion bias (px/frame) | labels | labels per pair | tie rate | optimiser steps | "
+        + " | ".join(label for _, label in keys) + " | adherence |",
+        "|---|---|---|---|---|---|" + "---|" * (len(keys) + 1),
+    ]
+    for method in PREFERENCE_METHODS:
+        if method not in metrics["methods"] or method not in reports:
+            continue
+        report, cost, result = reports[method], costs.get(method, {}), metrics["methods"][method]
+        labels_per_pair = report.get("labels_per_pair", 1.0)
+        ties = percent(report["tie_rate"]) if "tie_rate" in report else "– (made, not labelled)"
+        cells = [change_cell(result["change"][key]) for key, _ in keys]
+        adherence = (
+            f"{100 * (result['means']['adherence'] - metrics['base']['adherence']):+.1f} points" if "adherence" in metrics["base"] else "n/a"
+        )
+        rows.append(
+            f"| `{method}` | {report.get('motion_bias', float('nan')):+.3f} | {cost.get('labels', '–')} | {labels_per_pair:.2f} | {ties} | "
+            f"{cost.get('optimizer_steps', '–')} | " + " | ".join(cells) + f" | {adherence} |"
+        )
+    return "\n".join(rows)
+
+
 def vjepa_line(report: dict) -> str:
     names = {"ground_truth": "held-out ground truth", "base": "base samples", "jittered": "the same samples jittered"}
     losses = ", ".join(f"{names[k]} {report['loss'][k]:.3f} (n = {report['n'][k]})" for k in names if k in report["loss"])
@@ -216,8 +249,20 @@ def results_section() -> str:
                 "fixed held-out set, seeds disjoint from the evaluation's, against training seconds and against the data "
                 "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
             )
+    reports = {m: read_json(ROOT / f"metrics/pairs_{m}.json") for m in methods}
+    if sum(m in PREFERENCE_METHODS and reports[m] for m in methods) > 1:
+        costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
+        parts.append(
+            "**The DPO methods at the same optimiser steps** (`metrics/pairs_<method>.json`, `metrics/train_<method>.json`, "
+            "`metrics/eval.json`). Motion bias: the mean motion of the preferred clip (or segment) minus the rejected one in the "
+            "training pairs; negative means the labels favour clips that move less. `dpo`'s losers are made, not labelled. "
+            "Changes against the base with their 95 % CIs:\n\n"
+            + preference_table(metrics, {m: r for m, r in reports.items() if r}, costs)
+        )
     for method in methods:
-        report = read_json(ROOT / f"metrics/pairs_{method}.json")
+        report = reports[method]
+        if report and "maker" in report:
+            continue  # a labelled maker: in the table above
         if report and "queries" in report:
             parts.append(
                 f"**Training queries of `{method}`** (`metrics/pairs_{method}.json`): {report['queries']} (caption, seed) queries; "

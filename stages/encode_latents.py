@@ -1,12 +1,14 @@
 """DVC stage `encode_latents@<method>`: the tensors training reads, so it needs no text encoder.
 
-dpo: VAE latents of every pair of data/pairs/dpo and text embeddings of its caption (training loads
-neither the VAE nor the text encoder). vader: the prompt embeddings (with and without the caption)
+dpo, vanilla_dpo, dense_dpo(_third): VAE latents of every pair of data/pairs/<method>, text embeddings
+of its caption and its segment labels if it has them (training loads neither the VAE nor the text
+encoder). vader: the prompt embeddings (with and without the caption)
 of every query and its reference clip as frames in [-1, 1]."""
 
 import sys
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from videodpo import distributed, latents, models, outputs, vader
@@ -32,14 +34,16 @@ def main(method: str) -> None:
         return encode_queries(pipe)
     manifest = latents.read_manifest(pairs_dir)
     with outputs.atomic_directory(Path("data/latents") / method) as staging:
-        for shard, winners, losers in tqdm(list(latents.iter_pair_shards(pairs_dir)), desc=f"encode_latents@{method}", unit="shard"):
+        for shard, arrays in tqdm(list(latents.iter_pair_arrays(pairs_dir)), desc=f"encode_latents@{method}", unit="shard"):
             captions = [record["caption"] for record in manifest if record["shard"] == shard]
+            labels = arrays.get("labels")
             latents.write_latent_shard(
                 Path(staging),
                 shard.replace("pairs-", "latents-"),
-                latents.encode_clips(pipe, winners),
-                latents.encode_clips(pipe, losers),
+                latents.encode_clips(pipe, arrays["winners"]),
+                latents.encode_clips(pipe, arrays["losers"]),
                 latents.encode_captions(pipe, captions),
+                None if labels is None else torch.from_numpy(labels),
             )
 
 

@@ -4,6 +4,16 @@ vader: its training queries (training captions with recorded seeds) and the refe
 each, sampled as VADER's training samples are; the appearance guard holds the policy near them.
 Writes data/pairs/vader and metrics/pairs_vader.json (the references' flicker).
 
+vanilla_dpo: two base generations of each training caption from independent noise, labelled as
+whole clips by `dense_dpo.labeller`; ties are dropped and the preferred clip becomes the winner.
+
+dense_dpo: DenseDPO's guided pairs (videodpo.guided_pairs), two denoised corrupted copies of one
+ground-truth clip (toy renders of training captions; on the hub tiers the user's captioned videos
+of `data.gt_videos`), labelled per segment by the labeller. dense_dpo_third: the same pairs with a
+third of vanilla's labels, at random segments. Both write the labels beside the clips, the ground
+truth, η and both seeds to the manifest, and per maker the motion bias, labels and ties to
+metrics/pairs_<method>.json.
+
 dpo: preference pairs.
 
 Winners are base generations for training captions with recorded seeds; each loser is its winner
@@ -21,11 +31,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import distributed, latents, models, outputs, pairs, precision, rewards, seeds, temporal, toyworld, vader
-from videodpo.method_settings import DPOPairSettings, VaderQuerySettings, read_stage_settings
+from videodpo import (
+    distributed, guided_pairs, labellers, latents, models, outputs, pairs, precision, rewards, seeds, temporal, toyworld, user_videos, vader,
+)
+from videodpo.method_settings import DPOPairSettings, LabelledPairSettings, VaderQuerySettings, read_stage_settings
 from videodpo.sampling import generate_clips, regenerate_frames
 
-PAIR_MAKERS = ("dpo", "vader")  # methods whose training data this stage makes
+PAIR_MAKERS = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")  # methods whose training data this stage makes
 
 
 def steadiest_generations(pipe, card, prompts, pair_seeds, settings: DPOPairSettings):
@@ -68,6 +80,8 @@ def main(method: str, state) -> None:
     settings = read_stage_settings(f"data/settings/{method}", method, "pairs")
     if method == "vader":
         return make_queries(settings, state)
+    if isinstance(settings, LabelledPairSettings):
+        return make_labelled_pairs(method, settings, state)
     data = settings.data
     card = models.ModelCard.load("models/base")
     pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
@@ -114,10 +128,100 @@ def make_queries(settings: VaderQuerySettings, state) -> None:
                 vader.write_query_clips(Path(staging), prompts, query_seeds, references)
 
 
+def ground_truth(settings: LabelledPairSettings, pair_seeds: list[int]) -> guided_pairs.GroundTruth:
+    """The ground-truth clip of every pair: toy renders, or the user's videos taken in turn."""
+    if settings.source == "toy":
+        world = settings.toyworld
+        return guided_pairs.toy_ground_truth(len(pair_seeds), pair_seeds, world.frames, world.frame_size, world.radius, world.speed)
+    videos = user_videos.read_captioned_videos(settings.gt_videos, settings.frames, settings.resolution)
+    return guided_pairs.GroundTruth(*videos)
+
+
+def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> None:
+    card = models.ModelCard.load("models/base")
+    count = settings.num_pairs
+    pair_seeds = seeds.pair_seeds(settings.seed, count)
+    noise_seeds = [seeds.candidate_seeds(seed, 2) for seed in pair_seeds]  # clip a's and clip b's
+    if settings.kind == "dense":
+        truth = guided_pairs.cycled(ground_truth(settings, pair_seeds), count)  # read before the model: a bad video fails fast
+        prompts, origins = truth.captions, truth.origins
+        parts = labellers.segments(card.frames, settings.dense.segment_frames)
+    else:
+        captions = [c.text for c in toyworld.train_captions()]  # as make_pairs@dpo's winners; held-out captions never train
+        prompts, origins = [captions[i % len(captions)] for i in range(count)], [None] * count
+        parts = [range(card.frames)]
+
+    def labeller_of(caption: str) -> labellers.Labeller:
+        return labellers.resolve(settings.dense.labeller, settings.dense.tie_margin, caption)
+
+    labeller_of(prompts[0])  # a bad labeller name fails before the model loads
+    pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    shard = distributed.my_shard(count)  # every pair is a pure function of its seeds and ground truth
+    mine = slice(shard.start, shard.stop)
+    copies = []
+    for which in (0, 1):
+        my_seeds = [s[which] for s in noise_seeds[mine]]
+        desc = f"make_pairs@{method}: clips {'ab'[which]}"
+        if settings.kind == "dense":
+            made = guided_pairs.corrupted_copies(
+                pipe, truth.clips[mine], prompts[mine], my_seeds, settings.dense.eta, settings.num_inference_steps,
+                settings.guidance_scale, card.shared_noise, desc=desc,
+            )
+        else:
+            made = generate_clips(
+                pipe, prompts[mine], my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
+                card.shared_noise, desc=desc, resolution=card.frame_size,
+            )
+        copies.append(distributed.gather_rows(made, count))
+    with distributed.main_process_writes() as writes:
+        if writes:
+            label_and_write(method, settings, copies[0], copies[1], prompts, origins, noise_seeds, parts, labeller_of)
+
+
+def label_and_write(method, settings: LabelledPairSettings, clips_a, clips_b, prompts, origins, noise_seeds, parts, labeller_of) -> None:
+    asked = labellers.budget_mask(len(clips_a), len(parts), settings.label_budget, settings.seed)
+    labels = np.zeros(asked.shape, np.int8)
+    motion_a, motion_b = np.zeros(asked.shape), np.zeros(asked.shape)
+    for i in tqdm(range(len(clips_a)), desc=f"make_pairs@{method}: label", unit="pair"):
+        if asked[i].any():
+            labels[i] = labellers.label_pair(labeller_of(prompts[i]), clips_a[i], clips_b[i], parts)
+            labels[i][~asked[i]] = 0
+            motion_a[i], motion_b[i] = labellers.segment_motion(clips_a[i], parts), labellers.segment_motion(clips_b[i], parts)
+    report = {"maker": settings.kind, "labeller": settings.dense.labeller, "segments_per_pair": len(parts)}
+    report |= labellers.labels_report(labels, asked, motion_a, motion_b)
+    outputs.write_json(f"metrics/pairs_{method}.json", report)
+    keep = [i for i in range(len(labels)) if labels[i].any()]
+    if not keep:
+        raise SystemExit(
+            f"make_pairs@{method}: the labeller tied every pair (see metrics/pairs_{method}.json): lower dense_dpo.tie_margin"
+        )
+    if settings.kind == "vanilla":  # one clip label: the preferred clip is the winner
+        flip = np.array([labels[i, 0] < 0 for i in keep])
+        winners = np.where(flip[:, None, None, None, None], clips_b[keep], clips_a[keep])
+        losers = np.where(flip[:, None, None, None, None], clips_a[keep], clips_b[keep])
+        shard_labels = None
+    else:
+        winners, losers, shard_labels = clips_a[keep], clips_b[keep], labels[keep]
+    with outputs.atomic_directory(f"data/pairs/{method}") as staging:
+        shard = latents.write_pair_shard(Path(staging), 0, winners, losers, shard_labels)
+        records = []
+        for row, i in enumerate(keep):
+            record = {"row": row, "shard": shard, "pair": i, "caption": prompts[i], "method": settings.kind, "seeds": noise_seeds[i]}
+            if settings.kind == "dense":
+                record |= {"ground_truth": origins[i], "eta": settings.dense.eta, "labels": labels[i].tolist()}
+            else:
+                record["winner_is"] = "b" if labels[i, 0] < 0 else "a"
+            records.append(record)
+        latents.write_manifest(Path(staging), records)
+
+
 def verify_and_write(method, winners, losers, prompts, seeds, makers, data) -> None:
     checks = [pairs.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
     tolerance = data.appearance_tolerance
     report = pairs.verification_report(checks, makers, tolerance)
+    kept = [i for i, check in enumerate(checks) if check.keep(tolerance)]
+    # the motion bias in the data, as for the labelled makers: winner's motion minus its loser's
+    report["motion_bias"] = float(np.mean([temporal.motion_magnitude(winners[i]) - temporal.motion_magnitude(losers[i]) for i in kept])) if kept else 0.0
     outputs.write_json(f"metrics/pairs_{method}.json", report)  # written first: it explains a failure too
     if report["kept"] == 0:
         raise SystemExit(

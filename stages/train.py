@@ -1,6 +1,7 @@
 """DVC stage `train@<method>`: a LoRA on the motion modules, by the method's objective.
 
-dpo: Diffusion-DPO from cached latents. vader: reward gradients through the sampler, on the training
+dpo, vanilla_dpo: Diffusion-DPO from cached latents, one label per pair; dense_dpo(_third): the same
+loop with a DPO term per labelled segment of frames (the pairs' labels). vader: reward gradients through the sampler, on the training
 queries of data/latents/vader (VADER samples its own clips). Both score a small validation set every
 `val_every` steps (videodpo.validation), logged against training time and data consumed.
 
@@ -28,7 +29,7 @@ from videodpo import distributed, latents, models, outputs, precision, rewards, 
 from videodpo.method_settings import read_stage_settings
 from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
-TRAINED_HERE = ("dpo", "vader")  # methods this stage trains
+TRAINED_HERE = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")  # methods this stage trains
 CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/models.py")
 VADER_CODE = (
     "src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/models.py", "src/videodpo/temporal.py",
@@ -91,9 +92,7 @@ def main(method: str, state) -> None:
     )
     pipe.set_progress_bar_config(disable=True)
     validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
-    identity = fingerprint(
-        CODE, [data[key] for key in ("winners", "losers", "text")], (settings.lora_rank, settings.lora_alpha, training.memory_optimized)
-    )
+    identity = fingerprint(CODE, list(data.values()), (settings.lora_rank, settings.lora_alpha, training.memory_optimized))
     with dvclive_log(plots, checkpoint.exists(), state.is_main_process) as log:
         run = train_dpo_lora(pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log, identity, validate)
     with distributed.main_process_writes() as writes:
@@ -103,7 +102,7 @@ def main(method: str, state) -> None:
             shutil.rmtree(checkpoint, ignore_errors=True)
             plot_curves(plots / "plots/metrics", plots / "curves.png")
             validation.write_table(plots / "plots/metrics", "pairs_drawn", plots / "validation.csv")
-            outputs.write_json(f"metrics/train_{method}.json", training_cost(run, loop, len(data["winners"]), state.num_processes, started))
+            outputs.write_json(f"metrics/train_{method}.json", training_cost(run, loop, data, state.num_processes, started))
 
 
 def train_vader(state, started: float) -> None:
@@ -159,15 +158,17 @@ def train_vader(state, started: float) -> None:
             )
 
 
-def training_cost(run: TrainingRun, loop: LoopSettings, pairs: int, processes: int, started: float) -> dict:
-    """What training consumed: time, optimiser steps, and preference data (one clip-level label per pair)."""
+def training_cost(run: TrainingRun, loop: LoopSettings, data: dict[str, torch.Tensor], processes: int, started: float) -> dict:
+    """What training consumed: time, optimiser steps, and preference data (labels: one per pair, or
+    the labelled segments of segment-labelled pairs)."""
+    pairs = len(data["winners"])
     return {
         "wall_seconds": round(time.perf_counter() - started, 1),
         "train_seconds": round(run.train_seconds, 1),
         "optimizer_steps": run.steps,
         "resumed_from_step": run.resumed_from,
         "preference_pairs": pairs,
-        "labels": pairs,
+        "labels": int((data["labels"] != 0).sum()) if "labels" in data else pairs,
         "pair_draws": run.steps * loop.batch_size * loop.gradient_accumulation_steps * processes,
     }
 

@@ -50,7 +50,7 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["model"].update(source="hub"), "tiers.cpu.model.source"),
         (lambda p: p.update(launch="torchrun --nproc_per_node 2"), "launch: Value error, give `python`"),
         (lambda p: p["toyworld"].update(speed=5.0), "does not fit"),
-        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dpo, vader"),
+        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dpo, vader, vanilla_dpo, dense_dpo"),
         (lambda p: p.update(methods=[]), "methods: Value error, an empty list; list one or more of the known methods"),
         (lambda p: p.update(methods=["dpo", "dpo"]), "methods: Value error, a name listed twice"),
         (lambda p: p["data"].update(seed=5000), "data.seed"),
@@ -64,6 +64,13 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["reward_models"]["vjepa"].update(ema=1.0), "reward_models.vjepa.ema"),
         (lambda p: p["reward_models"]["clip"].update(revision=""), "reward_models.clip.revision"),
         (lambda p: p["reward_models"].update(dino={}), "reward_models.dino: unknown key"),
+        (lambda p: p["dense_dpo"].update(eta=0.0), "dense_dpo.eta"),
+        (lambda p: p["dense_dpo"].update(eta=1.2), "dense_dpo.eta"),
+        (lambda p: p["dense_dpo"].update(segment_frames=3), "dense_dpo.segment_frames 3 does not divide the tier's 8 frames"),
+        (lambda p: p["dense_dpo"].update(labeller="gpt"), "dense_dpo.labeller: Value error, not a labeller; name one of warping_error, oracle, or your own as module:function"),
+        (lambda p: p["dense_dpo"].update(tie_margin=-0.1), "dense_dpo.tie_margin"),
+        (lambda p: p["dense_dpo"].update(labeller="oracle") or p.update(tier="t4"), "dense_dpo.labeller oracle reads toy-world clips only"),
+        (lambda p: p["data"].update(gt_videos="no/such/folder") or p.update(tier="t4"), "data.gt_videos: 'no/such/folder' is not a folder"),
     ],
 )
 def test_a_bad_value_names_its_key_and_the_fix(change, named):

@@ -12,6 +12,7 @@ import yaml
 ROOT = Path(__file__).parents[1]
 
 MICRO = {
+    "methods": ["dpo", "vader", "dense_dpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
     "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
     "training": {"batch_size": 2, "val_every": 2},
     # the vjepa reward too, with the vjepa stage's micro scorer
@@ -51,7 +52,7 @@ def run(cmd: list[str], cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def micro_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("project")
-    for name in ("src", "stages", "scripts"):
+    for name in ("src", "stages", "scripts", "videos"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
@@ -91,7 +92,7 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
     assert set(lock["stages"]) == {
         "base", "preview_base", "sample_base", "vjepa", "evaluate",
-        *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train", "sample") for method in ("dpo", "vader")),
+        *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train", "sample") for method in MICRO["methods"]),
     }
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
 
@@ -112,7 +113,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     models.load_motion_lora(pipe, micro_project / "models/lora/dpo")
 
     evaluation = json.loads((micro_project / "metrics/eval.json").read_text())
-    assert evaluation["n_samples"] == 12 and list(evaluation["methods"]) == ["dpo", "vader"]  # 12 held-out captions × 1 sample
+    assert evaluation["n_samples"] == 12 and list(evaluation["methods"]) == ["dpo", "vader", "dense_dpo"]  # 12 held-out captions × 1 sample
     dpo = evaluation["methods"]["dpo"]
     for key in (
         "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
@@ -124,7 +125,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     assert base_samples == json.loads((micro_project / "results/samples/dpo/samples.json").read_text())
     assert len({s["seed"] for s in base_samples}) == len(base_samples)  # every sample its own seed
     rows = (micro_project / "plots/eval/per_sample.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2 * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
+    assert len(rows) == 1 + 3 * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
     assert (micro_project / "plots/eval/side_by_side/dpo.gif").is_file()
     assert (micro_project / "plots/eval/warping_error_per_sample.png").stat().st_size > 1000
     assert (micro_project / "plots/train/dpo/plots/metrics/implicit_accuracy.tsv").is_file()
@@ -166,14 +167,38 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
 
 
 @pytest.mark.slow
-def test_changing_beta_reruns_only_the_dpo_branch_from_training_and_evaluate(micro_project):
+def test_the_dense_dpo_branch_trains_on_guided_pairs_with_segment_labels(micro_project):
+    from videodpo import latents, models
+
+    manifest = latents.read_manifest(micro_project / "data/pairs/dense_dpo")
+    report = json.loads((micro_project / "metrics/pairs_dense_dpo.json").read_text())
+    assert report["pairs_made"] == 4 and report["segments_per_pair"] == 4 and report["labels_asked"] == 16
+    assert len(manifest) == report["pairs_kept"] >= 1 and 0 <= report["tie_rate"] <= 1
+    assert all(r["ground_truth"].startswith("toy render seed") and r["eta"] == 0.6 and len(r["labels"]) == 4 for r in manifest)
+    data = latents.load_latents(micro_project / "data/latents/dense_dpo")
+    assert data["labels"].shape == (len(manifest), 4)
+    assert data["labels"].tolist() == [r["labels"] for r in manifest]
+    cost = json.loads((micro_project / "metrics/train_dense_dpo.json").read_text())
+    assert cost["labels"] == report["labels"] and cost["optimizer_steps"] == 3
+    pipe = models.load_pipeline(micro_project / "models/base")
+    models.load_motion_lora(pipe, micro_project / "models/lora/dense_dpo")
+    assert "dense_dpo" in json.loads((micro_project / "metrics/eval.json").read_text())["methods"]
+
+
+@pytest.mark.slow
+def test_changing_beta_reruns_only_the_dpo_branches_from_training(micro_project):
+    """After the settings stages rerun (they read every section), the stages whose inputs changed are
+    the training stages of the methods that read `training` (dpo, dense_dpo) and nothing of vader's;
+    DVC reruns what follows a changed stage (sample@<method>, evaluate)."""
     params = yaml.safe_load((micro_project / "params.yaml").read_text())
     params["training"]["beta"] = 3000
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = run(["dvc", "repro"], micro_project)
+    out = run(["dvc", "repro", "--single-item", "settings@dpo", "settings@vader", "settings@dense_dpo"], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    # settings@vader reads the training section too (its precision); it writes the same files, so nothing of vader's reruns
-    assert ran == {"settings@dpo", "settings@vader", "train@dpo", "sample@dpo", "evaluate"}, out
+    # settings@vader reads the training section too (its precision); it writes the same files
+    assert ran == {"settings@dpo", "settings@vader", "settings@dense_dpo"}, out
+    changed = yaml.safe_load(run(["dvc", "status", "--json"], micro_project))
+    assert set(changed) == {"train@dpo", "train@dense_dpo"}, changed
 
 
 @pytest.mark.slow

@@ -1,10 +1,11 @@
 import copy
+import dataclasses
 
 import pytest
 import torch
 
 from videodpo import models
-from videodpo.training import DPOBatch, diffusion_target, dpo_step, paired_errors
+from videodpo.training import DPOBatch, batch_for_step, diffusion_target, dpo_step, paired_errors
 
 
 @pytest.fixture()
@@ -183,3 +184,39 @@ def test_batches_come_only_from_the_given_shard_and_differ_by_rank():
     assert not torch.equal(first.noise, second.noise)
     # one process over all pairs draws exactly what it drew before shards existed
     assert torch.equal(batch_for_step(data, 2, 0, settings).rows, batch_for_step(data, 2, 0, settings, rows=range(8), rank=0).rows)
+
+
+def test_a_segment_labelled_step_with_one_whole_clip_segment_is_the_clip_dpo_step(lora_unet, toy_pipeline):
+    """DenseDPO's step with every pair labelled +1 as one segment is Diffusion-DPO's step."""
+    batch = make_batch(seed=5)
+    labelled = dataclasses.replace(batch, labels=torch.ones(len(batch.winners), 1, dtype=torch.int8))
+    clip = dpo_step(lora_unet, None, toy_pipeline.scheduler, batch, beta=500, sft_weight=2.0)
+    dense = dpo_step(lora_unet, None, toy_pipeline.scheduler, labelled, beta=500, sft_weight=2.0)
+    torch.testing.assert_close(dense.terms.loss, clip.terms.loss)
+    torch.testing.assert_close(dense.policy_winner[:, 0], clip.policy_winner)
+
+
+def test_segment_labels_train_each_segment_towards_its_own_preferred_clip(lora_unet, toy_pipeline):
+    """Clip a preferred in the first half of the frames and b in the second: a few DenseDPO steps
+    lower the policy's error (against the reference) on a's first half and on b's second half."""
+    batch = dataclasses.replace(make_batch(seed=11), labels=torch.tensor([[1, -1]] * 3, dtype=torch.int8))
+    params = [p for p in lora_unet.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=1e-3)
+    for _ in range(15):
+        step = dpo_step(lora_unet, None, toy_pipeline.scheduler, batch, beta=500)
+        optimiser.zero_grad()
+        step.terms.loss.backward()
+        optimiser.step()
+    gain_a = (step.policy_winner - step.reference_winner).mean(dim=0)  # (2,): a's first, second half
+    gain_b = (step.policy_loser - step.reference_loser).mean(dim=0)
+    assert gain_a[0] < gain_b[0] and gain_b[1] < gain_a[1]
+    assert step.terms.implicit_accuracy.item() == 1.0
+
+
+def test_batches_carry_the_labels_of_the_pairs_they_draw():
+    from videodpo.training import LoopSettings
+
+    data = tiny_data()
+    data["labels"] = torch.arange(6 * 4, dtype=torch.int8).reshape(6, 4) % 3 - 1
+    batch = batch_for_step(data, step=2, micro=0, settings=LoopSettings(max_steps=3, batch_size=3, learning_rate=1e-3, beta=1.0))
+    assert torch.equal(batch.labels, data["labels"][batch.rows])

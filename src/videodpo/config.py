@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 TIERS = ("cpu", "t4", "l4", "a100")
 # the alignment methods; each listed in params `methods` gets its own branch of stages in dvc.yaml
-METHODS = ("dpo", "vader")
+METHODS = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")
+# the methods whose pairs a labeller labels (videodpo.labellers): need the dense_dpo section
+LABELLED_METHODS = ("vanilla_dpo", "dense_dpo", "dense_dpo_third")
+DENSE_METHODS = ("dense_dpo", "dense_dpo_third")  # guided pairs from ground-truth clips
+LABELLERS = ("warping_error", "oracle")  # videodpo.labellers' built-ins; or module:function
 
 
 class ConfigError(ValueError):
@@ -114,6 +118,7 @@ class DataSettings(Section):
     appearance_tolerance: float = Field(default=0.05, gt=0)  # largest relative contrast/saturation gap of a kept pair
     candidates_per_pair: int = Field(default=1, ge=1, le=100)  # the winner is the steadiest (lowest warping error) of this many generations
     seed: int = Field(default=0, ge=0, le=999)  # bounds keep pair seeds apart from evaluation seeds (videodpo.seeds)
+    gt_videos: str = Field(default="videos", min_length=1)  # dense_dpo on the hub tiers: captioned videos (videodpo.user_videos)
 
     @field_validator("jitter_method")
     @classmethod
@@ -221,6 +226,25 @@ class VaderSettings(Section):
         return self
 
 
+class DenseDPOSettings(Section):
+    """dense_dpo (and dense_dpo_third, vanilla_dpo): how pairs are made and labelled.
+
+    Pairs count and seeds come from `data` (num_pairs, seed), so every DPO method gets the same budget."""
+
+    eta: float = Field(default=0.6, gt=0, le=1)  # corruption level of the ground truth's two copies
+    segment_frames: int = Field(default=2, gt=0)  # frames per labelled segment
+    labeller: str = Field(default="warping_error", min_length=1)  # a built-in or module:function
+    tie_margin: float = Field(default=0.05, ge=0, lt=1)  # relative score gap under which a segment ties
+
+    @field_validator("labeller")
+    @classmethod
+    def _known_labeller(cls, name: str) -> str:
+        module, colon, function = name.partition(":")
+        if name not in LABELLERS and not (colon and module and function):
+            raise ValueError(f"not a labeller; name one of {', '.join(LABELLERS)}, or your own as module:function (importable with PYTHONPATH=src)")
+        return name
+
+
 class SampleSettings(Section):
     seeds_per_prompt: int = Field(default=4, gt=0)  # evaluation samples per held-out prompt, each with its own seed
     num_inference_steps: int = Field(default=20, gt=0)
@@ -242,6 +266,7 @@ class Config(Section):
     training: TrainingSettings = TrainingSettings()
     vader: VaderSettings = VaderSettings()
     reward_models: RewardModelSettings = RewardModelSettings()
+    dense_dpo: DenseDPOSettings = DenseDPOSettings()
     sample: SampleSettings = SampleSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
 
@@ -254,6 +279,25 @@ class Config(Section):
                 f"tier {self.tier!r} asks for {self.data.frames} frames at {self.data.resolution} px, but the embedded "
                 f"toy model makes {self.toyworld.frames} frames at {self.toyworld.frame_size} px: the toy model runs "
                 f"at tier cpu only; set tiers.{self.tier}.model.source to hub"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _dense_pairs_fit(self) -> "Config":
+        if not set(self.methods) & set(LABELLED_METHODS):
+            return self
+        dense = self.dense_dpo
+        if self.data.frames % dense.segment_frames:
+            raise ValueError(
+                f"dense_dpo.segment_frames {dense.segment_frames} does not divide the tier's {self.data.frames} frames: "
+                f"pick a divisor of {self.data.frames}"
+            )
+        if dense.labeller == "oracle" and self.model.source != "toy":
+            raise ValueError("dense_dpo.labeller oracle reads toy-world clips only; use warping_error or your own on the hub tiers")
+        if self.model.source == "hub" and set(self.methods) & set(DENSE_METHODS) and not Path(self.data.gt_videos).is_dir():
+            raise ValueError(
+                f"data.gt_videos: {self.data.gt_videos!r} is not a folder; dense_dpo on the hub tiers denoises your own "
+                "captioned videos (see README, DenseDPO): point data.gt_videos at them, or drop dense_dpo from methods"
             )
         return self
 

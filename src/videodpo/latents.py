@@ -2,7 +2,9 @@
 
 data/pairs:   pairs-NNNNN.safetensors (uint8 winners/losers, (N, F, H, W, 3)) + manifest.jsonl
 data/latents: latents-NNNNN.safetensors (float winners/losers (N, C, F, h, w), text (N, seq, dim))
-Training then needs neither the VAE nor the text encoder.
+Training then needs neither the VAE nor the text encoder. Segment-labelled pairs (DenseDPO) hold
+clips a and b in winners/losers and `labels` (N, S) int8 in both: +1 where a is better, −1 where b
+is, 0 unlabelled; without `labels` a winner is better than its loser over the whole clip.
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from videodpo.pretraining import caption_ids, clips_to_tensor, encode_frames
 MANIFEST = "manifest.jsonl"
 
 
-def write_pair_shard(folder: Path, index: int, winners: np.ndarray, losers: np.ndarray) -> str:
-    """Save one shard of clips (uint8 (N, F, H, W, 3) each); return its file name."""
+def write_pair_shard(folder: Path, index: int, winners: np.ndarray, losers: np.ndarray, labels: np.ndarray | None = None) -> str:
+    """Save one shard of clips (uint8 (N, F, H, W, 3) each), and segment labels (N, S) if given;
+    return its file name."""
     if winners.shape != losers.shape or winners.dtype != np.uint8:
         raise ValueError(f"winners {winners.shape} {winners.dtype} and losers {losers.shape} must match, as uint8")
+    arrays = {"winners": np.ascontiguousarray(winners), "losers": np.ascontiguousarray(losers)}
+    if labels is not None:
+        if labels.shape[0] != winners.shape[0] or winners.shape[1] % labels.shape[1]:
+            raise ValueError(f"labels {labels.shape}: one row per pair, a number of segments dividing {winners.shape[1]} frames")
+        arrays["labels"] = np.ascontiguousarray(labels, dtype=np.int8)
     name = f"pairs-{index:05d}.safetensors"
-    save_numpy({"winners": np.ascontiguousarray(winners), "losers": np.ascontiguousarray(losers)}, str(folder / name))
+    save_numpy(arrays, str(folder / name))
     return name
 
 
@@ -48,9 +56,14 @@ def read_manifest(folder: Path) -> list[dict]:
 
 def iter_pair_shards(folder: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(shard name, winners, losers) for each shard, in order."""
+    for name, arrays in iter_pair_arrays(folder):
+        yield name, arrays["winners"], arrays["losers"]
+
+
+def iter_pair_arrays(folder: Path) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """(shard name, its arrays: winners, losers and labels if segment-labelled) for each shard, in order."""
     for path in sorted(Path(folder).glob("pairs-*.safetensors")):
-        arrays = load_numpy(str(path))
-        yield path.name, arrays["winners"], arrays["losers"]
+        yield path.name, load_numpy(str(path))
 
 
 @torch.no_grad()
@@ -68,14 +81,21 @@ def encode_captions(pipe: AnimateDiffPipeline, captions: list[str]) -> torch.Ten
     return pipe.text_encoder(ids)[0].float().contiguous().cpu()
 
 
-def write_latent_shard(folder: Path, name: str, winners: torch.Tensor, losers: torch.Tensor, text: torch.Tensor) -> None:
-    save_file({"winners": winners, "losers": losers, "text": text}, str(Path(folder) / name))
+def write_latent_shard(
+    folder: Path, name: str, winners: torch.Tensor, losers: torch.Tensor, text: torch.Tensor, labels: torch.Tensor | None = None
+) -> None:
+    tensors = {"winners": winners, "losers": losers, "text": text}
+    if labels is not None:
+        tensors["labels"] = labels.to(torch.int8).contiguous()
+    save_file(tensors, str(Path(folder) / name))
 
 
 def load_latents(folder: Path) -> dict[str, torch.Tensor]:
-    """All latent shards of a folder, concatenated: winners, losers (N, C, F, h, w) and text (N, seq, dim)."""
+    """All latent shards of a folder, concatenated: winners, losers (N, C, F, h, w), text (N, seq, dim)
+    and, for segment-labelled pairs, labels (N, S)."""
     shards = sorted(Path(folder).glob("latents-*.safetensors"))
     if not shards:
         raise FileNotFoundError(f"no latent shards in {folder}; run `dvc repro encode_latents` first")
     loaded = [load_file(str(path)) for path in shards]
-    return {key: torch.cat([shard[key] for shard in loaded]) for key in ("winners", "losers", "text")}
+    keys = ("winners", "losers", "text") + (("labels",) if "labels" in loaded[0] else ())
+    return {key: torch.cat([shard[key] for shard in loaded]) for key in keys}

@@ -9,16 +9,38 @@ to one method's params rewrites only that method's files, so only its branch rer
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Literal
 
 from videodpo import outputs
-from videodpo.config import ClipSettings, Config, DataSettings, Section, TrainingSettings, VaderSettings
+
+from videodpo.config import ClipSettings, Config, DataSettings, DenseDPOSettings, Section, ToyworldSettings, TrainingSettings, VaderSettings
 
 
 class DPOPairSettings(Section):
     """make_pairs@dpo: how pairs are made, and how the base model samples their winners."""
 
     data: DataSettings
+    num_inference_steps: int
+    guidance_scale: float
+    mixed_precision: str
+
+
+class LabelledPairSettings(Section):
+    """make_pairs of vanilla_dpo (two base generations from independent noise, one clip label) and
+    of dense_dpo (two denoised corrupted copies of a ground-truth clip, a label per segment)."""
+
+    kind: Literal["vanilla", "dense"]
+    num_pairs: int
+    seed: int
+    dense: DenseDPOSettings  # η, segments, labeller and tie margin (vanilla: the labeller and margin)
+    label_budget: int | None  # segments labelled in all (None: every segment of every pair)
+    source: str  # toy: ground truth rendered from toyworld; hub: read from gt_videos
+    gt_videos: str
+    frames: int
+    resolution: int
+    toyworld: ToyworldSettings
     num_inference_steps: int
     guidance_scale: float
     mixed_precision: str
@@ -61,7 +83,22 @@ class VaderTrainSettings(Section):
 BRANCH_SETTINGS: dict[str, dict[str, type[Section]]] = {
     "dpo": {"pairs": DPOPairSettings, "train": DPOTrainSettings},
     "vader": {"pairs": VaderQuerySettings, "train": VaderTrainSettings},
+    "vanilla_dpo": {"pairs": LabelledPairSettings, "train": DPOTrainSettings},
+    "dense_dpo": {"pairs": LabelledPairSettings, "train": DPOTrainSettings},
+    "dense_dpo_third": {"pairs": LabelledPairSettings, "train": DPOTrainSettings},
 }
+
+
+def third_of_vanilla_labels(config: Config) -> int:
+    """dense_dpo_third's label budget: a third of the clip labels vanilla_dpo asks for (one per pair)."""
+    return max(1, math.floor(config.data.num_pairs / 3))
+
+
+def _dpo_train(config: Config) -> DPOTrainSettings:
+    return DPOTrainSettings(
+        training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
+        guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
+    )
 
 
 def branch_settings(config: Config, method: str) -> dict[str, Section]:
@@ -74,11 +111,18 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
                 data=config.data, num_inference_steps=config.sample.num_inference_steps,
                 guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
             ),
-            "train": DPOTrainSettings(
-                training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
-                guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
-            ),
+            "train": _dpo_train(config),
         }
+    if method in ("vanilla_dpo", "dense_dpo", "dense_dpo_third"):
+        data = config.data
+        pairs = LabelledPairSettings(
+            kind="vanilla" if method == "vanilla_dpo" else "dense", num_pairs=data.num_pairs, seed=data.seed,
+            dense=config.dense_dpo, label_budget=third_of_vanilla_labels(config) if method == "dense_dpo_third" else None,
+            source=config.model.source, gt_videos=data.gt_videos, frames=data.frames, resolution=data.resolution,
+            toyworld=config.toyworld, num_inference_steps=config.sample.num_inference_steps,
+            guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
+        )
+        return {"pairs": pairs, "train": _dpo_train(config)}
     if method == "vader":
         vader, training = config.vader, config.training
         return {

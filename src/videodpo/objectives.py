@@ -27,6 +27,15 @@ def per_sample_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return (prediction.float() - target.float()).pow(2).flatten(1).mean(dim=1)
 
 
+def per_segment_mse(prediction: torch.Tensor, target: torch.Tensor, segments: int) -> torch.Tensor:
+    """Mean squared error per segment of consecutive frames: (B, C, F, h, w) → (B, segments)."""
+    per_frame = (prediction.float() - target.float()).pow(2).mean(dim=(1, 3, 4))  # (B, F)
+    batch, frames = per_frame.shape
+    if frames % segments:
+        raise ValueError(f"{segments} segments do not divide {frames} frames")
+    return per_frame.reshape(batch, segments, frames // segments).mean(dim=2)
+
+
 def dpo_margin(
     policy_winner: torch.Tensor, policy_loser: torch.Tensor, reference_winner: torch.Tensor, reference_loser: torch.Tensor
 ) -> torch.Tensor:
@@ -67,11 +76,13 @@ def segment_dpo_loss(
     reference_b: torch.Tensor,
     labels: torch.Tensor,
     beta: float,
+    sft_weight: float = 0.0,
 ) -> DPOTerms:
     """DenseDPO: one DPO term per short segment of frames.
 
     Arguments: per-segment MSEs (B, S) of the two clips a and b; labels (B, S) are +1 where a is
-    preferred, −1 where b is, 0 for a tie (ignored). The loss averages over labelled segments.
+    preferred, −1 where b is, 0 for a tie (ignored). The loss averages over labelled segments;
+    sft_weight anchors the preferred segments as clip_dpo_loss anchors winners.
     """
     sign = labels.float()
     logits = -beta * sign * dpo_margin(policy_a, policy_b, reference_a, reference_b)
@@ -79,8 +90,9 @@ def segment_dpo_loss(
     if not labelled.any():
         zero = policy_a.sum() * 0.0
         return DPOTerms(zero, zero.detach(), zero.detach())
+    preferred_gain = torch.where(sign > 0, policy_a - reference_a, policy_b - reference_b)
     return DPOTerms(
-        loss=-F.logsigmoid(logits[labelled]).mean(),
+        loss=-F.logsigmoid(logits[labelled]).mean() + sft_weight * preferred_gain[labelled].mean(),
         implicit_accuracy=(logits[labelled] > 0).float().mean().detach(),
         reward_margin=logits[labelled].mean().detach(),
     )

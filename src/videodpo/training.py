@@ -20,7 +20,7 @@ from videodpo import precision
 from videodpo.distributed import cpu_processes, my_shard
 from videodpo.models import adapters_disabled
 from videodpo.noise import correlated_noise
-from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse
+from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
 
 
 def diffusion_target(scheduler: DDIMScheduler, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor):
@@ -35,14 +35,20 @@ def diffusion_target(scheduler: DDIMScheduler, latents: torch.Tensor, noise: tor
 
 @dataclass(frozen=True)
 class DPOBatch:
-    """Latents (B, C, F, h, w) of winners and losers, text embeddings (B, seq, dim), shared noise and timesteps."""
+    """Latents (B, C, F, h, w) of winners and losers, text embeddings (B, seq, dim), shared noise and
+    timesteps; segment labels (B, S) for DenseDPO pairs (winners and losers are then clips a and b)."""
 
     winners: torch.Tensor
     losers: torch.Tensor
     text: torch.Tensor
     noise: torch.Tensor
     timesteps: torch.Tensor
+    labels: torch.Tensor | None = None  # None: the winner is better over the whole clip
     rows: torch.Tensor | None = None  # which pairs of the dataset these are (None: not from one)
+
+    def to(self, device) -> "DPOBatch":
+        moved = {name: None if value is None else value.to(device) for name, value in vars(self).items() if name != "rows"}
+        return DPOBatch(**moved, rows=self.rows)
 
 
 def _predict(unet, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
@@ -51,14 +57,17 @@ def _predict(unet, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Ten
 
 
 def paired_errors(unet, scheduler: DDIMScheduler, batch: DPOBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample prediction errors (B,) of winners and losers, from one batched forward of both."""
+    """Prediction errors of winners and losers from one batched forward of both: per sample (B,),
+    or per segment (B, S) when the batch has segment labels."""
     latents = torch.cat([batch.winners, batch.losers])
     noise = torch.cat([batch.noise, batch.noise])
     timesteps = torch.cat([batch.timesteps, batch.timesteps])
     noisy = scheduler.add_noise(latents, noise, timesteps)
     prediction = _predict(unet, noisy, timesteps, torch.cat([batch.text, batch.text]))
-    errors = per_sample_mse(prediction, diffusion_target(scheduler, latents, noise, timesteps))
-    return errors.chunk(2)
+    target = diffusion_target(scheduler, latents, noise, timesteps)
+    if batch.labels is None:
+        return per_sample_mse(prediction, target).chunk(2)
+    return per_segment_mse(prediction, target, batch.labels.shape[1]).chunk(2)
 
 
 def reference_errors(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOBatch):
@@ -84,7 +93,10 @@ def dpo_step(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOBatch, be
     """Loss and the errors behind it; call .terms.loss.backward() to train the LoRA."""
     reference_winner, reference_loser = reference_errors(unet, reference_unet, scheduler, batch)
     policy_winner, policy_loser = paired_errors(unet, scheduler, batch)
-    terms = clip_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, beta, sft_weight)
+    if batch.labels is None:
+        terms = clip_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, beta, sft_weight)
+    else:
+        terms = segment_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, batch.labels, beta, sft_weight)
     return DPOStep(terms, policy_winner, policy_loser, reference_winner, reference_loser)
 
 
@@ -131,6 +143,7 @@ def batch_for_step(
         text=data["text"][pick],
         noise=correlated_noise(tuple(winners.shape), settings.shared_noise, generator),
         timesteps=torch.randint(0, settings.max_timestep, (settings.batch_size,), generator=generator),
+        labels=data["labels"][pick] if "labels" in data else None,
         rows=pick,
     )
 
@@ -203,7 +216,7 @@ def train_dpo_lora(
         for micro in range(accumulation):
             batch = batch_for_step(data, step, micro, settings, rows, accelerator.process_index)
             run.rows_seen.update(int(i) for i in batch.rows)
-            batch = DPOBatch(*(t.to(accelerator.device) for t in (batch.winners, batch.losers, batch.text, batch.noise, batch.timesteps)))
+            batch = batch.to(accelerator.device)
             with accelerator.autocast():
                 result = dpo_step(policy, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
             accelerator.backward(result.terms.loss / accumulation)
