@@ -40,7 +40,7 @@ def measure(form: str, saved_unet: Path, tier: str, pairs: int, steps: int, chec
     shape = SHAPES[tier]
     dtype = precision.weight_dtype(shape.precision) if device.type == "cuda" else torch.float32
     baseline = peak_bytes(device)
-    unet = UNetMotionModel.from_pretrained(saved_unet, torch_dtype=dtype).to(device)
+    unet = UNetMotionModel.from_pretrained(saved_unet, torch_dtype=dtype, use_safetensors=True, local_files_only=True).to(device)
     reference = copy.deepcopy(unet).requires_grad_(False) if form == "frozen_copy" else None
     models.add_motion_lora(unet, rank=4, alpha=4)
     precision.trainable_in_fp32(unet)

@@ -47,9 +47,9 @@ def measure(name: str, saved: Path, tier: str, clips: int, steps: int, window_fr
     shape = SHAPES[tier]
     dtype = precision.weight_dtype(shape.precision) if device.type == "cuda" else torch.float32
     baseline = peak_bytes(device)
-    unet = UNetMotionModel.from_pretrained(saved / "unet", torch_dtype=dtype).to(device)
+    unet = UNetMotionModel.from_pretrained(saved / "unet", torch_dtype=dtype, use_safetensors=True, local_files_only=True).to(device)
     unet.register_to_config(sample_size=shape.latent_size)
-    vae = AutoencoderKL.from_pretrained(saved / "vae", torch_dtype=dtype).to(device).requires_grad_(False)
+    vae = AutoencoderKL.from_pretrained(saved / "vae", torch_dtype=dtype, use_safetensors=True, local_files_only=True).to(device).requires_grad_(False)
     models.add_motion_lora(unet, rank=4, alpha=4, targets="motion_and_spatial")
     precision.trainable_in_fp32(unet)
     if checkpointing:
