@@ -231,13 +231,13 @@ def test_changing_lora_or_training_params_does_not_retrain_the_base(micro_projec
 
 @pytest.mark.slow
 def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_results(micro_project):
-    """`dvc exp run -S 'launch=...'` as a CPU user would set it: make_pairs and train run on two gloo
-    processes, and write what one process wrote. To keep the suite's time, the dpo branch up to
-    training only: the vader stages and the sample stages share the launch and the sharding
-    (distributed.my_shard, gather_rows; sharded sampling is checked in test_distributed)."""
+    """`dvc exp run -S 'launch=...'` as a CPU user would set it: DVC runs make_pairs on two gloo
+    processes, and they write what one process wrote. To keep the suite's time, make_pairs@dpo only:
+    every stage under `launch` shares its launch and sharding (distributed.my_shard, gather_rows),
+    and test_distributed runs sharded sampling and training, and the LoRA's save, on two processes."""
     import numpy as np
 
-    from videodpo import latents, models
+    from videodpo import latents
 
     def outputs_now():
         shard = next(latents.iter_pair_shards(micro_project / "data/pairs/dpo"))
@@ -248,20 +248,16 @@ def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_result
     params["methods"] = ["dpo"]
     params["launch"] = "ACCELERATE_USE_CPU=true OMP_NUM_THREADS=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no"
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = run(["dvc", "repro", "train@dpo"], micro_project)
+    out = run(["dvc", "repro", "make_pairs@dpo"], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert {"make_pairs@dpo", "train@dpo"} <= ran and "base" not in ran, out
+    assert "make_pairs@dpo" in ran and "base" not in ran, out
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
-    assert "accelerate launch" in lock["stages"]["train@dpo"]["cmd"]
+    assert "accelerate launch" in lock["stages"]["make_pairs@dpo"]["cmd"]
 
     manifest_2, winners_2 = outputs_now()
     assert [(r["caption"], r["seed"], r["method"]) for r in manifest_2] == [(r["caption"], r["seed"], r["method"]) for r in manifest]
     # the same clips, up to float rounding from other batch groupings
     assert np.abs(winners_2.astype(int) - winners.astype(int)).mean() < 0.5
-    assert len(list((micro_project / "models/lora/dpo").glob("*.safetensors"))) == 1  # one LoRA, saved once
-    models.load_motion_lora(models.load_pipeline(micro_project / "models/base"), micro_project / "models/lora/dpo")
-    assert not (micro_project / "models/checkpoints/train_dpo").exists()
-    assert (micro_project / "plots/train/dpo/plots/metrics/loss.tsv").read_text().count("\n") == 1 + params["tiers"]["cpu"]["training"]["max_steps"]
 
 
 @pytest.mark.slow
