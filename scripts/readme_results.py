@@ -250,7 +250,7 @@ def results_section() -> str:
                 "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
             )
     reports = {m: read_json(ROOT / f"metrics/pairs_{m}.json") for m in methods}
-    if sum(m in PREFERENCE_METHODS and reports[m] for m in methods) > 1:
+    if sum(1 for m in methods if m in PREFERENCE_METHODS and reports[m]) > 1:
         costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
         parts.append(
             "**The DPO methods at the same optimiser steps** (`metrics/pairs_<method>.json`, `metrics/train_<method>.json`, "
