@@ -142,6 +142,7 @@ def test_the_base_and_preview_stages_build_a_hub_tier_model_offline(tiny_hub_mod
 
     root = Path(__file__).parents[1]
     shutil.copytree(root / "stages", tmp_path / "stages")
+    shutil.copytree(root / "videos", tmp_path / "videos")  # data.gt_videos, as in the repository
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["tier"] = "t4"
     params["tiers"]["t4"]["data"].update(resolution=32)  # the tiny model's size, not a T4's
