@@ -219,16 +219,15 @@ def verify_and_write(method, winners, losers, prompts, seeds, makers, data) -> N
     checks = [pairs.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
     tolerance = data.appearance_tolerance
     report = pairs.verification_report(checks, makers, tolerance)
-    kept = [i for i, check in enumerate(checks) if check.keep(tolerance)]
+    keep = [i for i, check in enumerate(checks) if check.keep(tolerance)]
     # the motion bias in the data, as for the labelled makers: winner's motion minus its loser's
-    report["motion_bias"] = float(np.mean([temporal.motion_magnitude(winners[i]) - temporal.motion_magnitude(losers[i]) for i in kept])) if kept else 0.0
+    report["motion_bias"] = float(np.mean([temporal.motion_magnitude(winners[i]) - temporal.motion_magnitude(losers[i]) for i in keep])) if keep else 0.0
     outputs.write_json(f"metrics/pairs_{method}.json", report)  # written first: it explains a failure too
     if report["kept"] == 0:
         raise SystemExit(
             f"make_pairs: all {len(checks)} pairs failed verification (see metrics/pairs_{method}.json): raise "
             "data.jitter_strength or data.appearance_tolerance, or pick another data.jitter_method"
         )
-    keep = [i for i, check in enumerate(checks) if check.keep(tolerance)]
     with outputs.atomic_directory(f"data/pairs/{method}") as staging:
         shard = latents.write_pair_shard(Path(staging), 0, winners[keep], losers[keep])
         latents.write_manifest(

@@ -27,12 +27,17 @@ def segments(frames: int, segment_frames: int) -> list[range]:
     return [range(start, start + segment_frames) for start in range(0, frames, segment_frames)]
 
 
+def per_segment(transition_values, parts: Sequence[range]) -> np.ndarray:
+    """Per segment, the mean of a per-transition measure over the transitions into its frames (each
+    transition t−1 → t belongs to the segment of frame t, so every transition is counted once; a
+    first segment of one frame has none and scores 0)."""
+    values = np.asarray(transition_values, float)
+    return np.asarray([values[[t - 1 for t in part if t > 0]].mean() if any(t > 0 for t in part) else 0.0 for part in parts])
+
+
 def segment_warping_errors(clip: np.ndarray, parts: Sequence[range]) -> np.ndarray:
-    """Per segment, the mean warping error of the transitions into its frames (each transition
-    t−1 → t belongs to the segment of frame t, so every transition is counted once; a first segment
-    of one frame has none and scores 0)."""
-    errors = np.asarray([0.0 if e is None else e for e in temporal.transition_warping_errors(clip)])
-    return np.asarray([errors[[t - 1 for t in part if t > 0]].mean() if any(t > 0 for t in part) else 0.0 for part in parts])
+    """Per segment, the mean warping error of the transitions into its frames."""
+    return per_segment([0.0 if e is None else e for e in temporal.transition_warping_errors(clip)], parts)
 
 
 def compare_scores(score_a: np.ndarray, score_b: np.ndarray, margin: float) -> list[int]:
@@ -95,8 +100,7 @@ def label_pair(labeller: Labeller, clip_a: np.ndarray, clip_b: np.ndarray, parts
 
 def segment_motion(clip: np.ndarray, parts: Sequence[range]) -> np.ndarray:
     """Per segment, the mean optical-flow magnitude (px/frame) of the transitions into its frames."""
-    motion = np.asarray([np.linalg.norm(flow, axis=-1).mean() for flow in temporal.forward_flows(clip)])
-    return np.asarray([motion[[t - 1 for t in part if t > 0]].mean() if any(t > 0 for t in part) else 0.0 for part in parts])
+    return per_segment([np.linalg.norm(flow, axis=-1).mean() for flow in temporal.forward_flows(clip)], parts)
 
 
 def budget_mask(pairs: int, segments_per_pair: int, budget: int | None, seed: int) -> np.ndarray:
