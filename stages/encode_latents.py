@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from videodpo import distributed, latents, models, outputs, vader
+from videodpo import distributed, integrity, latents, models, outputs, vader
 from videodpo.pretraining import clips_to_tensor
 
 
@@ -32,10 +32,12 @@ def main(method: str) -> None:
     pipe = models.load_pipeline("models/base").to(distributed.processes().device)  # fp32: SD1.5's VAE overflows in fp16
     if method == "vader":
         return encode_queries(pipe)
-    manifest = latents.read_manifest(pairs_dir)
+    made_by = f"make_pairs@{method}"
+    manifest = latents.read_manifest(pairs_dir, made_by)
     with outputs.atomic_directory(Path("data/latents") / method) as staging:
-        for shard, arrays in tqdm(list(latents.iter_pair_arrays(pairs_dir)), desc=f"encode_latents@{method}", unit="shard"):
-            captions = [record["caption"] for record in manifest if record["shard"] == shard]
+        for shard, arrays in tqdm(list(latents.iter_pair_arrays(pairs_dir, made_by)), desc=f"encode_latents@{method}", unit="shard"):
+            records = latents.shard_records(manifest, shard, len(arrays["winners"]), pairs_dir, made_by)
+            captions = [record["caption"] for record in records]
             labels = arrays.get("labels")
             latents.write_latent_shard(
                 Path(staging),
@@ -48,4 +50,6 @@ def main(method: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "")
+    method = sys.argv[1] if len(sys.argv) > 1 else ""
+    with integrity.stage_errors(f"encode_latents@{method}"):
+        main(method)

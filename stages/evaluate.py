@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file
 from tqdm.auto import tqdm
 
-from videodpo import models, outputs, visuals
+from videodpo import integrity, models, outputs, visuals
 from videodpo.config import load_config
 from videodpo.evaluation import METRICS, clip_metrics, compare
 
@@ -25,10 +24,10 @@ STRIP_ROWS = 4
 
 def load_samples(variant: str):
     folder = Path("results/samples") / variant
-    if not (folder / "clips.safetensors").is_file():
-        stage = "sample_base" if variant == "base" else f"sample@{variant}"
-        raise SystemExit(f"evaluate: {folder} has no clips; it is made by {stage} (run `dvc repro`)")
-    return load_file(str(folder / "clips.safetensors"))["clips"], json.loads((folder / "samples.json").read_text())
+    made_by = "sample_base" if variant == "base" else f"sample@{variant}"
+    clips = integrity.read_tensors(folder / "clips.safetensors", made_by, numpy=True)
+    integrity.require_keys(clips, ("clips",), folder / "clips.safetensors", made_by)
+    return clips["clips"], json.loads((folder / "samples.json").read_text())
 
 
 def main() -> None:
@@ -95,4 +94,5 @@ def write_per_sample_csv(path: Path, samples: list[dict], base: list[dict], meth
 
 
 if __name__ == "__main__":
-    main()
+    with integrity.stage_errors("evaluate"):
+        main()

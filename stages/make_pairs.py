@@ -32,7 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from videodpo import (
-    distributed, guided_pairs, labellers, latents, models, outputs, pairs, precision, rewards, seeds, temporal, toyworld, user_videos, vader,
+    distributed, guided_pairs, integrity, labellers, latents, models, outputs, pairs, precision, rewards, seeds, temporal, toyworld, user_videos, vader,
 )
 from videodpo.method_settings import DPOPairSettings, LabelledPairSettings, VaderQuerySettings, read_stage_settings
 from videodpo.sampling import generate_clips, regenerate_frames
@@ -241,5 +241,6 @@ def verify_and_write(method, winners, losers, prompts, seeds, makers, data) -> N
 
 
 if __name__ == "__main__":
-    with distributed.process_group() as processes:
-        main(sys.argv[1] if len(sys.argv) > 1 else "", processes)
+    method = sys.argv[1] if len(sys.argv) > 1 else ""
+    with distributed.process_group() as processes, integrity.stage_errors(f"make_pairs@{method}"):
+        main(method, processes)

@@ -7,7 +7,7 @@ no oracle: it gets the contact sheet of the held-out captions and their flicker 
 
 import numpy as np
 
-from videodpo import distributed, models, outputs, precision, seeds, toyworld, visuals
+from videodpo import distributed, integrity, models, outputs, precision, seeds, toyworld, visuals
 from videodpo.base_report import preview_base_model
 from videodpo.config import load_config
 from videodpo.evaluation import clip_metrics
@@ -62,4 +62,5 @@ def preview_hub_model(card: models.ModelCard, preview, mixed_precision: str) -> 
 
 
 if __name__ == "__main__":
-    main()
+    with integrity.stage_errors("preview_base"):
+        main()

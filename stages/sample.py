@@ -13,7 +13,7 @@ from pathlib import Path
 
 from safetensors.numpy import save_file
 
-from videodpo import distributed, models, outputs, precision, seeds, toyworld, visuals
+from videodpo import distributed, integrity, models, outputs, precision, seeds, toyworld, visuals
 from videodpo.config import load_config
 from videodpo.sampling import generate_clips
 
@@ -59,5 +59,6 @@ def write_samples(folder: str, clips, samples, seeds_per_prompt: int) -> None:
 
 
 if __name__ == "__main__":
-    with distributed.process_group() as processes:
-        main(sys.argv[1] if len(sys.argv) > 1 else "", processes)
+    variant = sys.argv[1] if len(sys.argv) > 1 else ""
+    with distributed.process_group() as processes, integrity.stage_errors("sample_base" if variant == "base" else f"sample@{variant}"):
+        main(variant, processes)

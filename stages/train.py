@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from videodpo import distributed, latents, models, outputs, precision, rewards, vader, validation, visuals
+from videodpo import distributed, integrity, latents, models, outputs, precision, rewards, vader, validation, visuals
 from videodpo.method_settings import read_stage_settings
 from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
@@ -50,19 +50,44 @@ def fingerprint(code: tuple[str, ...], tensors: list[torch.Tensor], settings: tu
 
 
 @contextmanager
-def dvclive_log(plots: Path, resume: bool, main_process: bool):
-    """The step logger of a training run (dvclive under `plots`), or None off the main process."""
+def dvclive_log(checkpoint: Path, main_process: bool):
+    """The step logger of a training run, or None off the main process. dvclive writes beside the
+    checkpoint (DVC clears the stage's plot outputs before a rerun), so a resumed run keeps the
+    curves up to its checkpoint; publish_curves copies them to the plots when training is done."""
     if not main_process:
         yield None
         return
-    with Live(dir=str(plots), dvcyaml=None, save_dvc_exp=False, report=None, resume=resume) as live:
+    folder = checkpoint / "live"
+    with Live(dir=str(folder), dvcyaml=None, save_dvc_exp=False, report=None, resume=folder.exists()) as live:
+        first = True
 
         def log(metrics: dict, step: int) -> None:
+            nonlocal first
+            if first:  # the run starts (or resumes) here: rows logged after the checkpoint are gone with it
+                keep_rows_before(folder / "plots/metrics", step)
+                first = False
             live.step = step
             for name, value in metrics.items():
                 live.log_metric(name, value)
 
         yield log
+
+
+def keep_rows_before(tables: Path, step: int) -> None:
+    """Drop the logged rows a run resuming at `step` will log again: training rows from `step` on and
+    validation rows after it (validation at `step` ran before its checkpoint was saved)."""
+    for table in tables.rglob("*.tsv"):
+        lines = table.read_text().splitlines(keepends=True)
+        column = lines[0].rstrip("\n").split("\t").index("step")
+        last = -1 if step == 0 else step if table.stem.startswith("val_") else step - 1  # 0: a fresh start keeps nothing
+        kept = [line for line in lines[1:] if int(line.split("\t")[column]) <= last]
+        table.write_text("".join(lines[:1] + kept))
+
+
+def publish_curves(checkpoint: Path, plots: Path) -> None:
+    """The run's logged curves into the stage's plot output, whole."""
+    with outputs.atomic_directory(plots) as staging:
+        shutil.copytree(checkpoint / "live", staging, dirs_exist_ok=True)
 
 
 def main(method: str, state) -> None:
@@ -78,7 +103,7 @@ def main(method: str, state) -> None:
     training = settings.training
     # frozen weights in the tier's precision; the LoRA is cast to fp32 when training starts
     pipe = models.load_pipeline("models/base", precision.weight_dtype(training.mixed_precision))
-    data = latents.load_latents(f"data/latents/{method}")
+    data = latents.load_latents(f"data/latents/{method}", f"encode_latents@{method}")
     reference = None if training.memory_optimized else copy.deepcopy(pipe.unet).requires_grad_(False)
     torch.manual_seed(training.seed)  # the LoRA's initial weights come from torch's global generator
     lora = models.add_motion_lora(pipe.unet, settings.lora_rank, settings.lora_alpha)
@@ -89,16 +114,18 @@ def main(method: str, state) -> None:
         beta=training.beta, gradient_accumulation_steps=training.gradient_accumulation_steps,
         mixed_precision=training.mixed_precision, seed=training.seed, shared_noise=card.shared_noise,
         sft_weight=training.sft_weight, max_timestep=training.max_timestep, val_every=training.val_every,
+        checkpoint_every=training.checkpoint_every,
     )
     pipe.set_progress_bar_config(disable=True)
     validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
     identity = fingerprint(CODE, list(data.values()), (settings.lora_rank, settings.lora_alpha, training.memory_optimized))
-    with dvclive_log(plots, checkpoint.exists(), state.is_main_process) as log:
+    with dvclive_log(checkpoint, state.is_main_process) as log:
         run = train_dpo_lora(pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log, identity, validate)
     with distributed.main_process_writes() as writes:
         if writes:
             with outputs.atomic_directory(f"models/lora/{method}") as staging:
                 models.save_motion_lora(pipe.unet, lora, staging)
+            publish_curves(checkpoint, plots)
             shutil.rmtree(checkpoint, ignore_errors=True)
             plot_curves(plots / "plots/metrics", plots / "curves.png")
             validation.write_table(plots / "plots/metrics", "pairs_drawn", plots / "validation.csv")
@@ -126,7 +153,7 @@ def train_vader(state, started: float) -> None:
     objective = vader.VaderObjective(options.rewards, options.guard)
     loop = vader.VaderLoop(
         options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed,
-        val_every=options.val_every, lr_schedule=options.lr_schedule,
+        val_every=options.val_every, lr_schedule=options.lr_schedule, checkpoint_every=options.checkpoint_every,
     )
     scorer_weights = sorted(str(path) for path in VJEPA_DIR.glob("*.safetensors")) if "vjepa" in scorers else []
     identity = fingerprint(
@@ -135,12 +162,13 @@ def train_vader(state, started: float) -> None:
         (settings.lora_rank, settings.lora_alpha, options.lora_targets, queries.prompts, settings.clip),
     )
     validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
-    with dvclive_log(plots, checkpoint.exists(), state.is_main_process) as log:
+    with dvclive_log(checkpoint, state.is_main_process) as log:
         run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
     with distributed.main_process_writes() as writes:
         if writes:
             with outputs.atomic_directory("models/lora/vader") as staging:
                 models.save_motion_lora(pipe.unet, lora, staging)
+            publish_curves(checkpoint, plots)
             shutil.rmtree(checkpoint, ignore_errors=True)
             plot_vader_curves(plots / "plots/metrics", plots / "curves.png", objective)
             validation.write_table(plots / "plots/metrics", "clips_sampled", plots / "validation.csv")
@@ -198,5 +226,6 @@ def plot_curves(tsv_dir: Path, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    with distributed.process_group() as processes:
-        main(sys.argv[1] if len(sys.argv) > 1 else "", processes)
+    method = sys.argv[1] if len(sys.argv) > 1 else ""
+    with distributed.process_group() as processes, integrity.stage_errors(f"train@{method}"):
+        main(method, processes)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file
 
-from videodpo import outputs, pairs, toyworld, vjepa
+from videodpo import integrity, outputs, pairs, toyworld, vjepa
 from videodpo.config import load_config
 from videodpo.pretraining import clips_to_tensor
 
@@ -30,9 +29,9 @@ def main() -> None:
     started = time.perf_counter()
     config = load_config()
     settings, world = config.reward_models.vjepa, config.toyworld
-    if not BASE_SAMPLES.is_file():
-        raise SystemExit(f"vjepa: {BASE_SAMPLES} is missing; it is made by sample_base (`dvc repro sample_base`)")
-    base = load_file(str(BASE_SAMPLES))["clips"]
+    samples = integrity.read_tensors(BASE_SAMPLES, "sample_base", numpy=True)
+    integrity.require_keys(samples, ("clips",), BASE_SAMPLES, "sample_base")
+    base = samples["clips"]
     jittered = np.stack([pairs.amplified_flicker(clip, JITTER_STRENGTH, np.random.default_rng(i)) for i, clip in enumerate(base)])
     report: dict = {}
     if config.model.source == "toy":
@@ -69,4 +68,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with integrity.stage_errors("vjepa"):
+        main()

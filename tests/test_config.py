@@ -71,6 +71,8 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["dense_dpo"].update(tie_margin=-0.1), "dense_dpo.tie_margin"),
         (lambda p: p["dense_dpo"].update(labeller="oracle") or p.update(tier="t4"), "dense_dpo.labeller oracle reads toy-world clips only"),
         (lambda p: p["data"].update(gt_videos="no/such/folder") or p.update(tier="t4"), "data.gt_videos: 'no/such/folder' is not a folder"),
+        (lambda p: p["training"].update(checkpoint_every=0), "training.checkpoint_every"),
+        (lambda p: p["vader"].update(checkpoint_every=-5), "vader.checkpoint_every"),
     ],
 )
 def test_a_bad_value_names_its_key_and_the_fix(change, named):

@@ -82,6 +82,21 @@ def test_greyscale_and_alpha_videos_become_rgb(tmp_path):
     assert np.array_equal(clips[..., 0], clips[..., 2])
 
 
+def test_an_alpha_channel_is_dropped_and_the_colours_kept(tmp_path, monkeypatch):
+    """Decoders hand RGBA to the reader for some files (VP9 or PNG-coded video with alpha); fake one,
+    since the writers here cannot encode alpha."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    rgba = moving_square(8, 32, channels=4)
+    rgba[..., 3] = 7  # a translucent alpha must not leak into the colours
+    (folder / "clip.mov").write_bytes(b"stands for a video with alpha")
+    (folder / "clip.txt").write_text("a red square moving right")
+    monkeypatch.setattr(user_videos.iio, "imread", lambda path, index=None: rgba)
+    clips, _, _ = user_videos.read_captioned_videos(folder, frames=8, resolution=32)
+    assert clips.shape == (1, 8, 32, 32, 3)
+    assert np.array_equal(clips[0], rgba[..., :3])
+
+
 def test_eta_sets_how_many_sampling_steps_denoise_a_copy():
     assert guided_pairs.denoising_steps(0.6, 20) == 12 and guided_pairs.denoising_steps(0.35, 20) == 7
     assert guided_pairs.denoising_steps(1.0, 20) == 20 and guided_pairs.denoising_steps(0.01, 20) == 1

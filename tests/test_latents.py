@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from videodpo import latents, pairs, toyworld
+from videodpo.integrity import DamagedFileError
 
 
 @pytest.fixture()
@@ -45,9 +46,9 @@ def test_encoded_latents_have_the_unet_layout_and_reload_exactly(pair_folder, to
 
 
 def test_missing_inputs_name_the_stage_that_makes_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="dvc repro make_pairs"):
+    with pytest.raises(DamagedFileError, match="dvc repro --force make_pairs"):
         latents.read_manifest(tmp_path)
-    with pytest.raises(FileNotFoundError, match="dvc repro encode_latents"):
+    with pytest.raises(DamagedFileError, match="dvc repro --force encode_latents"):
         latents.load_latents(tmp_path)
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from videodpo import models
+from videodpo.integrity import DamagedFileError
 from videodpo.sampling import generate_clips
 
 
@@ -61,5 +62,13 @@ def test_saved_lora_reloads_into_the_base_pipeline_and_reproduces_the_output(toy
 
 
 def test_loading_lora_from_an_empty_folder_names_the_stage_to_run(toy_pipeline, tmp_path):
-    with pytest.raises(FileNotFoundError, match="dvc repro train"):
+    with pytest.raises(DamagedFileError, match="dvc repro --force train@"):
         models.load_motion_lora(copy.deepcopy(toy_pipeline), tmp_path)
+
+
+def test_the_same_lora_saves_to_the_same_bytes(lora_pipeline, tmp_path):
+    pipe, config = lora_pipeline
+    for folder in ("a", "b", "c"):
+        models.save_motion_lora(pipe.unet, config, tmp_path / folder)
+    saved = {(tmp_path / f / "pytorch_lora_weights.safetensors").read_bytes() for f in ("a", "b", "c")}
+    assert len(saved) == 1  # so DVC's hash of models/lora/<method> is the same on every run

@@ -12,6 +12,7 @@ from diffusers import (
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from videodpo import models, toyworld
+from videodpo.integrity import DamagedFileError
 from videodpo.sampling import generate_clips
 
 
@@ -51,12 +52,12 @@ def test_model_card_round_trips_and_its_absence_says_how_to_fix_it(tmp_path):
     card = models.ModelCard("toy", frames=8, frame_size=32, shared_noise=0.5)
     card.save(tmp_path)
     assert models.ModelCard.load(tmp_path) == card
-    with pytest.raises(FileNotFoundError, match="dvc repro base"):
+    with pytest.raises(DamagedFileError, match="dvc repro --force base"):
         models.ModelCard.load(tmp_path / "elsewhere")
 
 
 def test_load_pipeline_of_a_missing_folder_says_which_stage_makes_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="dvc repro base"):
+    with pytest.raises(DamagedFileError, match="dvc repro --force base"):
         models.load_pipeline(tmp_path)
 
 

@@ -14,9 +14,9 @@ ROOT = Path(__file__).parents[1]
 MICRO = {
     "methods": ["dpo", "vader", "dense_dpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
     "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
-    "training": {"batch_size": 2, "val_every": 2},
+    "training": {"batch_size": 2, "val_every": 2, "checkpoint_every": 1},  # checkpoints for the kill test to resume from
     # the vjepa reward too, with the vjepa stage's micro scorer
-    "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1,
+    "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1, "checkpoint_every": 1,
               "rewards": {"temporal": 1.0, "brightness": 1.0, "vjepa": 1.0}},
     "reward_models": {"vjepa": {"steps": 2, "clips_per_caption": 1, "batch_clips": 2}},
     # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
@@ -95,6 +95,146 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
         *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train", "sample") for method in MICRO["methods"]),
     }
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
+
+
+# Where each stage is killed: the first sign of its own work (a progress bar's name, or a training
+# checkpoint on disk), plus a random delay; and its outputs that must come out bit-identical (not the
+# ones that hold timings). A new stage or method adds a row.
+KILL_POINTS = [
+    ("base", "base: image UNet", ["models/base"]),
+    ("make_pairs@dpo", "make_pairs: winners", ["data/pairs/dpo", "metrics/pairs_dpo.json"]),
+    ("train@dpo", "models/checkpoints/train_dpo/state.json", ["models/lora/dpo"]),
+    ("train@vader", "models/checkpoints/train_vader/state.json", ["models/lora/vader"]),
+    ("train@dense_dpo", "models/checkpoints/train_dense_dpo/state.json", ["models/lora/dense_dpo"]),
+    ("sample@dpo", "sample: dpo", ["results/samples/dpo"]),
+    ("evaluate", "evaluate: base", ["metrics/eval.json"]),
+]
+
+
+def locked_hashes(project: Path, stage: str, paths: list[str]) -> dict[str, str]:
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"][stage]
+    hashes = {out["path"]: out["md5"] for out in lock.get("outs", [])}
+    return {path: hashes[path] for path in paths}
+
+
+def stage_processes(root: int) -> list[int]:
+    """The stage scripts (`python stages/….py`) among the descendants of process `root` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            try:
+                argv = (Path("/proc") / str(child) / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[1].startswith(b"stages/"):
+                found.append(child)
+    return found
+
+
+def repro_killed_at(project: Path, stage: str, marker: str, delay: float, log: Path, signal_number: int) -> bool:
+    """`dvc repro --force` of one stage, sent `signal_number` once `marker` shows (in the output, or
+    as a file) and `delay` seconds more; whether the signal came before the stage finished. SIGKILL
+    goes to DVC and the stage together, as when a machine goes away; SIGTERM to the stage's process
+    alone, as a scheduler asks a job to stop (DVC would otherwise end its child itself)."""
+    import signal
+    import time
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            ["dvc", "repro", "--force", "--single-item", stage], cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            if (project / marker).exists() if "/" in marker else marker in log.read_text(errors="replace"):
+                time.sleep(delay)
+                break
+            time.sleep(0.02)
+        killed = process.poll() is None
+        if killed and signal_number == signal.SIGKILL:
+            os.killpg(process.pid, signal_number)
+        elif killed:
+            for pid in stage_processes(process.pid):
+                os.kill(pid, signal_number)
+        process.wait(timeout=120)
+    return killed
+
+
+@pytest.mark.slow
+def test_a_stage_killed_at_a_random_moment_leaves_nothing_half_made_and_the_rerun_matches(micro_project, tmp_path):
+    """SIGKILL (a pre-empted machine) during each kind of stage: DVC records nothing of the killed run,
+    no partial output is left where DVC or a later stage would read it, and `dvc repro` then finishes
+    with outputs bit-identical to the uninterrupted run's; training stages resume from their last
+    checkpoint and say so. Then SIGTERM during training: the stage saves a checkpoint and says so."""
+    import random
+    import signal
+
+    rng = random.Random(14)
+    evaluation = (micro_project / "metrics/eval.json").read_bytes()
+    for stage, marker, compared in KILL_POINTS:
+        expected = locked_hashes(micro_project, stage, compared)
+        lock_before = (micro_project / "dvc.lock").read_text()
+        log = tmp_path / f"{stage}.log"
+        assert repro_killed_at(micro_project, stage, marker, rng.uniform(0, 0.2), log, signal.SIGKILL), f"{stage} finished first:\n{log.read_text()}"
+        assert (micro_project / "dvc.lock").read_text() == lock_before, stage  # nothing of the killed run recorded
+        for out in compared:  # DVC cleared the outputs before the run; the stage had not put any in place
+            assert not (micro_project / out).exists(), (stage, out)
+        out = run(["dvc", "repro", "--force", "--single-item", stage], micro_project)
+        if stage.startswith("train@"):
+            assert "resuming from the checkpoint at step" in out, out
+            method = stage.split("@")[1]
+            assert json.loads((micro_project / f"metrics/train_{method}.json").read_text())["resumed_from_step"] >= 1
+        assert locked_hashes(micro_project, stage, compared) == expected, stage  # bit-identical to the uninterrupted run
+        leftovers = [p for p in micro_project.rglob(".*.*") if p.is_dir() and ".dvc" not in p.parts and ".git" not in p.parts]
+        assert not leftovers, leftovers  # no staging folder of the killed run remains
+    assert "up to date" in run(["dvc", "status"], micro_project).lower()
+
+    log = tmp_path / "sigterm.log"
+    assert repro_killed_at(micro_project, "train@dpo", "models/checkpoints/train_dpo/state.json", 0.0, log, signal.SIGTERM)
+    assert "stopped by SIGTERM after step" in log.read_text(), log.read_text()
+    assert (micro_project / "models/checkpoints/train_dpo/state.json").is_file()
+    assert "resuming from the checkpoint" in run(["dvc", "repro", "--force", "--single-item", "train@dpo"], micro_project)
+    run(["dvc", "repro"], micro_project)  # evaluate reads the training curves, whose timings changed
+    assert "up to date" in run(["dvc", "status"], micro_project).lower()
+    assert (micro_project / "metrics/eval.json").read_bytes() == evaluation
+
+
+@pytest.mark.slow
+def test_a_queued_experiment_gives_the_metrics_of_the_same_run_in_the_workspace(micro_project):
+    """`dvc exp run --queue` runs in a temporary copy of the commit, the workspace run in place: the
+    same change gives byte-identical metrics in both."""
+    import time
+
+    before = (micro_project / "metrics/eval.json").read_bytes()
+    run(["git", "add", "-A"], micro_project)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "the micro run"], micro_project)
+    change = ["-S", "evaluate.bootstrap_samples=60"]
+    run(["dvc", "exp", "run", "--queue", *change, "-n", "queued"], micro_project)
+    run(["dvc", "queue", "start"], micro_project)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = [line.split() for line in run(["dvc", "queue", "status"], micro_project).splitlines()]
+        state = next((words[-1] for words in status if "queued" in words), "")
+        if state in ("Success", "Failed"):
+            break
+        time.sleep(2)
+    assert state == "Success", run(["dvc", "queue", "logs", "queued"], micro_project)
+    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], micro_project).split()
+    [ref] = [r for r in refs if r.endswith("/queued")]
+    queued = subprocess.run(["git", "show", f"{ref}:metrics/eval.json"], cwd=micro_project, capture_output=True, check=True).stdout
+    run(["dvc", "exp", "run", *change], micro_project)
+    workspace = (micro_project / "metrics/eval.json").read_bytes()
+    assert json.loads(workspace)["methods"] and workspace != before  # a new evaluation (other bootstrap draws)
+    assert queued == workspace
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -116,6 +117,38 @@ def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
     logged = []
     train_dpo_lora(resumed, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", lambda m, s: logged.append(s))
     assert logged == [2, 3]  # only the remaining steps ran
+    for name, value in lora_weights(straight).items():
+        torch.testing.assert_close(lora_weights(resumed)[name], value)
+
+
+def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from_it(toy_pipeline, tmp_path):
+    import os
+    import signal
+
+    from videodpo.training import LoopSettings, train_dpo_lora
+
+    settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=10)
+
+    def fresh_unet():
+        unet = copy.deepcopy(toy_pipeline.unet)
+        torch.manual_seed(0)
+        models.add_motion_lora(unet, rank=4, alpha=4)
+        return unet
+
+    straight = fresh_unet()
+    train_dpo_lora(straight, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "a")
+
+    def terminated_during_step_one(metrics, step):
+        if step == 1:  # as a pre-empted machine does: the signal arrives mid-run
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(SystemExit, match="stopped by SIGTERM after step 2"):
+        train_dpo_lora(fresh_unet(), None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", terminated_during_step_one)
+    assert json.loads((tmp_path / "b/state.json").read_text())["step"] == 2  # saved though checkpoint_every is 10
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the loop
+    resumed, logged = fresh_unet(), []
+    train_dpo_lora(resumed, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", lambda m, s: logged.append(s))
+    assert logged == [2, 3]
     for name, value in lora_weights(straight).items():
         torch.testing.assert_close(lora_weights(resumed)[name], value)
 

@@ -1,10 +1,13 @@
 """Resumable training state in safetensors and JSON only (no pickle): trainable weights, optimiser
-moments, the step reached, and a fingerprint of the settings that produced them."""
+moments, the step reached, and a fingerprint of the settings that produced them; and a stop request
+(SIGTERM, as a pre-empted machine sends) that a loop obeys by saving this state first."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 
 import torch
@@ -65,3 +68,30 @@ def checkpoint_extra(folder: Path | None) -> dict:
     if path is None or not path.is_file():
         return {}
     return json.loads(path.read_text()).get("extra", {})
+
+
+class StopRequest:
+    """Within `with StopRequest() as stop:`, SIGTERM sets `stop.requested` instead of killing the
+    process, so a training loop can finish its step, save a checkpoint and exit (`stopped_message`).
+    Outside the main thread (where signals cannot be caught) it only ever reads False."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def stopped_message(step: int, folder: Path | None) -> str:
+    where = f"the checkpoint in {folder}" if folder else "no checkpoint (none was asked for)"
+    return f"stopped by SIGTERM after step {step}; saved {where}: `dvc repro` resumes from it"

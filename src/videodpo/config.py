@@ -144,6 +144,7 @@ class TrainingSettings(Section):
     sft_weight: float = Field(default=0.0, ge=0)
     max_timestep: int = Field(default=1000, gt=0, le=1000)  # DPO on timesteps [0, max_timestep)
     val_every: int = Field(default=20, ge=0)  # steps between validation scores; 0 = none
+    checkpoint_every: int = Field(default=25, gt=0)  # steps between resumable checkpoints (and at SIGTERM)
     seed: int = 0
 
 
@@ -195,6 +196,7 @@ class VaderSettings(Section):
     lora_targets: Literal["motion", "motion_and_spatial"] = "motion_and_spatial"  # attention the LoRA adapts
     queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from videodpo.seeds
     val_every: int = Field(default=10, ge=0)  # steps between validation scores; 0 = none
+    checkpoint_every: int = Field(default=10, gt=0)  # steps between resumable checkpoints (and at SIGTERM)
     seed: int = Field(default=0, ge=0, le=999)
 
     @field_validator("rewards")

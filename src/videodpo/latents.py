@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import AnimateDiffPipeline
-from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_keys
 from videodpo.pretraining import caption_ids, clips_to_tensor, encode_frames
 
 MANIFEST = "manifest.jsonl"
@@ -47,23 +47,43 @@ def write_manifest(folder: Path, records: list[dict]) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
-def read_manifest(folder: Path) -> list[dict]:
+def read_manifest(folder: Path, made_by: str = "make_pairs") -> list[dict]:
     path = Path(folder) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; run `dvc repro make_pairs` first")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        raise DamagedFileError(f"{path} is missing; {remake_hint(made_by)}")
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise DamagedFileError(f"{path} is damaged ({error}); {remake_hint(made_by)}") from error
 
 
-def iter_pair_shards(folder: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+def shard_records(manifest: list[dict], shard: str, count: int, folder: Path, made_by: str = "make_pairs") -> list[dict]:
+    """The manifest's records of one shard in row order, or DamagedFileError when they are not
+    exactly its rows 0..count-1 (a manifest from another run, or a shard replaced under it)."""
+    records = sorted((r for r in manifest if r.get("shard") == shard), key=lambda r: r.get("row", -1))
+    if [r.get("row") for r in records] != list(range(count)):
+        raise DamagedFileError(
+            f"{Path(folder) / MANIFEST} does not match {shard}: {len(records)} records for its {count} pairs; {remake_hint(made_by)}"
+        )
+    return records
+
+
+def iter_pair_shards(folder: Path, made_by: str = "make_pairs") -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(shard name, winners, losers) for each shard, in order."""
-    for name, arrays in iter_pair_arrays(folder):
+    for name, arrays in iter_pair_arrays(folder, made_by):
         yield name, arrays["winners"], arrays["losers"]
 
 
-def iter_pair_arrays(folder: Path) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-    """(shard name, its arrays: winners, losers and labels if segment-labelled) for each shard, in order."""
-    for path in sorted(Path(folder).glob("pairs-*.safetensors")):
-        yield path.name, load_numpy(str(path))
+def iter_pair_arrays(folder: Path, made_by: str = "make_pairs") -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """(shard name, its arrays: winners, losers and labels if segment-labelled) for each shard, in
+    order; DamagedFileError naming the shard and `made_by` for one that cannot be read whole."""
+    shards = sorted(Path(folder).glob("pairs-*.safetensors"))
+    if not shards:
+        raise DamagedFileError(f"no pair shards in {folder}; {remake_hint(made_by)}")
+    for path in shards:
+        arrays = read_tensors(path, made_by, numpy=True)
+        require_keys(arrays, ("winners", "losers"), path, made_by)
+        yield path.name, arrays
 
 
 @torch.no_grad()
@@ -90,12 +110,18 @@ def write_latent_shard(
     save_file(tensors, str(Path(folder) / name))
 
 
-def load_latents(folder: Path) -> dict[str, torch.Tensor]:
+def load_latents(folder: Path, made_by: str = "encode_latents") -> dict[str, torch.Tensor]:
     """All latent shards of a folder, concatenated: winners, losers (N, C, F, h, w), text (N, seq, dim)
-    and, for segment-labelled pairs, labels (N, S)."""
+    and, for segment-labelled pairs, labels (N, S). DamagedFileError naming the shard and `made_by`
+    for one that cannot be read whole or whose tensors disagree on the number of pairs."""
     shards = sorted(Path(folder).glob("latents-*.safetensors"))
     if not shards:
-        raise FileNotFoundError(f"no latent shards in {folder}; run `dvc repro encode_latents` first")
-    loaded = [load_file(str(path)) for path in shards]
+        raise DamagedFileError(f"no latent shards in {folder}; {remake_hint(made_by)}")
+    loaded = [read_tensors(path, made_by) for path in shards]
     keys = ("winners", "losers", "text") + (("labels",) if "labels" in loaded[0] else ())
+    for path, shard in zip(shards, loaded):
+        require_keys(shard, keys, path, made_by)
+        if len({len(shard[key]) for key in keys}) != 1:
+            counts = ", ".join(f"{key} {len(shard[key])}" for key in keys)
+            raise DamagedFileError(f"{path}: its tensors disagree on the number of pairs ({counts}); {remake_hint(made_by)}")
     return {key: torch.cat([shard[key] for shard in loaded]) for key in keys}

@@ -22,10 +22,13 @@ from diffusers import (
     UNet2DConditionModel,
     UNetMotionModel,
 )
+from safetensors import SafetensorError
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from videodpo import toyworld
+from videodpo.integrity import DamagedFileError, remake_hint
+from videodpo.outputs import canonical_safetensors
 
 # peft full-matches this against module names: the attention projections of the temporal
 # (motion) transformers only, never the spatial attention of each frame.
@@ -197,10 +200,18 @@ def load_pipeline(path: Path, dtype: torch.dtype = torch.float32) -> AnimateDiff
     """Open a saved pipeline folder from disk only (safetensors weights, no network)."""
     path = Path(path)
     if not (path / "model_index.json").is_file():
-        raise FileNotFoundError(f"{path} is not a diffusers pipeline folder (no model_index.json); run `dvc repro base` first")
-    pipe = AnimateDiffPipeline.from_pretrained(path, torch_dtype=dtype, use_safetensors=True, local_files_only=True)
+        raise DamagedFileError(f"{path} is not a diffusers pipeline folder (no model_index.json); {remake_hint('base')}")
+    try:
+        pipe = AnimateDiffPipeline.from_pretrained(path, torch_dtype=dtype, use_safetensors=True, local_files_only=True)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:  # a part missing, truncated or of other shapes
+        raise DamagedFileError(f"{path} is incomplete or damaged ({first_line(error)}); {remake_hint('base')}") from error
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{error.__class__.__name__}: {text.splitlines()[0] if text else ''}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,8 +319,11 @@ class ModelCard:
     def load(cls, folder: Path) -> "ModelCard":
         path = Path(folder) / MODEL_CARD
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: {folder} was not written by the base stage; rerun `dvc repro base`")
-        return cls(**json.loads(path.read_text()))
+            raise DamagedFileError(f"{path} is missing: {folder} was not written whole by the base stage; {remake_hint('base')}")
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise DamagedFileError(f"{path} is damaged ({error}); {remake_hint('base')}") from error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,12 +358,24 @@ def save_motion_lora(unet: UNetMotionModel, lora_config, folder: Path, adapter_n
     AnimateDiffPipeline.save_lora_weights(
         folder, unet_lora_layers=layers, unet_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True
     )
+    for weights in Path(folder).glob("*.safetensors"):
+        canonical_safetensors(weights)  # the same LoRA, the same bytes: its DVC hash does not flip between runs
 
 
 def load_motion_lora(pipe: AnimateDiffPipeline, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
     """Load a LoRA written by save_motion_lora into the pipeline and make it the active adapter."""
     folder = Path(folder)
+    made_by = f"train@{folder.name}"
     if not any(folder.glob("*.safetensors")):
-        raise FileNotFoundError(f"no LoRA weights in {folder}; run `dvc repro train` first")
-    pipe.load_lora_weights(folder, adapter_name=adapter_name)
+        raise DamagedFileError(f"no LoRA weights in {folder}; {remake_hint(made_by)}")
+    try:
+        pipe.load_lora_weights(folder, adapter_name=adapter_name)
+    except RuntimeError as error:  # size mismatches: weights of another base, or not of the rank their metadata names
+        mismatches = str(error).count("size mismatch")
+        raise DamagedFileError(
+            f"{folder} does not fit this base model ({mismatches} weights of other shapes: trained on another base, "
+            f"or its weights are not of the rank its adapter metadata names); {remake_hint(made_by)}"
+        ) from error
+    except (OSError, ValueError, SafetensorError) as error:
+        raise DamagedFileError(f"{folder} is damaged ({first_line(error)}); {remake_hint(made_by)}") from error
     pipe.set_adapters([adapter_name])

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from videodpo import precision
 from videodpo.distributed import cpu_processes, my_shard
+from videodpo.integrity import require_finite
 from videodpo.models import adapters_disabled
 from videodpo.noise import correlated_noise
 from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
@@ -181,7 +182,7 @@ def train_dpo_lora(
     """
     from accelerate import Accelerator
 
-    from videodpo.checkpoints import load_checkpoint, save_checkpoint
+    from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint, stopped_message
     from videodpo.validation import TrainingClock
 
     accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=cpu_processes())
@@ -198,6 +199,8 @@ def train_dpo_lora(
     fingerprint["identity"] = identity
     fingerprint["processes"] = accelerator.num_processes
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
+    if start and accelerator.is_main_process:
+        tqdm.write(f"resuming from the checkpoint at step {start} in {checkpoint_dir}")
     rows = my_shard(len(data["winners"]))
     run = TrainingRun(start, resumed_from=start)
     accumulation = settings.gradient_accumulation_steps
@@ -210,36 +213,45 @@ def train_dpo_lora(
         range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step",
         disable=not accelerator.is_main_process,
     )
-    for step in progress:
-        clock.start_step()
-        optimiser.zero_grad(set_to_none=True)
-        for micro in range(accumulation):
-            batch = batch_for_step(data, step, micro, settings, rows, accelerator.process_index)
-            run.rows_seen.update(int(i) for i in batch.rows)
-            batch = batch.to(accelerator.device)
-            with accelerator.autocast():
-                result = dpo_step(policy, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
-            accelerator.backward(result.terms.loss / accumulation)
-        optimiser.step()
-        clock.end_step()
-        if log and accelerator.is_main_process:
-            log(
-                {
-                    "loss": result.terms.loss.item(),
-                    "implicit_accuracy": result.terms.implicit_accuracy.item(),
-                    "reward_margin": result.terms.reward_margin.item(),
-                    "mse_winner": result.policy_winner.mean().item(),
-                    "mse_loser": result.policy_loser.mean().item(),
-                    "mse_winner_reference": result.reference_winner.mean().item(),
-                    "mse_loser_reference": result.reference_loser.mean().item(),
-                },
-                step,
-            )
-        done = step + 1
-        run.steps = done
-        clock.validate_after(unet, done)
-        if checkpoint_dir and accelerator.is_main_process and (done % settings.checkpoint_every == 0 or done == settings.max_steps):
-            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
+    saved = start
+    with StopRequest() as stop:
+        for step in progress:
+            clock.start_step()
+            optimiser.zero_grad(set_to_none=True)
+            for micro in range(accumulation):
+                batch = batch_for_step(data, step, micro, settings, rows, accelerator.process_index)
+                run.rows_seen.update(int(i) for i in batch.rows)
+                at = f"step {step}, the batch of pairs {batch.rows.tolist()} (last checkpoint kept: step {saved})"
+                require_finite(at, winners=batch.winners, losers=batch.losers, text=batch.text)
+                batch = batch.to(accelerator.device)
+                with accelerator.autocast():
+                    result = dpo_step(policy, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
+                require_finite(at, loss=result.terms.loss.detach())
+                accelerator.backward(result.terms.loss / accumulation)
+            optimiser.step()
+            clock.end_step()
+            if log and accelerator.is_main_process:
+                log(
+                    {
+                        "loss": result.terms.loss.item(),
+                        "implicit_accuracy": result.terms.implicit_accuracy.item(),
+                        "reward_margin": result.terms.reward_margin.item(),
+                        "mse_winner": result.policy_winner.mean().item(),
+                        "mse_loser": result.policy_loser.mean().item(),
+                        "mse_winner_reference": result.reference_winner.mean().item(),
+                        "mse_loser_reference": result.reference_loser.mean().item(),
+                    },
+                    step,
+                )
+            done = step + 1
+            run.steps = done
+            clock.validate_after(unet, done)
+            due = done % settings.checkpoint_every == 0 or done == settings.max_steps or stop.requested
+            if checkpoint_dir and accelerator.is_main_process and due:
+                save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
+                saved = done
+            if stop.requested:
+                raise SystemExit(stopped_message(done, checkpoint_dir))
     accelerator.wait_for_everyone()
     run.train_seconds = clock.seconds
     return run

@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import AnimateDiffPipeline
-from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from tqdm.auto import tqdm
 
 from videodpo import models, precision, rewards
-from videodpo.checkpoints import load_checkpoint, save_checkpoint
+from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint, stopped_message
 from videodpo.distributed import cpu_processes, my_shard
+from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.latents import read_manifest, write_manifest
 from videodpo.training import TrainingRun, step_generator
 from videodpo.validation import TrainingClock
@@ -209,9 +209,9 @@ def write_query_clips(folder: Path, captions: list[str], seeds: list[int], refer
 
 def read_query_clips(folder: Path) -> tuple[list[dict], np.ndarray]:
     path = Path(folder) / QUERY_CLIPS
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; it is made by make_pairs@vader (`dvc repro make_pairs@vader`)")
-    return read_manifest(folder), load_numpy(str(path))["references"]
+    clips = read_tensors(path, "make_pairs@vader", numpy=True)
+    require_keys(clips, ("references",), path, "make_pairs@vader")
+    return read_manifest(folder, "make_pairs@vader"), clips["references"]
 
 
 def write_query_tensors(folder: Path, queries: VaderQueries) -> None:
@@ -224,14 +224,18 @@ def write_query_tensors(folder: Path, queries: VaderQueries) -> None:
 
 
 def load_query_tensors(folder: Path) -> VaderQueries:
-    path = Path(folder) / QUERY_TENSORS
+    path, made_by = Path(folder) / QUERY_TENSORS, "encode_latents@vader"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; it is made by encode_latents@vader (`dvc repro encode_latents@vader`)")
-    with safe_open(str(path), framework="pt") as handle:  # the tensors and the prompts in one read
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-        prompts = json.loads((handle.metadata() or {}).get("prompts", "null"))
+        raise DamagedFileError(f"{path} is missing; {remake_hint(made_by)}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:  # the tensors and the prompts in one read
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            prompts = json.loads((handle.metadata() or {}).get("prompts", "null"))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise DamagedFileError(f"{path} is damaged ({error}); {remake_hint(made_by)}") from error
+    require_keys(tensors, ("seeds", "unconditional", "conditional", "references"), path, made_by)
     if prompts is None or len(prompts) != len(tensors["seeds"]):
-        raise ValueError(f"{path} has no prompt per query; remake it with `dvc repro --force encode_latents@vader`")
+        raise DamagedFileError(f"{path} has no prompt per query; {remake_hint(made_by)}")
     return VaderQueries(tensors["seeds"].tolist(), prompts, tensors["unconditional"], tensors["conditional"], tensors["references"])
 
 
@@ -297,6 +301,8 @@ def train_vader_lora(
     fingerprint = {k: v for k, v in asdict(loop).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
     fingerprint.update(identity=identity, processes=accelerator.num_processes, sampling=asdict(sampling), objective=asdict(objective))
     start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
+    if start and accelerator.is_main_process:
+        tqdm.write(f"resuming from the checkpoint at step {start} in {checkpoint_dir}")
     rows = my_shard(len(queries.seeds))
     run = TrainingRun(start, resumed_from=start)
     main = accelerator.is_main_process
@@ -307,27 +313,37 @@ def train_vader_lora(
     clock.validate_at_start(unet, start)
     unet.train()
     progress = tqdm(range(start, loop.max_steps), initial=start, total=loop.max_steps, desc="train: VADER", unit="step", disable=not main)
-    for step in progress:
-        clock.start_step()
-        picked, generator = rows_for_step(len(queries.seeds), step, loop, rows, accelerator.process_index)
-        run.rows_seen.update(int(i) for i in picked)
-        optimiser.zero_grad(set_to_none=True)
-        for group in optimiser.param_groups:
-            group["lr"] = loop.learning_rate_at(step)
-        with accelerator.autocast():
-            result = vader_step(policy, pipe, queries.batch(picked), sampling, objective, generator, scorers)
-        accelerator.backward(result.loss)
-        if loop.max_grad_norm:
-            accelerator.clip_grad_norm_(params, loop.max_grad_norm)
-        optimiser.step()
-        clock.end_step()
-        if log and main:
-            log({"loss": result.loss.item(), "reward": result.reward.mean().item(), **{k: v.mean().item() for k, v in result.parts.items()}}, step)
-        done = step + 1
-        run.steps = done
-        clock.validate_after(unet, done)
-        if checkpoint_dir and main and (done % loop.checkpoint_every == 0 or done == loop.max_steps):
-            save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
+    saved = start
+    with StopRequest() as stop:
+        for step in progress:
+            clock.start_step()
+            picked, generator = rows_for_step(len(queries.seeds), step, loop, rows, accelerator.process_index)
+            run.rows_seen.update(int(i) for i in picked)
+            optimiser.zero_grad(set_to_none=True)
+            for group in optimiser.param_groups:
+                group["lr"] = loop.learning_rate_at(step)
+            with accelerator.autocast():
+                result = vader_step(policy, pipe, queries.batch(picked), sampling, objective, generator, scorers)
+            require_finite(
+                f"step {step}, the queries {picked.tolist()} (last checkpoint kept: step {saved})",
+                loss=result.loss.detach(), reward=result.reward, **result.parts,
+            )
+            accelerator.backward(result.loss)
+            if loop.max_grad_norm:
+                accelerator.clip_grad_norm_(params, loop.max_grad_norm)
+            optimiser.step()
+            clock.end_step()
+            if log and main:
+                log({"loss": result.loss.item(), "reward": result.reward.mean().item(), **{k: v.mean().item() for k, v in result.parts.items()}}, step)
+            done = step + 1
+            run.steps = done
+            clock.validate_after(unet, done)
+            due = done % loop.checkpoint_every == 0 or done == loop.max_steps or stop.requested
+            if checkpoint_dir and main and due:
+                save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
+                saved = done
+            if stop.requested:
+                raise SystemExit(stopped_message(done, checkpoint_dir))
     accelerator.wait_for_everyone()
     unet.eval()
     run.train_seconds = clock.seconds

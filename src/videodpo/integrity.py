@@ -1,0 +1,62 @@
+"""Whole inputs and finite numbers: what a stage reads from another stage is checked as it is read,
+and a failure names the file, the stage that makes it and how to remake it, instead of a library's
+traceback or a model trained on NaN.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file as load_numpy
+from safetensors.torch import load_file as load_torch
+
+
+class DamagedFileError(RuntimeError):
+    """A stage's input file is missing, truncated, corrupted or inconsistent with its neighbours."""
+
+
+class NonFiniteError(FloatingPointError):
+    """A batch, loss or reward holds NaN or inf: training stops at that step, before it is stepped on."""
+
+
+def remake_hint(made_by: str) -> str:
+    return f"it is made by `{made_by}`: `dvc checkout` restores the cached copy, or `dvc repro --force {made_by}` remakes it"
+
+
+def read_tensors(path: str | Path, made_by: str, numpy: bool = False) -> dict:
+    """All tensors of one safetensors file (numpy arrays if `numpy`), or DamagedFileError naming
+    the file and the stage `made_by` when it cannot be read whole."""
+    path = Path(path)
+    if not path.is_file():
+        raise DamagedFileError(f"{path} is missing; {remake_hint(made_by)}")
+    try:
+        return load_numpy(str(path)) if numpy else load_torch(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise DamagedFileError(f"{path} is damaged ({error}); {remake_hint(made_by)}") from error
+
+
+def require_keys(tensors: dict, keys: tuple[str, ...], path: str | Path, made_by: str) -> None:
+    missing = [key for key in keys if key not in tensors]
+    if missing:
+        raise DamagedFileError(f"{path} lacks {', '.join(missing)}; {remake_hint(made_by)}")
+
+
+def require_finite(what: str, **tensors: torch.Tensor) -> None:
+    """NonFiniteError naming `what` and each tensor that holds NaN or inf, with how many of its values do."""
+    bad = {name: int((~torch.isfinite(t)).sum()) for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()}
+    if bad:
+        counts = ", ".join(f"{name} ({count} values)" for name, count in bad.items())
+        raise NonFiniteError(f"{what}: NaN or inf in {counts}")
+
+
+@contextmanager
+def stage_errors(stage: str):
+    """A damaged input or a non-finite value ends the stage with one line naming the stage and the
+    cause (what DVC prints), not a traceback."""
+    try:
+        yield
+    except (DamagedFileError, NonFiniteError) as error:
+        raise SystemExit(f"{stage}: {error}") from error

@@ -1,0 +1,256 @@
+"""Bad inputs, as tables: each damaged file a stage reads must end that reader with an error naming
+the file and the stage that makes it; each NaN or inf in training must stop the loop at that step,
+saying where, with the last good checkpoint kept. A new stage or method adds rows here.
+
+The pristine project is built once (tiny untrained pipeline, one shard of each kind) and each row
+damages its own copy."""
+
+import copy
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from videodpo import latents, models, training, vader
+from videodpo.checkpoints import STATE
+from videodpo.integrity import DamagedFileError, NonFiniteError
+
+FRAMES, SIZE = 4, 32
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory, toy_pipeline) -> Path:
+    root = tmp_path_factory.mktemp("pristine")
+    models.save_pipeline(toy_pipeline, root / "models/base")
+    models.ModelCard("toy", FRAMES, SIZE, 0.5).save(root / "models/base")
+    rng = np.random.default_rng(0)
+    clips = rng.integers(0, 255, (3, FRAMES, SIZE, SIZE, 3), dtype=np.uint8)
+    pairs = root / "data/pairs/dpo"
+    pairs.mkdir(parents=True)
+    shard = latents.write_pair_shard(pairs, 0, clips, clips[::-1].copy())
+    latents.write_manifest(pairs, [{"caption": "a red square moving left", "shard": shard, "row": i} for i in range(3)])
+    encoded = root / "data/latents/dpo"
+    encoded.mkdir(parents=True)
+    latents.write_latent_shard(encoded, "latents-00000.safetensors", torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 16, 32))
+    queries = root / "data/latents/vader"
+    queries.mkdir(parents=True)
+    vader.write_query_tensors(
+        queries, vader.VaderQueries([1, 2], ["a", "b"], torch.zeros(2, 16, 32), torch.zeros(2, 16, 32), torch.zeros(2, FRAMES, 3, SIZE, SIZE))
+    )
+    lora_pipe = copy.deepcopy(toy_pipeline)
+    config = models.add_motion_lora(lora_pipe.unet, rank=4, alpha=4)
+    models.save_motion_lora(lora_pipe.unet, config, root / "models/lora/dpo")
+    return root
+
+
+def truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def scramble_header(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[8:40] = b"\xff" * 32  # the JSON header right after its 8-byte length
+    path.write_bytes(bytes(data))
+
+
+def drop_manifest_row(project: Path) -> None:
+    manifest = project / "data/pairs/dpo/manifest.jsonl"
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:-1]))
+
+
+def disagreeing_latents(project: Path) -> None:
+    path = project / "data/latents/dpo/latents-00000.safetensors"
+    tensors = load_file(str(path))
+    tensors["text"] = tensors["text"][:2].contiguous()
+    save_file(tensors, str(path))
+
+
+def lora_of_another_base(project: Path) -> None:
+    """A LoRA trained on a toy base of other widths, saved in this project's LoRA folder."""
+    from diffusers import UNetMotionModel
+
+    arch = models.ToyArchitecture(unet_channels=(16, 32))
+    other = UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
+    folder = project / "models/lora/dpo"
+    shutil.rmtree(folder)
+    models.save_motion_lora(other, models.add_motion_lora(other, rank=4, alpha=4), folder)
+
+
+def lora_weights_of_another_rank(project: Path) -> None:
+    """Rank-8 weights under adapter metadata that says rank 4."""
+    folder = project / "models/lora/dpo"
+    [weights] = folder.glob("*.safetensors")
+    tensors = load_file(str(weights))
+    widened = {k: torch.cat([v, v], dim=0 if "lora_A" in k else 1).contiguous() for k, v in tensors.items()}
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        metadata = handle.metadata()
+    save_file(widened, str(weights), metadata=metadata)
+
+
+def read_pairs(project: Path):
+    folder = project / "data/pairs/dpo"
+    manifest = latents.read_manifest(folder, "make_pairs@dpo")
+    for shard, arrays in latents.iter_pair_arrays(folder, "make_pairs@dpo"):
+        latents.shard_records(manifest, shard, len(arrays["winners"]), folder, "make_pairs@dpo")
+
+
+def read_base(project: Path):
+    models.ModelCard.load(project / "models/base")
+    models.load_pipeline(project / "models/base")
+
+
+def read_lora(project: Path):
+    models.load_motion_lora(models.load_pipeline(project / "models/base"), project / "models/lora/dpo")
+
+
+BAD_FILES = [  # (what is wrong, how to make it so, who reads it, what the error must name)
+    ("truncated pair shard", lambda p: truncate(p / "data/pairs/dpo/pairs-00000.safetensors"), read_pairs,
+     ["data/pairs/dpo/pairs-00000.safetensors", "make_pairs@dpo"]),
+    ("pair shard with a corrupted header", lambda p: scramble_header(p / "data/pairs/dpo/pairs-00000.safetensors"), read_pairs,
+     ["pairs-00000.safetensors", "damaged", "make_pairs@dpo"]),
+    ("manifest rows that do not match the shard", drop_manifest_row, read_pairs,
+     ["data/pairs/dpo/manifest.jsonl", "pairs-00000.safetensors", "2 records for its 3 pairs", "make_pairs@dpo"]),
+    ("manifest that is not JSON", lambda p: (p / "data/pairs/dpo/manifest.jsonl").write_text("{caption"), read_pairs,
+     ["manifest.jsonl", "damaged", "make_pairs@dpo"]),
+    ("missing pair shards", lambda p: (p / "data/pairs/dpo/pairs-00000.safetensors").unlink(), read_pairs,
+     ["no pair shards in", "make_pairs@dpo"]),
+    ("truncated latent shard", lambda p: truncate(p / "data/latents/dpo/latents-00000.safetensors"),
+     lambda p: latents.load_latents(p / "data/latents/dpo", "encode_latents@dpo"),
+     ["data/latents/dpo/latents-00000.safetensors", "encode_latents@dpo"]),
+    ("latent shard whose tensors disagree on the pairs", disagreeing_latents,
+     lambda p: latents.load_latents(p / "data/latents/dpo", "encode_latents@dpo"),
+     ["latents-00000.safetensors", "winners 3, losers 3, text 2", "encode_latents@dpo"]),
+    ("truncated vader query tensors", lambda p: truncate(p / "data/latents/vader" / vader.QUERY_TENSORS),
+     lambda p: vader.load_query_tensors(p / "data/latents/vader"), [vader.QUERY_TENSORS, "encode_latents@vader"]),
+    ("missing models/base", lambda p: shutil.rmtree(p / "models/base"), read_base, ["models/base", "`base`"]),
+    ("models/base without its model card", lambda p: (p / "models/base" / models.MODEL_CARD).unlink(), read_base,
+     [models.MODEL_CARD, "`base`"]),
+    ("half-written models/base: UNet weights cut short", lambda p: truncate(next((p / "models/base/unet").glob("*.safetensors"))), read_base,
+     ["models/base", "incomplete or damaged", "`base`"]),
+    ("half-written models/base: no VAE weights", lambda p: next((p / "models/base/vae").glob("*.safetensors")).unlink(), read_base,
+     ["models/base", "incomplete or damaged", "`base`"]),
+    ("LoRA folder from another base", lora_of_another_base, read_lora, ["models/lora/dpo", "does not fit this base", "train@dpo"]),
+    ("LoRA weights of another rank than their metadata", lora_weights_of_another_rank, read_lora,
+     ["models/lora/dpo", "does not fit this base", "train@dpo"]),
+    ("truncated LoRA weights", lambda p: truncate(next((p / "models/lora/dpo").glob("*.safetensors"))), read_lora,
+     ["models/lora/dpo", "train@dpo"]),
+]
+
+
+@pytest.mark.parametrize("damage, read, named", [row[1:] for row in BAD_FILES], ids=[row[0] for row in BAD_FILES])
+def test_a_damaged_input_names_the_file_and_the_stage_that_makes_it(pristine, tmp_path, damage, read, named):
+    project = tmp_path / "project"
+    shutil.copytree(pristine, project)
+    read(project)  # the pristine copy reads cleanly: the error below is the damage's
+    damage(project)
+    with pytest.raises(DamagedFileError) as raised:
+        read(project)
+    for words in named:
+        assert words in str(raised.value)
+    assert "dvc repro --force" in str(raised.value)  # and says how to remake it
+
+
+# ---------------------------------------------------------------------------------------------
+# NaN and inf in training
+
+def dpo_data(rows: int = 6) -> dict:
+    g = torch.Generator().manual_seed(3)
+    winners = torch.randn(rows, 4, FRAMES, 8, 8, generator=g)
+    return {"winners": winners, "losers": winners + 0.3 * torch.randn(winners.shape, generator=g), "text": torch.randn(rows, 16, 32, generator=g)}
+
+
+def latest_drawn_row(settings: training.LoopSettings, data: dict) -> tuple[int, int]:
+    """(row, the step that first draws it), for the row drawn last: poisoned, it leaves good steps before it."""
+    first = {}
+    for step in range(settings.max_steps):
+        for row in training.batch_for_step(data, step, 0, settings).rows.tolist():
+            first.setdefault(row, step)
+    row = max(first, key=first.get)
+    return row, first[row]
+
+
+def nan_in_a_pair(monkeypatch, data, settings):
+    row, step = latest_drawn_row(settings, data)
+    data["losers"][row, 0, 0, 0, 0] = float("nan")
+    return step, ["losers (1 values)", "the batch of pairs", str(row)]
+
+
+def inf_in_the_text(monkeypatch, data, settings):
+    row, step = latest_drawn_row(settings, data)
+    data["text"][row, 0, :3] = float("inf")
+    return step, ["text (3 values)"]
+
+
+def nan_loss_at_step_two(monkeypatch, data, settings):
+    calls = []
+    original = training.dpo_step
+
+    def dpo_step(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:  # step 2
+            terms = dataclasses.replace(result.terms, loss=result.terms.loss * float("nan"))
+            result = dataclasses.replace(result, terms=terms)
+        return result
+
+    monkeypatch.setattr(training, "dpo_step", dpo_step)
+    return 2, ["loss (1 values)"]
+
+
+NON_FINITE_DPO = [("NaN in a pair's latents", nan_in_a_pair), ("inf in a caption's embedding", inf_in_the_text), ("NaN loss", nan_loss_at_step_two)]
+
+
+@pytest.mark.parametrize("poison", [row[1] for row in NON_FINITE_DPO], ids=[row[0] for row in NON_FINITE_DPO])
+def test_a_non_finite_batch_or_loss_stops_dpo_at_that_step_and_keeps_the_last_checkpoint(toy_pipeline, tmp_path, monkeypatch, poison):
+    settings = training.LoopSettings(max_steps=8, batch_size=2, learning_rate=1e-3, beta=500, checkpoint_every=1)
+    data = dpo_data()
+    step, named = poison(monkeypatch, data, settings)
+    assert step > 0  # so there is a good checkpoint to keep
+    unet = copy.deepcopy(toy_pipeline.unet)
+    models.add_motion_lora(unet, rank=4, alpha=4)
+    with pytest.raises(NonFiniteError) as raised:
+        training.train_dpo_lora(unet, None, toy_pipeline.scheduler, data, settings, tmp_path)
+    message = str(raised.value)
+    assert f"step {step}," in message and f"last checkpoint kept: step {step}" in message
+    for words in named:
+        assert words in message
+    state = json.loads((tmp_path / STATE).read_text())
+    assert state["step"] == step  # the poisoned step was never saved
+    saved = load_file(str(tmp_path / state["tensors"]))
+    assert all(torch.isfinite(t).all() for t in saved.values())
+
+
+def test_a_nan_reward_stops_vader_at_that_step_and_keeps_the_last_checkpoint(toy_pipeline, tmp_path, monkeypatch):
+    pipe = copy.deepcopy(toy_pipeline)  # the session's pipeline stays without adapters
+    torch.manual_seed(0)
+    models.add_motion_lora(pipe.unet, 4, 4)
+    sampling = vader.VaderSampling(frames=FRAMES, num_inference_steps=2, guidance_scale=4.0, shared_noise=0.5, backprop="all")
+    objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0})
+    prompts, seeds = ["a red square moving left"] * 2, [5, 6]
+    unconditional, conditional = vader.text_embeddings(pipe, prompts)
+    queries = vader.VaderQueries(seeds, prompts, unconditional, conditional, vader.reference_clips(pipe, prompts, seeds, sampling))
+    original, calls = vader.rewards.combined, []
+
+    def combined(*args, **kwargs):
+        reward, parts = original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:  # step 1
+            parts = {**parts, "brightness": parts["brightness"] * float("nan")}
+            reward = reward * float("nan")
+        return reward, parts
+
+    monkeypatch.setattr(vader.rewards, "combined", combined)
+    loop = vader.VaderLoop(max_steps=3, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
+    with pytest.raises(NonFiniteError) as raised:
+        vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint_dir=tmp_path)
+    message = str(raised.value)
+    assert "step 1," in message and "reward" in message and "brightness" in message and "last checkpoint kept: step 1" in message
+    assert json.loads((tmp_path / STATE).read_text())["step"] == 1
