@@ -90,16 +90,21 @@ def lora_weights(unet) -> dict:
     return {n: p.detach().clone() for n, p in unet.named_parameters() if p.requires_grad}
 
 
+def fresh_lora_unet(toy_pipeline):
+    """The toy UNet with a LoRA of fixed initial weights, as a new process would build it."""
+    unet = copy.deepcopy(toy_pipeline.unet)
+    torch.manual_seed(0)
+    models.add_motion_lora(unet, rank=4, alpha=4)
+    return unet
+
+
 def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(toy_pipeline, tmp_path):
     from videodpo.training import LoopSettings, train_dpo_lora
 
     settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=1)
 
     def fresh_unet():
-        unet = copy.deepcopy(toy_pipeline.unet)
-        torch.manual_seed(0)
-        models.add_motion_lora(unet, rank=4, alpha=4)
-        return unet
+        return fresh_lora_unet(toy_pipeline)
 
     straight = fresh_unet()
     train_dpo_lora(straight, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "a")
@@ -130,10 +135,7 @@ def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from
     settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=10)
 
     def fresh_unet():
-        unet = copy.deepcopy(toy_pipeline.unet)
-        torch.manual_seed(0)
-        models.add_motion_lora(unet, rank=4, alpha=4)
-        return unet
+        return fresh_lora_unet(toy_pipeline)
 
     straight = fresh_unet()
     train_dpo_lora(straight, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "a")
@@ -253,3 +255,23 @@ def test_batches_carry_the_labels_of_the_pairs_they_draw():
     data["labels"] = torch.arange(6 * 4, dtype=torch.int8).reshape(6, 4) % 3 - 1
     batch = batch_for_step(data, step=2, micro=0, settings=LoopSettings(max_steps=3, batch_size=3, learning_rate=1e-3, beta=1.0))
     assert torch.equal(batch.labels, data["labels"][batch.rows])
+
+
+def test_a_resumed_run_keeps_the_curves_up_to_its_checkpoint_and_drops_what_followed(tmp_path):
+    """Rows a killed run logged after its last checkpoint are logged again on resume: they go, and
+    validation at the checkpoint's own step (scored before the save) stays."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("train_stage", Path(__file__).parents[1] / "stages/train.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    tables = tmp_path / "plots/metrics"
+    tables.mkdir(parents=True)
+    (tables / "loss.tsv").write_text("timestamp\tstep\tloss\n" + "".join(f"{t}\t{t}\t0.{t}\n" for t in range(6)))
+    (tables / "val_warping_error.tsv").write_text("timestamp\tstep\tval_warping_error\n" + "".join(f"{t}\t{t}\t1\n" for t in (0, 2, 4)))
+    stage.keep_rows_before(tables, 3)  # checkpoint at step 3: steps 0-2 trained, validation at 0 and 2 done
+    assert [line.split("\t")[1] for line in (tables / "loss.tsv").read_text().splitlines()[1:]] == ["0", "1", "2"]
+    assert [line.split("\t")[1] for line in (tables / "val_warping_error.tsv").read_text().splitlines()[1:]] == ["0", "2"]
+    stage.keep_rows_before(tables, 0)  # a fresh start keeps nothing
+    assert (tables / "loss.tsv").read_text() == "timestamp\tstep\tloss\n"
