@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 
 import numpy as np
@@ -18,11 +19,12 @@ def _sampling(**overrides) -> vader.VaderSampling:
 
 @pytest.fixture()
 def pipe(toy_pipeline):
-    """The toy pipeline with a fresh motion LoRA, removed again afterwards."""
+    """A copy of the toy pipeline with a fresh motion LoRA. A copy, since peft's deleted adapter
+    leaves its wrapper layers behind: the session's pipeline would then save under other names."""
+    pipe = copy.deepcopy(toy_pipeline)
     torch.manual_seed(0)
-    models.add_motion_lora(toy_pipeline.unet, 4, 4)
-    yield toy_pipeline
-    toy_pipeline.unet.delete_adapters(models.LORA_ADAPTER)
+    models.add_motion_lora(pipe.unet, 4, 4)
+    return pipe
 
 
 def test_training_sampler_is_the_evaluations_sampler(toy_pipeline):
