@@ -29,8 +29,7 @@ def main() -> None:
     started = time.perf_counter()
     config = load_config()
     settings, world = config.reward_models.vjepa, config.toyworld
-    samples = integrity.read_tensors(BASE_SAMPLES, "sample_base", numpy=True)
-    integrity.require_keys(samples, ("clips",), BASE_SAMPLES, "sample_base")
+    samples = integrity.read_tensors(BASE_SAMPLES, "sample_base", ("clips",), numpy=True)
     base = samples["clips"]
     jittered = np.stack([pairs.amplified_flicker(clip, JITTER_STRENGTH, np.random.default_rng(i)) for i, clip in enumerate(base)])
     report: dict = {}

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -90,6 +91,17 @@ class StopRequest:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
+
+    def end_of_step(self, done: int, max_steps: int, every: int, folder: Path | None, save: Callable[[], None] | None) -> bool:
+        """After step `done` of a training loop: call `save` (None where this process keeps no
+        checkpoints) every `every` steps, at the last step and on SIGTERM, then exit if SIGTERM
+        came. Whether it saved."""
+        saved = save is not None and (done % every == 0 or done == max_steps or self.requested)
+        if saved:
+            save()
+        if self.requested:
+            raise SystemExit(stopped_message(done, folder))
+        return saved
 
 
 def stopped_message(step: int, folder: Path | None) -> str:

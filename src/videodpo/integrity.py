@@ -14,11 +14,15 @@ from safetensors.numpy import load_file as load_numpy
 from safetensors.torch import load_file as load_torch
 
 
-class DamagedFileError(RuntimeError):
+class InputError(Exception):
+    """An input a stage cannot use; the message names it and the fix."""
+
+
+class DamagedFileError(InputError, RuntimeError):
     """A stage's input file is missing, truncated, corrupted or inconsistent with its neighbours."""
 
 
-class NonFiniteError(FloatingPointError):
+class NonFiniteError(InputError, FloatingPointError):
     """A batch, loss or reward holds NaN or inf: training stops at that step, before it is stepped on."""
 
 
@@ -26,16 +30,18 @@ def remake_hint(made_by: str) -> str:
     return f"it is made by `{made_by}`: `dvc checkout` restores the cached copy, or `dvc repro --force {made_by}` remakes it"
 
 
-def read_tensors(path: str | Path, made_by: str, numpy: bool = False) -> dict:
+def read_tensors(path: str | Path, made_by: str, keys: tuple[str, ...] = (), numpy: bool = False) -> dict:
     """All tensors of one safetensors file (numpy arrays if `numpy`), or DamagedFileError naming
-    the file and the stage `made_by` when it cannot be read whole."""
+    the file and the stage `made_by` when it cannot be read whole or lacks one of `keys`."""
     path = Path(path)
     if not path.is_file():
         raise DamagedFileError(f"{path} is missing; {remake_hint(made_by)}")
     try:
-        return load_numpy(str(path)) if numpy else load_torch(str(path))
+        tensors = load_numpy(str(path)) if numpy else load_torch(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise DamagedFileError(f"{path} is damaged ({error}); {remake_hint(made_by)}") from error
+    require_keys(tensors, keys, path, made_by)
+    return tensors
 
 
 def require_keys(tensors: dict, keys: tuple[str, ...], path: str | Path, made_by: str) -> None:
@@ -46,7 +52,8 @@ def require_keys(tensors: dict, keys: tuple[str, ...], path: str | Path, made_by
 
 def require_finite(what: str, **tensors: torch.Tensor) -> None:
     """NonFiniteError naming `what` and each tensor that holds NaN or inf, with how many of its values do."""
-    bad = {name: int((~torch.isfinite(t)).sum()) for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()}
+    non_finite = {name: int((~torch.isfinite(t)).sum()) for name, t in tensors.items() if t.is_floating_point()}
+    bad = {name: count for name, count in non_finite.items() if count}
     if bad:
         counts = ", ".join(f"{name} ({count} values)" for name, count in bad.items())
         raise NonFiniteError(f"{what}: NaN or inf in {counts}")
@@ -54,9 +61,9 @@ def require_finite(what: str, **tensors: torch.Tensor) -> None:
 
 @contextmanager
 def stage_errors(stage: str):
-    """A damaged input or a non-finite value ends the stage with one line naming the stage and the
+    """A damaged input, an unusable prompt set or a non-finite value ends the stage with one line naming the stage and the
     cause (what DVC prints), not a traceback."""
     try:
         yield
-    except (DamagedFileError, NonFiniteError) as error:
+    except InputError as error:
         raise SystemExit(f"{stage}: {error}") from error

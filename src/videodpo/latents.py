@@ -81,8 +81,7 @@ def iter_pair_arrays(folder: Path, made_by: str = "make_pairs") -> Iterator[tupl
     if not shards:
         raise DamagedFileError(f"no pair shards in {folder}; {remake_hint(made_by)}")
     for path in shards:
-        arrays = read_tensors(path, made_by, numpy=True)
-        require_keys(arrays, ("winners", "losers"), path, made_by)
+        arrays = read_tensors(path, made_by, ("winners", "losers"), numpy=True)
         yield path.name, arrays
 
 

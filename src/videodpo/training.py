@@ -182,7 +182,7 @@ def train_dpo_lora(
     """
     from accelerate import Accelerator
 
-    from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint, stopped_message
+    from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint
     from videodpo.validation import TrainingClock
 
     accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=cpu_processes())
@@ -246,12 +246,10 @@ def train_dpo_lora(
             done = step + 1
             run.steps = done
             clock.validate_after(unet, done)
-            due = done % settings.checkpoint_every == 0 or done == settings.max_steps or stop.requested
-            if checkpoint_dir and accelerator.is_main_process and due:
-                save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
+            keeps = checkpoint_dir and accelerator.is_main_process
+            save = (lambda: save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())) if keeps else None
+            if stop.end_of_step(done, settings.max_steps, settings.checkpoint_every, checkpoint_dir, save):
                 saved = done
-            if stop.requested:
-                raise SystemExit(stopped_message(done, checkpoint_dir))
     accelerator.wait_for_everyone()
     run.train_seconds = clock.seconds
     return run

@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from videodpo import models, precision, rewards
-from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint, stopped_message
+from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint
 from videodpo.distributed import cpu_processes, my_shard
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.latents import read_manifest, write_manifest
@@ -209,8 +209,7 @@ def write_query_clips(folder: Path, captions: list[str], seeds: list[int], refer
 
 def read_query_clips(folder: Path) -> tuple[list[dict], np.ndarray]:
     path = Path(folder) / QUERY_CLIPS
-    clips = read_tensors(path, "make_pairs@vader", numpy=True)
-    require_keys(clips, ("references",), path, "make_pairs@vader")
+    clips = read_tensors(path, "make_pairs@vader", ("references",), numpy=True)
     return read_manifest(folder, "make_pairs@vader"), clips["references"]
 
 
@@ -338,12 +337,9 @@ def train_vader_lora(
             done = step + 1
             run.steps = done
             clock.validate_after(unet, done)
-            due = done % loop.checkpoint_every == 0 or done == loop.max_steps or stop.requested
-            if checkpoint_dir and main and due:
-                save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())
+            save = (lambda: save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())) if checkpoint_dir and main else None
+            if stop.end_of_step(done, loop.max_steps, loop.checkpoint_every, checkpoint_dir, save):
                 saved = done
-            if stop.requested:
-                raise SystemExit(stopped_message(done, checkpoint_dir))
     accelerator.wait_for_everyone()
     unet.eval()
     run.train_seconds = clock.seconds
