@@ -67,7 +67,7 @@ def main(args: list[str]) -> None:
     keys = ("warping_error", "frame_difference", "warping_error_seed", "motion", "travel", "contrast", "saturation")
 
     def measures(clips):
-        rows = [clip_metrics(clip, prompt, toy=True) for clip, prompt in zip(clips, prompts)]
+        rows = [clip_metrics(clip, prompt, oracle=True) for clip, prompt in zip(clips, prompts)]
         return {key: [row[key] for row in rows] for key in keys}
 
     policy, base = measures(after), measures(before)

@@ -34,6 +34,10 @@ def main() -> None:
                     stacklevel=1,
                 )
         card = models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits)
+        with Live(dir=CURVES_DIR, dvcyaml=None, save_dvc_exp=False, report=None) as live:  # the stage's declared metrics: nothing trained
+            live.summary["source"] = "hub"
+            live.summary["load_minutes"] = round((time.time() - started) / 60, 1)
+        (Path(CURVES_DIR) / "plots/metrics").mkdir(parents=True, exist_ok=True)  # no curves: an empty folder
     else:
         world = config.toyworld
         arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())

@@ -1,5 +1,9 @@
 """DVC stage `evaluate`: flicker, motion, appearance and adherence of every method against the base.
 
+Adherence and travel come from the toy-world oracle on toy-world prompts; on other prompts adherence
+is CLIP text-frame similarity when the CLIP weights of params `reward_models.clip` are in the local
+cache, and metrics/eval.json lists what is not available and why.
+
 Every method in params `methods` is scored on the same held-out prompts, seeds and starting noise
 as the base. Writes metrics/eval.json (the base's means; per method its means and the relative
 change with a paired 95 % bootstrap interval), plots/eval/per_sample.csv (one row per sample and
@@ -14,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import integrity, models, outputs, visuals
-from videodpo.config import load_config
+from videodpo import clip_score, integrity, models, outputs, toyworld, visuals
+from videodpo.config import ClipSettings, load_config
 from videodpo.evaluation import METRICS, clip_metrics, compare
 
 PLOTS = Path("plots/eval")
@@ -25,9 +29,19 @@ STRIP_ROWS = 4
 def load_samples(variant: str):
     folder = Path("results/samples") / variant
     made_by = "sample_base" if variant == "base" else f"sample@{variant}"
-    clips = integrity.read_tensors(folder / "clips.safetensors", made_by, numpy=True)
-    integrity.require_keys(clips, ("clips",), folder / "clips.safetensors", made_by)
+    clips = integrity.read_tensors(folder / "clips.safetensors", made_by, ("clips",), numpy=True)
     return clips["clips"], json.loads((folder / "samples.json").read_text())
+
+
+def clip_scorer_or_reason(settings: ClipSettings):
+    """(CLIP scorer, None) when its weights are in the local cache (or a local folder), else (None, why not)."""
+    try:
+        return clip_score.load_clip_scorer(settings.hub, settings.revision, local_files_only=True), None
+    except OSError:
+        return None, (
+            f"off the toy world adherence is CLIP text-frame similarity, and {settings.hub}@{settings.revision} is not in the "
+            f"local cache: huggingface-cli download {settings.hub} --revision {settings.revision} (params reward_models.clip)"
+        )
 
 
 def main() -> None:
@@ -39,13 +53,25 @@ def main() -> None:
         if samples is not None and variant_samples != samples:
             raise SystemExit(f"evaluate: {variant} was sampled on other prompts or seeds than the base: rerun `dvc repro`")
         samples = variant_samples
+    prompts = [s["prompt"] for s in samples]
+    oracle = toy and all(toyworld.is_caption(p) for p in prompts)  # the toy-world oracle reads toy-world captions only
     rows = {
-        variant: [clip_metrics(clip, s["prompt"], toy) for clip, s in tqdm(list(zip(variant_clips, samples)), desc=f"evaluate: {variant}", unit="clip")]
+        variant: [clip_metrics(clip, s["prompt"], oracle) for clip, s in tqdm(list(zip(variant_clips, samples)), desc=f"evaluate: {variant}", unit="clip")]
         for variant, variant_clips in clips.items()
     }
-    prompts = [s["prompt"] for s in samples]
+    reasons = {"travel": "travel is read by the toy-world oracle, on a toy-world model with toy-world prompts only"}
+    scorer = None
+    if not oracle:
+        scorer, reasons["adherence"] = clip_scorer_or_reason(config.reward_models.clip)
+        if scorer is not None:
+            for variant in tqdm(rows, desc="evaluate: CLIP adherence", unit="model"):
+                for row, score in zip(rows[variant], clip_score.clip_adherence(scorer, clips[variant], prompts)):
+                    row["adherence"] = float(score)
     methods = {m: rows[m] for m in config.methods}
-    outputs.write_json("metrics/eval.json", compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts))
+    report = compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts, reasons=reasons)
+    if not oracle and scorer is not None:
+        report["adherence_scorer"] = f"CLIP text-frame cosine similarity, {config.reward_models.clip.hub}@{config.reward_models.clip.revision}"
+    outputs.write_json("metrics/eval.json", report)
     write_per_sample_csv(PLOTS / "per_sample.csv", samples, rows["base"], methods)
     visuals.scatter_against_base(
         np.array([r["warping_error"] for r in rows["base"]]),

@@ -32,12 +32,21 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from videodpo import (
-    distributed, guided_pairs, integrity, labellers, latents, models, outputs, pairs, precision, rewards, seeds, temporal, toyworld, user_videos, vader,
+    distributed, guided_pairs, integrity, labellers, latents, models, outputs, pairs, precision, prompts, rewards, seeds, temporal, toyworld,
+    user_videos, vader,
 )
 from videodpo.method_settings import DPOPairSettings, LabelledPairSettings, VaderQuerySettings, read_stage_settings
 from videodpo.sampling import generate_clips, regenerate_frames
 
 PAIR_MAKERS = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")  # methods whose training data this stage makes
+
+
+def training_prompts(settings, card: models.ModelCard) -> prompts.PromptSet:
+    """The training prompt set, every prompt checked against the base model's tokenizer before the
+    model loads (evaluation prompts never make pairs)."""
+    prompt_set = prompts.read_prompt_set(settings.train_prompts, card.source, "prompts.train")
+    prompts.require_untruncated(prompt_set, prompts.model_tokenizer("models/base"))
+    return prompt_set
 
 
 def steadiest_generations(pipe, card, prompts, pair_seeds, settings: DPOPairSettings):
@@ -84,8 +93,8 @@ def main(method: str, state) -> None:
         return make_labelled_pairs(method, settings, state)
     data = settings.data
     card = models.ModelCard.load("models/base")
+    captions = training_prompts(settings, card).prompts
     pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
-    captions = [c.text for c in toyworld.train_captions()]  # held-out captions never make pairs
     count = data.num_pairs
     prompts = [captions[i % len(captions)] for i in range(count)]
     pair_seeds = seeds.pair_seeds(data.seed, count)
@@ -103,8 +112,8 @@ def main(method: str, state) -> None:
 
 def make_queries(settings: VaderQuerySettings, state) -> None:
     card = models.ModelCard.load("models/base")
+    captions = training_prompts(settings, card).prompts
     pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
-    captions = [c.text for c in toyworld.train_captions()]  # held-out captions never train
     prompts = [captions[i % len(captions)] for i in range(settings.queries)]
     query_seeds = seeds.pair_seeds(settings.seed, settings.queries)
     sampling = vader.VaderSampling(card.frames, settings.num_inference_steps, settings.guidance_scale, card.shared_noise)
@@ -128,11 +137,21 @@ def make_queries(settings: VaderQuerySettings, state) -> None:
                 vader.write_query_clips(Path(staging), prompts, query_seeds, references)
 
 
-def ground_truth(settings: LabelledPairSettings, pair_seeds: list[int]) -> guided_pairs.GroundTruth:
-    """The ground-truth clip of every pair: toy renders, or the user's videos taken in turn."""
+def ground_truth(settings: LabelledPairSettings, pair_seeds: list[int], prompt_set: prompts.PromptSet) -> guided_pairs.GroundTruth:
+    """The ground-truth clip of every pair: toy renders of the training prompts, or the user's videos
+    taken in turn."""
     if settings.source == "toy":
         world = settings.toyworld
-        return guided_pairs.toy_ground_truth(len(pair_seeds), pair_seeds, world.frames, world.frame_size, world.radius, world.speed)
+        captions = []
+        for i, prompt in enumerate(prompt_set.prompts):
+            try:
+                captions.append(toyworld.Caption.parse(prompt))
+            except ValueError as error:
+                raise prompts.PromptError(
+                    f"{prompt_set.where(i)}: {error}; dense_dpo on the embedded default renders its ground truth from the "
+                    "training prompts, so each must be a toy-world caption"
+                ) from error
+        return guided_pairs.toy_ground_truth(captions, len(pair_seeds), pair_seeds, world.frames, world.frame_size, world.radius, world.speed)
     videos = user_videos.read_captioned_videos(settings.gt_videos, settings.frames, settings.resolution)
     return guided_pairs.GroundTruth(*videos)
 
@@ -143,18 +162,19 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
     pair_seeds = seeds.pair_seeds(settings.seed, count)
     noise_seeds = [seeds.candidate_seeds(seed, 2) for seed in pair_seeds]  # clip a's and clip b's
     if settings.kind == "dense":
-        truth = guided_pairs.cycled(ground_truth(settings, pair_seeds), count)  # read before the model: a bad video fails fast
-        prompts, origins = truth.captions, truth.origins
+        prompt_set = training_prompts(settings, card) if settings.source == "toy" else None  # the hub tiers' captions are the videos'
+        truth = guided_pairs.cycled(ground_truth(settings, pair_seeds, prompt_set), count)  # read before the model: a bad video fails fast
+        captions, origins = truth.captions, truth.origins
         parts = labellers.segments(card.frames, settings.dense.segment_frames)
     else:
-        captions = [c.text for c in toyworld.train_captions()]  # as make_pairs@dpo's winners; held-out captions never train
-        prompts, origins = [captions[i % len(captions)] for i in range(count)], [None] * count
+        training = training_prompts(settings, card).prompts  # as make_pairs@dpo's winners
+        captions, origins = [training[i % len(training)] for i in range(count)], [None] * count
         parts = [range(card.frames)]
 
     def labeller_of(caption: str) -> labellers.Labeller:
         return labellers.resolve(settings.dense.labeller, settings.dense.tie_margin, caption)
 
-    labeller_of(prompts[0])  # a bad labeller name fails before the model loads
+    labeller_of(captions[0])  # a bad labeller name fails before the model loads
     pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
     shard = distributed.my_shard(count)  # every pair is a pure function of its seeds and ground truth
     mine = slice(shard.start, shard.stop)
@@ -164,18 +184,18 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
         desc = f"make_pairs@{method}: clips {'ab'[which]}"
         if settings.kind == "dense":
             made = guided_pairs.corrupted_copies(
-                pipe, truth.clips[mine], prompts[mine], my_seeds, settings.dense.eta, settings.num_inference_steps,
+                pipe, truth.clips[mine], captions[mine], my_seeds, settings.dense.eta, settings.num_inference_steps,
                 settings.guidance_scale, card.shared_noise, desc=desc,
             )
         else:
             made = generate_clips(
-                pipe, prompts[mine], my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
+                pipe, captions[mine], my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
                 card.shared_noise, desc=desc, resolution=card.frame_size,
             )
         copies.append(distributed.gather_rows(made, count))
     with distributed.main_process_writes() as writes:
         if writes:
-            label_and_write(method, settings, copies[0], copies[1], prompts, origins, noise_seeds, parts, labeller_of)
+            label_and_write(method, settings, copies[0], copies[1], captions, origins, noise_seeds, parts, labeller_of)
 
 
 def label_and_write(method, settings: LabelledPairSettings, clips_a, clips_b, prompts, origins, noise_seeds, parts, labeller_of) -> None:

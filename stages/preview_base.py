@@ -48,7 +48,7 @@ def preview_hub_model(card: models.ModelCard, preview, mixed_precision: str) -> 
         pipe, captions, seeds.preview_seeds(len(captions)), card.frames, preview.steps, preview.guidance_scale, card.shared_noise,
         desc="preview_base (hub)", resolution=card.frame_size,
     )
-    scores = [clip_metrics(clip, caption, toy=False) for clip, caption in zip(clips, captions)]
+    scores = [clip_metrics(clip, caption, oracle=False) for clip, caption in zip(clips, captions)]
     outputs.write_json(METRICS, {
         "source": card.source,
         "commits": card.commits,

@@ -1,4 +1,5 @@
-"""DVC stages `sample_base` and `sample@<method>`: clips for the evaluation prompts and seeds.
+"""DVC stages `sample_base` and `sample@<method>`: clips for the evaluation prompts (params
+`prompts.eval`, videodpo.prompts) and seeds.
 
 base: the base model; <method>: the base model with that method's LoRA (models/lora/<method>).
 Every variant uses identical prompts, seeds and initial noise, and every sample has a seed of its
@@ -13,18 +14,26 @@ from pathlib import Path
 
 from safetensors.numpy import save_file
 
-from videodpo import distributed, integrity, models, outputs, precision, seeds, toyworld, visuals
+from videodpo import distributed, integrity, models, outputs, precision, prompts, seeds, visuals
 from videodpo.config import load_config
 from videodpo.sampling import generate_clips
 
 GIFS = 4
 
 
-def evaluation_samples(seeds_per_prompt: int) -> list[tuple[str, int]]:
-    """Held-out captions (never used for pretraining or preference pairs), each `seeds_per_prompt`
-    times, every sample with its own seed."""
-    prompts = [c.text for c in toyworld.held_out_captions() for _ in range(seeds_per_prompt)]
-    return list(zip(prompts, seeds.evaluation_seeds(len(prompts))))
+def evaluation_prompts(settings, source: str) -> list[str]:
+    """The evaluation prompt set, checked before a model loads: none of its prompts is a training
+    prompt, and each fits the base model's text encoder whole."""
+    evaluation = prompts.read_prompt_set(settings.eval, source, "prompts.eval")
+    prompts.require_disjoint(prompts.read_prompt_set(settings.train, source, "prompts.train"), evaluation)
+    prompts.require_untruncated(evaluation, prompts.model_tokenizer("models/base"))
+    return evaluation.prompts
+
+
+def evaluation_samples(prompt_texts: list[str], seeds_per_prompt: int) -> list[tuple[str, int]]:
+    """Every evaluation prompt `seeds_per_prompt` times, every sample with its own seed."""
+    repeated = [p for p in prompt_texts for _ in range(seeds_per_prompt)]
+    return list(zip(repeated, seeds.evaluation_seeds(len(repeated))))
 
 
 def main(variant: str, state) -> None:
@@ -33,10 +42,10 @@ def main(variant: str, state) -> None:
     if variant != "base" and not lora.is_dir():
         raise SystemExit(f"sample: no LoRA at {lora}: give `base` or a method whose train@<method> stage has run")
     card = models.ModelCard.load("models/base")
+    samples = evaluation_samples(evaluation_prompts(config.prompts, card.source), config.sample.seeds_per_prompt)
     pipe = models.load_pipeline("models/base", precision.weight_dtype(config.training.mixed_precision)).to(state.device)
     if variant != "base":
         models.load_motion_lora(pipe, lora)
-    samples = evaluation_samples(config.sample.seeds_per_prompt)
     shard = distributed.my_shard(len(samples))
     mine = samples[shard.start : shard.stop]
     clips = generate_clips(

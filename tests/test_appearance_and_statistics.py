@@ -50,11 +50,11 @@ def test_clip_metrics_report_the_shapes_travel_per_frame_and_nan_outside_the_toy
     from videodpo.evaluation import clip_metrics
 
     clip = toyworld.render_clip(toyworld.Caption("square", "red", "up"), np.random.default_rng(0))  # 2 px/frame
-    scores = clip_metrics(clip, "a red square moving up", toy=True)
+    scores = clip_metrics(clip, "a red square moving up", oracle=True)
     assert abs(scores["travel"] - 2.0) < 0.2 and scores["adherence"] == 1.0 and scores["dynamic_degree"] == 1.0
-    still = clip_metrics(np.repeat(clip[:1], len(clip), axis=0), "a red square moving up", toy=True)
+    still = clip_metrics(np.repeat(clip[:1], len(clip), axis=0), "a red square moving up", oracle=True)
     assert still["travel"] < 0.05 and still["dynamic_degree"] == 0.0
-    assert math.isnan(clip_metrics(clip, "a red square moving up", toy=False)["travel"])
+    assert math.isnan(clip_metrics(clip, "a red square moving up", oracle=False)["travel"])
 
 
 def test_stratified_resamples_keep_every_prompts_share_and_draw_only_within_it():
@@ -92,3 +92,14 @@ def test_compare_reports_the_base_once_and_every_method_against_it():
     assert result["methods"]["other"]["change"]["motion"]["relative"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="same prompts and seeds"):
         compare(rows(1.0), {"dpo": rows(0.8)[:-1]}, resamples=10)
+    assert "not_available" not in result  # every metric defined: the report is as before
+
+
+def test_compare_lists_a_metric_undefined_for_the_prompts_as_not_available_with_why():
+    from videodpo.evaluation import METRICS, compare
+
+    rows = [{m: float(1 + i % 3) for m in METRICS} | {"travel": float("nan"), "adherence": float("nan")} for i in range(6)]
+    result = compare(rows, {"dpo": rows}, resamples=10, reasons={"travel": "toy-world prompts only"})
+    assert result["not_available"] == {"travel": "toy-world prompts only", "adherence": "not defined for these prompts"}
+    assert "travel" not in result["base"] and "adherence" not in result["methods"]["dpo"]["change"]
+    assert result["base"]["warping_error"] == pytest.approx(2.0)

@@ -73,6 +73,8 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["data"].update(gt_videos="no/such/folder") or p.update(tier="t4"), "data.gt_videos: 'no/such/folder' is not a folder"),
         (lambda p: p["training"].update(checkpoint_every=0), "training.checkpoint_every"),
         (lambda p: p["vader"].update(checkpoint_every=-5), "vader.checkpoint_every"),
+        (lambda p: p["prompts"].update(eval=""), "prompts.eval"),
+        (lambda p: p["prompts"].update(train=["a dog"]), "prompts.train"),
     ],
 )
 def test_a_bad_value_names_its_key_and_the_fix(change, named):

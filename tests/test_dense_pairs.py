@@ -122,7 +122,7 @@ def run_dense_make_pairs(stage, project: Path, toy_pipeline, labeller: str, num_
     models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/base")
     settings = LabelledPairSettings(
         kind="dense", num_pairs=num_pairs, seed=0, dense=DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller),
-        label_budget=None, source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
+        label_budget=None, train_prompts="prompts/train/hub.txt", source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
         toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
     )
     write_branch_settings(project / "data/settings/dense_dpo", {"pairs": settings})

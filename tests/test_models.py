@@ -162,3 +162,54 @@ def test_the_base_and_preview_stages_build_a_hub_tier_model_offline(tiny_hub_mod
     metrics = json.loads((tmp_path / "metrics/base.json").read_text())
     assert metrics["source"] == "hub" and metrics["held_out"]["n_samples"] == 12 and metrics["held_out"]["motion"] >= 0
     assert (tmp_path / "plots/base/contact_sheet.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_file(tiny_hub_models, tmp_path):
+    """`-S tier=t4` with the user's own prompt files under `dvc repro`: pairs carry the training
+    file's prompts, samples the evaluation file's; editing one evaluation prompt makes DVC see only
+    the sampling stages as changed (evaluate follows from their new samples)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).parents[1]
+    for name in ("src", "stages", "videos", "prompts"):
+        shutil.copytree(root / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(root / "dvc.yaml", tmp_path / "dvc.yaml")
+    (tmp_path / "my_train.txt").write_text("# my training prompts\na dog\n\nsea waves\na boat\n")
+    (tmp_path / "my_eval.txt").write_text("a cat\na bird\n")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.update(tier="t4", methods=["dpo"], prompts={"train": "my_train.txt", "eval": "my_eval.txt"})
+    params["tiers"]["t4"]["data"].update(resolution=32, num_pairs=4)  # the tiny model's size, not a T4's
+    params["tiers"]["t4"]["training"].update(mixed_precision="fp32")  # CPU
+    params["model"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
+    params["data"].update(appearance_tolerance=10.0)  # an untrained tiny model makes noise: appearance is not checked
+    params["sample"].update(seeds_per_prompt=1, num_inference_steps=2)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+
+    def run(*cmd: str) -> str:
+        done = subprocess.run(list(cmd), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{' '.join(cmd)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done.stdout
+
+    run("git", "init", "-q")
+    run("dvc", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "a hub-tier project")
+    run("dvc", "repro", "make_pairs@dpo", "sample_base")
+    manifest = [json.loads(line) for line in (tmp_path / "data/pairs/dpo/manifest.jsonl").read_text().splitlines()]
+    assert manifest and {r["caption"] for r in manifest} <= {"a dog", "sea waves", "a boat"}
+    samples = json.loads((tmp_path / "results/samples/base/samples.json").read_text())
+    assert [s["prompt"] for s in samples] == ["a cat", "a bird"]
+
+    (tmp_path / "my_eval.txt").write_text("a cat\na horse\n")
+    status = json.loads(run("dvc", "status", "--json"))
+    ran = {"base", "settings@dpo", "make_pairs@dpo", "sample_base"}
+    assert {stage for stage in status if stage in ran} == {"sample_base"}, status
+    assert "my_eval.txt" in json.dumps(status["sample_base"]), status

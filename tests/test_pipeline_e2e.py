@@ -52,7 +52,7 @@ def run(cmd: list[str], cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def micro_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("project")
-    for name in ("src", "stages", "scripts", "videos"):
+    for name in ("src", "stages", "scripts", "videos", "prompts"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
@@ -345,6 +345,22 @@ def test_changing_beta_reruns_only_the_dpo_branches_from_training(micro_project)
     assert ran == {"settings@dpo", "settings@vader", "settings@dense_dpo"}, out
     changed = yaml.safe_load(run(["dvc", "status", "--json"], micro_project))
     assert set(changed) == {"train@dpo", "train@dense_dpo"}, changed
+
+
+@pytest.mark.slow
+def test_editing_an_evaluation_prompt_changes_only_the_sampling_stages(micro_project):
+    """The evaluation prompt file is a dependency of sampling alone: pairs and training stand, and
+    evaluate follows the new samples."""
+    prompt_file = micro_project / "prompts/eval/toy.txt"
+    before_edit = set(yaml.safe_load(run(["dvc", "status", "--json"], micro_project)))
+    original = prompt_file.read_text()
+    try:
+        prompt_file.write_text(original.replace("a red square moving left\n", "a red square moving left fast\n", 1))
+        assert prompt_file.read_text() != original
+        changed = set(yaml.safe_load(run(["dvc", "status", "--json"], micro_project))) - before_edit
+    finally:
+        prompt_file.write_text(original)
+    assert changed == {"sample_base", "sample@dpo", "sample@vader", "sample@dense_dpo"}, changed
 
 
 @pytest.mark.slow

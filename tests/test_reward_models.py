@@ -123,3 +123,25 @@ def test_load_scorers_loads_only_the_weighted_model_rewards(tmp_path, tiny_clip)
     assert set(scorers) == {"clip_text"}
     with pytest.raises(FileNotFoundError, match="vjepa stage"):
         rewards.load_scorers({"vjepa": 1.0}, tmp_path, str(tiny_clip), "main")
+
+
+def test_evaluation_adherence_off_the_toy_world_is_clip_similarity_when_the_weights_are_there(tiny_clip, toy_clips, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    from videodpo.config import ClipSettings
+
+    spec = importlib.util.spec_from_file_location("evaluate_stage", Path(__file__).parents[1] / "stages/evaluate.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub=str(tiny_clip), revision="main"))
+    assert scorer is not None and reason is None
+    prompts = ["a red square moving left", "a blue circle moving up", "a green triangle moving down"]
+    scores = clip_score.clip_adherence(scorer, toy_clips[:3], prompts, batch=2)
+    direct = clip_score.text_similarity(scorer, clips_to_tensor(toy_clips[:3]), prompts).numpy()
+    assert scores.shape == (3,) and np.allclose(scores, direct, atol=1e-5)  # per clip, whatever the batching
+    assert not np.allclose(scores, clip_score.clip_adherence(scorer, toy_clips[:3], prompts[::-1]))  # each clip against its own prompt
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub="nobody/no-such-clip", revision="v1"))
+    assert scorer is None and "huggingface-cli download nobody/no-such-clip --revision v1" in reason

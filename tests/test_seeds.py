@@ -29,6 +29,7 @@ def test_every_evaluation_sample_has_its_own_seed():
     spec = importlib.util.spec_from_file_location("sample_stage", Path(__file__).parents[1] / "stages/sample.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
-    samples = stage.evaluation_samples(6)
+    held_out = [f"prompt {i}" for i in range(12)]
+    samples = stage.evaluation_samples(held_out, 6)
     assert len(samples) == 72 and len({seed for _, seed in samples}) == 72
-    assert len({prompt for prompt, _ in samples}) == 12
+    assert [prompt for prompt, _ in samples[::6]] == held_out and {prompt for prompt, _ in samples[:6]} == {"prompt 0"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import CLIPModel, CLIPTokenizer
@@ -25,11 +26,12 @@ class ClipScorer:
     tokenizer: CLIPTokenizer
 
 
-def load_clip_scorer(source: str | Path, revision: str | None = None) -> ClipScorer:
-    """A frozen CLIP and its tokenizer from a hub id at `revision`, or a saved folder."""
-    model = CLIPModel.from_pretrained(str(source), revision=revision, use_safetensors=True)
+def load_clip_scorer(source: str | Path, revision: str | None = None, local_files_only: bool = False) -> ClipScorer:
+    """A frozen CLIP and its tokenizer from a hub id at `revision`, or a saved folder;
+    `local_files_only`: from the local cache alone (OSError when the weights are not there)."""
+    model = CLIPModel.from_pretrained(str(source), revision=revision, use_safetensors=True, local_files_only=local_files_only)
     model.eval().requires_grad_(False)
-    return ClipScorer(model, CLIPTokenizer.from_pretrained(str(source), revision=revision))
+    return ClipScorer(model, CLIPTokenizer.from_pretrained(str(source), revision=revision, local_files_only=local_files_only))
 
 
 def image_input(frames: torch.Tensor, image_size: int) -> torch.Tensor:
@@ -57,3 +59,14 @@ def text_similarity(scorer: ClipScorer, frames: torch.Tensor, prompts: list[str]
     images = image_input(frames.flatten(0, 1), model.config.vision_config.image_size).to(next(model.parameters()).dtype)
     image = F.normalize(projected(model.get_image_features(pixel_values=images)), dim=-1).unflatten(0, frames.shape[:2])  # (B, F, D)
     return (image * text.unsqueeze(1)).sum(dim=-1).float().mean(dim=1)
+
+
+def clip_adherence(scorer: ClipScorer, clips: np.ndarray, prompts: list[str], batch: int = 8) -> np.ndarray:
+    """Evaluation's adherence off the toy world: `text_similarity` of uint8 clips (N, F, H, W, 3),
+    one score per clip, without gradients."""
+    scores = []
+    with torch.no_grad():
+        for start in range(0, len(clips), batch):
+            frames = torch.from_numpy(clips[start : start + batch]).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
+            scores.append(text_similarity(scorer, frames, prompts[start : start + batch]).numpy())
+    return np.concatenate(scores)

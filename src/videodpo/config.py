@@ -253,6 +253,24 @@ class SampleSettings(Section):
     guidance_scale: float = Field(default=4.0, ge=1)
 
 
+BUILT_IN_PROMPT_SETS = {"toy": "toy.txt", "hub": "hub.txt"}  # model source → its set in a folder of built-in sets
+
+
+def prompt_set_file(setting: str | Path, source: str) -> Path:
+    """The file a `prompts.<role>` setting names: the file itself, or a folder's built-in set for
+    the model `source` (toy | hub)."""
+    path = Path(setting)
+    return path / BUILT_IN_PROMPT_SETS[source] if path.is_dir() else path
+
+
+class PromptSettings(Section):
+    """The prompt sets (videodpo.prompts): each a file of one prompt per line, or a folder of built-in
+    sets from which the model picks its own (toy.txt on the embedded default, hub.txt on the hub tiers)."""
+
+    train: str = Field(default="prompts/train", min_length=1)  # pairs, and the queries reward methods train on
+    eval: str = Field(default="prompts/eval", min_length=1)  # the evaluation samples
+
+
 class EvaluateSettings(Section):
     bootstrap_samples: int = Field(default=1000, gt=0)
 
@@ -269,6 +287,7 @@ class Config(Section):
     vader: VaderSettings = VaderSettings()
     reward_models: RewardModelSettings = RewardModelSettings()
     dense_dpo: DenseDPOSettings = DenseDPOSettings()
+    prompts: PromptSettings = PromptSettings()
     sample: SampleSettings = SampleSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
 

@@ -13,10 +13,11 @@ METRICS = (
 )
 
 
-def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
-    """Every metric of one clip (uint8 (F, H, W, 3)). Adherence (colour and shape read back by the
-    toy-world oracle) and travel (how far the shape's centroid moves per frame, in px: motion that
-    flow noise on flat backgrounds cannot inflate) are defined for toy-world prompts only; NaN otherwise."""
+def clip_metrics(clip: np.ndarray, prompt: str, oracle: bool) -> dict[str, float]:
+    """Every metric of one clip (uint8 (F, H, W, 3)). With `oracle` (a toy-world model on toy-world
+    prompts): adherence (colour and shape read back by the toy-world oracle) and travel (how far the
+    shape's centroid moves per frame, in px: motion that flow noise on flat backgrounds cannot
+    inflate); NaN otherwise."""
     forward = temporal.forward_flows(clip)
     scores = {
         "warping_error": temporal.warping_error(clip, forward),
@@ -30,7 +31,7 @@ def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
         "travel": float("nan"),
         "adherence": float("nan"),
     }
-    if toy:
+    if oracle:
         reading = toyworld.read_clip(clip)
         match = reading.matches(toyworld.Caption.parse(prompt))
         scores["adherence"] = float(match["colour"] and match["shape"])
@@ -38,10 +39,13 @@ def clip_metrics(clip: np.ndarray, prompt: str, toy: bool) -> dict[str, float]:
     return scores
 
 
-def compare(base: list[dict], methods: dict[str, list[dict]], resamples: int, strata: list | None = None) -> dict:
+def compare(
+    base: list[dict], methods: dict[str, list[dict]], resamples: int, strata: list | None = None, reasons: dict[str, str] | None = None,
+) -> dict:
     """metrics/eval.json: the base's means, and per method its means and the relative change from
     the base with a paired 95 % bootstrap interval. Rows are per sample, in the same (prompt, seed)
-    order for every model; `strata` (the prompts) keeps each prompt's share fixed when resampling."""
+    order for every model; `strata` (the prompts) keeps each prompt's share fixed when resampling.
+    A metric not defined for these prompts is listed under `not_available` with why (`reasons`)."""
     result = {"n_samples": len(base), "base": {}, "methods": {}}
     for method, rows in methods.items():
         if len(rows) != len(base):
@@ -50,6 +54,7 @@ def compare(base: list[dict], methods: dict[str, list[dict]], resamples: int, st
     for metric in METRICS:
         b = np.array([row[metric] for row in base], float)
         if np.isnan(b).any():  # not defined for these prompts (e.g. the oracle's, off the toy world)
+            result.setdefault("not_available", {})[metric] = (reasons or {}).get(metric, "not defined for these prompts")
             continue
         result["base"][metric] = float(b.mean())
         for method, rows in methods.items():

@@ -28,9 +28,10 @@ class GroundTruth:
     origins: list[str]  # toy: "toy render seed S"; user videos: the file name
 
 
-def toy_ground_truth(count: int, render_seeds: list[int], frames: int, size: int, radius: float, speed: float) -> GroundTruth:
-    """Toy-world renders of the training captions, taken in turn, each from its own seed."""
-    captions = toyworld.train_captions()  # held-out captions never train
+def toy_ground_truth(
+    captions: list[toyworld.Caption], count: int, render_seeds: list[int], frames: int, size: int, radius: float, speed: float,
+) -> GroundTruth:
+    """Toy-world renders of `captions` (the training prompts), taken in turn, each from its own seed."""
     picked = [captions[i % len(captions)] for i in range(count)]
     clips = np.stack(
         [

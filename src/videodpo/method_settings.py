@@ -15,13 +15,14 @@ from typing import Literal
 
 from videodpo import outputs
 
-from videodpo.config import ClipSettings, Config, DataSettings, DenseDPOSettings, Section, ToyworldSettings, TrainingSettings, VaderSettings
+from videodpo.config import ClipSettings, Config, prompt_set_file, DataSettings, DenseDPOSettings, Section, ToyworldSettings, TrainingSettings, VaderSettings
 
 
 class DPOPairSettings(Section):
     """make_pairs@dpo: how pairs are made, and how the base model samples their winners."""
 
     data: DataSettings
+    train_prompts: str  # the training prompt set's file (videodpo.prompts)
     num_inference_steps: int
     guidance_scale: float
     mixed_precision: str
@@ -36,6 +37,7 @@ class LabelledPairSettings(Section):
     seed: int
     dense: DenseDPOSettings  # η, segments, labeller and tie margin (vanilla: the labeller and margin)
     label_budget: int | None  # segments labelled in all (None: every segment of every pair)
+    train_prompts: str  # vanilla: the training prompt set's file; dense on the toy model: what its ground truth renders
     source: str  # toy: ground truth rendered from toyworld; hub: read from gt_videos
     gt_videos: str
     frames: int
@@ -61,6 +63,7 @@ class VaderQuerySettings(Section):
 
     queries: int
     seed: int
+    train_prompts: str  # the training prompt set's file, taken in turn
     num_inference_steps: int
     guidance_scale: float
     mixed_precision: str
@@ -105,10 +108,11 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
     """The settings of every stage of `method`'s branch, from the validated config."""
     if method not in config.methods:
         raise ValueError(f"{method!r} is not in params `methods` ({', '.join(config.methods)}): add it there to run its branch")
+    train_prompts = str(prompt_set_file(config.prompts.train, config.model.source))
     if method == "dpo":
         return {
             "pairs": DPOPairSettings(
-                data=config.data, num_inference_steps=config.sample.num_inference_steps,
+                data=config.data, train_prompts=train_prompts, num_inference_steps=config.sample.num_inference_steps,
                 guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
             ),
             "train": _dpo_train(config),
@@ -118,6 +122,7 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
         pairs = LabelledPairSettings(
             kind="vanilla" if method == "vanilla_dpo" else "dense", num_pairs=data.num_pairs, seed=data.seed,
             dense=config.dense_dpo, label_budget=third_of_vanilla_labels(config) if method == "dense_dpo_third" else None,
+            train_prompts=train_prompts,
             source=config.model.source, gt_videos=data.gt_videos, frames=data.frames, resolution=data.resolution,
             toyworld=config.toyworld, num_inference_steps=config.sample.num_inference_steps,
             guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
@@ -127,7 +132,7 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
         vader, training = config.vader, config.training
         return {
             "pairs": VaderQuerySettings(
-                queries=vader.queries, seed=vader.seed, num_inference_steps=vader.num_inference_steps,
+                queries=vader.queries, seed=vader.seed, train_prompts=train_prompts, num_inference_steps=vader.num_inference_steps,
                 guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
             ),
             "train": VaderTrainSettings(

@@ -46,6 +46,15 @@ class Caption:
         return caption
 
 
+def is_caption(text: str) -> bool:
+    """Whether `text` is a toy-world caption (what the toy-world oracle can score)."""
+    try:
+        Caption.parse(text)
+    except ValueError:
+        return False
+    return True
+
+
 def all_captions() -> list[Caption]:
     return [Caption(s, c, d) for s, c, d in itertools.product(SHAPES, COLOURS, DIRECTIONS)]
 

@@ -1,0 +1,91 @@
+"""Prompt sets: the training prompts (pairs, and the queries reward methods train on) and the
+evaluation prompts, as text files the pipeline tracks.
+
+A set is a file of one prompt per line; blank lines and lines starting with `#` are skipped. params
+`prompts.train` and `prompts.eval` each name a file, or a folder of built-in sets from which the
+model picks its own: `toy.txt` for the embedded default, `hub.txt` for the hub tiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from videodpo import integrity
+from videodpo.config import BUILT_IN_PROMPT_SETS, prompt_set_file
+
+
+
+class PromptError(integrity.InputError):
+    """A prompt set the stages cannot use: missing, empty, too long for the text encoder, or shared
+    between training and evaluation."""
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    path: Path
+    prompts: list[str]
+    lines: list[int]  # each prompt's line number in the file, from 1
+
+    def where(self, index: int) -> str:
+        return f"{self.path}:{self.lines[index]}"
+
+
+def parse_prompt_lines(text: str) -> tuple[list[str], list[int]]:
+    """Prompts and their line numbers (from 1): surrounding space stripped, blank and `#` lines skipped."""
+    prompts, lines = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        prompt = line.strip()
+        if prompt and not prompt.startswith("#"):
+            prompts.append(prompt)
+            lines.append(number)
+    return prompts, lines
+
+
+def read_prompt_set(setting: str | Path, source: str, key: str) -> PromptSet:
+    """The set params `key` names, or PromptError naming the file and the fix."""
+    path = prompt_set_file(setting, source)
+    if not path.is_file():
+        folder = f" (a folder needs {BUILT_IN_PROMPT_SETS[source]}, the set for {source} models)" if Path(setting).is_dir() else ""
+        raise PromptError(f"{key}: {path} does not exist{folder}; write one prompt per line there, or point {key} at another file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise PromptError(f"{key}: {path} is not UTF-8 text ({error}); save it as UTF-8, one prompt per line") from error
+    prompts, lines = parse_prompt_lines(text)
+    if not prompts:
+        raise PromptError(f"{key}: {path} holds no prompts (blank lines and # comments do not count); write one prompt per line")
+    return PromptSet(path, prompts, lines)
+
+
+def require_disjoint(train: PromptSet, evaluation: PromptSet) -> None:
+    """Evaluation measures prompts the model was not aligned on: no prompt may be in both sets."""
+    first_line = {prompt: i for i, prompt in reversed(list(enumerate(train.prompts)))}
+    for i, prompt in enumerate(evaluation.prompts):
+        if prompt in first_line:
+            raise PromptError(
+                f"{evaluation.where(i)}: {prompt!r} is also a training prompt ({train.where(first_line[prompt])}); "
+                "evaluation prompts must be unseen in training: remove it from one of the two files"
+            )
+
+
+def require_untruncated(prompt_set: PromptSet, tokenizer) -> None:
+    """Every prompt fits the text encoder whole: the pipeline would silently cut a longer one."""
+    limit = tokenizer.model_max_length
+    for i, prompt in enumerate(prompt_set.prompts):
+        count = len(tokenizer(prompt, truncation=False).input_ids)
+        if count > limit:
+            raise PromptError(
+                f"{prompt_set.where(i)}: {count} tokens, more than the text encoder's {limit}; the pipeline would cut "
+                "the end of this prompt off: shorten it"
+            )
+
+
+def model_tokenizer(model_dir: str | Path):
+    """The base model's tokenizer alone (no weights): for checking prompts before a model loads."""
+    from transformers import CLIPTokenizer
+
+    folder = Path(model_dir) / "tokenizer"
+    if not folder.is_dir():
+        raise integrity.DamagedFileError(f"{folder} is missing; {integrity.remake_hint('base')}")
+    return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
