@@ -145,3 +145,45 @@ def test_evaluation_adherence_off_the_toy_world_is_clip_similarity_when_the_weig
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub="nobody/no-such-clip", revision="v1"))
     assert scorer is None and "huggingface-cli download nobody/no-such-clip --revision v1" in reason
+
+
+def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_available(tiny_clip, toy_clips, tmp_path, monkeypatch):
+    """The evaluate stage on prompts the toy-world oracle cannot read: travel is listed as not
+    available; adherence is CLIP similarity with the weights at hand, else listed with how to fetch them."""
+    import importlib.util
+    from pathlib import Path
+
+    import yaml
+    from safetensors.numpy import save_file
+
+    root = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location("evaluate_stage", root / "stages/evaluate.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    Path("models/base").mkdir(parents=True)
+    models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(Path("models/base"))
+    samples = [{"prompt": prompt, "seed": seed} for seed, prompt in enumerate(["a dog on a beach", "a campfire at night"] * 2)]
+    for variant, clips in (("base", toy_clips[:4]), ("dpo", toy_clips[4:8])):
+        folder = Path("results/samples") / variant
+        folder.mkdir(parents=True)
+        save_file({"clips": clips}, str(folder / "clips.safetensors"))
+        (folder / "samples.json").write_text(json.dumps(samples))
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.update(methods=["dpo"], evaluate={"bootstrap_samples": 20})
+
+    def evaluate_with(clip_hub: str) -> dict:
+        params["reward_models"]["clip"] = {"hub": clip_hub, "revision": "main"}
+        Path("params.yaml").write_text(yaml.safe_dump(params))
+        stage.main()
+        return json.loads(Path("metrics/eval.json").read_text())
+
+    with_clip = evaluate_with(str(tiny_clip))
+    assert set(with_clip["not_available"]) == {"travel"} and "toy-world" in with_clip["not_available"]["travel"]
+    assert -1 <= with_clip["base"]["adherence"] <= 1 and "adherence" in with_clip["methods"]["dpo"]["change"]
+    assert with_clip["adherence_scorer"].startswith("CLIP")
+    without = evaluate_with("nobody/no-such-clip")
+    assert set(without["not_available"]) == {"travel", "adherence"} and "adherence" not in without["base"]
+    assert "huggingface-cli download nobody/no-such-clip" in without["not_available"]["adherence"]
+    assert without["base"]["warping_error"] == with_clip["base"]["warping_error"]  # the rest is measured either way
