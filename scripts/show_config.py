@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from videodpo.config import ConfigError, config_from_params
+from videodpo.config import ConfigError, config_from_params, prompt_set_file
 
 
 def set_param(params: dict, assignment: str) -> None:
@@ -47,7 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         raise SystemExit(str(error)) from None
     settings = config.model_dump(mode="json")
-    sys.stdout.write(json.dumps(settings, indent=2) + "\n" if args.json else yaml.safe_dump(settings, sort_keys=False))
+    # the files the prompt settings name on this tier (a folder of built-in sets gives the model's own)
+    files = {role: str(prompt_set_file(setting, config.model.source)) for role, setting in settings["prompts"].items()}
+    if args.json:
+        sys.stdout.write(json.dumps({**settings, "prompt_files": files}, indent=2) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(settings, sort_keys=False) + f"# prompt files on this tier: {json.dumps(files)}\n")
 
 
 if __name__ == "__main__":

@@ -451,3 +451,4 @@ def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_pr
     assert shown["model"]["source"] == "hub"
     assert (shown["data"]["frames"], shown["data"]["resolution"], shown["model"]["lora_rank"]) == (8, 256, 4)
     assert (shown["training"]["mixed_precision"], shown["training"]["gradient_checkpointing"]) == ("fp16", True)
+    assert shown["prompt_files"] == {"train": "prompts/train/hub.txt", "eval": "prompts/eval/hub.txt"}  # the hub tiers' built-in sets
