@@ -1,7 +1,6 @@
 """DenseDPO's data: the user's captioned video folder, guided pairs made from it by make_pairs, and a
 labeller plugged in by name, all on the tiny untrained pipeline (offline, in this process)."""
 
-import importlib.util
 import json
 import types
 from pathlib import Path
@@ -14,6 +13,7 @@ from safetensors.numpy import load_file
 from videodpo import guided_pairs, latents, models, user_videos
 from videodpo.config import DenseDPOSettings, ToyworldSettings
 from videodpo.method_settings import LabelledPairSettings, write_branch_settings
+from stage_scripts import load_stage
 
 ROOT = Path(__file__).parents[1]
 
@@ -111,10 +111,7 @@ def plain_labels(clip_a, clip_b, segments):
 
 @pytest.fixture(scope="module")
 def make_pairs_stage():
-    spec = importlib.util.spec_from_file_location("make_pairs_stage", ROOT / "stages/make_pairs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_stage("make_pairs")
 
 
 def run_dense_make_pairs(stage, project: Path, toy_pipeline, labeller: str, num_pairs: int = 3) -> tuple[list[dict], dict, dict]:

@@ -1,22 +1,15 @@
 """Prompt sets as files: parsing, the built-in sets, and bad sets failing before any model loads."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
 from videodpo import models, prompts, toyworld
+from stage_scripts import load_stage
 from videodpo.config import PromptSettings, prompt_set_file
 
 ROOT = Path(__file__).parents[1]
-
-
-def load_stage(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
-    return stage
 
 
 def test_blank_lines_and_comments_are_skipped_and_each_prompt_keeps_its_line_number():

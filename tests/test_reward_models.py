@@ -8,6 +8,7 @@ import pytest
 import torch
 from transformers import CLIPConfig, CLIPModel
 
+from stage_scripts import load_stage
 from videodpo import clip_score, models, pairs, rewards, toyworld, vjepa
 from videodpo.pretraining import clips_to_tensor
 
@@ -126,14 +127,9 @@ def test_load_scorers_loads_only_the_weighted_model_rewards(tmp_path, tiny_clip)
 
 
 def test_evaluation_adherence_off_the_toy_world_is_clip_similarity_when_the_weights_are_there(tiny_clip, toy_clips, monkeypatch):
-    import importlib.util
-    from pathlib import Path
-
     from videodpo.config import ClipSettings
 
-    spec = importlib.util.spec_from_file_location("evaluate_stage", Path(__file__).parents[1] / "stages/evaluate.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = load_stage("evaluate")
     scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub=str(tiny_clip), revision="main"))
     assert scorer is not None and reason is None
     prompts = ["a red square moving left", "a blue circle moving up", "a green triangle moving down"]
@@ -150,16 +146,13 @@ def test_evaluation_adherence_off_the_toy_world_is_clip_similarity_when_the_weig
 def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_available(tiny_clip, toy_clips, tmp_path, monkeypatch):
     """The evaluate stage on prompts the toy-world oracle cannot read: travel is listed as not
     available; adherence is CLIP similarity with the weights at hand, else listed with how to fetch them."""
-    import importlib.util
     from pathlib import Path
 
     import yaml
     from safetensors.numpy import save_file
 
     root = Path(__file__).parents[1]
-    spec = importlib.util.spec_from_file_location("evaluate_stage", root / "stages/evaluate.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = load_stage("evaluate")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     Path("models/base").mkdir(parents=True)

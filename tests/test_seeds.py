@@ -23,12 +23,9 @@ def test_seed_ranges_do_not_meet_for_any_allowed_setting():
 
 
 def test_every_evaluation_sample_has_its_own_seed():
-    import importlib.util
-    from pathlib import Path
+    from stage_scripts import load_stage
 
-    spec = importlib.util.spec_from_file_location("sample_stage", Path(__file__).parents[1] / "stages/sample.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = load_stage("sample")
     held_out = [f"prompt {i}" for i in range(12)]
     samples = stage.evaluation_samples(held_out, 6)
     assert len(samples) == 72 and len({seed for _, seed in samples}) == 72
