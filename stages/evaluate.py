@@ -69,7 +69,7 @@ def main() -> None:
                     row["adherence"] = float(score)
     methods = {m: rows[m] for m in config.methods}
     report = compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts, reasons=reasons)
-    if not oracle and scorer is not None:
+    if scorer is not None:  # loaded only off the oracle
         report["adherence_scorer"] = f"CLIP text-frame cosine similarity, {config.reward_models.clip.hub}@{config.reward_models.clip.revision}"
     outputs.write_json("metrics/eval.json", report)
     write_per_sample_csv(PLOTS / "per_sample.csv", samples, rows["base"], methods)
