@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from dvclive import Live
 
 from bench_setup import device_here, device_info
@@ -37,7 +36,7 @@ PARTS = ("data", "forward", "backward", "optimiser", "logging")
 BEFORE_VAE_CHANNELS = (32, 64, 64)
 BEFORE = pretraining.PretrainSchedule(
     seed=0, clips_per_caption=60, vae_steps=600, vae_batch_frames=64, vae_lr=1e-3, image_steps=1500,
-    image_batch_frames=64, image_lr=1e-3, motion_steps=1500, motion_batch_clips=8, motion_lr=5e-4,
+    image_batch_frames=64, image_lr=1e-3, image_timestep_power=1.0, motion_steps=1500, motion_batch_clips=8, motion_lr=5e-4,
     spatial_lr_scale=1.0, motion_trains="motion_and_spatial", image_trains_text_encoder=False,
     caption_dropout=0.1, shared_noise=0.5, layout_share=0.0, layout_timesteps_from=900,
 )

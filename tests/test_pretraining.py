@@ -87,3 +87,13 @@ def test_phase_clock_adds_up_each_part_of_each_phase():
     assert clock.seconds["vae", "forward"] + clock.seconds["vae", "backward"] > clock.seconds["vae", "data"]
     total = sum(seconds for (phase, _), seconds in clock.seconds.items() if phase == "vae")
     assert clock.minutes_per_phase() == {"vae": round(total / 60, 2)}
+
+
+
+@pytest.mark.parametrize("power", [1.0, 0.6])
+def test_skewed_timesteps_follow_the_power_law_and_stay_in_range(power):
+    timesteps = pretraining.skewed_timesteps(20_000, power, torch.Generator().manual_seed(0))
+    assert timesteps.dtype == torch.long and timesteps.min() >= 0 and timesteps.max() <= 999
+    for level in (500, 900):  # P(1000·u^p ≥ level) = 1 − (level/1000)^(1/p)
+        share = (timesteps >= level).float().mean().item()
+        assert share == pytest.approx(1 - (level / 1000) ** (1 / power), abs=0.015)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPModel, CLIPTokenizer
 
+from videodpo.pretraining import clips_to_tensor
+
 # CLIP's input normalisation (its published preprocessing statistics)
 PIXEL_MEAN = (0.48145466, 0.4578275, 0.40821073)
 PIXEL_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -67,6 +69,6 @@ def clip_adherence(scorer: ClipScorer, clips: np.ndarray, prompts: list[str], ba
     scores = []
     with torch.no_grad():
         for start in range(0, len(clips), batch):
-            frames = torch.from_numpy(clips[start : start + batch]).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
+            frames = clips_to_tensor(clips[start : start + batch])
             scores.append(text_similarity(scorer, frames, prompts[start : start + batch]).numpy())
     return np.concatenate(scores)

@@ -58,6 +58,7 @@ class PretrainSettings(Section):
     image_steps: int = Field(default=1100, ge=0)
     image_batch_frames: int = Field(default=32, gt=0)
     image_lr: float = Field(default=1.5e-3, gt=0)
+    image_timestep_power: float = Field(default=0.6, gt=0)
     motion_steps: int = Field(default=600, ge=0)
     motion_batch_clips: int = Field(default=8, gt=0)
     motion_lr: float = Field(default=3e-3, gt=0)

@@ -39,6 +39,7 @@ class PretrainSchedule:
     image_steps: int = 1100
     image_batch_frames: int = 32
     image_lr: float = 1.5e-3
+    image_timestep_power: float = 0.6
     motion_steps: int = 600
     motion_batch_clips: int = 8
     motion_lr: float = 3e-3
@@ -143,6 +144,17 @@ def caption_ids(tokenizer: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
     ).input_ids
 
 
+def skewed_timesteps(n: int, power: float, generator: torch.Generator) -> torch.Tensor:
+    """Timesteps 1000·u^power, u uniform: power 1 is uniform, power < 1 draws more of the noisiest.
+
+    A frame's shape is decided at high noise: a model undertrained there commits to no shape and
+    draws the average of them, a square with rounded corners that reads as a circle.
+    """
+    if power == 1.0:
+        return torch.randint(0, 1000, (n,), generator=generator)
+    return (1000 * torch.rand(n, generator=generator) ** power).long().clamp(max=999)
+
+
 def sample_timesteps(n: int, layout_share: float, layout_from: int, generator: torch.Generator) -> torch.Tensor:
     """Uniform timesteps, except that a share of them is drawn from the layout range [layout_from, 999].
 
@@ -202,7 +214,7 @@ def train_image_unet(
             pick = torch.randint(len(frames), (schedule.image_batch_frames,), generator=generator)
             batch_ids = _drop_captions(frame_ids[pick], empty_ids, schedule.caption_dropout, generator)
             noise = torch.randn(frames[pick].shape, generator=generator)
-            timesteps = torch.randint(0, 1000, (len(pick),), generator=generator)
+            timesteps = skewed_timesteps(len(pick), schedule.image_timestep_power, generator)
         with clock.part("image", "forward"):
             loss = v_prediction_loss(unet, scheduler, frames[pick], text_encoder(batch_ids)[0], noise, timesteps)
         with clock.part("image", "backward"):
