@@ -317,10 +317,28 @@ def benchmarks_section() -> str:
             f"| {now['minutes']:.1f} vs {before['minutes']:.1f} min | **{r['params_over_before']:.2f}×** |"
         )
     tables = [vader_memory_table(json.loads(path.read_text())) for path in sorted(results.glob("vader_memory_*.json"))]
+    timesteps = results / "image_timesteps.json"
+    if timesteps.is_file():
+        tables.append(image_timesteps_table(json.loads(timesteps.read_text())))
     if not rows and not tables:
         return "_No benchmark results yet: run the scripts in benchmarks/._"
     head = ["| benchmark | setup | device | figures | ratio |", "|---|---|---|---|---|", *rows] if rows else []
     return "\n\n".join(["\n".join(head), *tables]) if head else "\n\n".join(tables)
+
+
+def image_timesteps_table(r: dict) -> str:
+    """benchmarks/image_timesteps.py: squares drawn right per image-phase timestep power."""
+    rows = [
+        f"**Squares vs the image phase's timesteps** (`benchmarks/image_timesteps.py`): the image phase alone, timesteps "
+        f"1000·u^power, every square caption sampled frame by frame and read by the oracle; {device_name(r)}.",
+        "",
+        "| timestep power | share of timesteps ≥ 900 | squares right | read as |",
+        "|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        read_as = ", ".join(f"{shape} {count}" for shape, count in sorted(row["read_as"].items(), key=lambda kv: -kv[1]))
+        rows.append(f"| {row['power']:g} | {row['share_above_t900']:.0%} | {row['square_right']:.0%} of {row['samples']} | {read_as} |")
+    return "\n".join(rows)
 
 
 def vader_memory_table(r: dict) -> str:

@@ -1,0 +1,96 @@
+"""How the image phase's timestep draw decides whether the base can draw a square.
+
+The base draws circles and triangles right and reads squares as circles: their corners come out
+rounded. This trains the image phase alone (params.yaml's recipe, on the VAE and text encoder
+setup of the `base` stage, starting from models/base's VAE) once per timestep power, samples every
+square caption frame by frame (a fresh motion adapter is the identity), and reads the shapes with
+the toy-world oracle. Timesteps are drawn as 1000·u^power: power 1 is uniform, power < 1 draws
+more of the noisiest ones.
+
+    PYTHONPATH=src python benchmarks/image_timesteps.py                      # powers 2, 1, 0.6, 0.4: ~12 min on 2 cores
+    PYTHONPATH=src python benchmarks/image_timesteps.py --powers 1 0.6
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import UNetMotionModel
+
+from bench_setup import device_here, device_info
+from videodpo import models, pretraining, seeds, toyworld
+from videodpo.config import load_config
+from videodpo.sampling import generate_clips
+
+RESULT = Path(__file__).parent / "results" / "image_timesteps.json"
+BASE = "models/base"
+
+
+def square_readings(power: float, seeds_per_caption: int) -> dict:
+    config = load_config()
+    world = config.toyworld
+    arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
+    schedule = dataclasses.replace(pretraining.PretrainSchedule(**config.model.pretrain.model_dump()), image_timestep_power=power)
+    vae = models.load_pipeline(BASE).vae
+    torch.manual_seed(schedule.seed)
+    generator = torch.Generator().manual_seed(schedule.seed)
+    clips, texts = toyworld.render_dataset(
+        toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
+    )
+    pixels = pretraining.clips_to_tensor(clips)
+    latents = (pretraining.encode_frames(vae, pixels.flatten(0, 1)) * vae.config.scaling_factor).unflatten(0, pixels.shape[:2])
+    tokenizer = models.build_toy_tokenizer()
+    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
+    ids, empty_ids = pretraining.caption_ids(tokenizer, texts), pretraining.caption_ids(tokenizer, [""])[0]
+    scheduler = models.build_toy_scheduler()
+    unet2d = models.build_toy_unet2d(arch)
+    started = time.perf_counter()
+    pretraining.train_image_unet(unet2d, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator)
+    minutes = (time.perf_counter() - started) / 60
+    unet = UNetMotionModel.from_unet2d(unet2d, models.build_toy_motion_adapter(arch))
+    text_encoder.eval().requires_grad_(False)
+    unet.eval().requires_grad_(False)
+    pipe = models.assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
+    squares = [c.text for c in toyworld.all_captions() if c.shape == "square" for _ in range(seeds_per_caption)]
+    preview = config.model.preview
+    samples = generate_clips(
+        pipe, squares, seeds.preview_seeds(len(squares)), world.frames, preview.steps, preview.guidance_scale,
+        schedule.shared_noise, batch_size=12, desc=f"power {power}: squares",
+    )
+    readings = Counter(toyworld.read_clip(clip).shape for clip in samples)
+    return {
+        "power": power,
+        "share_above_t900": round(1 - 0.9 ** (1 / power), 3),
+        "samples": len(squares),
+        "square_right": round(readings["square"] / len(squares), 3),
+        "read_as": dict(readings),
+        "image_phase_minutes": round(minutes, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--powers", type=float, nargs="+", default=[2.0, 1.0, 0.6, 0.4])
+    parser.add_argument("--seeds-per-caption", type=int, default=4)
+    args = parser.parse_args()
+    if not Path(BASE).is_dir():
+        raise SystemExit(f"{BASE} is missing: run `dvc repro base` first (this reuses its VAE)")
+    device = device_here()
+    rows = []
+    for power in args.powers:
+        rows.append(square_readings(power, args.seeds_per_caption))
+        print(f"power {power}: squares right {rows[-1]['square_right']:.0%} of {rows[-1]['samples']} ({rows[-1]['read_as']})", flush=True)
+    report = {"benchmark": "image_timesteps", **device_info(device), "rows": rows}
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
