@@ -245,8 +245,8 @@ def results_section() -> str:
         )
         if (ROOT / "plots/eval/validation.png").is_file():
             parts.append(
-                "**Validation during training** (`plots/train/<method>/validation.csv`, drawn by `evaluate`): warping error of a "
-                "fixed held-out set, seeds disjoint from the evaluation's, against training seconds and against the data "
+                "**Validation during training** (`plots/train/<method>/validation.csv`, drawn by `evaluate`): warping error of the "
+                "first 8 evaluation prompts, seeds disjoint from the evaluation's, against training seconds and against the data "
                 "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
             )
     reports = {m: read_json(ROOT / f"metrics/pairs_{m}.json") for m in methods}

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from videodpo import distributed, integrity, latents, models, outputs, precision, rewards, vader, validation, visuals
+from videodpo import distributed, integrity, latents, models, outputs, precision, prompts, rewards, vader, validation, visuals
 from videodpo.method_settings import read_stage_settings
 from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
@@ -90,6 +90,11 @@ def publish_curves(checkpoint: Path, plots: Path) -> None:
         shutil.copytree(checkpoint / "live", staging, dirs_exist_ok=True)
 
 
+def validation_prompt_texts(settings, source: str) -> list[str]:
+    """The evaluation prompt set: validation samples its first prompts (the sample stages check the set)."""
+    return prompts.read_prompt_set(settings.validation_prompts, source, "prompts.eval").prompts
+
+
 def main(method: str, state) -> None:
     started = time.perf_counter()
     if method not in TRAINED_HERE:
@@ -117,7 +122,10 @@ def main(method: str, state) -> None:
         checkpoint_every=training.checkpoint_every,
     )
     pipe.set_progress_bar_config(disable=True)
-    validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
+    validate = validation.scorer(
+        pipe, validation_prompt_texts(settings, card.source), card.frames, settings.validation_steps, settings.guidance_scale,
+        card.shared_noise,
+    )
     identity = fingerprint(CODE, list(data.values()), (settings.lora_rank, settings.lora_alpha, training.memory_optimized))
     with dvclive_log(checkpoint, state.is_main_process) as log:
         run = train_dpo_lora(pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log, identity, validate)
@@ -161,7 +169,10 @@ def train_vader(state, started: float) -> None:
         [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references],
         (settings.lora_rank, settings.lora_alpha, options.lora_targets, queries.prompts, settings.clip),
     )
-    validate = validation.scorer(pipe, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
+    validate = validation.scorer(
+        pipe, validation_prompt_texts(settings, card.source), card.frames, settings.validation_steps, settings.guidance_scale,
+        card.shared_noise,
+    )
     with dvclive_log(checkpoint, state.is_main_process) as log:
         run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
     with distributed.main_process_writes() as writes:

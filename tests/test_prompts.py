@@ -130,3 +130,12 @@ def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_canno
     truth = stage.ground_truth(Settings, [1, 2, 3], prompts.read_prompt_set(path, "toy", "prompts.train"))
     assert truth.captions == ["a red square moving left", "a blue circle moving up", "a red square moving left"]
     assert truth.clips.shape == (3, 8, 32, 32, 3)
+
+
+def test_validation_takes_the_first_evaluation_prompts_in_turn_and_refuses_none():
+    from videodpo.validation import validation_prompts
+
+    assert validation_prompts(["a", "b", "c"], 2) == ["a", "b"]
+    assert validation_prompts(["a", "b", "c"], 8) == ["a", "b", "c", "a", "b", "c", "a", "b"]
+    with pytest.raises(ValueError, match="at least one"):
+        validation_prompts([], 8)

@@ -1,4 +1,4 @@
-"""Validation while training: a small fixed set of held-out captions, each with a seed of its own
+"""Validation while training: a small fixed set of evaluation prompts, each with a seed of its own
 disjoint from the evaluation's, sampled by the evaluation's sampler and scored for flicker and motion.
 
 Logged against training time and data consumed, it shows how fast each method gets where it gets.
@@ -13,14 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from videodpo import outputs, seeds, temporal, toyworld, visuals
+from videodpo import outputs, seeds, temporal, visuals
 from videodpo.checkpoints import checkpoint_extra
 from videodpo.sampling import generate_clips
 
 
-def validation_prompts(count: int) -> list[str]:
-    held_out = [caption.text for caption in toyworld.held_out_captions()]
-    return [held_out[i % len(held_out)] for i in range(count)]
+def validation_prompts(evaluation_prompts: list[str], count: int) -> list[str]:
+    """The first `count` evaluation prompts, taken in turn when there are fewer."""
+    if not evaluation_prompts:
+        raise ValueError("validation needs at least one evaluation prompt")
+    return [evaluation_prompts[i % len(evaluation_prompts)] for i in range(count)]
 
 
 def clip_scores(clips: np.ndarray) -> dict[str, float]:
@@ -32,9 +34,11 @@ def clip_scores(clips: np.ndarray) -> dict[str, float]:
     }
 
 
-def scorer(pipe, frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = 8) -> Callable[[], dict[str, float]]:
+def scorer(
+    pipe, evaluation_prompts: list[str], frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = 8
+) -> Callable[[], dict[str, float]]:
     """A function that samples the validation set with the pipeline as it is now and scores it."""
-    prompts, validation_seeds = validation_prompts(count), seeds.validation_seeds(count)
+    prompts, validation_seeds = validation_prompts(evaluation_prompts, count), seeds.validation_seeds(count)
 
     def score() -> dict[str, float]:
         clips = generate_clips(pipe, prompts, validation_seeds, frames, steps, guidance_scale, shared_noise, batch_size=count, desc="validation")
