@@ -337,7 +337,7 @@ def image_timesteps_table(r: dict) -> str:
     ]
     for row in r["rows"]:
         read_as = ", ".join(f"{shape} {count}" for shape, count in sorted(row["read_as"].items(), key=lambda kv: -kv[1]))
-        rows.append(f"| {row['power']:g} | {row['share_above_t900']:.0%} | {row['square_right']:.0%} of {row['samples']} | {read_as} |")
+        rows.append(f"| {row['power']:g} | {100 * row['share_above_t900']:.0f} % | {100 * row['square_right']:.0f} % of {row['samples']} | {read_as} |")
     return "\n".join(rows)
 
 
