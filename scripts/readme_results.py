@@ -246,7 +246,7 @@ def results_section() -> str:
         if (ROOT / "plots/eval/validation.png").is_file():
             parts.append(
                 "**Validation during training** (`plots/train/<method>/validation.csv`, drawn by `evaluate`): warping error of the "
-                "first 8 evaluation prompts, seeds disjoint from the evaluation's, against training seconds and against the data "
+                "first 8 training prompts, seeds disjoint from the pairs' and from the evaluation's, against training seconds and against the data "
                 "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
             )
     reports = {m: read_json(ROOT / f"metrics/pairs_{m}.json") for m in methods}

@@ -91,8 +91,8 @@ def publish_curves(checkpoint: Path, plots: Path) -> None:
 
 
 def validation_prompt_texts(settings, source: str) -> list[str]:
-    """The evaluation prompt set: validation samples its first prompts (the sample stages check the set)."""
-    return prompts.read_prompt_set(settings.validation_prompts, source, "prompts.eval").prompts
+    """The training prompt set: validation samples its first prompts."""
+    return prompts.read_prompt_set(settings.validation_prompts, source, "prompts.train").prompts
 
 
 def main(method: str, state) -> None:

@@ -127,15 +127,16 @@ def test_each_method_branch_settings_change_only_with_what_its_stages_read():
     strength = files(lambda p: p["data"].update(jitter_strength=0.3))
     assert strength["pairs"] != committed["pairs"] and strength["train"] == committed["train"]
     assert files(lambda p: p["evaluate"].update(bootstrap_samples=10)) == committed
-    evaluation = files(lambda p: p["prompts"].update(eval="my_eval.txt"))  # validation samples the evaluation set
-    assert evaluation["train"] != committed["train"] and evaluation["pairs"] == committed["pairs"]
+    assert files(lambda p: p["prompts"].update(eval="my_eval.txt")) == committed  # evaluation prompts: sampling alone
+    training = files(lambda p: p["prompts"].update(train="my_train.txt"))  # the pairs' prompts, and validation's
+    assert training["train"] != committed["train"] and training["pairs"] != committed["pairs"]
 
 
-def test_training_validates_on_the_tiers_evaluation_prompt_set():
+def test_training_validates_on_the_tiers_training_prompt_set():
     from videodpo.method_settings import branch_settings
 
     for method in ("dpo", "vader", "dense_dpo"):
-        for tier, expected in (("cpu", "prompts/eval/toy.txt"), ("t4", "prompts/eval/hub.txt")):
+        for tier, expected in (("cpu", "prompts/train/toy.txt"), ("t4", "prompts/train/hub.txt")):
             train = branch_settings(config_from_params(params_with(lambda p: p.update(tier=tier))), method)["train"]
             assert train.validation_prompts == expected, (method, tier)
 

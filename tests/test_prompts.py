@@ -132,7 +132,7 @@ def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_canno
     assert truth.clips.shape == (3, 8, 32, 32, 3)
 
 
-def test_validation_takes_the_first_evaluation_prompts_in_turn_and_refuses_none():
+def test_validation_takes_the_first_prompts_in_turn_and_refuses_none():
     from videodpo.validation import validation_prompts
 
     assert validation_prompts(["a", "b", "c"], 2) == ["a", "b"]

@@ -56,7 +56,7 @@ class DPOTrainSettings(Section):
     lora_alpha: float
     guidance_scale: float
     validation_steps: int  # the evaluation's sampler, for the validation scores
-    validation_prompts: str  # the evaluation prompt set's file: validation samples its first prompts with seeds of its own
+    validation_prompts: str  # the training prompt set's file: validation samples its first prompts with seeds of its own
 
 
 class VaderQuerySettings(Section):
@@ -81,7 +81,7 @@ class VaderTrainSettings(Section):
     lora_rank: int
     lora_alpha: float
     validation_steps: int  # the evaluation's sampler, for the validation scores
-    validation_prompts: str  # the evaluation prompt set's file: validation samples its first prompts with seeds of its own
+    validation_prompts: str  # the training prompt set's file: validation samples its first prompts with seeds of its own
 
 
 # per method: the settings file of each stage that reads params, by stage
@@ -103,7 +103,7 @@ def _dpo_train(config: Config) -> DPOTrainSettings:
     return DPOTrainSettings(
         training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
         guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
-        validation_prompts=str(prompt_set_file(config.prompts.eval, config.model.source)),
+        validation_prompts=str(prompt_set_file(config.prompts.train, config.model.source)),
     )
 
 
@@ -142,7 +142,7 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
                 vader=vader, clip=config.reward_models.clip, guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
                 gradient_checkpointing=training.gradient_checkpointing, lora_rank=config.model.lora_rank,
                 lora_alpha=config.model.lora_alpha, validation_steps=config.sample.num_inference_steps,
-                validation_prompts=str(prompt_set_file(config.prompts.eval, config.model.source)),
+                validation_prompts=train_prompts,
             ),
         }
     raise ValueError(f"no branch settings for method {method!r}")

@@ -1,5 +1,6 @@
-"""Validation while training: a small fixed set of evaluation prompts, each with a seed of its own
-disjoint from the evaluation's, sampled by the evaluation's sampler and scored for flicker and motion.
+"""Validation while training: the first training prompts, each with a seed no pair and no evaluation
+sample uses, sampled by the evaluation's sampler and scored for flicker and motion. Training prompts
+(not evaluation ones) so that editing the evaluation set reruns sampling alone, never training.
 
 Logged against training time and data consumed, it shows how fast each method gets where it gets.
 """
@@ -18,11 +19,11 @@ from videodpo.checkpoints import checkpoint_extra
 from videodpo.sampling import generate_clips
 
 
-def validation_prompts(evaluation_prompts: list[str], count: int) -> list[str]:
-    """The first `count` evaluation prompts, taken in turn when there are fewer."""
-    if not evaluation_prompts:
-        raise ValueError("validation needs at least one evaluation prompt")
-    return [evaluation_prompts[i % len(evaluation_prompts)] for i in range(count)]
+def validation_prompts(prompt_texts: list[str], count: int) -> list[str]:
+    """The first `count` prompts, taken in turn when there are fewer."""
+    if not prompt_texts:
+        raise ValueError("validation needs at least one prompt")
+    return [prompt_texts[i % len(prompt_texts)] for i in range(count)]
 
 
 def clip_scores(clips: np.ndarray) -> dict[str, float]:
@@ -35,10 +36,10 @@ def clip_scores(clips: np.ndarray) -> dict[str, float]:
 
 
 def scorer(
-    pipe, evaluation_prompts: list[str], frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = 8
+    pipe, prompt_texts: list[str], frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = 8
 ) -> Callable[[], dict[str, float]]:
     """A function that samples the validation set with the pipeline as it is now and scores it."""
-    prompts, validation_seeds = validation_prompts(evaluation_prompts, count), seeds.validation_seeds(count)
+    prompts, validation_seeds = validation_prompts(prompt_texts, count), seeds.validation_seeds(count)
 
     def score() -> dict[str, float]:
         clips = generate_clips(pipe, prompts, validation_seeds, frames, steps, guidance_scale, shared_noise, batch_size=count, desc="validation")
