@@ -32,19 +32,38 @@ RESULT = Path(__file__).parent / "results" / "image_timesteps.json"
 BASE = "models/base"
 
 
-def square_readings(power: float, seeds_per_caption: int) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ImagePhaseData:
+    """What every power's run starts from, made once: the recipe, the committed VAE, the encoded clips."""
+
+    config: object
+    arch: models.ToyArchitecture
+    schedule: pretraining.PretrainSchedule
+    vae: object
+    latents: torch.Tensor
+    texts: list[str]
+
+
+def image_phase_data() -> ImagePhaseData:
     config = load_config()
     world = config.toyworld
     arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
-    schedule = dataclasses.replace(pretraining.PretrainSchedule(**config.model.pretrain.model_dump()), image_timestep_power=power)
+    schedule = pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
     vae = models.load_pipeline(BASE).vae
-    torch.manual_seed(schedule.seed)
-    generator = torch.Generator().manual_seed(schedule.seed)
     clips, texts = toyworld.render_dataset(
         toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
     )
     pixels = pretraining.clips_to_tensor(clips)
     latents = (pretraining.encode_frames(vae, pixels.flatten(0, 1)) * vae.config.scaling_factor).unflatten(0, pixels.shape[:2])
+    return ImagePhaseData(config, arch, schedule, vae, latents, texts)
+
+
+def square_readings(data: ImagePhaseData, power: float, seeds_per_caption: int) -> dict:
+    config, arch, vae, latents, texts = data.config, data.arch, data.vae, data.latents, data.texts
+    world = config.toyworld
+    schedule = dataclasses.replace(data.schedule, image_timestep_power=power)
+    torch.manual_seed(schedule.seed)
+    generator = torch.Generator().manual_seed(schedule.seed)
     tokenizer = models.build_toy_tokenizer()
     text_encoder = models.build_toy_text_encoder(tokenizer, arch)
     ids, empty_ids = pretraining.caption_ids(tokenizer, texts), pretraining.caption_ids(tokenizer, [""])[0]
@@ -82,9 +101,10 @@ def main() -> None:
     if not Path(BASE).is_dir():
         raise SystemExit(f"{BASE} is missing: run `dvc repro base` first (this reuses its VAE)")
     device = device_here()
+    data = image_phase_data()
     rows = []
     for power in args.powers:
-        rows.append(square_readings(power, args.seeds_per_caption))
+        rows.append(square_readings(data, power, args.seeds_per_caption))
         print(f"power {power}: squares right {rows[-1]['square_right']:.0%} of {rows[-1]['samples']} ({rows[-1]['read_as']})", flush=True)
     report = {"benchmark": "image_timesteps", **device_info(device), "rows": rows}
     RESULT.parent.mkdir(parents=True, exist_ok=True)
