@@ -156,8 +156,15 @@ def ground_truth(settings: LabelledPairSettings, pair_seeds: list[int], prompt_s
     return guided_pairs.GroundTruth(*videos)
 
 
+def copy_noise_share(settings: LabelledPairSettings, card: models.ModelCard) -> float:
+    """Share of the corrupted copies' noise common to all frames: the setting's, else the model's."""
+    chosen = settings.dense.copy_shared_noise
+    return card.shared_noise if chosen is None else chosen
+
+
 def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> None:
     card = models.ModelCard.load("models/base")
+    copy_share = copy_noise_share(settings, card)
     count = settings.num_pairs
     pair_seeds = seeds.pair_seeds(settings.seed, count)
     noise_seeds = [seeds.candidate_seeds(seed, 2) for seed in pair_seeds]  # clip a's and clip b's
@@ -185,7 +192,7 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
         if settings.kind == "dense":
             made = guided_pairs.corrupted_copies(
                 pipe, truth.clips[mine], captions[mine], my_seeds, settings.dense.eta, settings.num_inference_steps,
-                settings.guidance_scale, card.shared_noise, desc=desc,
+                settings.guidance_scale, copy_share, desc=desc,
             )
         else:
             made = generate_clips(
@@ -195,10 +202,12 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
         copies.append(distributed.gather_rows(made, count))
     with distributed.main_process_writes() as writes:
         if writes:
-            label_and_write(method, settings, copies[0], copies[1], captions, origins, noise_seeds, parts, labeller_of)
+            label_and_write(method, settings, copies[0], copies[1], captions, origins, noise_seeds, parts, labeller_of, copy_share)
 
 
-def label_and_write(method, settings: LabelledPairSettings, clips_a, clips_b, prompts, origins, noise_seeds, parts, labeller_of) -> None:
+def label_and_write(
+    method, settings: LabelledPairSettings, clips_a, clips_b, prompts, origins, noise_seeds, parts, labeller_of, copy_share: float,
+) -> None:
     asked = labellers.budget_mask(len(clips_a), len(parts), settings.label_budget, settings.seed)
     labels = np.zeros(asked.shape, np.int8)
     motion_a, motion_b = np.zeros(asked.shape), np.zeros(asked.shape)
@@ -228,7 +237,8 @@ def label_and_write(method, settings: LabelledPairSettings, clips_a, clips_b, pr
         for row, i in enumerate(keep):
             record = {"row": row, "shard": shard, "pair": i, "caption": prompts[i], "method": settings.kind, "seeds": noise_seeds[i]}
             if settings.kind == "dense":
-                record |= {"ground_truth": origins[i], "eta": settings.dense.eta, "labels": labels[i].tolist()}
+                record |= {"ground_truth": origins[i], "eta": settings.dense.eta, "copy_shared_noise": copy_share}
+                record["labels"] = labels[i].tolist()
             else:
                 record["winner_is"] = "b" if labels[i, 0] < 0 else "a"
             records.append(record)

@@ -114,11 +114,14 @@ def make_pairs_stage():
     return load_stage("make_pairs")
 
 
-def run_dense_make_pairs(stage, project: Path, toy_pipeline, labeller: str, num_pairs: int = 3) -> tuple[list[dict], dict, dict]:
+def run_dense_make_pairs(
+    stage, project: Path, toy_pipeline, labeller: str, num_pairs: int = 3, copy_shared_noise: float | None = None
+) -> tuple[list[dict], dict, dict]:
     models.save_pipeline(toy_pipeline, project / "models/base")
     models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/base")
+    dense = DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller, copy_shared_noise=copy_shared_noise)
     settings = LabelledPairSettings(
-        kind="dense", num_pairs=num_pairs, seed=0, dense=DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller),
+        kind="dense", num_pairs=num_pairs, seed=0, dense=dense,
         label_budget=None, train_prompts="prompts/train/hub.txt", source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
         toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
     )
@@ -151,6 +154,27 @@ def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_l
         assert record["labels"] == labels[i].tolist() == plain_labels(a[i], b[i], [range(0, 4), range(4, 8)])
     assert report["labels_asked"] == 3 * 2 and report["segments_per_pair"] == 2
     assert report["labeller"] == "test_dense_pairs:plain_labels"
+
+
+def test_the_copies_noise_is_the_models_unless_dense_dpo_sets_its_share(make_pairs_stage, toy_pipeline, tmp_path, monkeypatch):
+    """`dense_dpo.copy_shared_noise` unset: the copies are noised as the model samples (its card's
+    share of noise common to all frames, 0.5 here); set to 0: ε ~ N(0, I) per frame, as in DenseDPO.
+    Same seeds, so only the noise's make-up can change the copies; the manifest records the share."""
+    write_video_folder(tmp_path / "videos")
+    monkeypatch.chdir(tmp_path)
+    always_a = "test_dense_pairs:prefer_a"
+    model_share, _, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=2)
+    model_clips = load_file(str(tmp_path / "data/pairs/dense_dpo/pairs-00000.safetensors"))["winners"]
+    independent, shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=2, copy_shared_noise=0.0)
+    assert [r["copy_shared_noise"] for r in model_share] == [0.5, 0.5]
+    assert [r["copy_shared_noise"] for r in independent] == [0.0, 0.0]
+    assert [r["seeds"] for r in model_share] == [r["seeds"] for r in independent]
+    assert not np.array_equal(model_clips, shard["winners"])
+
+
+def prefer_a(clip_a, clip_b, segments):
+    """A plug-in labeller that keeps every pair: a wins every segment."""
+    return [1] * len(segments)
 
 
 def test_a_labeller_that_is_not_there_fails_before_the_model_loads(make_pairs_stage, toy_pipeline, tmp_path, monkeypatch):

@@ -235,6 +235,7 @@ class DenseDPOSettings(Section):
     Pairs count and seeds come from `data` (num_pairs, seed), so every DPO method gets the same budget."""
 
     eta: float = Field(default=0.6, gt=0, le=1)  # corruption level of the ground truth's two copies
+    copy_shared_noise: float | None = Field(default=None, ge=0, le=1)  # None: the model's own share
     segment_frames: int = Field(default=2, gt=0)  # frames per labelled segment
     labeller: str = Field(default="warping_error", min_length=1)  # a built-in or module:function
     tie_margin: float = Field(default=0.05, ge=0, lt=1)  # relative score gap under which a segment ties

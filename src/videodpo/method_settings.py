@@ -99,11 +99,11 @@ def third_of_vanilla_labels(config: Config) -> int:
     return max(1, math.floor(config.data.num_pairs / 3))
 
 
-def _dpo_train(config: Config) -> DPOTrainSettings:
+def _dpo_train(config: Config, train_prompts: str) -> DPOTrainSettings:
     return DPOTrainSettings(
         training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
         guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
-        validation_prompts=str(prompt_set_file(config.prompts.train, config.model.source)),
+        validation_prompts=train_prompts,
     )
 
 
@@ -118,7 +118,7 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
                 data=config.data, train_prompts=train_prompts, num_inference_steps=config.sample.num_inference_steps,
                 guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
             ),
-            "train": _dpo_train(config),
+            "train": _dpo_train(config, train_prompts),
         }
     if method in ("vanilla_dpo", "dense_dpo", "dense_dpo_third"):
         data = config.data
@@ -130,7 +130,7 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
             toyworld=config.toyworld, num_inference_steps=config.sample.num_inference_steps,
             guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
         )
-        return {"pairs": pairs, "train": _dpo_train(config)}
+        return {"pairs": pairs, "train": _dpo_train(config, train_prompts)}
     if method == "vader":
         vader, training = config.vader, config.training
         return {
