@@ -50,10 +50,7 @@ def image_phase_data() -> ImagePhaseData:
     arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
     schedule = pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
     vae = models.load_pipeline(BASE).vae
-    clips, texts = toyworld.render_dataset(
-        toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
-    )
-    pixels = pretraining.clips_to_tensor(clips)
+    pixels, texts = pretraining.training_pixels(arch, schedule)
     latents = (pretraining.encode_frames(vae, pixels.flatten(0, 1)) * vae.config.scaling_factor).unflatten(0, pixels.shape[:2])
     return ImagePhaseData(config, arch, schedule, vae, latents, texts)
 
@@ -64,9 +61,7 @@ def square_readings(data: ImagePhaseData, power: float, seeds_per_caption: int) 
     schedule = dataclasses.replace(data.schedule, image_timestep_power=power)
     torch.manual_seed(schedule.seed)
     generator = torch.Generator().manual_seed(schedule.seed)
-    tokenizer = models.build_toy_tokenizer()
-    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
-    ids, empty_ids = pretraining.caption_ids(tokenizer, texts), pretraining.caption_ids(tokenizer, [""])[0]
+    tokenizer, text_encoder, ids, empty_ids = pretraining.fresh_text_side(arch, texts)
     scheduler = models.build_toy_scheduler()
     unet2d = models.build_toy_unet2d(arch)
     started = time.perf_counter()

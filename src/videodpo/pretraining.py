@@ -150,7 +150,7 @@ def skewed_timesteps(n: int, power: float, generator: torch.Generator) -> torch.
     A frame's shape is decided at high noise: a model undertrained there commits to no shape and
     draws the average of them, a square with rounded corners that reads as a circle.
     """
-    if power == 1.0:
+    if power == 1.0:  # the recipe before this setting drew exactly these: its runs and benchmark stay reproducible
         return torch.randint(0, 1000, (n,), generator=generator)
     return (1000 * torch.rand(n, generator=generator) ** power).long().clamp(max=999)
 
@@ -290,6 +290,21 @@ def train_motion(
     text_encoder.eval().requires_grad_(False)
 
 
+def training_pixels(arch: models.ToyArchitecture, schedule: PretrainSchedule) -> tuple[torch.Tensor, list[str]]:
+    """The toy world's training clips as the base trains on them, (N, F, 3, H, W) in [−1, 1], and their captions."""
+    clips, texts = toyworld.render_dataset(
+        toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
+    )
+    return clips_to_tensor(clips), texts
+
+
+def fresh_text_side(arch: models.ToyArchitecture, texts: list[str]):
+    """A new tokenizer and text encoder, the captions' token ids and the empty caption's (for dropout)."""
+    tokenizer = models.build_toy_tokenizer()
+    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
+    return tokenizer, text_encoder, caption_ids(tokenizer, texts), caption_ids(tokenizer, [""])[0]
+
+
 def pretrain_toy_pipeline(
     arch: models.ToyArchitecture,
     schedule: PretrainSchedule,
@@ -301,10 +316,7 @@ def pretrain_toy_pipeline(
     torch.manual_seed(schedule.seed)
     generator = torch.Generator().manual_seed(schedule.seed)
     with clock.part("data", "render"):
-        clips, texts = toyworld.render_dataset(
-            toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
-        )
-        pixels = clips_to_tensor(clips)
+        pixels, texts = training_pixels(arch, schedule)
 
     vae = models.build_toy_vae(arch)
     train_vae(vae, pixels.flatten(0, 1), schedule, generator, log, clock)
@@ -314,9 +326,7 @@ def pretrain_toy_pipeline(
     vae.register_to_config(scaling_factor=scaling)
     latents = (raw * scaling).unflatten(0, pixels.shape[:2])
 
-    tokenizer = models.build_toy_tokenizer()
-    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
-    ids, empty_ids = caption_ids(tokenizer, texts), caption_ids(tokenizer, [""])[0]
+    tokenizer, text_encoder, ids, empty_ids = fresh_text_side(arch, texts)
     scheduler = models.build_toy_scheduler()
 
     unet2d = models.build_toy_unet2d(arch)
