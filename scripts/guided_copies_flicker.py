@@ -4,7 +4,7 @@
 
 Each setting is η:share, share being the copies' noise common to all frames (`model`: the base's
 own, as `dense_dpo.copy_shared_noise: null`). For toy-world ground truths of the training captions,
-two copies per clip as make_pairs@dense_dpo makes them (20 DDIM steps, guidance 4). Printed per
+two copies per clip as make_pairs@dense_dpo makes them (params `sample`: steps, guidance). Printed per
 setting: warping error of each copy, brightness jitter (mean |Δ| of per-frame mean brightness, 0-255),
 motion, and how far the two copies of one ground truth differ per transition in warping error and
 in motion. The base's own samples of the evaluation captions are the yardstick
@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--settings", nargs="+", default=["0.6:model", "0.6:0", "0.75:0", "0.9:model"])
     args = parser.parse_args()
-    card, world = models.ModelCard.load("models/base"), load_config().toyworld
+    config = load_config()
+    card, world, sampler = models.ModelCard.load("models/base"), config.toyworld, config.sample
     pipe = models.load_pipeline("models/base", torch.float32)
     captions = toyworld.train_captions()
     picked = captions[:: max(1, len(captions) // args.clips)][: args.clips]
@@ -54,7 +55,8 @@ def main() -> None:
         share = card.shared_noise if share_text == "model" else float(share_text)
         copies = [
             guided_pairs.corrupted_copies(
-                pipe, truth.clips, truth.captions, [7 * i + which for i in range(len(picked))], float(eta_text), 20, 4.0, share,
+                pipe, truth.clips, truth.captions, [7 * i + which for i in range(len(picked))], float(eta_text),
+                sampler.num_inference_steps, sampler.guidance_scale, share,
                 desc=f"η {eta_text}, share {share}: copies {'ab'[which - 1]}",
             )
             for which in (1, 2)

@@ -90,9 +90,10 @@ def publish_curves(checkpoint: Path, plots: Path) -> None:
         shutil.copytree(checkpoint / "live", staging, dirs_exist_ok=True)
 
 
-def validation_prompt_texts(settings, source: str) -> list[str]:
-    """The training prompt set: validation samples its first prompts."""
-    return prompts.read_prompt_set(settings.validation_prompts, source, "prompts.train").prompts
+def validation_scorer(pipe, settings, card: models.ModelCard):
+    """Scores the pipeline as it is now on the first prompts of the training set (either method's settings)."""
+    texts = prompts.read_prompt_set(settings.validation_prompts, card.source, "prompts.train").prompts
+    return validation.scorer(pipe, texts, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
 
 
 def main(method: str, state) -> None:
@@ -122,10 +123,7 @@ def main(method: str, state) -> None:
         checkpoint_every=training.checkpoint_every,
     )
     pipe.set_progress_bar_config(disable=True)
-    validate = validation.scorer(
-        pipe, validation_prompt_texts(settings, card.source), card.frames, settings.validation_steps, settings.guidance_scale,
-        card.shared_noise,
-    )
+    validate = validation_scorer(pipe, settings, card)
     identity = fingerprint(CODE, list(data.values()), (settings.lora_rank, settings.lora_alpha, training.memory_optimized))
     with dvclive_log(checkpoint, state.is_main_process) as log:
         run = train_dpo_lora(pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log, identity, validate)
@@ -169,10 +167,7 @@ def train_vader(state, started: float) -> None:
         [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references],
         (settings.lora_rank, settings.lora_alpha, options.lora_targets, queries.prompts, settings.clip),
     )
-    validate = validation.scorer(
-        pipe, validation_prompt_texts(settings, card.source), card.frames, settings.validation_steps, settings.guidance_scale,
-        card.shared_noise,
-    )
+    validate = validation_scorer(pipe, settings, card)
     with dvclive_log(checkpoint, state.is_main_process) as log:
         run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
     with distributed.main_process_writes() as writes:
