@@ -10,7 +10,7 @@ whole clips by `dense_dpo.labeller`; ties are dropped and the preferred clip bec
 dense_dpo: DenseDPO's guided pairs (videodpo.guided_pairs), two denoised corrupted copies of one
 ground-truth clip (toy renders of training captions; on the hub tiers the user's captioned videos
 of `data.gt_videos`), labelled per segment by the labeller. dense_dpo_third: the same pairs with a
-third of vanilla's labels, at random segments. Both write the labels beside the clips, the ground
+third of vanilla's labels, at random segments; a pair none of whose segments is drawn is not made. Both write the labels beside the clips, the ground
 truth, η and both seeds to the manifest, and per maker the motion bias, labels and ties to
 metrics/pairs_<method>.json.
 
@@ -182,55 +182,62 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
         return labellers.resolve(settings.dense.labeller, settings.dense.tie_margin, caption)
 
     labeller_of(captions[0])  # a bad labeller name fails before the model loads
+    asked = labellers.budget_mask(count, len(parts), settings.label_budget, settings.seed)
+    made_pairs = np.flatnonzero(asked.any(axis=1))  # a pair with no segment to label is never made (dense_dpo_third)
     pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
-    shard = distributed.my_shard(count)  # every pair is a pure function of its seeds and ground truth
-    mine = slice(shard.start, shard.stop)
+    shard = distributed.my_shard(len(made_pairs))  # every pair is a pure function of its seeds and ground truth
+    mine = made_pairs[shard.start : shard.stop]
     copies = []
     for which in (0, 1):
-        my_seeds = [s[which] for s in noise_seeds[mine]]
+        my_seeds = [noise_seeds[i][which] for i in mine]
+        my_captions = [captions[i] for i in mine]
         desc = f"make_pairs@{method}: clips {'ab'[which]}"
         if settings.kind == "dense":
             made = guided_pairs.corrupted_copies(
-                pipe, truth.clips[mine], captions[mine], my_seeds, settings.dense.eta, settings.num_inference_steps,
+                pipe, truth.clips[mine], my_captions, my_seeds, settings.dense.eta, settings.num_inference_steps,
                 settings.guidance_scale, copy_share, desc=desc,
             )
         else:
             made = generate_clips(
-                pipe, captions[mine], my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
+                pipe, my_captions, my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
                 card.shared_noise, desc=desc, resolution=card.frame_size,
             )
-        copies.append(distributed.gather_rows(made, count))
+        copies.append(distributed.gather_rows(made, len(made_pairs)))
     with distributed.main_process_writes() as writes:
         if writes:
-            label_and_write(method, settings, copies[0], copies[1], captions, origins, noise_seeds, parts, labeller_of, copy_share)
+            label_and_write(
+                method, settings, made_pairs, copies[0], copies[1], asked, captions, origins, noise_seeds, parts, labeller_of, copy_share,
+            )
 
 
 def label_and_write(
-    method, settings: LabelledPairSettings, clips_a, clips_b, prompts, origins, noise_seeds, parts, labeller_of, copy_share: float,
+    method, settings: LabelledPairSettings, made_pairs, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, labeller_of,
+    copy_share: float,
 ) -> None:
-    asked = labellers.budget_mask(len(clips_a), len(parts), settings.label_budget, settings.seed)
+    """Label the made pairs (clips_a[k], clips_b[k] are pair made_pairs[k]) where `asked`
+    (pairs × segments) says, report the labels and write the pairs with at least one."""
     labels = np.zeros(asked.shape, np.int8)
     motion_a, motion_b = np.zeros(asked.shape), np.zeros(asked.shape)
-    for i in tqdm(range(len(clips_a)), desc=f"make_pairs@{method}: label", unit="pair"):
-        if asked[i].any():
-            labels[i] = labellers.label_pair(labeller_of(prompts[i]), clips_a[i], clips_b[i], parts)
-            labels[i][~asked[i]] = 0
-            motion_a[i], motion_b[i] = labellers.segment_motion(clips_a[i], parts), labellers.segment_motion(clips_b[i], parts)
+    for k, i in enumerate(tqdm(made_pairs, desc=f"make_pairs@{method}: label", unit="pair")):
+        labels[i] = labellers.label_pair(labeller_of(prompts[i]), clips_a[k], clips_b[k], parts)
+        labels[i][~asked[i]] = 0
+        motion_a[i], motion_b[i] = labellers.segment_motion(clips_a[k], parts), labellers.segment_motion(clips_b[k], parts)
     report = {"maker": settings.kind, "labeller": settings.dense.labeller, "segments_per_pair": len(parts)}
     report |= labellers.labels_report(labels, asked, motion_a, motion_b)
     outputs.write_json(f"metrics/pairs_{method}.json", report)
-    keep = [i for i in range(len(labels)) if labels[i].any()]
+    keep = [int(i) for i in made_pairs if labels[i].any()]
     if not keep:
         raise SystemExit(
             f"make_pairs@{method}: the labeller tied every pair (see metrics/pairs_{method}.json): lower dense_dpo.tie_margin"
         )
+    rows = np.searchsorted(made_pairs, keep)  # where each kept pair's clips are
     if settings.kind == "vanilla":  # one clip label: the preferred clip is the winner
         flip = np.array([labels[i, 0] < 0 for i in keep])
-        winners = np.where(flip[:, None, None, None, None], clips_b[keep], clips_a[keep])
-        losers = np.where(flip[:, None, None, None, None], clips_a[keep], clips_b[keep])
+        winners = np.where(flip[:, None, None, None, None], clips_b[rows], clips_a[rows])
+        losers = np.where(flip[:, None, None, None, None], clips_a[rows], clips_b[rows])
         shard_labels = None
     else:
-        winners, losers, shard_labels = clips_a[keep], clips_b[keep], labels[keep]
+        winners, losers, shard_labels = clips_a[rows], clips_b[rows], labels[keep]
     with outputs.atomic_directory(f"data/pairs/{method}") as staging:
         shard = latents.write_pair_shard(Path(staging), 0, winners, losers, shard_labels)
         records = []

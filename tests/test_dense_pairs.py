@@ -115,14 +115,15 @@ def make_pairs_stage():
 
 
 def run_dense_make_pairs(
-    stage, project: Path, toy_pipeline, labeller: str, num_pairs: int = 3, copy_shared_noise: float | None = None
+    stage, project: Path, toy_pipeline, labeller: str, num_pairs: int = 3, copy_shared_noise: float | None = None,
+    label_budget: int | None = None,
 ) -> tuple[list[dict], dict, dict]:
     models.save_pipeline(toy_pipeline, project / "models/base")
     models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/base")
     dense = DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller, copy_shared_noise=copy_shared_noise)
     settings = LabelledPairSettings(
         kind="dense", num_pairs=num_pairs, seed=0, dense=dense,
-        label_budget=None, train_prompts="prompts/train/hub.txt", source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
+        label_budget=label_budget, train_prompts="prompts/train/hub.txt", source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
         toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
     )
     write_branch_settings(project / "data/settings/dense_dpo", {"pairs": settings})
@@ -183,3 +184,28 @@ def test_a_labeller_that_is_not_there_fails_before_the_model_loads(make_pairs_st
     with pytest.raises(ValueError, match="has no function 'missing'"):
         run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, "test_dense_pairs:missing")
     assert not (tmp_path / "data/pairs/dense_dpo").exists()
+
+
+def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(make_pairs_stage, toy_pipeline, tmp_path, monkeypatch):
+    """dense_dpo_third: with 3 labels drawn over 6 pairs × 2 segments, only the pairs holding a drawn
+    segment are denoised, and each comes out as the same pair does when every pair is made (its
+    seeds and ground truth alone decide it; the batch around it may move a pixel by one level)."""
+    write_video_folder(tmp_path / "videos")
+    monkeypatch.chdir(tmp_path)
+    denoised = []
+    real_copies = guided_pairs.corrupted_copies
+    monkeypatch.setattr(guided_pairs, "corrupted_copies", lambda pipe, clips, *rest, **options: denoised.append(len(clips)) or real_copies(pipe, clips, *rest, **options))
+    always_a = "test_dense_pairs:prefer_a"
+    every, every_shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=6)
+    budget, budget_shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=6, label_budget=3)
+    drawn = sorted({r["pair"] for r in budget})
+    assert 1 <= len(drawn) <= 3 and denoised == [6, 6, len(drawn), len(drawn)]  # clips a, then b
+    assert report["pairs_made"] == 6 and report["labels_asked"] == report["labels"] == 3
+    assert sum(abs(label) for r in budget for label in r["labels"]) == 3
+    full = {r["pair"]: r["row"] for r in every}
+    for record in budget:
+        row = full[record["pair"]]
+        assert record["seeds"] == every[row]["seeds"] and record["ground_truth"] == every[row]["ground_truth"]
+        for clips in ("winners", "losers"):
+            gap = np.abs(budget_shard[clips][record["row"]].astype(int) - every_shard[clips][row].astype(int))
+            assert gap.max() <= 1
