@@ -10,9 +10,9 @@ whole clips by `dense_dpo.labeller`; ties are dropped and the preferred clip bec
 dense_dpo: DenseDPO's guided pairs (videodpo.guided_pairs), two denoised corrupted copies of one
 ground-truth clip (toy renders of training captions; on the hub tiers the user's captioned videos
 of `data.gt_videos`), labelled per segment by the labeller. dense_dpo_third: the same pairs with a
-third of vanilla's labels, at random segments; a pair none of whose segments is drawn is not made. Both write the labels beside the clips, the ground
-truth, η and both seeds to the manifest, and per maker the motion bias, labels and ties to
-metrics/pairs_<method>.json.
+third of vanilla's labels, at random segments; a pair none of whose segments is drawn is not made.
+Both write the labels beside the clips, the ground truth, η and both seeds to the manifest, and per
+maker the motion bias, labels and ties to metrics/pairs_<method>.json.
 
 dpo: preference pairs.
 

@@ -92,7 +92,7 @@ def test_the_report_counts_labels_and_ties_and_signs_the_motion_bias():
     motion_a = np.array([[1.0, 2.0], [5.0, 1.0], [0.0, 0.0]])
     motion_b = np.array([[3.0, 1.0], [5.0, 4.0], [0.0, 0.0]])
     report = labellers.labels_report(labels, asked, motion_a, motion_b)
-    assert (report["labels_asked"], report["labels"], report["pairs_kept"]) == (4, 3, 2)
+    assert (report["pairs_made"], report["labels_asked"], report["labels"], report["pairs_kept"]) == (2, 4, 3, 2)
     assert report["tie_rate"] == pytest.approx(0.25) and report["labels_per_pair"] == pytest.approx(1.5)
     # preferred − rejected: (1 − 3), (1 − 2), (1 − 4) → mean −2: the labels favour the clip that moves less
     assert report["motion_bias"] == pytest.approx(-2.0)

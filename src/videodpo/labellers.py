@@ -115,15 +115,16 @@ def budget_mask(pairs: int, segments_per_pair: int, budget: int | None, seed: in
 
 
 def labels_report(labels: np.ndarray, asked: np.ndarray, motion_a: np.ndarray, motion_b: np.ndarray) -> dict:
-    """What a labeller said of a set of pairs, (pairs, segments) arrays: how many labels it was
-    asked for and gave, the tie rate, and the motion bias — the mean motion of the preferred segment
-    minus the rejected one (negative: the labeller prefers the clip that moves less)."""
+    """What a labeller said of a set of pairs, (pairs, segments) arrays: how many pairs were made
+    (those with a segment to label), how many labels it was asked for and gave, the tie rate, and
+    the motion bias — the mean motion of the preferred segment minus the rejected one (negative:
+    the labeller prefers the clip that moves less)."""
     given = labels != 0
     preferred = np.where(labels > 0, motion_a, motion_b)
     rejected = np.where(labels > 0, motion_b, motion_a)
     kept = int(given.any(axis=1).sum())
     return {
-        "pairs_made": int(len(labels)),
+        "pairs_made": int(asked.any(axis=1).sum()),  # a pair with no segment to label is not made
         "pairs_kept": kept,  # pairs with at least one label
         "labels_asked": int(asked.sum()),
         "labels": int(given.sum()),
