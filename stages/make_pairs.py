@@ -183,7 +183,7 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
 
     labeller_of(captions[0])  # a bad labeller name fails before the model loads
     asked = labellers.budget_mask(count, len(parts), settings.label_budget, settings.seed)
-    made_pairs = np.flatnonzero(asked.any(axis=1))  # a pair with no segment to label is never made (dense_dpo_third)
+    made_pairs = pairs_to_make(asked)
     pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
     shard = distributed.my_shard(len(made_pairs))  # every pair is a pure function of its seeds and ground truth
     mine = made_pairs[shard.start : shard.stop]
@@ -206,16 +206,22 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
     with distributed.main_process_writes() as writes:
         if writes:
             label_and_write(
-                method, settings, made_pairs, copies[0], copies[1], asked, captions, origins, noise_seeds, parts, labeller_of, copy_share,
+                method, settings, copies[0], copies[1], asked, captions, origins, noise_seeds, parts, labeller_of, copy_share,
             )
 
 
+def pairs_to_make(asked: np.ndarray) -> np.ndarray:
+    """The pairs with a segment to label: a pair with none is never made (dense_dpo_third)."""
+    return np.flatnonzero(asked.any(axis=1))
+
+
 def label_and_write(
-    method, settings: LabelledPairSettings, made_pairs, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, labeller_of,
+    method, settings: LabelledPairSettings, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, labeller_of,
     copy_share: float,
 ) -> None:
-    """Label the made pairs (clips_a[k], clips_b[k] are pair made_pairs[k]) where `asked`
+    """Label the made pairs (clips_a[k], clips_b[k] are pair pairs_to_make(asked)[k]) where `asked`
     (pairs × segments) says, report the labels and write the pairs with at least one."""
+    made_pairs = pairs_to_make(asked)
     labels = np.zeros(asked.shape, np.int8)
     motion_a, motion_b = np.zeros(asked.shape), np.zeros(asked.shape)
     for k, i in enumerate(tqdm(made_pairs, desc=f"make_pairs@{method}: label", unit="pair")):

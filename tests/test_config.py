@@ -132,6 +132,19 @@ def test_each_method_branch_settings_change_only_with_what_its_stages_read():
     assert training["train"] != committed["train"] and training["pairs"] != committed["pairs"]
 
 
+def test_guided_pairs_train_only_on_timesteps_below_eta_and_a_lower_max_timestep_wins():
+    from videodpo.method_settings import branch_settings
+
+    def max_timesteps(change) -> dict[str, int]:
+        config = config_from_params(params_with(change))
+        return {m: branch_settings(config, m)["train"].training.max_timestep for m in ("dpo", "vanilla_dpo", "dense_dpo", "dense_dpo_third")}
+
+    at_eta_75 = max_timesteps(lambda p: p["dense_dpo"].update(eta=0.75))
+    assert at_eta_75 == {"dpo": 1000, "vanilla_dpo": 1000, "dense_dpo": 750, "dense_dpo_third": 750}
+    lower = max_timesteps(lambda p: (p["dense_dpo"].update(eta=0.75), p["training"].update(max_timestep=400)))
+    assert lower == {"dpo": 400, "vanilla_dpo": 400, "dense_dpo": 400, "dense_dpo_third": 400}
+
+
 def test_training_validates_on_the_tiers_training_prompt_set():
     from videodpo.method_settings import branch_settings
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from videodpo import outputs
 
-from videodpo.config import ClipSettings, Config, prompt_set_file, DataSettings, DenseDPOSettings, Section, ToyworldSettings, TrainingSettings, VaderSettings
+from videodpo.config import DENSE_METHODS, ClipSettings, Config, prompt_set_file, DataSettings, DenseDPOSettings, Section, ToyworldSettings, TrainingSettings, VaderSettings
 
 
 class DPOPairSettings(Section):
@@ -84,6 +84,8 @@ class VaderTrainSettings(Section):
     validation_prompts: str  # the training prompt set's file: validation samples its first prompts with seeds of its own
 
 
+NUM_TRAIN_TIMESTEPS = 1000  # the noise schedule of every tier's model (SD1.5's and the toy model's)
+
 # per method: the settings file of each stage that reads params, by stage
 BRANCH_SETTINGS: dict[str, dict[str, type[Section]]] = {
     "dpo": {"pairs": DPOPairSettings, "train": DPOTrainSettings},
@@ -99,9 +101,17 @@ def third_of_vanilla_labels(config: Config) -> int:
     return max(1, math.floor(config.data.num_pairs / 3))
 
 
-def _dpo_train(config: Config, train_prompts: str) -> DPOTrainSettings:
+def dense_training(config: Config) -> TrainingSettings:
+    """`training` for guided pairs: DPO timesteps only below η (at most `training.max_timestep`).
+    Above it the two copies are the same ground truth under more noise; their details, where the
+    labels lie, were made below it, so higher timesteps add gradient noise and no preference."""
+    below_eta = round(config.dense_dpo.eta * NUM_TRAIN_TIMESTEPS)
+    return config.training.model_copy(update={"max_timestep": min(config.training.max_timestep, below_eta)})
+
+
+def _dpo_train(config: Config, train_prompts: str, training: TrainingSettings | None = None) -> DPOTrainSettings:
     return DPOTrainSettings(
-        training=config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
+        training=training or config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
         guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
         validation_prompts=train_prompts,
     )
@@ -130,7 +140,8 @@ def branch_settings(config: Config, method: str) -> dict[str, Section]:
             toyworld=config.toyworld, num_inference_steps=config.sample.num_inference_steps,
             guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
         )
-        return {"pairs": pairs, "train": _dpo_train(config, train_prompts)}
+        training = dense_training(config) if method in DENSE_METHODS else config.training
+        return {"pairs": pairs, "train": _dpo_train(config, train_prompts, training)}
     if method == "vader":
         vader, training = config.vader, config.training
         return {
