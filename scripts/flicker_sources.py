@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python scripts/flicker_sources.py
 
-Measured on the evaluation samples (held-out captions × seeds of params.yaml `sample`):
+Measured on the dev split's base samples (held-out captions × dev seeds of params.yaml `sample`):
 1. the base samples as they are;
 2. the same clips with each frame's mean brightness set to the clip's mean (per channel), i.e.
    without frame-to-frame brightness flicker;
@@ -44,7 +44,7 @@ def summary(clips: np.ndarray) -> dict[str, float]:
 def main() -> None:
     config = load_config()
     card = models.ModelCard.load("models/base")
-    folder = Path("results/samples/base")
+    folder = Path("results/samples/dev/base")  # analysis reads dev, never test
     clips = load_file(str(folder / "clips.safetensors"))["clips"]
     samples = json.loads((folder / "samples.json").read_text())
     pipe = models.load_pipeline("models/base")

@@ -8,7 +8,7 @@ two copies per clip as make_pairs@dense_dpo makes them (params `sample`: steps, 
 setting: warping error of each copy, brightness jitter (mean |Δ| of per-frame mean brightness, 0-255),
 motion, and how far the two copies of one ground truth differ per transition in warping error and
 in motion. The base's own samples of the evaluation captions are the yardstick
-(`results/samples/base`).
+(the dev split's, `results/samples/dev/base`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def main() -> None:
         picked, len(picked), list(range(1000, 1000 + len(picked))), card.frames, card.frame_size, world.radius, world.speed
     )
     print(f"ground truth ({len(picked)} clips): {describe(truth.clips)}")
-    print(f"base samples (results/samples/base): {describe(load_file('results/samples/base/clips.safetensors')['clips'])}")
+    print(f"base samples (results/samples/dev/base): {describe(load_file('results/samples/dev/base/clips.safetensors')['clips'])}")
     for setting in args.settings:
         eta_text, share_text = setting.split(":")
         share = card.shared_noise if share_text == "model" else float(share_text)

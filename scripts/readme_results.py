@@ -109,7 +109,7 @@ def training_data(cost: dict) -> str:
 def eval_table(metrics: dict) -> str:
     methods = list(metrics["methods"])
     rows = [
-        f"| held-out captions, {metrics['n_samples']} samples | base | "
+        f"| {metrics.get('split', 'evaluation')} split, {metrics['n_samples']} samples | base | "
         + " | ".join(f"`{m}` | change [95 % CI]" for m in methods) + " |",
         "|---|---|" + "---|---|" * len(methods),
     ]
@@ -128,6 +128,32 @@ BAR = (  # the project's bar for a real improvement
     ("contrast", "within ±5 %"),
     ("adherence", "at most 2 points below base"),
 )
+
+
+SPLIT_MEASURES = (  # the dev / test table's columns
+    ("warping_error", "warping error"),
+    ("frame_difference", "frame difference"),
+    ("motion", "motion"),
+    ("travel", "travel"),
+    ("contrast", "contrast"),
+    ("adherence", "adherence"),
+)
+
+
+def splits_table(dev: dict, test: dict) -> str:
+    """Each method's change from the base on dev (where settings were chosen) beside test (reported)."""
+    keys = [(key, label) for key, label in SPLIT_MEASURES if key in test["base"] and key in dev["base"]]
+    rows = [
+        "| method | split | " + " | ".join(label for _, label in keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for method in test["methods"]:
+        for name, metrics in (("dev", dev), ("test", test)):
+            if method not in metrics["methods"]:
+                continue
+            cells = [change_cell(metrics["methods"][method]["change"][key]) for key, _ in keys]
+            rows.append(f"| `{method}` | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def bar_checks(metrics: dict, method: str) -> list[tuple[str, bool]]:
@@ -204,6 +230,50 @@ def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, d
     return "\n".join(rows)
 
 
+def training_seeds_section(report: dict) -> str:
+    """docs/training_seeds.json (scripts/training_seeds.py): each method trained at several seeds, scored on test."""
+    keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
+    rows = [
+        f"**Training seeds** (`docs/training_seeds.json`, `python scripts/training_seeds.py`; {report['split']} split, "
+        f"{report['n_samples']} samples): each method's committed settings trained at seeds {', '.join(map(str, report['seeds']))} "
+        "(the seed parameter named; seed 0 is the committed run), so a reader sees how far one run moves by luck. "
+        "Change of the mean from the base with its paired 95 % bootstrap interval; the last row per method is the spread of "
+        "the seeds' changes (largest minus smallest, in points):",
+        "",
+        "| method | seed | " + " | ".join(label for _, label in keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for method, result in report["methods"].items():
+        for seed, run in result["runs"].items():
+            rows.append(f"| `{method}` | `{result['seed_param']}={seed}` | " + " | ".join(change_cell(run[key]) for key, _ in keys) + " |")
+        spreads = [100 * (max(r[key]["relative"] for r in result["runs"].values()) - min(r[key]["relative"] for r in result["runs"].values()))
+                   for key, _ in keys]
+        rows.append(f"| `{method}` | spread | " + " | ".join(f"{spread:.1f} points" for spread in spreads) + " |")
+    return "\n".join(rows)
+
+
+def replication_section(report: dict) -> str:
+    """docs/replication.json (scripts/replicate.py): the committed models on a third seed range, against test."""
+    keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
+    rows = [
+        f"**Replication on fresh seeds** (`docs/replication.json`, `python scripts/replicate.py`): the committed base and LoRAs "
+        f"sampled anew on {report['n_samples']} samples of the evaluation prompts with seeds of a third range "
+        f"({report['first_seed']}…), neither dev nor test. Per measure: the test change, the replication's, and whether the "
+        "replication's lies within the test interval:",
+        "",
+        "| method | " + " | ".join(f"{label}: test | replication | within" for _, label in keys) + " |",
+        "|---|" + "---|---|---|" * len(keys),
+    ]
+    for method, result in report["methods"].items():
+        cells = []
+        for key, _ in keys:
+            test, again = result["test"][key], result["replication"][key]
+            low, high = test["ci95"]
+            cells.append(f"{change_cell(test)} | {change_cell(again)} | {'yes' if low <= again['relative'] <= high else '**no**'}")
+        rows.append(f"| `{method}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def vjepa_line(report: dict) -> str:
     names = {"ground_truth": "held-out ground truth", "base": "base samples", "jittered": "the same samples jittered"}
     losses = ", ".join(f"{names[k]} {report['loss'][k]:.3f} (n = {report['n'][k]})" for k in names if k in report["loss"])
@@ -224,29 +294,44 @@ BAR_KEYS = ("warping_error", "frame_difference", "motion", "contrast", "adherenc
 
 def results_section() -> str:
     parts = []
-    metrics = read_json(ROOT / "metrics/eval.json") or {}
+    metrics = read_json(ROOT / "metrics/eval_test.json") or {}
+    dev = read_json(ROOT / "metrics/eval_dev.json") or {}
     methods = list(metrics.get("methods", {}))
     if methods:
         costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
+        samples = f"{metrics['n_samples']} test samples"
+        if dev:
+            parts.append(
+                f"**Dev and test, side by side** (`metrics/eval_dev.json`, `metrics/eval_test.json`): settings were chosen on the "
+                f"{dev['n_samples']} dev samples, so a dev figure carries that choice; the {metrics['n_samples']} test samples (other "
+                "seeds) are what the project reports. Change of the mean from the base with its paired 95 % bootstrap interval:\n\n"
+                + splits_table(dev, metrics)
+            )
         parts.append(
-            "**Every method against the base** (`metrics/eval.json`, `metrics/train_<method>.json`; the same "
-            f"{metrics['n_samples']} held-out samples, prompts, seeds and starting noise for every model; change of the "
+            "**Every method against the base, test split** (`metrics/eval_test.json`, `metrics/train_<method>.json`; the same "
+            f"{samples}, prompts, seeds and starting noise for every model; change of the "
             "mean with its paired 95 % bootstrap interval):\n\n" + methods_table(metrics, costs)
         )
-        parts.append("**Every measure** (`metrics/eval.json`):\n\n" + eval_table(metrics))
+        parts.append("**Every measure, test split** (`metrics/eval_test.json`):\n\n" + eval_table(metrics))
         if all(key in metrics["base"] for key in BAR_KEYS):
-            parts.append("**Against the bar** (less flicker counts only with motion, contrast and adherence kept):\n\n"
+            parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
-        strips = " ".join(f"![base | {m}](plots/eval/side_by_side/{m}.gif)" for m in methods)
+        seeds = read_json(ROOT / "docs/training_seeds.json")
+        if seeds:
+            parts.append(training_seeds_section(seeds))
+        replication = read_json(ROOT / "docs/replication.json")
+        if replication:
+            parts.append(replication_section(replication))
+        strips = " ".join(f"![base | {m}](plots/eval/test/side_by_side/{m}.gif)" for m in methods)
         parts.append(
-            "**What to look at**: per method, base (left) and the method (right) on the same held-out samples "
-            f"(`plots/eval/side_by_side/<method>.gif`), and every sample's warping error against the base's:\n\n{strips}\n\n"
-            "![warping error per sample](plots/eval/warping_error_per_sample.png)"
+            "**What to look at**: per method, base (left) and the method (right) on the same test samples "
+            f"(`plots/eval/test/side_by_side/<method>.gif`), and every test sample's warping error against the base's:\n\n{strips}\n\n"
+            "![warping error per sample](plots/eval/test/warping_error_per_sample.png)"
         )
         if (ROOT / "plots/eval/validation.png").is_file():
             parts.append(
-                "**Validation during training** (`plots/train/<method>/validation.csv`, drawn by `evaluate`): warping error of the "
-                "first 8 training prompts, seeds disjoint from the pairs' and from the evaluation's, against training seconds and against the data "
+                "**Validation during training** (`plots/train/<method>/validation.csv`, drawn by `validation_curves`): warping error of the "
+                "first 8 training prompts, seeds disjoint from the pairs' and from both evaluation splits', against training seconds and against the data "
                 "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
             )
     reports = {m: read_json(ROOT / f"metrics/pairs_{m}.json") for m in methods}
@@ -254,7 +339,7 @@ def results_section() -> str:
         costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
         parts.append(
             "**The DPO methods at the same optimiser steps** (`metrics/pairs_<method>.json`, `metrics/train_<method>.json`, "
-            "`metrics/eval.json`). Motion bias: the mean motion of the preferred clip (or segment) minus the rejected one in the "
+            "`metrics/eval_test.json`: test split). Motion bias: the mean motion of the preferred clip (or segment) minus the rejected one in the "
             "training pairs; negative means the labels favour clips that move less. `dpo`'s losers are made, not labelled. "
             "Changes against the base with their 95 % CIs:\n\n"
             + preference_table(metrics, {m: r for m, r in reports.items() if r}, costs)

@@ -1,35 +1,36 @@
-"""DVC stage `evaluate`: flicker, motion, appearance and adherence of every method against the base.
+"""DVC stage `evaluate@<split>`: flicker, motion, appearance and adherence of every method against
+the base, on one evaluation split: `dev` (settings are chosen on it) or `test` (the README reports it).
 
 Adherence and travel come from the toy-world oracle on toy-world prompts; on other prompts adherence
 is CLIP text-frame similarity when the CLIP weights of params `reward_models.clip` are in the local
-cache, and metrics/eval.json lists what is not available and why.
+cache, and metrics/eval_<split>.json lists what is not available and why.
 
 Every method in params `methods` is scored on the same held-out prompts, seeds and starting noise
-as the base. Writes metrics/eval.json (the base's means; per method its means and the relative
-change with a paired 95 % bootstrap interval), plots/eval/per_sample.csv (one row per sample and
-method), a per-sample scatter of warping error against the base's, and per method a GIF strip of
-base | method on the same seeds under plots/eval/side_by_side.
+as the base. Writes metrics/eval_<split>.json (the base's means; per method its means and the
+relative change with a paired 95 % bootstrap interval), and under plots/eval/<split>/: per_sample.csv
+(one row per sample and method), a per-sample scatter of warping error against the base's, and per
+method a GIF strip of base | method on the same seeds in side_by_side/.
 """
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import clip_score, integrity, models, outputs, toyworld, visuals
+from videodpo import clip_score, integrity, models, outputs, seeds, toyworld, visuals
 from videodpo.config import ClipSettings, load_config
 from videodpo.evaluation import METRICS, clip_metrics, compare
+from videodpo.sampling import sample_stage, samples_folder
 
-PLOTS = Path("plots/eval")
 STRIP_ROWS = 4
 
 
-def load_samples(variant: str):
-    folder = Path("results/samples") / variant
-    made_by = "sample_base" if variant == "base" else f"sample@{variant}"
-    clips = integrity.read_tensors(folder / "clips.safetensors", made_by, ("clips",), numpy=True)
+def load_samples(variant: str, split: str):
+    folder = samples_folder(split, variant)
+    clips = integrity.read_tensors(folder / "clips.safetensors", sample_stage(variant, split), ("clips",), numpy=True)
     return clips["clips"], json.loads((folder / "samples.json").read_text())
 
 
@@ -44,19 +45,22 @@ def clip_scorer_or_reason(settings: ClipSettings):
         )
 
 
-def main() -> None:
+def main(split: str) -> None:
+    if split not in seeds.SPLITS:
+        raise SystemExit(f"evaluate: {split!r} is not an evaluation split; give one of {', '.join(seeds.SPLITS)}")
     config = load_config()
+    plots = Path("plots/eval") / split
     toy = models.ModelCard.load("models/base").source == "toy"
     clips, samples = {}, None
     for variant in ("base", *config.methods):
-        clips[variant], variant_samples = load_samples(variant)
+        clips[variant], variant_samples = load_samples(variant, split)
         if samples is not None and variant_samples != samples:
-            raise SystemExit(f"evaluate: {variant} was sampled on other prompts or seeds than the base: rerun `dvc repro`")
+            raise SystemExit(f"evaluate@{split}: {variant} was sampled on other prompts or seeds than the base: rerun `dvc repro`")
         samples = variant_samples
     prompts = [s["prompt"] for s in samples]
     oracle = toy and all(toyworld.is_caption(p) for p in prompts)  # the toy-world oracle reads toy-world captions only
     rows = {
-        variant: [clip_metrics(clip, s["prompt"], oracle) for clip, s in tqdm(list(zip(variant_clips, samples)), desc=f"evaluate: {variant}", unit="clip")]
+        variant: [clip_metrics(clip, s["prompt"], oracle) for clip, s in tqdm(list(zip(variant_clips, samples)), desc=f"evaluate@{split}: {variant}", unit="clip")]
         for variant, variant_clips in clips.items()
     }
     reasons = {"travel": "travel is read by the toy-world oracle, on a toy-world model with toy-world prompts only"}
@@ -68,43 +72,21 @@ def main() -> None:
                 for row, score in zip(rows[variant], clip_score.clip_adherence(scorer, clips[variant], prompts)):
                     row["adherence"] = float(score)
     methods = {m: rows[m] for m in config.methods}
-    report = compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts, reasons=reasons)
+    report = {"split": split, **compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts, reasons=reasons)}
     if scorer is not None:  # loaded only off the oracle
         report["adherence_scorer"] = f"CLIP text-frame cosine similarity, {config.reward_models.clip.hub}@{config.reward_models.clip.revision}"
-    outputs.write_json("metrics/eval.json", report)
-    write_per_sample_csv(PLOTS / "per_sample.csv", samples, rows["base"], methods)
+    outputs.write_json(f"metrics/eval_{split}.json", report)
+    write_per_sample_csv(plots / "per_sample.csv", samples, rows["base"], methods)
     visuals.scatter_against_base(
         np.array([r["warping_error"] for r in rows["base"]]),
         {m: np.array([r["warping_error"] for r in method_rows]) for m, method_rows in methods.items()},
-        PLOTS / "warping_error_per_sample.png", "warping error",
+        plots / "warping_error_per_sample.png", "warping error",
     )
-    plot_validation(config.methods, PLOTS / "validation.png")
     picks = [k * max(1, len(samples) // STRIP_ROWS) for k in range(min(STRIP_ROWS, len(samples)))]
-    with outputs.atomic_directory(PLOTS / "side_by_side") as staging:
+    with outputs.atomic_directory(plots / "side_by_side") as staging:
         for method in config.methods:
             strip = visuals.stack_rows([visuals.side_by_side(clips["base"][i], clips[method][i]) for i in picks])
             visuals.write_gif(strip, staging / f"{method}.gif")
-
-
-def plot_validation(methods: list[str], path: Path) -> None:
-    """Every method's validation warping error during training (plots/train/<method>/validation.csv),
-    against training seconds and against data consumed, on one figure."""
-    tables = {}
-    for method in methods:
-        table = Path("plots/train") / method / "validation.csv"
-        if table.is_file():
-            rows = list(csv.DictReader(table.read_text().splitlines()))
-            if rows:
-                tables[method] = rows
-    if not tables:
-        return
-    by_time, by_data = "validation warping error by training time", "… by data consumed"
-
-    def series(x: str) -> dict:
-        return {m: ([float(r[x]) for r in rows], [float(r["warping_error"]) for r in rows]) for m, rows in tables.items()}
-
-    visuals.curves({by_time: series("train_seconds"), by_data: series("consumed")}, path,
-                   x_labels={by_time: "training seconds", by_data: "DPO pairs drawn / VADER clips sampled"})
 
 
 def write_per_sample_csv(path: Path, samples: list[dict], base: list[dict], methods: dict[str, list[dict]]) -> None:
@@ -120,5 +102,6 @@ def write_per_sample_csv(path: Path, samples: list[dict], base: list[dict], meth
 
 
 if __name__ == "__main__":
-    with integrity.stage_errors("evaluate"):
-        main()
+    split = sys.argv[1] if len(sys.argv) > 1 else ""
+    with integrity.stage_errors(f"evaluate@{split}"):
+        main(split)

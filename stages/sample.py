@@ -1,11 +1,12 @@
-"""DVC stages `sample_base` and `sample@<method>`: clips for the evaluation prompts (params
-`prompts.eval`, videodpo.prompts) and seeds.
+"""DVC stages `sample_base@<split>` and `sample@<method>-<split>`: clips of one evaluation split,
+`dev` (settings are chosen on it) or `test` (the README reports it), with the split's prompts
+(params `prompts.dev` / `prompts.eval`, videodpo.prompts) and seeds (videodpo.seeds).
 
 base: the base model; <method>: the base model with that method's LoRA (models/lora/<method>).
 Every variant uses identical prompts, seeds and initial noise, and every sample has a seed of its
-own. Clips are stored losslessly (every metric is computed from them), with a few GIFs for eyes.
-Under `accelerate launch` each process samples its own block of (prompt, seed) pairs and the main
-process writes them all.
+own. Clips are stored losslessly (every metric is computed from them), with a few GIFs for eyes,
+in results/samples/<split>/<variant>. Under `accelerate launch` each process samples its own block
+of (prompt, seed) pairs and the main process writes them all.
 """
 
 import json
@@ -16,33 +17,21 @@ from safetensors.numpy import save_file
 
 from videodpo import distributed, integrity, models, outputs, precision, prompts, seeds, visuals
 from videodpo.config import load_config
-from videodpo.sampling import generate_clips
+from videodpo.sampling import generate_clips, sample_stage, samples_folder
 
 GIFS = 4
 
 
-def evaluation_prompts(settings, source: str) -> list[str]:
-    """The evaluation prompt set, checked before a model loads: none of its prompts is a training
-    prompt, and each fits the base model's text encoder whole."""
-    evaluation = prompts.read_prompt_set(settings.eval, source, "prompts.eval")
-    prompts.require_disjoint(prompts.read_prompt_set(settings.train, source, "prompts.train"), evaluation)
-    prompts.require_untruncated(evaluation, prompts.model_tokenizer("models/base"))
-    return evaluation.prompts
-
-
-def evaluation_samples(prompt_texts: list[str], seeds_per_prompt: int) -> list[tuple[str, int]]:
-    """Every evaluation prompt `seeds_per_prompt` times, every sample with its own seed."""
-    repeated = [p for p in prompt_texts for _ in range(seeds_per_prompt)]
-    return list(zip(repeated, seeds.evaluation_seeds(len(repeated))))
-
-
-def main(variant: str, state) -> None:
+def main(variant: str, split: str, state) -> None:
+    if split not in seeds.SPLITS:
+        raise SystemExit(f"sample: {split!r} is not an evaluation split; give one of {', '.join(seeds.SPLITS)}")
     config = load_config()
     lora = Path("models/lora") / variant
     if variant != "base" and not lora.is_dir():
         raise SystemExit(f"sample: no LoRA at {lora}: give `base` or a method whose train@<method> stage has run")
     card = models.ModelCard.load("models/base")
-    samples = evaluation_samples(evaluation_prompts(config.prompts, card.source), config.sample.seeds_per_prompt)
+    per_prompt = getattr(config.sample.seeds_per_prompt, split)
+    samples = seeds.evaluation_samples(prompts.split_prompts(config.prompts, split, card.source), per_prompt, split)
     pipe = models.load_pipeline("models/base", precision.weight_dtype(config.training.mixed_precision)).to(state.device)
     if variant != "base":
         models.load_motion_lora(pipe, lora)
@@ -50,16 +39,16 @@ def main(variant: str, state) -> None:
     mine = samples[shard.start : shard.stop]
     clips = generate_clips(
         pipe, [p for p, _ in mine], [s for _, s in mine], card.frames,
-        config.sample.num_inference_steps, config.sample.guidance_scale, card.shared_noise, desc=f"sample: {variant}",
+        config.sample.num_inference_steps, config.sample.guidance_scale, card.shared_noise, desc=f"sample: {variant} ({split})",
         resolution=card.frame_size,
     )
     clips = distributed.gather_rows(clips, len(samples))
     with distributed.main_process_writes() as writes:
         if writes:
-            write_samples(f"results/samples/{variant}", clips, samples, config.sample.seeds_per_prompt)
+            write_samples(samples_folder(split, variant), clips, samples, per_prompt)
 
 
-def write_samples(folder: str, clips, samples, seeds_per_prompt: int) -> None:
+def write_samples(folder: Path, clips, samples, seeds_per_prompt: int) -> None:
     with outputs.atomic_directory(folder) as staging:
         save_file({"clips": clips}, str(Path(staging) / "clips.safetensors"))
         (Path(staging) / "samples.json").write_text(json.dumps([{"prompt": p, "seed": s} for p, s in samples], indent=1))
@@ -68,6 +57,6 @@ def write_samples(folder: str, clips, samples, seeds_per_prompt: int) -> None:
 
 
 if __name__ == "__main__":
-    variant = sys.argv[1] if len(sys.argv) > 1 else ""
-    with distributed.process_group() as processes, integrity.stage_errors("sample_base" if variant == "base" else f"sample@{variant}"):
-        main(variant, processes)
+    variant, split = (sys.argv[1:] + ["", ""])[:2]
+    with distributed.process_group() as processes, integrity.stage_errors(sample_stage(variant, split)):
+        main(variant, split, processes)

@@ -2,7 +2,7 @@
 
 Embedded default: a tiny V-JEPA 2 trained self-supervised on ground-truth toy clips of the training
 captions, saved to models/vjepa. Hub tiers: the published weights at their revision, named in
-models/vjepa/source.json (nothing is copied). Either way it scores the base's evaluation samples and
+models/vjepa/source.json (nothing is copied). Either way it scores the base's dev-split samples and
 the same samples made jittery (pairs.amplified_flicker), and on the embedded default held-out ground
 truth too, into metrics/vjepa.json: a scorer a reward can lean on ranks ground truth above base
 samples above jittered ones (lower masked-prediction loss = steadier).
@@ -20,7 +20,7 @@ from videodpo.config import load_config
 from videodpo.pretraining import clips_to_tensor
 
 MODEL_DIR = Path("models/vjepa")
-BASE_SAMPLES = Path("results/samples/base/clips.safetensors")
+BASE_SAMPLES = Path("results/samples/dev/base/clips.safetensors")  # the dev split: this report chooses nothing, but test stays unread
 METRICS = "metrics/vjepa.json"
 JITTER_STRENGTH = 1.0  # amplified_flicker at 1 doubles each frame's brightness deviations
 
@@ -29,7 +29,7 @@ def main() -> None:
     started = time.perf_counter()
     config = load_config()
     settings, world = config.reward_models.vjepa, config.toyworld
-    samples = integrity.read_tensors(BASE_SAMPLES, "sample_base", ("clips",), numpy=True)
+    samples = integrity.read_tensors(BASE_SAMPLES, "sample_base@dev", ("clips",), numpy=True)
     base = samples["clips"]
     jittered = np.stack([pairs.amplified_flicker(clip, JITTER_STRENGTH, np.random.default_rng(i)) for i, clip in enumerate(base)])
     report: dict = {}

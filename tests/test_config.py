@@ -128,6 +128,8 @@ def test_each_method_branch_settings_change_only_with_what_its_stages_read():
     assert strength["pairs"] != committed["pairs"] and strength["train"] == committed["train"]
     assert files(lambda p: p["evaluate"].update(bootstrap_samples=10)) == committed
     assert files(lambda p: p["prompts"].update(eval="my_eval.txt")) == committed  # evaluation prompts: sampling alone
+    assert files(lambda p: p["prompts"].update(dev="my_dev.txt")) == committed
+    assert files(lambda p: p["sample"]["seeds_per_prompt"].update(test=9)) == committed
     training = files(lambda p: p["prompts"].update(train="my_train.txt"))  # the pairs' prompts, and validation's
     assert training["train"] != committed["train"] and training["pairs"] != committed["pairs"]
 

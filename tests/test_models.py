@@ -183,13 +183,14 @@ def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_f
     shutil.copy(root / "dvc.yaml", tmp_path / "dvc.yaml")
     (tmp_path / "my_train.txt").write_text("# my training prompts\na dog\n\nsea waves\na boat\n")
     (tmp_path / "my_eval.txt").write_text("a cat\na bird\n")
+    (tmp_path / "my_dev.txt").write_text("a fox\n")
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params.update(tier="t4", methods=["dpo"], prompts={"train": "my_train.txt", "eval": "my_eval.txt"})
+    params.update(tier="t4", methods=["dpo"], prompts={"train": "my_train.txt", "eval": "my_eval.txt", "dev": "my_dev.txt"})
     params["tiers"]["t4"]["data"].update(resolution=32, num_pairs=4)  # the tiny model's size, not a T4's
     params["tiers"]["t4"]["training"].update(mixed_precision="fp32")  # CPU
     params["model"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
     params["data"].update(appearance_tolerance=10.0)  # an untrained tiny model makes noise: appearance is not checked
-    params["sample"].update(seeds_per_prompt=1, num_inference_steps=2)
+    params["sample"].update(seeds_per_prompt={"dev": 2, "test": 1}, num_inference_steps=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
 
@@ -205,11 +206,14 @@ def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_f
     run("dvc", "repro", "make_pairs@dpo", "sample_base")
     manifest = [json.loads(line) for line in (tmp_path / "data/pairs/dpo/manifest.jsonl").read_text().splitlines()]
     assert manifest and {r["caption"] for r in manifest} <= {"a dog", "sea waves", "a boat"}
-    samples = json.loads((tmp_path / "results/samples/base/samples.json").read_text())
+    samples = json.loads((tmp_path / "results/samples/test/base/samples.json").read_text())
     assert [s["prompt"] for s in samples] == ["a cat", "a bird"]
+    dev_samples = json.loads((tmp_path / "results/samples/dev/base/samples.json").read_text())
+    assert [s["prompt"] for s in dev_samples] == ["a fox", "a fox"]  # the dev split's own prompts, two seeds each
 
     (tmp_path / "my_eval.txt").write_text("a cat\na horse\n")
     status = json.loads(run("dvc", "status", "--json"))
-    ran = {"base", "settings@dpo", "make_pairs@dpo", "sample_base"}
-    assert {stage for stage in status if stage in ran} == {"sample_base"}, status
-    assert "my_eval.txt" in json.dumps(status["sample_base"]), status
+    ran = {"base", "settings@dpo", "make_pairs@dpo", "sample_base@dev", "sample_base@test"}
+    # both splits list both prompt files (DVC cannot pick a file by the split's name); no stage before sampling reruns
+    assert {stage for stage in status if stage in ran} == {"sample_base@dev", "sample_base@test"}, status
+    assert "my_eval.txt" in json.dumps(status["sample_base@test"]), status

@@ -23,7 +23,7 @@ MICRO = {
     "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},
     # an untrained micro model makes noise, whose segments' warping errors differ little: a low tie margin leaves some labelled
     "dense_dpo": {"tie_margin": 0.05},
-    "sample": {"seeds_per_prompt": 1, "num_inference_steps": 2},
+    "sample": {"seeds_per_prompt": {"dev": 1, "test": 1}, "num_inference_steps": 2},
     "evaluate": {"bootstrap_samples": 50},
     "model": {
         "pretrain": {
@@ -93,8 +93,9 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
     assert set(lock["stages"]) == {
-        "base", "preview_base", "sample_base", "vjepa", "evaluate",
-        *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train", "sample") for method in MICRO["methods"]),
+        "base", "preview_base", "vjepa", "validation_curves", "sample_base@dev", "sample_base@test", "evaluate@dev", "evaluate@test",
+        *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train") for method in MICRO["methods"]),
+        *(f"sample@{method}-{split}" for method in MICRO["methods"] for split in ("dev", "test")),
     }
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
 
@@ -108,8 +109,8 @@ KILL_POINTS = [
     ("train@dpo", "models/checkpoints/train_dpo/state.json", ["models/lora/dpo"]),
     ("train@vader", "models/checkpoints/train_vader/state.json", ["models/lora/vader"]),
     ("train@dense_dpo", "models/checkpoints/train_dense_dpo/state.json", ["models/lora/dense_dpo"]),
-    ("sample@dpo", "sample: dpo", ["results/samples/dpo"]),
-    ("evaluate", "evaluate: base", ["metrics/eval.json"]),
+    ("sample@dpo-test", "sample: dpo (test)", ["results/samples/test/dpo"]),
+    ("evaluate@test", "evaluate@test: base", ["metrics/eval_test.json"]),
 ]
 
 
@@ -181,7 +182,7 @@ def test_a_stage_killed_at_a_random_moment_leaves_nothing_half_made_and_the_reru
     import signal
 
     rng = random.Random(14)
-    evaluation = (micro_project / "metrics/eval.json").read_bytes()
+    evaluation = (micro_project / "metrics/eval_test.json").read_bytes()
     for stage, marker, compared in KILL_POINTS:
         expected = locked_hashes(micro_project, stage, compared)
         lock_before = (micro_project / "dvc.lock").read_text()
@@ -205,9 +206,9 @@ def test_a_stage_killed_at_a_random_moment_leaves_nothing_half_made_and_the_reru
     assert "stopped by SIGTERM after step" in log.read_text(), log.read_text()
     assert (micro_project / "models/checkpoints/train_dpo/state.json").is_file()
     assert "resuming from the checkpoint" in run(["dvc", "repro", "--force", "--single-item", "train@dpo"], micro_project)
-    run(["dvc", "repro"], micro_project)  # evaluate reads the training curves, whose timings changed
+    run(["dvc", "repro"], micro_project)  # validation_curves reads the training curves, whose timings changed
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
-    assert (micro_project / "metrics/eval.json").read_bytes() == evaluation
+    assert (micro_project / "metrics/eval_test.json").read_bytes() == evaluation
 
 
 @pytest.mark.faults
@@ -216,12 +217,12 @@ def test_a_queued_experiment_gives_the_metrics_of_the_same_run_in_the_workspace(
     same change gives byte-identical metrics in both."""
     import time
 
-    before = (micro_project / "metrics/eval.json").read_bytes()
+    before = (micro_project / "metrics/eval_test.json").read_bytes()
     params = micro_project / "params.yaml"
     committed = params.read_text()
     run(["git", "add", "-A"], micro_project)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "the micro run"], micro_project)
-    change = ["-S", "methods=[dpo,vader]"]  # evaluate alone reruns, and its metrics change
+    change = ["-S", "methods=[dpo,vader]"]  # the evaluations alone rerun, and their metrics change
     run(["dvc", "exp", "run", "--queue", *change, "-n", "queued"], micro_project)
     run(["dvc", "queue", "start"], micro_project)
     deadline = time.monotonic() + 300
@@ -234,10 +235,10 @@ def test_a_queued_experiment_gives_the_metrics_of_the_same_run_in_the_workspace(
     assert state == "Success", run(["dvc", "queue", "logs", "queued"], micro_project)
     refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], micro_project).split()
     [ref] = [r for r in refs if r.endswith("/queued")]
-    queued = subprocess.run(["git", "show", f"{ref}:metrics/eval.json"], cwd=micro_project, capture_output=True, check=True).stdout
+    queued = subprocess.run(["git", "show", f"{ref}:metrics/eval_test.json"], cwd=micro_project, capture_output=True, check=True).stdout
     try:
         run(["dvc", "exp", "run", *change], micro_project)
-        workspace = (micro_project / "metrics/eval.json").read_bytes()
+        workspace = (micro_project / "metrics/eval_test.json").read_bytes()
     finally:  # back to the committed params; the run-cache restores their outputs without running
         params.write_text(committed)
         run(["dvc", "repro"], micro_project)
@@ -260,22 +261,27 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     pipe = models.load_pipeline(micro_project / "models/base")
     models.load_motion_lora(pipe, micro_project / "models/lora/dpo")
 
-    evaluation = json.loads((micro_project / "metrics/eval.json").read_text())
-    assert evaluation["n_samples"] == 12 and list(evaluation["methods"]) == ["dpo", "vader", "dense_dpo"]  # 12 held-out captions × 1 sample
-    dpo = evaluation["methods"]["dpo"]
-    for key in (
-        "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
-    ):
-        assert key in evaluation["base"] and key in dpo["means"]
-        low, high = dpo["change"][key]["ci95"]
-        assert low <= dpo["change"][key]["relative"] <= high
-    base_samples = json.loads((micro_project / "results/samples/base/samples.json").read_text())
-    assert base_samples == json.loads((micro_project / "results/samples/dpo/samples.json").read_text())
-    assert len({s["seed"] for s in base_samples}) == len(base_samples)  # every sample its own seed
-    rows = (micro_project / "plots/eval/per_sample.csv").read_text().splitlines()
-    assert len(rows) == 1 + 3 * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
-    assert (micro_project / "plots/eval/side_by_side/dpo.gif").is_file()
-    assert (micro_project / "plots/eval/warping_error_per_sample.png").stat().st_size > 1000
+    split_seeds = {}
+    for split in ("dev", "test"):
+        evaluation = json.loads((micro_project / f"metrics/eval_{split}.json").read_text())
+        assert evaluation["split"] == split and evaluation["n_samples"] == 12  # 12 held-out captions × 1 sample
+        assert list(evaluation["methods"]) == ["dpo", "vader", "dense_dpo"]
+        dpo = evaluation["methods"]["dpo"]
+        for key in (
+            "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
+        ):
+            assert key in evaluation["base"] and key in dpo["means"]
+            low, high = dpo["change"][key]["ci95"]
+            assert low <= dpo["change"][key]["relative"] <= high
+        base_samples = json.loads((micro_project / f"results/samples/{split}/base/samples.json").read_text())
+        assert base_samples == json.loads((micro_project / f"results/samples/{split}/dpo/samples.json").read_text())
+        assert len({s["seed"] for s in base_samples}) == len(base_samples)  # every sample its own seed
+        split_seeds[split] = {s["seed"] for s in base_samples}
+        rows = (micro_project / f"plots/eval/{split}/per_sample.csv").read_text().splitlines()
+        assert len(rows) == 1 + 3 * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
+        assert (micro_project / f"plots/eval/{split}/side_by_side/dpo.gif").is_file()
+        assert (micro_project / f"plots/eval/{split}/warping_error_per_sample.png").stat().st_size > 1000
+    assert not split_seeds["dev"] & split_seeds["test"]  # the same prompts, other seeds
     assert (micro_project / "plots/train/dpo/plots/metrics/implicit_accuracy.tsv").is_file()
     cost = json.loads((micro_project / "metrics/train_dpo.json").read_text())
     assert cost["optimizer_steps"] == 3 and cost["preference_pairs"] == len(manifest) and cost["pair_draws"] == 3 * 2
@@ -330,7 +336,7 @@ def test_the_dense_dpo_branch_trains_on_guided_pairs_with_segment_labels(micro_p
     assert cost["labels"] == report["labels"] and cost["optimizer_steps"] == 3
     pipe = models.load_pipeline(micro_project / "models/base")
     models.load_motion_lora(pipe, micro_project / "models/lora/dense_dpo")
-    assert "dense_dpo" in json.loads((micro_project / "metrics/eval.json").read_text())["methods"]
+    assert "dense_dpo" in json.loads((micro_project / "metrics/eval_test.json").read_text())["methods"]
 
 
 @pytest.mark.slow
@@ -352,7 +358,7 @@ def test_changing_beta_reruns_only_the_dpo_branches_from_training(micro_project)
 @pytest.mark.slow
 def test_editing_an_evaluation_prompt_changes_only_the_sampling_stages(micro_project):
     """The evaluation prompt file is a dependency of sampling alone: pairs and training stand, and
-    evaluate follows the new samples."""
+    the evaluations follow the new samples."""
     prompt_file = micro_project / "prompts/eval/toy.txt"
     before_edit = set(yaml.safe_load(run(["dvc", "status", "--json"], micro_project)))
     original = prompt_file.read_text()
@@ -362,7 +368,8 @@ def test_editing_an_evaluation_prompt_changes_only_the_sampling_stages(micro_pro
         changed = set(yaml.safe_load(run(["dvc", "status", "--json"], micro_project))) - before_edit
     finally:
         prompt_file.write_text(original)
-    assert changed == {"sample_base", "sample@dpo", "sample@vader", "sample@dense_dpo"}, changed
+    assert changed == {f"{stage}-{split}" if "@" in stage else f"{stage}@{split}"
+                       for stage in ("sample_base", "sample@dpo", "sample@vader", "sample@dense_dpo") for split in ("dev", "test")}, changed
 
 
 @pytest.mark.slow
@@ -440,7 +447,7 @@ def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_pr
     finally:
         params_file.write_text(committed)
     planned = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert {"base", "preview_base", "settings@dpo", "sample_base", "sample@dpo"} <= planned, out
+    assert {"base", "preview_base", "settings@dpo", "sample_base@dev", "sample_base@test", "sample@dpo-dev", "sample@dpo-test"} <= planned, out
     assert "up to date" in run(["dvc", "status", "base"], micro_project).lower()  # a dry run changes nothing
 
     from videodpo.config import config_from_params

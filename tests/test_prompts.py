@@ -80,23 +80,28 @@ BAD_SETS = [
 ]
 
 
+@pytest.mark.parametrize("split", ["dev", "test"])
 @pytest.mark.parametrize("what, train, evaluation, named", BAD_SETS, ids=[row[0] for row in BAD_SETS])
 def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_and_line(
-    tmp_path, monkeypatch, what, train, evaluation, named,
+    tmp_path, monkeypatch, what, train, evaluation, named, split,
 ):
     """models/base here holds only its card and tokenizer: had the stage reached the model, it would
-    fail on the missing weights instead."""
+    fail on the missing weights instead. Each split reads its own set (test: prompts.eval, dev: prompts.dev)."""
     monkeypatch.chdir(tmp_path)
     models.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
     models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(tmp_path / "models/base")
     if train is not None:
         write(tmp_path / "train.txt", train)
-    write(tmp_path / "eval.txt", evaluation)
-    stage = load_stage("sample")
+    files = {"test": "eval.txt", "dev": "dev.txt"}
+    for name, file in files.items():
+        write(tmp_path / file, evaluation if name == split else "a horse in a field\n")
     with pytest.raises(prompts.PromptError) as error:
-        stage.evaluation_prompts(PromptSettings(train="train.txt", eval="eval.txt"), "toy")
-    for pattern in named:
+        prompts.split_prompts(PromptSettings(train="train.txt", eval=files["test"], dev=files["dev"]), split, "toy")
+    for pattern in named:  # the split's own file is named
+        pattern = pattern.replace(r"eval\.txt", re.escape(files[split]))
         assert re.search(pattern, str(error.value)), (pattern, str(error.value))
+    other = files["test" if split == "dev" else "dev"]
+    assert other not in str(error.value)
 
 
 def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, monkeypatch):

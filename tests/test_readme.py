@@ -30,7 +30,8 @@ def test_the_readme_lists_exactly_the_methods_that_run_and_the_committed_metrics
     listed = re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE)
     assert sorted(listed) == sorted(METHODS)
     params_methods = yaml.safe_load((ROOT / "params.yaml").read_text())["methods"]
-    evaluated = json.loads((ROOT / "metrics/eval.json").read_text())["methods"]
+    evaluated = json.loads((ROOT / "metrics/eval_test.json").read_text())["methods"]
     assert list(evaluated) == params_methods
+    assert list(json.loads((ROOT / "metrics/eval_dev.json").read_text())["methods"]) == params_methods
     for method in evaluated:  # each evaluated method has its row in the generated comparison table
         assert re.search(rf"^\| `{method}` \| [+-]\d", readme, flags=re.MULTILINE), method

@@ -159,7 +159,7 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
     models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(Path("models/base"))
     samples = [{"prompt": prompt, "seed": seed} for seed, prompt in enumerate(["a dog on a beach", "a campfire at night"] * 2)]
     for variant, clips in (("base", toy_clips[:4]), ("dpo", toy_clips[4:8])):
-        folder = Path("results/samples") / variant
+        folder = Path("results/samples/test") / variant
         folder.mkdir(parents=True)
         save_file({"clips": clips}, str(folder / "clips.safetensors"))
         (folder / "samples.json").write_text(json.dumps(samples))
@@ -169,8 +169,8 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
     def evaluate_with(clip_hub: str) -> dict:
         params["reward_models"]["clip"] = {"hub": clip_hub, "revision": "main"}
         Path("params.yaml").write_text(yaml.safe_dump(params))
-        stage.main()
-        return json.loads(Path("metrics/eval.json").read_text())
+        stage.main("test")
+        return json.loads(Path("metrics/eval_test.json").read_text())
 
     with_clip = evaluate_with(str(tiny_clip))
     assert set(with_clip["not_available"]) == {"travel"} and "toy-world" in with_clip["not_available"]["travel"]

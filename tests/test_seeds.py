@@ -1,7 +1,10 @@
-"""Evaluation samples are independent draws that never reuse the noise of a preview or a training pair."""
+"""Evaluation samples are independent draws that never reuse the noise of a preview, a training pair,
+a validation clip or a sample of another evaluation split."""
+
+import pytest
 
 from videodpo import seeds
-from videodpo.config import DataSettings, PreviewSettings
+from videodpo.config import DataSettings, PreviewSettings, VaderSettings
 from videodpo.toyworld import all_captions
 
 
@@ -9,24 +12,42 @@ def _largest(field_owner, name: str) -> int:
     return next(m.le for m in field_owner.model_fields[name].metadata if hasattr(m, "le"))
 
 
-def test_seed_ranges_do_not_meet_for_any_allowed_setting():
+def test_preview_pair_validation_dev_and_test_seeds_never_meet_for_any_allowed_setting():
+    """Every range as wide as params.yaml allows (a split holds at most SPLIT_SIZE samples: more are
+    refused), and the ranges lie one above the other without touching."""
     most_previews = len(all_captions()) * _largest(PreviewSettings, "seeds_per_caption")
-    highest_data_seed, most_pairs = _largest(DataSettings, "seed"), _largest(DataSettings, "num_pairs")
+    highest_data_seed = max(_largest(DataSettings, "seed"), _largest(VaderSettings, "seed"))
+    most_pairs = max(_largest(DataSettings, "num_pairs"), _largest(VaderSettings, "queries"))
     most_candidates = _largest(DataSettings, "candidates_per_pair")
     preview = seeds.preview_seeds(most_previews)
-    lowest_pair = seeds.pair_seeds(0, 1)[0]
-    highest_pair = seeds.pair_seeds(highest_data_seed, most_pairs)[-1]
-    highest_candidate = seeds.candidate_seeds(highest_pair, most_candidates)[-1]
-    evaluation = seeds.evaluation_seeds(10_000)
-    assert max(preview) < lowest_pair
-    assert max(highest_pair, highest_candidate) < min(evaluation)
+    pairs = [seed for data_seed in (0, highest_data_seed) for seed in seeds.pair_seeds(data_seed, most_pairs)]
+    candidates = [c for pair in (min(pairs), max(pairs)) for c in seeds.candidate_seeds(pair, most_candidates)]
+    candidates += [c for pair in (min(pairs), max(pairs)) for c in seeds.candidate_seeds(pair, 2)]  # labelled pairs' two clips
+    validation = seeds.validation_seeds(1000)
+    ranges = [
+        ("preview", min(preview), max(preview)),
+        ("pairs and candidates", min(pairs + candidates), max(pairs + candidates)),
+        ("validation", min(validation), max(validation)),
+        *((split, seeds.evaluation_seeds(split, 1)[0], seeds.evaluation_seeds(split, seeds.SPLIT_SIZE)[-1])
+          for split in ("dev", "test", "replication")),
+    ]
+    for (lower, _, top), (upper, bottom, _) in zip(ranges, ranges[1:]):
+        assert top < bottom, f"{lower} seeds reach {top}, {upper} seeds start at {bottom}"
+    assert ranges[-1][2] < 2**31  # every seed fits a signed 32-bit integer
 
 
-def test_every_evaluation_sample_has_its_own_seed():
-    from stage_scripts import load_stage
+def test_a_split_refuses_more_samples_than_its_seeds_and_an_unknown_split():
+    with pytest.raises(ValueError, match="do not fit"):
+        seeds.evaluation_seeds("dev", seeds.SPLIT_SIZE + 1)
+    with pytest.raises(ValueError, match="not an evaluation split"):
+        seeds.evaluation_seeds("train", 1)
 
-    stage = load_stage("sample")
+
+def test_every_evaluation_sample_has_its_own_seed_and_the_splits_share_prompts_not_seeds():
     held_out = [f"prompt {i}" for i in range(12)]
-    samples = stage.evaluation_samples(held_out, 6)
-    assert len(samples) == 72 and len({seed for _, seed in samples}) == 72
-    assert [prompt for prompt, _ in samples[::6]] == held_out and {prompt for prompt, _ in samples[:6]} == {"prompt 0"}
+    dev, test = (seeds.evaluation_samples(held_out, 6, split) for split in ("dev", "test"))
+    for samples in (dev, test):
+        assert len(samples) == 72 and len({seed for _, seed in samples}) == 72
+        assert [prompt for prompt, _ in samples[::6]] == held_out and {prompt for prompt, _ in samples[:6]} == {"prompt 0"}
+    assert [p for p, _ in dev] == [p for p, _ in test] and not {s for _, s in dev} & {s for _, s in test}
+

@@ -249,8 +249,15 @@ class DenseDPOSettings(Section):
         return name
 
 
+class SplitSizes(Section):
+    """Evaluation samples per prompt in each split (videodpo.seeds), each sample with its own seed."""
+
+    dev: int = Field(default=6, gt=0)  # settings are chosen on these
+    test: int = Field(default=6, gt=0)  # the README reports these; no choice has seen them
+
+
 class SampleSettings(Section):
-    seeds_per_prompt: int = Field(default=4, gt=0)  # evaluation samples per held-out prompt, each with its own seed
+    seeds_per_prompt: SplitSizes = SplitSizes()
     num_inference_steps: int = Field(default=20, gt=0)
     guidance_scale: float = Field(default=4.0, ge=1)
 
@@ -270,7 +277,12 @@ class PromptSettings(Section):
     sets from which the model picks its own (toy.txt on the embedded default, hub.txt on the hub tiers)."""
 
     train: str = Field(default="prompts/train", min_length=1)  # pairs, and the queries reward methods train on
-    eval: str = Field(default="prompts/eval", min_length=1)  # the evaluation samples
+    eval: str = Field(default="prompts/eval", min_length=1)  # the evaluation samples: test split, and dev's unless `dev` names others
+    dev: str = Field(default="prompts/eval", min_length=1)  # the dev split's prompts (with seeds of its own)
+
+    def for_split(self, split: str) -> str:
+        """The prompt set the evaluation split `split` samples."""
+        return self.dev if split == "dev" else self.eval
 
 
 class EvaluateSettings(Section):

@@ -1,9 +1,10 @@
 """Prompt sets: the training prompts (pairs, and the queries reward methods train on) and the
-evaluation prompts, as text files the pipeline tracks.
+evaluation prompts (the test split's, and the dev split's unless `prompts.dev` names others), as
+text files the pipeline tracks.
 
 A set is a file of one prompt per line; blank lines and lines starting with `#` are skipped. params
-`prompts.train` and `prompts.eval` each name a file, or a folder of built-in sets from which the
-model picks its own: `toy.txt` for the embedded default, `hub.txt` for the hub tiers.
+`prompts.train`, `prompts.eval` and `prompts.dev` each name a file, or a folder of built-in sets from
+which the model picks its own: `toy.txt` for the embedded default, `hub.txt` for the hub tiers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videodpo import integrity
-from videodpo.config import BUILT_IN_PROMPT_SETS, prompt_set_file
+from videodpo.config import BUILT_IN_PROMPT_SETS, PromptSettings, prompt_set_file
 
 
 
@@ -89,3 +90,13 @@ def model_tokenizer(model_dir: str | Path):
     if not folder.is_dir():
         raise integrity.DamagedFileError(f"{folder} is missing; {integrity.remake_hint('base')}")
     return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def split_prompts(settings: PromptSettings, split: str, source: str, model_dir: str | Path = "models/base") -> list[str]:
+    """The prompts of evaluation split `split` (dev: `prompts.dev`; test: `prompts.eval`), checked
+    before a model loads: none is a training prompt, and each fits the base model's text encoder whole."""
+    key = "prompts.dev" if split == "dev" else "prompts.eval"
+    evaluation = read_prompt_set(settings.for_split(split), source, key)
+    require_disjoint(read_prompt_set(settings.train, source, "prompts.train"), evaluation)
+    require_untruncated(evaluation, model_tokenizer(model_dir))
+    return evaluation.prompts

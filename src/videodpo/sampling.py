@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from diffusers import AnimateDiffPipeline, AnimateDiffVideoToVideoPipeline
 from tqdm.auto import tqdm
 
 from videodpo.noise import correlated_noise
+
+
+def samples_folder(split: str, variant: str) -> Path:
+    """Where the evaluation samples of `variant` (base or a method) in `split` (dev, test) live."""
+    return Path("results/samples") / split / variant
+
+
+def sample_stage(variant: str, split: str) -> str:
+    """The DVC stage that samples `variant` in `split`."""
+    return f"sample_base@{split}" if variant == "base" else f"sample@{variant}-{split}"
 
 
 def initial_latents(pipe: AnimateDiffPipeline, frames: int, seed: int, shared_noise: float, resolution: int | None = None) -> torch.Tensor:

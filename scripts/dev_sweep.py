@@ -1,0 +1,115 @@
+"""Choose a method's settings on the dev split: run each candidate setting as a DVC experiment up to
+`evaluate@dev` (no test clip is sampled or scored), and pick by a rule fixed before the runs.
+
+    python scripts/dev_sweep.py dense_dpo        # one sweep of SWEEPS; writes docs/measured/sweep_dense_dpo.json
+    python scripts/dev_sweep.py --list
+
+The rule: among the candidates whose dev changes keep the video (motion and the oracle's travel
+within ±10 %, contrast within ±5 %, adherence at most 2 points below the base), the lowest warping
+error. Each candidate changes the committed params.yaml as its name says; the sweep's method runs
+alone (`methods=[<method>]`), and its figures are its change from the base on dev with paired 95 %
+intervals. Run from a committed workspace: every experiment branches from the commit, and an
+interrupted sweep resumes (finished candidates are read from their experiment refs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from experiments import ROOT, experiments_on_the_commit, read_json, run_experiment
+
+# sweep → the method it scores, and its candidates: name → params changes (-S syntax)
+SWEEPS = {
+    "dpo": ("dpo", {
+        "committed": [],
+        "data.jitter_strength=0.5": ["data.jitter_strength=0.5"],
+        "data.jitter_strength=2.0": ["data.jitter_strength=2.0"],
+    }),
+    "vader": ("vader", {
+        "committed": [],
+        "vader.learning_rate=0.005": ["vader.learning_rate=0.005"],
+        "vader.max_steps=20": ["vader.max_steps=20"],
+        "vader.guard.layout=5": ["vader.guard.layout=5.0"],
+    }),
+    # the dense_dpo section is also vanilla_dpo's (labeller, tie margin) and dense_dpo_third's: they follow its choice
+    "dense_dpo": ("dense_dpo", {
+        "committed": [],
+        "dense_dpo.tie_margin=0.3": ["dense_dpo.tie_margin=0.3"],
+        "dense_dpo.tie_margin=0.7": ["dense_dpo.tie_margin=0.7"],
+        "dense_dpo.copy_shared_noise=null": ["dense_dpo.copy_shared_noise=null"],
+        "dense_dpo.segment_frames=4": ["dense_dpo.segment_frames=4"],
+        "dense_dpo.eta=0.8": ["dense_dpo.eta=0.8"],
+    }),
+}
+LIMITS = {"motion": 0.10, "travel": 0.10, "contrast": 0.05}  # largest relative change that keeps the video
+ADHERENCE_POINTS = 2.0  # largest fall in adherence, in points
+SHOWN = ("warping_error", "frame_difference", "motion", "travel", "contrast", "adherence")
+
+
+def keeps_the_video(evaluation: dict, method: str) -> dict[str, bool]:
+    """Per guard, whether `method`'s change from the base in one evaluation report stays within it."""
+    result = evaluation["methods"][method]
+    kept = {key: abs(result["change"][key]["relative"]) <= limit for key, limit in LIMITS.items() if key in result["change"]}
+    if "adherence" in evaluation["base"]:
+        kept["adherence"] = 100 * (result["means"]["adherence"] - evaluation["base"]["adherence"]) >= -ADHERENCE_POINTS
+    return kept
+
+
+def choose(runs: dict[str, dict]) -> str | None:
+    """The rule: the lowest dev warping error among the candidates that keep the video."""
+    kept = [name for name, run in runs.items() if all(run["guards"].values())]
+    return min(kept, key=lambda name: runs[name]["change"]["warping_error"]["relative"], default=None)
+
+
+def sweep(name: str) -> dict:
+    method, candidates = SWEEPS[name]
+    runs = {}
+    with experiments_on_the_commit() as commit:
+        for candidate, overrides in candidates.items():
+            label = f"dev-{name}-{candidate}".replace("=", "-").replace(".", "_")
+            ref = run_experiment(label, [f"methods=[{method}]", *overrides], "evaluate@dev")
+            evaluation = read_json(ref, "metrics/eval_dev.json")
+            result = evaluation["methods"][method]
+            pairs = read_json(ref, f"metrics/pairs_{method}.json")
+            runs[candidate] = {
+                "overrides": overrides,
+                "experiment": ref,
+                "change": {key: result["change"][key] for key in SHOWN if key in result["change"]},
+                "adherence_points": 100 * (result["means"]["adherence"] - evaluation["base"]["adherence"]) if "adherence" in evaluation["base"] else None,
+                "guards": keeps_the_video(evaluation, method),
+                "labels": pairs.get("labels"),
+                "motion_bias": pairs.get("motion_bias"),
+            }
+    return {
+        "method": method, "split": "dev", "n_samples": evaluation["n_samples"], "commit": commit,
+        "rule": "the lowest dev warping error among the candidates with motion and travel within ±10 %, contrast within "
+                "±5 % and adherence at most 2 points below the base",
+        "runs": runs, "chosen": choose(runs),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sweep", nargs="?", choices=sorted(SWEEPS))
+    parser.add_argument("--list", action="store_true", help="print the sweeps and their candidates")
+    args = parser.parse_args()
+    if args.list or not args.sweep:
+        for name, (method, candidates) in SWEEPS.items():
+            print(f"{name} ({method}): " + ", ".join(candidates))
+        return 0
+    report = sweep(args.sweep)
+    path = ROOT / "docs/measured" / f"sweep_{args.sweep}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    for candidate, run in report["runs"].items():
+        cells = "  ".join(f"{key} {100 * change['relative']:+.1f} %" for key, change in run["change"].items())
+        print(f"{candidate:40s} {cells}  keeps the video: {all(run['guards'].values())}")
+    print(f"chosen on dev: {report['chosen']}  ({path.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
