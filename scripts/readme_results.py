@@ -230,11 +230,43 @@ def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, d
     return "\n".join(rows)
 
 
+def sweep_section(name: str, sweep: dict, test: dict) -> str:
+    """docs/measured/sweep_<name>.json (scripts/dev_sweep.py): the candidates on dev, the rule's choice, and
+    the committed (chosen) setting's test figure beside its dev one."""
+    method = sweep["method"]
+    keys = [key for key, _ in SPLIT_MEASURES if key != "adherence"]
+    labels = dict(SPLIT_MEASURES)
+    rows = [
+        f"**`{name}` on dev** (`docs/measured/sweep_{name}.json`, `python scripts/dev_sweep.py {name}`; `{method}` alone, "
+        f"{sweep['n_samples']} dev samples): the rule, fixed before the runs: {sweep['rule']}.",
+        "",
+        "| candidate | " + " | ".join(labels[key] for key in keys) + " | adherence (points) | labels | pairs' motion bias | keeps the video |",
+        "|---|" + "---|" * (len(keys) + 4),
+    ]
+    for candidate, run in sweep["runs"].items():
+        mark = "**" if candidate == sweep["chosen"] else ""
+        cells = [change_cell(run["change"][key]) if key in run["change"] else "–" for key in keys]
+        adherence = "–" if run["adherence_points"] is None else f"{run['adherence_points']:+.1f}"
+        labels_cell = "–" if run["labels"] is None else str(run["labels"])
+        bias = "–" if run["motion_bias"] is None else f"{run['motion_bias']:+.3f}"
+        kept = "yes" if all(run["guards"].values()) else "no: " + ", ".join(g for g, ok in run["guards"].items() if not ok)
+        rows.append(f"| {mark}`{candidate}`{mark} | " + " | ".join(cells) + f" | {adherence} | {labels_cell} | {bias} | {kept} |")
+    chosen = sweep["chosen"]
+    if chosen is None:
+        rows.append("\nNo candidate keeps the video on dev; the committed settings stay.")
+    elif method in test["methods"]:
+        dev_change = sweep["runs"][chosen]["change"]["warping_error"]
+        test_change = test["methods"][method]["change"]["warping_error"]
+        carries = "carries to test (interval below zero)" if test_change["ci95"][1] < 0 else "does **not** carry to test (its interval reaches zero or above)"
+        rows.append(f"\nChosen: `{chosen}`. Warping error on dev {change_cell(dev_change)}, on test {change_cell(test_change)}: the dev gain {carries}.")
+    return "\n".join(rows)
+
+
 def training_seeds_section(report: dict) -> str:
-    """docs/training_seeds.json (scripts/training_seeds.py): each method trained at several seeds, scored on test."""
+    """docs/measured/training_seeds.json (scripts/training_seeds.py): each method trained at several seeds, scored on test."""
     keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
     rows = [
-        f"**Training seeds** (`docs/training_seeds.json`, `python scripts/training_seeds.py`; {report['split']} split, "
+        f"**Training seeds** (`docs/measured/training_seeds.json`, `python scripts/training_seeds.py`; {report['split']} split, "
         f"{report['n_samples']} samples): each method's committed settings trained at seeds {', '.join(map(str, report['seeds']))} "
         "(the seed parameter named; seed 0 is the committed run), so a reader sees how far one run moves by luck. "
         "Change of the mean from the base with its paired 95 % bootstrap interval; the last row per method is the spread of "
@@ -253,10 +285,10 @@ def training_seeds_section(report: dict) -> str:
 
 
 def replication_section(report: dict) -> str:
-    """docs/replication.json (scripts/replicate.py): the committed models on a third seed range, against test."""
+    """docs/measured/replication.json (scripts/replicate.py): the committed models on a third seed range, against test."""
     keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
     rows = [
-        f"**Replication on fresh seeds** (`docs/replication.json`, `python scripts/replicate.py`): the committed base and LoRAs "
+        f"**Replication on fresh seeds** (`docs/measured/replication.json`, `PYTHONPATH=src python scripts/replicate.py`): the committed base and LoRAs "
         f"sampled anew on {report['n_samples']} samples of the evaluation prompts with seeds of a third range "
         f"({report['first_seed']}…), neither dev nor test. Per measure: the test change, the replication's, and whether the "
         "replication's lies within the test interval:",
@@ -316,10 +348,12 @@ def results_section() -> str:
         if all(key in metrics["base"] for key in BAR_KEYS):
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
-        seeds = read_json(ROOT / "docs/training_seeds.json")
+        for path in sorted((ROOT / "docs/measured").glob("sweep_*.json")):
+            parts.append(sweep_section(path.stem.removeprefix("sweep_"), json.loads(path.read_text()), metrics))
+        seeds = read_json(ROOT / "docs/measured/training_seeds.json")
         if seeds:
             parts.append(training_seeds_section(seeds))
-        replication = read_json(ROOT / "docs/replication.json")
+        replication = read_json(ROOT / "docs/measured/replication.json")
         if replication:
             parts.append(replication_section(replication))
         strips = " ".join(f"![base | {m}](plots/eval/test/side_by_side/{m}.gif)" for m in methods)

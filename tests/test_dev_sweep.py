@@ -34,3 +34,41 @@ def test_the_rule_takes_the_lowest_warping_error_among_candidates_that_keep_the_
     assert choose(runs) == "steadier"
     del runs["steadier"], runs["committed"], runs["worse"]
     assert choose(runs) is None  # nothing keeps the video: nothing is chosen
+
+
+def committed_params(revision: str = "HEAD") -> dict:
+    """params.yaml as `revision` holds it (not the workspace's, which an experiment may have changed)."""
+    import subprocess
+
+    import yaml
+
+    shown = subprocess.run(["git", "show", f"{revision}:params.yaml"], cwd=Path(__file__).parents[1], capture_output=True, text=True, check=True)
+    return yaml.safe_load(shown.stdout)
+
+
+def setting(params: dict, key: str):
+    for part in key.split("."):
+        params = params[part]
+    return params
+
+
+def test_the_committed_params_hold_what_each_dev_sweep_chose():
+    """Each sweep's chosen candidate is what params.yaml commits: its own changes, and for every other
+    key the sweep tried, the value the sweep started from."""
+    import json
+
+    import yaml
+
+    sweeps = sorted((Path(__file__).parents[1] / "docs/measured").glob("sweep_*.json"))
+    assert sweeps, "no dev sweep recorded: run scripts/dev_sweep.py"
+    params = committed_params()
+    for path in sweeps:
+        sweep = json.loads(path.read_text())
+        chosen = dict(change.split("=", 1) for change in sweep["runs"][sweep["chosen"]]["overrides"]) if sweep["chosen"] else {}
+        started_from = committed_params(sweep["commit"])
+        for key, value in chosen.items():
+            assert setting(params, key) == yaml.safe_load(value), (path.name, key)
+        for run in sweep["runs"].values():
+            for key in (change.split("=", 1)[0] for change in run["overrides"]):
+                if key not in chosen:
+                    assert setting(params, key) == setting(started_from, key), (path.name, key)
