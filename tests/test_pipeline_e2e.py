@@ -21,8 +21,9 @@ MICRO = {
     "reward_models": {"vjepa": {"steps": 2, "clips_per_caption": 1, "batch_clips": 2}},
     # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
     "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},
-    # an untrained micro model makes noise, whose segments' warping errors differ little: a low tie margin leaves some labelled
-    "dense_dpo": {"tie_margin": 0.05},
+    # an untrained micro model makes noise, whose segments' warping errors differ little: a low tie margin leaves some labelled;
+    # four segments of two frames, so labels per segment are exercised
+    "dense_dpo": {"tie_margin": 0.05, "segment_frames": 2},
     "sample": {"seeds_per_prompt": {"dev": 1, "test": 1}, "num_inference_steps": 2},
     "evaluate": {"bootstrap_samples": 50},
     "model": {
