@@ -19,7 +19,7 @@ from videodpo import distributed, integrity, models, outputs, precision, prompts
 from videodpo.config import load_config
 from videodpo.sampling import generate_clips, sample_stage, samples_folder
 
-GIFS = 4
+GIFS = 4  # the first sample of each of the first prompts
 
 
 def main(variant: str, split: str, state) -> None:
@@ -52,7 +52,7 @@ def write_samples(folder: Path, clips, samples, seeds_per_prompt: int) -> None:
     with outputs.atomic_directory(folder) as staging:
         save_file({"clips": clips}, str(Path(staging) / "clips.safetensors"))
         (Path(staging) / "samples.json").write_text(json.dumps([{"prompt": p, "seed": s} for p, s in samples], indent=1))
-        for i in range(min(GIFS, len(clips))):
+        for i in range(min(GIFS, len(clips) // seeds_per_prompt)):
             visuals.write_gif(clips[i * seeds_per_prompt], Path(staging) / f"sample_{i}.gif")
 
 
