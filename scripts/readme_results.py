@@ -291,7 +291,9 @@ def replication_section(report: dict) -> str:
         f"**Replication on fresh seeds** (`docs/measured/replication.json`, `PYTHONPATH=src python scripts/replicate.py`): the committed base and LoRAs "
         f"sampled anew on {report['n_samples']} samples of the evaluation prompts with seeds of a third range "
         f"({report['first_seed']}…), neither dev nor test. Per measure: the test change, the replication's, and whether the "
-        "replication's lies within the test interval:",
+        "replication's lies within the test interval. Both are draws of as many samples: their difference spreads √2 times as "
+        "wide as one of them, so about one replication in six lands outside a 95 % interval with nothing wrong; what to read "
+        "is a change of sign, or an interval that no longer clears zero:",
         "",
         "| method | " + " | ".join(f"{label}: test | replication | within" for _, label in keys) + " |",
         "|---|" + "---|---|---|" * len(keys),
