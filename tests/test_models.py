@@ -1,3 +1,9 @@
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -108,6 +114,57 @@ def test_hub_path_offline_without_the_model_names_what_to_fetch(monkeypatch, tmp
     hub = models.HubModel("nobody/no-such-model", "0123abc", "nobody/no-such-adapter", "main")
     with pytest.raises(RuntimeError, match="huggingface-cli download nobody/no-such-model --revision 0123abc"):
         models.resolve_hub_pipeline(hub)
+
+
+def test_an_unreachable_hub_is_said_as_such_with_the_two_ways_out(tmp_path):
+    """The hub's address is a local port nothing listens on: every request is refused, as behind a
+    firewall. The error must not send the user to check names that are right."""
+    with socket.socket() as probe:  # a free port, closed again: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = (
+        "import time; time.sleep = lambda seconds: None\n"  # huggingface_hub's retries back off for ~25 s
+        "from videodpo import models\n"
+        "models.resolve_hub_pipeline(models.HubModel('someone/sd15', 'main', 'someone/adapter', 'v1'))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path), "HF_ENDPOINT": f"http://127.0.0.1:{port}",
+           "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert f"the model hub (http://127.0.0.1:{port}) could not be reached" in message
+    assert "huggingface-cli download someone/sd15 --revision main" in message
+    assert "huggingface-cli download someone/adapter --revision v1" in message
+    assert "HF_HUB_OFFLINE=1" in message
+    assert "check the repository names" not in message
+
+
+def test_a_hub_that_answers_not_found_keeps_the_names_message():
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import Response  # of the HTTP library the hub client uses
+    from huggingface_hub.utils import get_session
+
+    hub = models.HubModel("someone/sd15", "main", "someone/adapter", "v1")
+    try:
+        try:
+            url = "https://huggingface.co/someone/adapter/resolve/v1/config.json"
+            response = Response(404, request=get_session().build_request("HEAD", url))
+            raise RepositoryNotFoundError(f"404 Client Error: Repository Not Found for url {url}", response=response)
+        except RepositoryNotFoundError:
+            raise OSError("someone/adapter is not a local folder and is not a valid model identifier")
+    except OSError as error:
+        answered = error
+    assert not models.hub_unreachable(answered)
+    assert "check the repository names and revisions under `model.hub`" in models.hub_failure_hint(answered, hub, offline=False)
+    try:
+        try:
+            raise LocalEntryNotFoundError("cannot find the requested files in the local cache")
+        except LocalEntryNotFoundError:
+            raise OSError("someone/adapter does not appear to have a file named config.json.")
+    except OSError as error:
+        unanswered = error
+    assert models.hub_unreachable(unanswered)
+    assert "could not be reached" in models.hub_failure_hint(unanswered, hub, offline=False)
 
 
 def test_a_branch_resolves_to_the_commit_the_local_cache_holds(monkeypatch, tmp_path):
