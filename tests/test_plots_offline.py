@@ -1,0 +1,79 @@
+"""`dvc plots show` draws without network: the page it writes carries vega, vega-lite and
+vega-embed inline (vendor/vega/plots_template.html) and loads nothing from anywhere else."""
+
+import configparser
+import os
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+from dvc_render.html import PAGE_HTML
+
+ROOT = Path(__file__).parents[1]
+
+
+class PageResources(HTMLParser):
+    """Every address a page's tags load or link to, and the code of its inline scripts."""
+
+    def __init__(self):
+        super().__init__()
+        self.addresses: list[str] = []
+        self.inline_scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.addresses += [value for name, value in attrs if name in ("src", "href", "data", "srcset") and value]
+        self._in_script = tag == "script" and not any(name == "src" for name, _ in attrs)
+        if self._in_script:
+            self.inline_scripts.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.inline_scripts[-1] += data
+
+
+def remote_addresses(page: str) -> list[str]:
+    parser = PageResources()
+    parser.feed(page)
+    return [address for address in parser.addresses if "://" in address or address.startswith("//")]
+
+
+def test_dvc_config_names_the_vendored_template():
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".dvc/config")
+    template = (ROOT / ".dvc" / config["plots"]["html_template"]).resolve()
+    assert template == (ROOT / "vendor/vega/plots_template.html").resolve()
+    page = template.read_text(encoding="utf-8")
+    assert "{plot_divs}" in page
+    assert "{scripts}" not in page  # where DVC would put its CDN script tags
+
+
+def show_plots(out: Path, *options: str) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(["dvc", "plots", "show", "-o", str(out), *options], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_plots_page_loads_nothing_from_the_network(tmp_path):
+    page = show_plots(tmp_path / "page")
+    parser = PageResources()
+    parser.feed(page)
+    assert remote_addresses(page) == []
+    assert any(address.startswith("static/") for address in parser.addresses)  # the images are there, locally
+    code = "\n".join(parser.inline_scripts)
+    for library_global in (".vega={}", "vegaLite", "vegaEmbed"):
+        assert library_global in code
+    assert page.count("vegaEmbed(") > 1  # curves are embedded
+
+
+def test_dvcs_own_page_would_load_from_a_cdn(tmp_path):
+    """The check above can fail: DVC's default page loads the three libraries from a CDN."""
+    default = tmp_path / "dvc_default.html"
+    default.write_text(PAGE_HTML, encoding="utf-8")
+    page = show_plots(tmp_path / "page", "--html-template", str(default))
+    assert any("cdn.jsdelivr.net" in address for address in remote_addresses(page))
