@@ -5,8 +5,9 @@ import pytest
 import yaml
 
 from videodpo.config import ConfigError, config_from_params, load_config
+from committed import committed_params, committed_text
 
-PARAMS = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+PARAMS = committed_params()
 
 
 def params_with(change) -> dict:
@@ -16,7 +17,7 @@ def params_with(change) -> dict:
 
 
 def test_committed_params_are_valid_and_use_the_cpu_preset():
-    config = load_config(Path(__file__).parents[1] / "params.yaml")
+    config = config_from_params(committed_params())
     assert config.tier == "cpu"
     assert config.model.source == "toy"
     assert (config.data.frames, config.data.resolution) == (config.toyworld.frames, config.toyworld.frame_size)
@@ -102,7 +103,7 @@ def test_params_survive_the_rewrite_that_dvc_exp_run_set_param_does():
 
     from ruamel.yaml import YAML
 
-    source = (Path(__file__).parents[1] / "params.yaml").read_text()
+    source = committed_text("params.yaml")
     writer = YAML()
     document = writer.load(source)
     document["training"]["beta"] = 3000
@@ -173,7 +174,7 @@ def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
 def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path):
     from videodpo.method_settings import branch_settings, read_stage_settings, write_branch_settings
 
-    settings = branch_settings(load_config(Path(__file__).parents[1] / "params.yaml"), "dpo")
+    settings = branch_settings(config_from_params(committed_params()), "dpo")
     write_branch_settings(tmp_path / "dpo", settings)
     assert read_stage_settings(tmp_path / "dpo", "dpo", "train") == settings["train"]
     with pytest.raises(FileNotFoundError, match=r"settings@dpo"):

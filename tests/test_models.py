@@ -20,6 +20,7 @@ from transformers import CLIPTextConfig, CLIPTextModel
 from videodpo import models, toyworld
 from videodpo.integrity import DamagedFileError
 from videodpo.sampling import generate_clips
+from committed import committed_params
 
 
 def test_tokenizer_gives_each_toy_word_one_token_and_distinct_captions_distinct_ids():
@@ -201,7 +202,7 @@ def test_the_base_and_preview_stages_build_a_hub_tier_model_offline(tiny_hub_mod
     root = Path(__file__).parents[1]
     shutil.copytree(root / "stages", tmp_path / "stages")
     shutil.copytree(root / "videos", tmp_path / "videos")  # data.gt_videos, as in the repository
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = committed_params()
     params["tier"] = "t4"
     params["tiers"]["t4"]["data"].update(resolution=32)  # the tiny model's size, not a T4's
     params["model"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
@@ -241,7 +242,7 @@ def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_f
     (tmp_path / "my_train.txt").write_text("# my training prompts\na dog\n\nsea waves\na boat\n")
     (tmp_path / "my_eval.txt").write_text("a cat\na bird\n")
     (tmp_path / "my_dev.txt").write_text("a fox\n")
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = committed_params()
     params.update(tier="t4", methods=["dpo"], prompts={"train": "my_train.txt", "eval": "my_eval.txt", "dev": "my_dev.txt"})
     params["tiers"]["t4"]["data"].update(resolution=32, num_pairs=4)  # the tiny model's size, not a T4's
     params["tiers"]["t4"]["training"].update(mixed_precision="fp32")  # CPU

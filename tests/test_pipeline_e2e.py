@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from committed import committed_params
 
 ROOT = Path(__file__).parents[1]
 
@@ -59,7 +60,7 @@ def micro_project(tmp_path_factory) -> Path:
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
-    params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), MICRO)
+    params = deep_update(committed_params(), MICRO)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], project)
     run(["dvc", "init", "-q"], project)

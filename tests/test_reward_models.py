@@ -11,6 +11,7 @@ from transformers import CLIPConfig, CLIPModel
 from stage_scripts import load_stage
 from videodpo import clip_score, models, pairs, rewards, toyworld, vjepa
 from videodpo.pretraining import clips_to_tensor
+from committed import committed_params
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +164,7 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
         folder.mkdir(parents=True)
         save_file({"clips": clips}, str(folder / "clips.safetensors"))
         (folder / "samples.json").write_text(json.dumps(samples))
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = committed_params()
     params.update(methods=["dpo"], evaluate={"bootstrap_samples": 20})
 
     def evaluate_with(clip_hub: str) -> dict:
