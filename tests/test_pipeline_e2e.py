@@ -463,3 +463,38 @@ def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_pr
     assert (shown["data"]["frames"], shown["data"]["resolution"], shown["model"]["lora_rank"]) == (8, 256, 4)
     assert (shown["training"]["mixed_precision"], shown["training"]["gradient_checkpointing"]) == ("fp16", True)
     assert shown["prompt_files"] == {"train": "prompts/train/hub.txt", "eval": "prompts/eval/hub.txt"}  # the hub tiers' built-in sets
+
+
+@pytest.mark.slow
+def test_a_teammate_pulls_the_outputs_and_an_experiment_from_a_shared_remote(micro_project, tmp_path):
+    """README "Sharing outputs": one clone pushes its outputs to a folder remote and its code to a
+    git remote; a fresh clone pulls them, has nothing to rerun, and gets the experiment pushed after."""
+    first, store, origin, second = tmp_path / "first", tmp_path / "dvc-store", tmp_path / "origin.git", tmp_path / "second"
+    shutil.copytree(micro_project, first, symlinks=True)
+    commit = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm"]
+    run(["git", "checkout", "HEAD", "--", "params.yaml"], first)  # other tests may have changed it
+    run(["dvc", "repro"], first)  # the run-cache restores the committed params' outputs
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "remote", "add", "origin", str(origin)], first)
+    run(["dvc", "remote", "add", "-d", "shared", str(store)], first)
+    run(["git", "add", "-A"], first)
+    run([*commit, "outputs on a shared remote"], first)
+    run(["dvc", "push"], first)
+    run(["git", "push", "-q", "origin", "HEAD:main"], first)
+
+    run(["git", "clone", "-q", "--branch", "main", str(origin), str(second)], tmp_path)
+    assert not (second / "models/base").exists()
+    run(["dvc", "pull"], second)
+    assert (second / "models/base/model_index.json").is_file()
+    assert "up to date" in run(["dvc", "status"], second).lower()
+    rerun = run(["dvc", "repro"], second)
+    assert "Running stage" not in rerun, rerun
+
+    run(["dvc", "exp", "run", "-n", "shared-exp", "-S", "evaluate.bootstrap_samples=60"], first)
+    pushed = (first / "metrics/eval_test.json").read_bytes()
+    run(["dvc", "exp", "push", "origin", "shared-exp"], first)
+    assert "shared-exp" in run(["dvc", "exp", "list", "origin"], second)
+    run(["dvc", "exp", "pull", "origin", "shared-exp"], second)
+    run(["dvc", "exp", "apply", "shared-exp"], second)
+    assert yaml.safe_load((second / "params.yaml").read_text())["evaluate"]["bootstrap_samples"] == 60
+    assert (second / "metrics/eval_test.json").read_bytes() == pushed
