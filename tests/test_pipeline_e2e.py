@@ -4,70 +4,10 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
-from committed import committed_params
-
-ROOT = Path(__file__).parents[1]
-
-MICRO = {
-    "methods": ["dpo", "vader", "dense_dpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
-    "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
-    "training": {"batch_size": 2, "val_every": 2, "checkpoint_every": 1},  # checkpoints for the kill test to resume from
-    # the vjepa reward too, with the vjepa stage's micro scorer
-    "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1, "checkpoint_every": 1,
-              "rewards": {"temporal": 1.0, "brightness": 1.0, "vjepa": 1.0}},
-    "reward_models": {"vjepa": {"steps": 2, "clips_per_caption": 1, "batch_clips": 2}},
-    # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
-    "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},
-    # an untrained micro model makes noise, whose segments' warping errors differ little: a low tie margin leaves some labelled;
-    # four segments of two frames, so labels per segment are exercised
-    "dense_dpo": {"tie_margin": 0.05, "segment_frames": 2},
-    "sample": {"seeds_per_prompt": {"dev": 1, "test": 1}, "num_inference_steps": 2},
-    "evaluate": {"bootstrap_samples": 50},
-    "model": {
-        "pretrain": {
-            "clips_per_caption": 2, "vae_steps": 3, "vae_batch_frames": 8, "image_steps": 3,
-            "image_batch_frames": 8, "motion_steps": 3, "motion_batch_clips": 2,
-        },
-        "preview": {"seeds_per_caption": 1, "steps": 2},
-    },
-}
-
-
-def deep_update(base: dict, change: dict) -> dict:
-    for key, value in change.items():
-        if isinstance(value, dict):
-            deep_update(base.setdefault(key, {}), value)
-        else:
-            base[key] = value
-    return base
-
-
-def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def micro_project(tmp_path_factory) -> Path:
-    project = tmp_path_factory.mktemp("project")
-    for name in ("src", "stages", "scripts", "videos", "prompts"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore"):
-        shutil.copy(ROOT / name, project / name)
-    params = deep_update(committed_params(), MICRO)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], project)
-    run(["dvc", "init", "-q"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "micro project"], project)
-    run(["dvc", "repro"], project)
-    return project
+from micro_project import MICRO, run
 
 
 @pytest.mark.slow
@@ -100,152 +40,6 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
         *(f"sample@{method}-{split}" for method in MICRO["methods"] for split in ("dev", "test")),
     }
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
-
-
-# Where each stage is killed: the first sign of its own work (a progress bar's name, or a training
-# checkpoint on disk), plus a random delay; and its outputs that must come out bit-identical (not the
-# ones that hold timings). A new stage or method adds a row.
-KILL_POINTS = [
-    ("base", "base: image UNet", ["models/base"]),
-    ("make_pairs@dpo", "make_pairs: winners", ["data/pairs/dpo", "metrics/pairs_dpo.json"]),
-    ("train@dpo", "models/checkpoints/train_dpo/state.json", ["models/lora/dpo"]),
-    ("train@vader", "models/checkpoints/train_vader/state.json", ["models/lora/vader"]),
-    ("train@dense_dpo", "models/checkpoints/train_dense_dpo/state.json", ["models/lora/dense_dpo"]),
-    ("sample@dpo-test", "sample: dpo (test)", ["results/samples/test/dpo"]),
-    ("evaluate@test", "evaluate@test: base", ["metrics/eval_test.json"]),
-]
-
-
-def locked_hashes(project: Path, stage: str, paths: list[str]) -> dict[str, str]:
-    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"][stage]
-    hashes = {out["path"]: out["md5"] for out in lock.get("outs", [])}
-    return {path: hashes[path] for path in paths}
-
-
-def stage_processes(root: int) -> list[int]:
-    """The stage scripts (`python stages/….py`) among the descendants of process `root` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            todo.append(child)
-            try:
-                argv = (Path("/proc") / str(child) / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if len(argv) > 1 and argv[1].startswith(b"stages/"):
-                found.append(child)
-    return found
-
-
-def repro_killed_at(project: Path, stage: str, marker: str, delay: float, log: Path, signal_number: int) -> bool:
-    """`dvc repro --force` of one stage, sent `signal_number` once `marker` shows (in the output, or
-    as a file) and `delay` seconds more; whether the signal came before the stage finished. SIGKILL
-    goes to DVC and the stage together, as when a machine goes away; SIGTERM to the stage's process
-    alone, as a scheduler asks a job to stop (DVC would otherwise end its child itself)."""
-    import signal
-    import time
-
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            ["dvc", "repro", "--force", "--single-item", stage], cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 300
-        while process.poll() is None and time.monotonic() < deadline:
-            if (project / marker).exists() if "/" in marker else marker in log.read_text(errors="replace"):
-                time.sleep(delay)
-                break
-            time.sleep(0.02)
-        killed = process.poll() is None
-        if killed and signal_number == signal.SIGKILL:
-            os.killpg(process.pid, signal_number)
-        elif killed:
-            for pid in stage_processes(process.pid):
-                os.kill(pid, signal_number)
-        process.wait(timeout=120)
-    return killed
-
-
-@pytest.mark.faults
-def test_a_stage_killed_at_a_random_moment_leaves_nothing_half_made_and_the_rerun_matches(micro_project, tmp_path):
-    """SIGKILL (a pre-empted machine) during each kind of stage: DVC records nothing of the killed run,
-    no partial output is left where DVC or a later stage would read it, and `dvc repro` then finishes
-    with outputs bit-identical to the uninterrupted run's; training stages resume from their last
-    checkpoint and say so. Then SIGTERM during training: the stage saves a checkpoint and says so."""
-    import random
-    import signal
-
-    rng = random.Random(14)
-    evaluation = (micro_project / "metrics/eval_test.json").read_bytes()
-    for stage, marker, compared in KILL_POINTS:
-        expected = locked_hashes(micro_project, stage, compared)
-        lock_before = (micro_project / "dvc.lock").read_text()
-        log = tmp_path / f"{stage}.log"
-        assert repro_killed_at(micro_project, stage, marker, rng.uniform(0, 0.2), log, signal.SIGKILL), f"{stage} finished first:\n{log.read_text()}"
-        assert (micro_project / "dvc.lock").read_text() == lock_before, stage  # nothing of the killed run recorded
-        for out in compared:  # DVC cleared the outputs before the run; the stage had not put any in place
-            assert not (micro_project / out).exists(), (stage, out)
-        out = run(["dvc", "repro", "--force", "--single-item", stage], micro_project)
-        if stage.startswith("train@"):
-            assert "resuming from the checkpoint at step" in out, out
-            method = stage.split("@")[1]
-            assert json.loads((micro_project / f"metrics/train_{method}.json").read_text())["resumed_from_step"] >= 1
-        assert locked_hashes(micro_project, stage, compared) == expected, stage  # bit-identical to the uninterrupted run
-        leftovers = [p for p in micro_project.rglob(".*.*") if p.is_dir() and ".dvc" not in p.parts and ".git" not in p.parts]
-        assert not leftovers, leftovers  # no staging folder of the killed run remains
-    assert "up to date" in run(["dvc", "status"], micro_project).lower()
-
-    log = tmp_path / "sigterm.log"
-    assert repro_killed_at(micro_project, "train@dpo", "models/checkpoints/train_dpo/state.json", 0.0, log, signal.SIGTERM)
-    assert "stopped by SIGTERM after step" in log.read_text(), log.read_text()
-    assert (micro_project / "models/checkpoints/train_dpo/state.json").is_file()
-    assert "resuming from the checkpoint" in run(["dvc", "repro", "--force", "--single-item", "train@dpo"], micro_project)
-    run(["dvc", "repro"], micro_project)  # validation_curves reads the training curves, whose timings changed
-    assert "up to date" in run(["dvc", "status"], micro_project).lower()
-    assert (micro_project / "metrics/eval_test.json").read_bytes() == evaluation
-
-
-@pytest.mark.faults
-def test_a_queued_experiment_gives_the_metrics_of_the_same_run_in_the_workspace(micro_project):
-    """`dvc exp run --queue` runs in a temporary copy of the commit, the workspace run in place: the
-    same change gives byte-identical metrics in both."""
-    import time
-
-    before = (micro_project / "metrics/eval_test.json").read_bytes()
-    params = micro_project / "params.yaml"
-    committed = params.read_text()
-    run(["git", "add", "-A"], micro_project)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "the micro run"], micro_project)
-    change = ["-S", "methods=[dpo,vader]"]  # the evaluations alone rerun, and their metrics change
-    run(["dvc", "exp", "run", "--queue", *change, "-n", "queued"], micro_project)
-    run(["dvc", "queue", "start"], micro_project)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        status = [line.split() for line in run(["dvc", "queue", "status"], micro_project).splitlines()]
-        state = next((words[-1] for words in status if "queued" in words), "")
-        if state in ("Success", "Failed"):
-            break
-        time.sleep(2)
-    assert state == "Success", run(["dvc", "queue", "logs", "queued"], micro_project)
-    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], micro_project).split()
-    [ref] = [r for r in refs if r.endswith("/queued")]
-    queued = subprocess.run(["git", "show", f"{ref}:metrics/eval_test.json"], cwd=micro_project, capture_output=True, check=True).stdout
-    try:
-        run(["dvc", "exp", "run", *change], micro_project)
-        workspace = (micro_project / "metrics/eval_test.json").read_bytes()
-    finally:  # back to the committed params; the run-cache restores their outputs without running
-        params.write_text(committed)
-        run(["dvc", "repro"], micro_project)
-    assert set(json.loads(workspace)["methods"]) == {"dpo", "vader"} and workspace != before
-    assert queued == workspace
 
 
 @pytest.mark.slow
@@ -462,18 +256,16 @@ def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_pr
     assert shown["model"]["source"] == "hub"
     assert (shown["data"]["frames"], shown["data"]["resolution"], shown["model"]["lora_rank"]) == (8, 256, 4)
     assert (shown["training"]["mixed_precision"], shown["training"]["gradient_checkpointing"]) == ("fp16", True)
-    assert shown["prompt_files"] == {"train": "prompts/train/hub.txt", "eval": "prompts/eval/hub.txt"}  # the hub tiers' built-in sets
+    assert shown["prompt_files"] == {"train": "prompts/train/hub.txt", "eval": "prompts/eval/hub.txt", "dev": "prompts/eval/hub.txt"}  # the hub tiers' built-in sets
 
 
 @pytest.mark.slow
-def test_a_teammate_pulls_the_outputs_and_an_experiment_from_a_shared_remote(micro_project, tmp_path):
+def test_a_teammate_pulls_the_outputs_and_an_experiment_from_a_shared_remote(micro_build, tmp_path):
     """README "Sharing outputs": one clone pushes its outputs to a folder remote and its code to a
     git remote; a fresh clone pulls them, has nothing to rerun, and gets the experiment pushed after."""
     first, store, origin, second = tmp_path / "first", tmp_path / "dvc-store", tmp_path / "origin.git", tmp_path / "second"
-    shutil.copytree(micro_project, first, symlinks=True)
+    shutil.copytree(micro_build, first, symlinks=True, ignore=shutil.ignore_patterns(".built"))
     commit = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm"]
-    run(["git", "checkout", "HEAD", "--", "params.yaml"], first)  # other tests may have changed it
-    run(["dvc", "repro"], first)  # the run-cache restores the committed params' outputs
     run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
     run(["git", "remote", "add", "origin", str(origin)], first)
     run(["dvc", "remote", "add", "-d", "shared", str(store)], first)

@@ -1,0 +1,70 @@
+"""The micro project the pipeline tests run the real `dvc repro` on: a copy of the project's code
+with the committed params scaled down (MICRO), built once per test session and copied for each
+test module (tests/conftest.py), so the modules can run on different workers."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+from committed import committed_params
+
+ROOT = Path(__file__).parents[1]
+
+MICRO = {
+    "methods": ["dpo", "vader", "dense_dpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
+    "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
+    "training": {"batch_size": 2, "val_every": 2, "checkpoint_every": 1},  # checkpoints for the kill test to resume from
+    # the vjepa reward too, with the vjepa stage's micro scorer
+    "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1, "checkpoint_every": 1,
+              "rewards": {"temporal": 1.0, "brightness": 1.0, "vjepa": 1.0}},
+    "reward_models": {"vjepa": {"steps": 2, "clips_per_caption": 1, "batch_clips": 2}},
+    # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
+    "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},
+    # an untrained micro model makes noise, whose segments' warping errors differ little: a low tie margin leaves some labelled;
+    # four segments of two frames, so labels per segment are exercised
+    "dense_dpo": {"tie_margin": 0.05, "segment_frames": 2},
+    "sample": {"seeds_per_prompt": {"dev": 1, "test": 1}, "num_inference_steps": 2},
+    "evaluate": {"bootstrap_samples": 50},
+    "model": {
+        "pretrain": {
+            "clips_per_caption": 2, "vae_steps": 3, "vae_batch_frames": 8, "image_steps": 3,
+            "image_batch_frames": 8, "motion_steps": 3, "motion_batch_clips": 2,
+        },
+        "preview": {"seeds_per_caption": 1, "steps": 2},
+    },
+}
+
+
+def deep_update(base: dict, change: dict) -> dict:
+    for key, value in change.items():
+        if isinstance(value, dict):
+            deep_update(base.setdefault(key, {}), value)
+        else:
+            base[key] = value
+    return base
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def build_micro_project(project: Path) -> Path:
+    """A git repository of the project's code with the micro params, after `dvc repro`."""
+    project.mkdir(parents=True, exist_ok=True)
+    for name in ("src", "stages", "scripts", "videos", "prompts"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(ROOT / name, project / name)
+    params = deep_update(committed_params(), MICRO)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], project)
+    run(["dvc", "init", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "micro project"], project)
+    run(["dvc", "repro"], project)
+    return project
