@@ -1,4 +1,6 @@
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,39 +18,77 @@ def toy_pipeline():
     return build_toy_pipeline()
 
 
-# The two modules that run the real `dvc repro` take minutes each. Under pytest-xdist (--dist loadfile,
-# --no-loadscope-reorder) the faults module goes first, so one worker builds the micro project and
-# kills stages while the other runs the unit tests, and the e2e module last, when the build is there.
-FIRST, LAST = "test_pipeline_faults.py", "test_pipeline_e2e.py"
+# The micro project that the pipeline modules (tests/test_pipeline_*.py) run the real `dvc repro` on
+# takes minutes to build. Under pytest-xdist the controller starts building it in the background as
+# the session starts, while both workers run the unit tests; the pipeline modules are collected last
+# (with --no-loadscope-reorder, xdist hands out modules in that order) and wait for it if need be.
+PIPELINE_MODULES = "test_pipeline_"
+BUILD_ENV = "VIDEODPO_MICRO_BUILD"
+
+
+def pipeline_tests_selected(config) -> bool:
+    """Whether the session may run a pipeline module: a folder or one of those files is asked for,
+    and the marker expression does not leave them out."""
+    expression = config.getoption("markexpr", "") or ""
+    asked = [Path(arg.split("::")[0]) for arg in config.args] or [Path(".")]
+    return "not slow" not in expression and "not faults" not in expression and any(
+        path.is_dir() or path.name.startswith(PIPELINE_MODULES) for path in asked
+    )
+
+
+def pytest_configure(config):
+    import subprocess
+    import sys
+    import tempfile
+
+    under_xdist = config.getoption("numprocesses", None) not in (None, 0)
+    if hasattr(config, "workerinput") or not under_xdist or not pipeline_tests_selected(config) or BUILD_ENV in os.environ:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="videodpo-micro-")) / "project"
+    log = open(folder.parent / "build.log", "w")
+    script = "import sys; from micro_project import build_micro_project, mark_built; mark_built(build_micro_project(__import__('pathlib').Path(sys.argv[1])))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    config._micro_builder = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    os.environ[BUILD_ENV] = str(folder)  # the workers, started after this, inherit it
+
+
+def pytest_unconfigure(config):
+    builder = getattr(config, "_micro_builder", None)
+    if builder is not None:
+        if builder.poll() is None:
+            builder.kill()
+        builder.wait()
+        shutil.rmtree(Path(os.environ.pop(BUILD_ENV)).parent, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: {FIRST: 0, LAST: 2}.get(item.path.name, 1))
+    items.sort(key=lambda item: item.path.name.startswith(PIPELINE_MODULES))
 
 
 @pytest.fixture(scope="session")
-def micro_build(tmp_path_factory, worker_id) -> "Path":
-    """The micro project after `dvc repro`, built once per session: the first worker to ask builds it
-    (the others wait on the lock). Never changed: each module works on a copy (`micro_project`)."""
-    from pathlib import Path
+def micro_build(tmp_path_factory) -> Path:
+    """The micro project after `dvc repro`: the one the controller builds in the background, or,
+    without xdist, built here. Never changed: each module works on a copy (`micro_project`)."""
+    import time
 
-    from filelock import FileLock
-    from micro_project import build_micro_project
+    from micro_project import build_micro_project, is_built, mark_built
 
-    base = tmp_path_factory.getbasetemp()
-    shared = Path(base if worker_id == "master" else base.parent) / "micro_build"
-    with FileLock(f"{shared}.lock"):
-        if not (shared / ".built").is_file():
-            build_micro_project(shared)
-            (shared / ".built").touch()
-    return shared
+    if BUILD_ENV in os.environ:
+        folder = Path(os.environ[BUILD_ENV])
+        log = folder.parent / "build.log"
+        deadline = time.monotonic() + 1800
+        while not is_built(folder):
+            builder_done = log.is_file() and ("Traceback" in log.read_text(errors="replace"))
+            if builder_done or time.monotonic() > deadline:
+                pytest.fail(f"building the micro project failed:\n{log.read_text(errors='replace')[-5000:]}")
+            time.sleep(2)
+        return folder
+    return mark_built(build_micro_project(tmp_path_factory.mktemp("micro_build") / "project"))
 
 
 @pytest.fixture(scope="module")
 def micro_project(micro_build, tmp_path_factory):
     """This module's own copy of the built micro project, to change as its tests need."""
-    import shutil
-
     project = tmp_path_factory.mktemp("project") / "micro"
     shutil.copytree(micro_build, project, symlinks=True, ignore=shutil.ignore_patterns(".built"))
     return project

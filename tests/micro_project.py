@@ -68,3 +68,12 @@ def build_micro_project(project: Path) -> Path:
     run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "micro project"], project)
     run(["dvc", "repro"], project)
     return project
+
+
+def mark_built(project: Path) -> Path:
+    (project / ".built").touch()
+    return project
+
+
+def is_built(project: Path) -> bool:
+    return (project / ".built").is_file()

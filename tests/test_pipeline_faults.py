@@ -1,5 +1,4 @@
-"""Faults under the real `dvc repro` of the micro project: stages killed at random moments, a queued
-experiment against the same run in the workspace."""
+"""Faults under the real `dvc repro` of the micro project: stages killed at random moments."""
 
 import json
 import os
@@ -123,38 +122,3 @@ def test_a_stage_killed_at_a_random_moment_leaves_nothing_half_made_and_the_reru
     run(["dvc", "repro"], micro_project)  # validation_curves reads the training curves, whose timings changed
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
     assert (micro_project / "metrics/eval_test.json").read_bytes() == evaluation
-
-
-@pytest.mark.faults
-def test_a_queued_experiment_gives_the_metrics_of_the_same_run_in_the_workspace(micro_project):
-    """`dvc exp run --queue` runs in a temporary copy of the commit, the workspace run in place: the
-    same change gives byte-identical metrics in both."""
-    import time
-
-    before = (micro_project / "metrics/eval_test.json").read_bytes()
-    params = micro_project / "params.yaml"
-    committed = params.read_text()
-    run(["git", "add", "-A"], micro_project)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "the micro run"], micro_project)
-    change = ["-S", "methods=[dpo,vader]"]  # the evaluations alone rerun, and their metrics change
-    run(["dvc", "exp", "run", "--queue", *change, "-n", "queued"], micro_project)
-    run(["dvc", "queue", "start"], micro_project)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        status = [line.split() for line in run(["dvc", "queue", "status"], micro_project).splitlines()]
-        state = next((words[-1] for words in status if "queued" in words), "")
-        if state in ("Success", "Failed"):
-            break
-        time.sleep(2)
-    assert state == "Success", run(["dvc", "queue", "logs", "queued"], micro_project)
-    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], micro_project).split()
-    [ref] = [r for r in refs if r.endswith("/queued")]
-    queued = subprocess.run(["git", "show", f"{ref}:metrics/eval_test.json"], cwd=micro_project, capture_output=True, check=True).stdout
-    try:
-        run(["dvc", "exp", "run", *change], micro_project)
-        workspace = (micro_project / "metrics/eval_test.json").read_bytes()
-    finally:  # back to the committed params; the run-cache restores their outputs without running
-        params.write_text(committed)
-        run(["dvc", "repro"], micro_project)
-    assert set(json.loads(workspace)["methods"]) == {"dpo", "vader"} and workspace != before
-    assert queued == workspace
