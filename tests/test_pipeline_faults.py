@@ -12,13 +12,12 @@ from micro_project import run
 
 # Where each stage is killed: the first sign of its own work (a progress bar's name, or a training
 # checkpoint on disk), plus a random delay; and its outputs that must come out bit-identical (not the
-# ones that hold timings). A new stage or method adds a row.
+# ones that hold timings). A new kind of stage adds a row (train@dense_dpo runs train@dpo's loop).
 KILL_POINTS = [
     ("base", "base: image UNet", ["models/base"]),
     ("make_pairs@dpo", "make_pairs: winners", ["data/pairs/dpo", "metrics/pairs_dpo.json"]),
     ("train@dpo", "models/checkpoints/train_dpo/state.json", ["models/lora/dpo"]),
     ("train@vader", "models/checkpoints/train_vader/state.json", ["models/lora/vader"]),
-    ("train@dense_dpo", "models/checkpoints/train_dense_dpo/state.json", ["models/lora/dense_dpo"]),
     ("sample@dpo-test", "sample: dpo (test)", ["results/samples/test/dpo"]),
     ("evaluate@test", "evaluate@test: base", ["metrics/eval_test.json"]),
 ]
