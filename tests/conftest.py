@@ -9,8 +9,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the tests may reach a
 # the stages the tests run share two cores with the workers and one another: one thread each, or their
 # OpenMP threads spin against each other
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("VIDEODPO_MICRO_BUILD"):
-    os.nice(10)  # the micro project's build (the controller's, below) is the long pole: it goes first
 # under pytest-xdist two workers share the two cores: one thread each
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads()))
 
