@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dvclive import Live
 
-from videodpo import models, outputs, pretraining
+from videodpo import hub_access, models, outputs, pretraining
 from videodpo.config import load_config
 
 MODEL_DIR = "models/base"
@@ -24,7 +24,7 @@ def main() -> None:
     started = time.time()
     if config.model.source == "hub":
         hub = models.HubModel(**config.model.hub.model_dump())
-        pipe = models.resolve_hub_pipeline(hub)
+        pipe = hub_access.load_hub_pipeline(hub)
         commits = models.hub_commits(hub)
         for repo, revision in ((hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)):
             if not models.is_commit(revision) and not Path(repo).is_dir():

@@ -17,7 +17,7 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from videodpo import models, toyworld
+from videodpo import hub_access, models, toyworld
 from videodpo.integrity import DamagedFileError
 from videodpo.sampling import generate_clips
 from committed import committed_params
@@ -125,8 +125,8 @@ def test_an_unreachable_hub_is_said_as_such_with_the_two_ways_out(tmp_path):
         port = probe.getsockname()[1]
     script = (
         "import time; time.sleep = lambda seconds: None\n"  # huggingface_hub's retries back off for ~25 s
-        "from videodpo import models\n"
-        "models.resolve_hub_pipeline(models.HubModel('someone/sd15', 'main', 'someone/adapter', 'v1'))\n"
+        "from videodpo import hub_access, models\n"
+        "hub_access.load_hub_pipeline(models.HubModel('someone/sd15', 'main', 'someone/adapter', 'v1'))\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path), "HF_ENDPOINT": f"http://127.0.0.1:{port}",
            "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
@@ -155,8 +155,8 @@ def test_a_hub_that_answers_not_found_keeps_the_names_message():
             raise OSError("someone/adapter is not a local folder and is not a valid model identifier")
     except OSError as error:
         answered = error
-    assert not models.hub_unreachable(answered)
-    assert "check the repository names and revisions under `model.hub`" in models.hub_failure_hint(answered, hub, offline=False)
+    assert not hub_access.hub_unreachable(answered)
+    assert "check the repository names and revisions under `model.hub`" in hub_access.hub_failure_hint(answered, hub, offline=False)
     try:
         try:
             raise LocalEntryNotFoundError("cannot find the requested files in the local cache")
@@ -164,8 +164,8 @@ def test_a_hub_that_answers_not_found_keeps_the_names_message():
             raise OSError("someone/adapter does not appear to have a file named config.json.")
     except OSError as error:
         unanswered = error
-    assert models.hub_unreachable(unanswered)
-    assert "could not be reached" in models.hub_failure_hint(unanswered, hub, offline=False)
+    assert hub_access.hub_unreachable(unanswered)
+    assert "could not be reached" in hub_access.hub_failure_hint(unanswered, hub, offline=False)
 
 
 def test_a_branch_resolves_to_the_commit_the_local_cache_holds(monkeypatch, tmp_path):

@@ -230,49 +230,6 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
 
 
-def error_chain(error: BaseException) -> list[BaseException]:
-    """The error and those it was raised from or during, outermost first."""
-    chain: list[BaseException] = []
-    while error is not None and error not in chain:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
-    return chain
-
-
-def hub_unreachable(error: BaseException) -> bool:
-    """Whether loading failed because the hub could not be reached (no network, a proxy, a
-    firewall), not because a repository, revision or file is not there. diffusers reports both as
-    "does not appear to have a file named ..."; huggingface_hub's error underneath tells them apart."""
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    for link in error_chain(error):
-        if isinstance(link, HfHubHTTPError):  # the hub answered: a name, revision or access problem
-            return False
-        if isinstance(link, (LocalEntryNotFoundError, ConnectionError, TimeoutError)):
-            return True
-        if type(link).__name__ in ("ConnectError", "ConnectTimeout", "ProxyError", "ReadTimeout"):  # httpx / requests
-            return True
-    return False
-
-
-def hub_failure_hint(error: BaseException, model: HubModel, offline: bool) -> str:
-    downloads = (
-        f"`huggingface-cli download {model.base} --revision {model.revision}` and "
-        f"`huggingface-cli download {model.motion_adapter} --revision {model.motion_adapter_revision}`"
-    )
-    if offline:
-        return f"HF_HUB_OFFLINE is set and the model is not in the local cache: fetch it once with {downloads}"
-    if hub_unreachable(error):
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-        return (
-            f"the model hub ({endpoint}) could not be reached from this machine (no network, a proxy or a "
-            f"firewall), and the model is not in the local cache. Either fetch the weights where there is "
-            f"network, with {downloads}, copy the cache (~/.cache/huggingface/hub, or HF_HOME) here and run "
-            f"with HF_HUB_OFFLINE=1; or give this machine access to the hub (HTTPS_PROXY for a proxy)"
-        )
-    return "check the repository names and revisions under `model.hub` in params.yaml"
-
-
 def resolve_hub_pipeline(model: HubModel, dtype: torch.dtype = torch.float32) -> AnimateDiffPipeline:
     """Load an SD1.5 checkpoint and a motion adapter at pinned revisions into one AnimateDiff pipeline.
 
@@ -288,7 +245,14 @@ def resolve_hub_pipeline(model: HubModel, dtype: torch.dtype = torch.float32) ->
             model.base, revision=model.revision, motion_adapter=adapter, **common
         )
     except OSError as error:
-        raise RuntimeError(f"could not load the hub model ({first_line(error)}); {hub_failure_hint(error, model, offline)}") from error
+        hint = (
+            "HF_HUB_OFFLINE is set and the model is not in the local cache: fetch it once with "
+            f"`huggingface-cli download {model.base} --revision {model.revision}` and "
+            f"`huggingface-cli download {model.motion_adapter} --revision {model.motion_adapter_revision}`"
+            if offline
+            else "check the repository names and revisions under `model.hub` in params.yaml"
+        )
+        raise RuntimeError(f"could not load the hub model ({error.__class__.__name__}: {error}); {hint}") from error
     pipe.scheduler = DDIMScheduler.from_config(
         pipe.scheduler.config, beta_schedule="linear", timestep_spacing="linspace", clip_sample=False, steps_offset=1
     )
