@@ -92,6 +92,6 @@ def micro_build(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def micro_project(micro_build, tmp_path_factory):
     """This module's own copy of the built micro project, to change as its tests need."""
-    project = tmp_path_factory.mktemp("project") / "micro"
-    shutil.copytree(micro_build, project, symlinks=True, ignore=shutil.ignore_patterns(".built"))
-    return project
+    from micro_project import copy_built
+
+    return copy_built(micro_build, tmp_path_factory.mktemp("project") / "micro")

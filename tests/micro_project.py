@@ -77,3 +77,9 @@ def mark_built(project: Path) -> Path:
 
 def is_built(project: Path) -> bool:
     return (project / ".built").is_file()
+
+
+def copy_built(project: Path, into: Path) -> Path:
+    """A working copy of a built micro project (without its built mark), to change freely."""
+    shutil.copytree(project, into, symlinks=True, ignore=shutil.ignore_patterns(".built"))
+    return into

@@ -2,12 +2,11 @@
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 import yaml
-from micro_project import MICRO, run
+from micro_project import MICRO, copy_built, run
 
 
 @pytest.mark.slow
@@ -264,7 +263,7 @@ def test_a_teammate_pulls_the_outputs_and_an_experiment_from_a_shared_remote(mic
     """README "Sharing outputs": one clone pushes its outputs to a folder remote and its code to a
     git remote; a fresh clone pulls them, has nothing to rerun, and gets the experiment pushed after."""
     first, store, origin, second = tmp_path / "first", tmp_path / "dvc-store", tmp_path / "origin.git", tmp_path / "second"
-    shutil.copytree(micro_build, first, symlinks=True, ignore=shutil.ignore_patterns(".built"))
+    copy_built(micro_build, first)
     commit = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm"]
     run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
     run(["git", "remote", "add", "origin", str(origin)], first)
