@@ -87,8 +87,9 @@ def tiny_hub_models(tmp_path_factory):
         CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                        num_attention_heads=2, max_position_embeddings=16)
     )
-    vae = AutoencoderKL(block_out_channels=(32, 64), down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=8)
+    # three blocks, so latents are a quarter of the frame's side: the UNet's 8 × 8 at 32 pixels
+    vae = AutoencoderKL(block_out_channels=(16, 32, 32), down_block_types=("DownEncoderBlock2D",) * 3,
+                        up_block_types=("UpDecoderBlock2D",) * 3, latent_channels=4, norm_num_groups=8)
     sd = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                  scheduler=models.build_toy_scheduler(), safety_checker=None,
                                  feature_extractor=None, requires_safety_checker=False)
@@ -106,7 +107,7 @@ def test_hub_path_joins_checkpoint_and_motion_adapter_offline(tiny_hub_models, m
     assert isinstance(pipe.unet, UNetMotionModel)
     assert any("motion_modules" in name for name, _ in pipe.unet.named_parameters())
     clips = generate_clips(pipe, ["a red square moving left"], [0], frames=8, steps=2, guidance_scale=2.0, shared_noise=0.0)
-    assert clips.shape == (1, 8, 16, 16, 3)
+    assert clips.shape == (1, 8, 32, 32, 3)
 
 
 def test_hub_path_offline_without_the_model_names_what_to_fetch(monkeypatch, tmp_path):
