@@ -76,25 +76,30 @@ def branch_stages(method: str) -> list[str]:
 
 
 def repro_on_two_cores(project: Path, methods: list[str]) -> None:
-    """`dvc repro` of the whole DAG, its independent halves side by side: each stage runs on one core.
-    DVC lets two `dvc repro --single-item` run at once when their stages' outputs do not meet (it
-    releases the repository lock while a stage's command runs; `--wait-for-lock` queues the rest)."""
+    """`dvc repro` of the whole DAG, its independent halves side by side: each stage runs on one core."""
     run(["dvc", "repro", "vjepa", *(f"settings@{method}" for method in methods)], project)  # base and what every branch reads
-    halves = [
+    repro_side_by_side(project, [
         [stage for method in methods[0::2] for stage in branch_stages(method)],
         [stage for method in methods[1::2] for stage in branch_stages(method)] + ["sample_base@test", "preview_base"],
-    ]
+    ])
+    repro_side_by_side(project, [["evaluate@dev"], ["evaluate@test"]])
+    run(["dvc", "repro"], project)  # the validation curves, which read every branch's
+
+
+def repro_side_by_side(project: Path, lists: list[list[str]]) -> None:
+    """One `dvc repro --single-item` per list of stages, all at once. DVC allows it when the stages'
+    outputs do not meet: it releases the repository lock while a stage's command runs, and
+    `--wait-for-lock` queues the rest."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
-    logs = [tempfile.TemporaryFile("w+") for _ in halves]
+    logs = [tempfile.TemporaryFile("w+") for _ in lists]
     running = [
         subprocess.Popen(["dvc", "--wait-for-lock", "repro", "--single-item", *stages], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
-        for stages, log in zip(halves, logs)
+        for stages, log in zip(lists, logs)
     ]
-    for stages, process, log in zip(halves, running, logs):
+    for stages, process, log in zip(lists, running, logs):
         process.wait(timeout=600)
         log.seek(0)
         assert process.returncode == 0, f"dvc repro --single-item {' '.join(stages)} failed:\n{log.read()}"
-    run(["dvc", "repro"], project)  # the evaluations and the curves, which read every branch
 
 
 def mark_built(project: Path) -> Path:

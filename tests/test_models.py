@@ -188,46 +188,12 @@ def test_a_branch_resolves_to_the_commit_the_local_cache_holds(monkeypatch, tmp_
 
 
 @pytest.mark.slow
-def test_the_base_and_preview_stages_build_a_hub_tier_model_offline(tiny_hub_models, tmp_path):
-    """`-S tier=t4` with the hub names pointing at local folders: base writes a pipeline whose card
-    carries the tier's clip size, and preview_base samples it without the toy-world oracle."""
-    import json
-    import os
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import yaml
-
-    root = Path(__file__).parents[1]
-    shutil.copytree(root / "stages", tmp_path / "stages")
-    shutil.copytree(root / "videos", tmp_path / "videos")  # data.gt_videos, as in the repository
-    params = committed_params()
-    params["tier"] = "t4"
-    params["tiers"]["t4"]["data"].update(resolution=32)  # the tiny model's size, not a T4's
-    params["model"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
-    params["model"]["preview"].update(steps=2)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(root / "src")}
-    for stage in ("base", "preview_base"):
-        done = subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-3000:]
-    card = json.loads((tmp_path / "models/base/videodpo.json").read_text())
-    assert (card["source"], card["frames"], card["frame_size"]) == ("hub", 8, 32)
-    assert set(card["commits"]) == {params["model"]["hub"]["base"], params["model"]["hub"]["motion_adapter"]}
-    pipe = models.load_pipeline(tmp_path / "models/base")
-    assert isinstance(pipe.unet, UNetMotionModel) and pipe.scheduler.config.beta_schedule == "linear"
-    metrics = json.loads((tmp_path / "metrics/base.json").read_text())
-    assert metrics["source"] == "hub" and metrics["held_out"]["n_samples"] == 12 and metrics["held_out"]["motion"] >= 0
-    assert (tmp_path / "plots/base/contact_sheet.png").stat().st_size > 1000
-
-
-@pytest.mark.slow
-def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_file(tiny_hub_models, tmp_path):
-    """`-S tier=t4` with the user's own prompt files under `dvc repro`: pairs carry the training
-    file's prompts, samples the evaluation file's; editing one evaluation prompt makes DVC see only
-    the sampling stages as changed (evaluate follows from their new samples)."""
+def test_a_hub_tier_run_builds_its_base_offline_and_uses_the_users_prompt_files(tiny_hub_models, tmp_path):
+    """`-S tier=t4` under `dvc repro`, the hub names pointing at local folders and the user's own prompt
+    files: base writes a pipeline whose card carries the tier's clip size, preview_base samples it
+    without the toy-world oracle; pairs carry the training file's prompts, samples the evaluation
+    file's; editing one evaluation prompt makes DVC see only the sampling stages as changed
+    (evaluate follows from their new samples)."""
     import json
     import os
     import shutil
@@ -250,6 +216,7 @@ def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_f
     params["model"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
     params["data"].update(appearance_tolerance=10.0)  # an untrained tiny model makes noise: appearance is not checked
     params["sample"].update(seeds_per_prompt={"dev": 2, "test": 1}, num_inference_steps=2)
+    params["model"]["preview"].update(steps=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
 
@@ -262,7 +229,16 @@ def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_f
     run("dvc", "init", "-q")
     run("git", "add", "-A")
     run("git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "a hub-tier project")
-    run("dvc", "repro", "make_pairs@dpo", "sample_base")
+    run("dvc", "repro", "preview_base", "make_pairs@dpo", "sample_base")
+    card = json.loads((tmp_path / "models/base/videodpo.json").read_text())
+    assert (card["source"], card["frames"], card["frame_size"]) == ("hub", 8, 32)
+    assert set(card["commits"]) == {params["model"]["hub"]["base"], params["model"]["hub"]["motion_adapter"]}
+    pipe = models.load_pipeline(tmp_path / "models/base")
+    assert isinstance(pipe.unet, UNetMotionModel) and pipe.scheduler.config.beta_schedule == "linear"
+    metrics = json.loads((tmp_path / "metrics/base.json").read_text())
+    assert metrics["source"] == "hub" and metrics["held_out"]["n_samples"] == 12 and metrics["held_out"]["motion"] >= 0
+    assert (tmp_path / "plots/base/contact_sheet.png").stat().st_size > 1000
+
     manifest = [json.loads(line) for line in (tmp_path / "data/pairs/dpo/manifest.jsonl").read_text().splitlines()]
     assert manifest and {r["caption"] for r in manifest} <= {"a dog", "sea waves", "a boat"}
     samples = json.loads((tmp_path / "results/samples/test/base/samples.json").read_text())
@@ -272,7 +248,7 @@ def test_a_hub_tier_run_trains_on_the_training_file_and_samples_the_evaluation_f
 
     (tmp_path / "my_eval.txt").write_text("a cat\na horse\n")
     status = json.loads(run("dvc", "status", "--json"))
-    ran = {"base", "settings@dpo", "make_pairs@dpo", "sample_base@dev", "sample_base@test"}
+    ran = {"base", "preview_base", "settings@dpo", "make_pairs@dpo", "sample_base@dev", "sample_base@test"}
     # both splits list both prompt files (DVC cannot pick a file by the split's name); no stage before sampling reruns
     assert {stage for stage in status if stage in ran} == {"sample_base@dev", "sample_base@test"}, status
     assert "my_eval.txt" in json.dumps(status["sample_base@test"]), status

@@ -281,7 +281,7 @@ def test_a_teammate_pulls_the_outputs_and_an_experiment_from_a_shared_remote(mic
     rerun = run(["dvc", "repro"], second)
     assert "Running stage" not in rerun, rerun
 
-    run(["dvc", "exp", "run", "-n", "shared-exp", "-S", "evaluate.bootstrap_samples=60"], first)
+    run(["dvc", "exp", "run", "evaluate@test", "-n", "shared-exp", "-S", "evaluate.bootstrap_samples=60"], first)
     pushed = (first / "metrics/eval_test.json").read_bytes()
     run(["dvc", "exp", "push", "origin", "shared-exp"], first)
     assert "shared-exp" in run(["dvc", "exp", "list", "origin"], second)

@@ -18,7 +18,8 @@ def test_a_queued_experiment_gives_the_metrics_of_the_same_run_in_the_workspace(
     committed = params.read_text()
     run(["git", "add", "-A"], micro_project)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "the micro run"], micro_project)
-    change = ["-S", "methods=[dpo,vader]"]  # the evaluations alone rerun, and their metrics change
+    # the test split's evaluation alone reruns (with the settings stages, which write the same files), and its metrics change
+    change = ["evaluate@test", "-S", "methods=[dpo,vader]"]
     run(["dvc", "exp", "run", "--queue", *change, "-n", "queued"], micro_project)
     run(["dvc", "queue", "start"], micro_project)
     deadline = time.monotonic() + 300
