@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from experiments import ROOT, experiments_on_the_commit, read_json, run_experiment
 

@@ -21,9 +21,8 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file
 
-from videodpo import models, temporal
+from videodpo import families, models, temporal
 from videodpo.config import load_config
-from videodpo.sampling import initial_latents
 
 
 def steady_brightness(clip: np.ndarray) -> np.ndarray:
@@ -47,9 +46,9 @@ def main() -> None:
     folder = Path("results/samples/dev/base")  # analysis reads dev, never test
     clips = load_file(str(folder / "clips.safetensors"))["clips"]
     samples = json.loads((folder / "samples.json").read_text())
-    pipe = models.load_pipeline("models/base")
-    pipe.set_progress_bar_config(disable=True)
-    latents = torch.cat([initial_latents(pipe, card.frames, s["seed"], card.shared_noise) for s in samples])
+    model = families.load_base("models/base")
+    pipe = model.pipe  # this analysis samples through the AnimateDiff pipeline with latents of its own
+    latents = torch.cat([model.initial_latents(card.frames, s["seed"], card.shared_noise) for s in samples])
     offsets = latents.mean(dim=(3, 4), keepdim=True)
     shared_offsets = latents - offsets + offsets.mean(dim=2, keepdim=True)
     regenerated = []

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file
 
-from videodpo import guided_pairs, models, temporal, toyworld
+from videodpo import families, guided_pairs, models, temporal, toyworld
 from videodpo.config import load_config
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config()
     card, world, sampler = models.ModelCard.load("models/base"), config.toyworld, config.sample
-    pipe = models.load_pipeline("models/base", torch.float32)
+    model = families.load_base("models/base", torch.float32)
     captions = toyworld.train_captions()
     picked = captions[:: max(1, len(captions) // args.clips)][: args.clips]
     truth = guided_pairs.toy_ground_truth(
@@ -55,7 +55,7 @@ def main() -> None:
         share = card.shared_noise if share_text == "model" else float(share_text)
         copies = [
             guided_pairs.corrupted_copies(
-                pipe, truth.clips, truth.captions, [7 * i + which for i in range(len(picked))], float(eta_text),
+                model, truth.clips, truth.captions, [7 * i + which for i in range(len(picked))], float(eta_text),
                 sampler.num_inference_steps, sampler.guidance_scale, share,
                 desc=f"η {eta_text}, share {share}: copies {'ab'[which - 1]}",
             )

@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from videodpo import models, precision, prompts, seeds, toyworld
+from videodpo import families, models, precision, prompts, seeds, toyworld
 from videodpo.config import load_config
 from videodpo.evaluation import clip_metrics, compare
-from videodpo.sampling import generate_clips
 
 ROOT = Path(__file__).parents[1]
 MEASURES = ("warping_error", "frame_difference", "motion", "travel", "contrast", "adherence")
@@ -37,11 +36,11 @@ def main() -> None:
     oracle = card.source == "toy" and all(toyworld.is_caption(p) for p in texts)
     rows = {}
     for variant in ("base", *config.methods):
-        pipe = models.load_pipeline(ROOT / "models/base", precision.weight_dtype(config.training.mixed_precision))
+        model = families.load_base(ROOT / "models/base", precision.weight_dtype(config.training.mixed_precision))
         if variant != "base":
-            models.load_motion_lora(pipe, ROOT / "models/lora" / variant)
-        clips = generate_clips(
-            pipe, texts, sample_seeds, card.frames, config.sample.num_inference_steps, config.sample.guidance_scale,
+            model.load_lora(ROOT / "models/lora" / variant)
+        clips = model.generate(
+            texts, sample_seeds, card.frames, config.sample.num_inference_steps, config.sample.guidance_scale,
             card.shared_noise, desc=f"replicate: {variant}", resolution=card.frame_size,
         )
         rows[variant] = [clip_metrics(clip, text, oracle) for clip, text in tqdm(list(zip(clips, texts)), desc=f"score: {variant}", unit="clip")]

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videodpo import models, rewards, toyworld, vader
+from videodpo import families, rewards, toyworld, vader
 from videodpo.evaluation import clip_metrics
-from videodpo.sampling import generate_clips
 
 DEFAULT_GUARD = {"contrast": 20.0, "colour": 1.0, "layout": 1.0}
 
@@ -38,31 +37,30 @@ def main(args: list[str]) -> None:
         frames=8, num_inference_steps=get("nsteps", 10), guidance_scale=4.0, shared_noise=0.5,
         backprop=get("backprop", "all"), backprop_steps=get("k", 1), decode_frames=get("window", 0),
     )
-    pipe = models.load_pipeline(get("base", "models/base"))
-    pipe.set_progress_bar_config(disable=True)
+    model = families.load_base(get("base", "models/base"))
     captions = [c.text for c in toyworld.train_captions()]
     count = get("queries", 64)
     prompts = [captions[i % len(captions)] for i in range(count)]
     seeds = [900_000 + i for i in range(count)]  # disjoint from the evaluation seeds below
-    references = torch.cat([vader.reference_clips(pipe, prompts[i : i + 16], seeds[i : i + 16], sampling) for i in range(0, count, 16)])
-    unconditional, conditional = vader.text_embeddings(pipe, prompts)
+    references = torch.cat([vader.reference_clips(model, prompts[i : i + 16], seeds[i : i + 16], sampling) for i in range(0, count, 16)])
+    unconditional, conditional = model.guidance_embeddings(prompts)
     queries = vader.VaderQueries(seeds, prompts, unconditional, conditional, references)
     torch.manual_seed(get("seed", 0))  # the LoRA's initial weights
     rank = get("rank", 4)
-    models.add_motion_lora(pipe.unet, rank, rank, targets=get("targets", "motion_and_spatial"))
+    model.add_lora(rank, rank, targets=get("targets", "motion_and_spatial"))
     objective = vader.VaderObjective(get("rewards", {"brightness": 1.0, "temporal": 1.0}), get("guard", DEFAULT_GUARD))
     loop = vader.VaderLoop(get("steps", 40), get("batch", 2), get("lr", 2e-2), lr_schedule=get("schedule", "cosine"), seed=get("seed", 0))
     log = lambda values, step: print("STEP", step, " ".join(f"{k}={v:.3g}" for k, v in values.items()), flush=True)
     scorers = rewards.load_scorers(objective.rewards, Path(get("vjepa_dir", "models/vjepa")), get("clip", "openai/clip-vit-base-patch32"), "main")
-    run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, log=log, scorers=scorers)
+    run = vader.train_vader_lora(model, queries, sampling, objective, loop, log=log, scorers=scorers)
 
     held_out = [c.text for c in toyworld.held_out_captions()]
     prompts = (held_out * 8)[: get("n", 48)]
     seeds = [700_000 + i for i in range(len(prompts))]
     with torch.no_grad():
-        after = generate_clips(pipe, prompts, seeds, 8, 20, 4.0, 0.5, batch_size=12, desc="policy")
-        with models.adapters_disabled(pipe.unet):
-            before = generate_clips(pipe, prompts, seeds, 8, 20, 4.0, 0.5, batch_size=12, desc="base")
+        after = model.generate(prompts, seeds, 8, 20, 4.0, 0.5, batch_size=12, desc="policy")
+        with model.adapters_disabled(model.denoiser):
+            before = model.generate(prompts, seeds, 8, 20, 4.0, 0.5, batch_size=12, desc="base")
 
     keys = ("warping_error", "frame_difference", "warping_error_seed", "motion", "travel", "contrast", "saturation")
 

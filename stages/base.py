@@ -12,7 +12,9 @@ from pathlib import Path
 
 from dvclive import Live
 
-from videodpo import hub_access, models, outputs, pretraining
+from videodpo import models, outputs
+from videodpo.families.animatediff import hub as animatediff_hub
+from videodpo.families.animatediff import pretraining, toy
 from videodpo.config import load_config
 
 MODEL_DIR = "models/base"
@@ -23,11 +25,11 @@ def main() -> None:
     config = load_config()
     started = time.time()
     if config.model.source == "hub":
-        hub = models.HubModel(**config.model.hub.model_dump())
-        pipe = hub_access.load_hub_pipeline(hub)
-        commits = models.hub_commits(hub)
+        hub = animatediff_hub.HubModel(**config.model.hub.model_dump())
+        model = animatediff_hub.load_hub_model(hub)
+        commits = animatediff_hub.hub_commits(hub)
         for repo, revision in ((hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)):
-            if not models.is_commit(revision) and not Path(repo).is_dir():
+            if not animatediff_hub.is_commit(revision) and not Path(repo).is_dir():
                 warnings.warn(
                     f"model.hub: {repo} at {revision!r} is a branch or tag, so a later run may load other weights "
                     f"(loaded now: commit {commits[repo]}); pin commits with `python scripts/pin_hub_revisions.py`",
@@ -40,7 +42,7 @@ def main() -> None:
         (Path(CURVES_DIR) / "plots/metrics").mkdir(parents=True, exist_ok=True)  # no curves: an empty folder
     else:
         world = config.toyworld
-        arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
+        arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
         schedule = pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
         with Live(dir=CURVES_DIR, dvcyaml=None, save_dvc_exp=False, report=None) as live:
 
@@ -50,12 +52,12 @@ def main() -> None:
                     live.log_metric(name, value)
 
             clock = pretraining.PhaseClock()
-            pipe = pretraining.pretrain_toy_pipeline(arch, schedule, log, clock)
+            model = pretraining.pretrain_toy_pipeline(arch, schedule, log, clock)
             live.summary["pretrain_minutes"] = round((time.time() - started) / 60, 1)
             live.summary["phase_minutes"] = clock.minutes_per_phase()
         card = models.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise)
     with outputs.atomic_directory(MODEL_DIR) as staging:
-        models.save_pipeline(pipe, staging)
+        model.save(staging)
         card.save(staging)
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from videodpo import distributed, integrity, latents, models, outputs, vader
-from videodpo.pretraining import clips_to_tensor
+from videodpo import distributed, families, integrity, latents, outputs, vader
+from videodpo.clips import clips_to_tensor
 
 
-def encode_queries(pipe) -> None:
+def encode_queries(model) -> None:
     records, references = vader.read_query_clips(Path("data/pairs/vader"))
-    unconditional, conditional = vader.text_embeddings(pipe, [record["caption"] for record in records])
+    unconditional, conditional = model.guidance_embeddings([record["caption"] for record in records])
     queries = vader.VaderQueries(
         [record["seed"] for record in records], [record["caption"] for record in records], unconditional.float().cpu(), conditional.float().cpu(), clips_to_tensor(references)
     )
@@ -29,9 +29,9 @@ def main(method: str) -> None:
     pairs_dir = Path("data/pairs") / method
     if not pairs_dir.is_dir():
         raise SystemExit(f"encode_latents: {pairs_dir} is missing; it is made by make_pairs@{method}")
-    pipe = models.load_pipeline("models/base").to(distributed.processes().device)  # fp32: SD1.5's VAE overflows in fp16
+    model = families.load_base("models/base").to(distributed.processes().device)  # fp32: SD1.5's VAE overflows in fp16
     if method == "vader":
-        return encode_queries(pipe)
+        return encode_queries(model)
     made_by = f"make_pairs@{method}"
     manifest = latents.read_manifest(pairs_dir, made_by)
     with outputs.atomic_directory(Path("data/latents") / method) as staging:
@@ -42,9 +42,9 @@ def main(method: str) -> None:
             latents.write_latent_shard(
                 Path(staging),
                 shard.replace("pairs-", "latents-"),
-                latents.encode_clips(pipe, arrays["winners"]),
-                latents.encode_clips(pipe, arrays["losers"]),
-                latents.encode_captions(pipe, captions),
+                model.encode_clips(arrays["winners"]),
+                model.encode_clips(arrays["losers"]),
+                model.encode_prompts(captions),
                 None if labels is None else torch.from_numpy(labels),
             )
 

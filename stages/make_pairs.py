@@ -32,11 +32,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from videodpo import (
-    distributed, guided_pairs, integrity, labellers, latents, models, outputs, pairs, precision, prompts, rewards, seeds, temporal, toyworld,
-    user_videos, vader,
+    clips, distributed, families, guided_pairs, integrity, labellers, latents, models, outputs, pairs, precision, prompts, seeds, temporal,
+    toyworld, user_videos, vader,
 )
 from videodpo.method_settings import DPOPairSettings, LabelledPairSettings, VaderQuerySettings, read_stage_settings
-from videodpo.sampling import generate_clips, regenerate_frames
+from videodpo.sampling import regenerate_frames
 
 PAIR_MAKERS = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")  # methods whose training data this stage makes
 
@@ -49,30 +49,30 @@ def training_prompts(settings, card: models.ModelCard) -> prompts.PromptSet:
     return prompt_set
 
 
-def steadiest_generations(pipe, card, prompts, pair_seeds, settings: DPOPairSettings):
+def steadiest_generations(model, card, prompts, pair_seeds, settings: DPOPairSettings):
     """Winners and their seeds: per pair, the generation with the lowest warping error of
     `data.candidates_per_pair` (seeds from videodpo.seeds.candidate_seeds)."""
     count = settings.data.candidates_per_pair
     candidate_seeds = [seed for pair_seed in pair_seeds for seed in seeds.candidate_seeds(pair_seed, count)]
-    clips = generate_clips(
-        pipe, [p for p in prompts for _ in range(count)], candidate_seeds, card.frames, settings.num_inference_steps,
+    generated = model.generate(
+        [p for p in prompts for _ in range(count)], candidate_seeds, card.frames, settings.num_inference_steps,
         settings.guidance_scale, card.shared_noise, desc="make_pairs: winners", resolution=card.frame_size,
     )
     if count == 1:
-        return clips, list(pair_seeds)
-    errors = np.array([temporal.warping_error(c) for c in tqdm(clips, desc="make_pairs: rank candidates", unit="clip")])
+        return generated, list(pair_seeds)
+    errors = np.array([temporal.warping_error(c) for c in tqdm(generated, desc="make_pairs: rank candidates", unit="clip")])
     best = errors.reshape(len(pair_seeds), count).argmin(axis=1) + np.arange(len(pair_seeds)) * count
-    return clips[best], [candidate_seeds[i] for i in best]
+    return generated[best], [candidate_seeds[i] for i in best]
 
 
-def make_losers(pipe, winners, prompts, seeds, methods, strength, settings: DPOPairSettings) -> np.ndarray:
+def make_losers(model, winners, prompts, seeds, methods, strength, settings: DPOPairSettings) -> np.ndarray:
     """The loser of every pair, each made by its own method."""
     losers = np.empty_like(winners)
     for method in dict.fromkeys(methods):
         rows = [i for i, m in enumerate(methods) if m == method]
         if method == pairs.IMG2IMG:
             regenerated = regenerate_frames(
-                pipe, winners[rows], [prompts[i] for i in rows], [seeds[i] for i in rows], strength,
+                model, winners[rows], [prompts[i] for i in rows], [seeds[i] for i in rows], strength,
                 settings.num_inference_steps, settings.guidance_scale, desc="make_pairs: img2img losers",
             )
             # regenerated frames come back a little lighter or darker: give them their winner's appearance
@@ -94,15 +94,15 @@ def main(method: str, state) -> None:
     data = settings.data
     card = models.ModelCard.load("models/base")
     captions = training_prompts(settings, card).prompts
-    pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
     count = data.num_pairs
     prompts = [captions[i % len(captions)] for i in range(count)]
     pair_seeds = seeds.pair_seeds(data.seed, count)
     makers = pairs.methods_for_pairs(data.jitter_method, count)
     shard = distributed.my_shard(count)  # every pair is a pure function of its prompt, seed and maker
     mine = slice(shard.start, shard.stop)
-    winners, my_seeds = steadiest_generations(pipe, card, prompts[mine], pair_seeds[mine], settings)
-    losers = make_losers(pipe, winners, prompts[mine], my_seeds, makers[mine], data.jitter_strength, settings)
+    winners, my_seeds = steadiest_generations(model, card, prompts[mine], pair_seeds[mine], settings)
+    losers = make_losers(model, winners, prompts[mine], my_seeds, makers[mine], data.jitter_strength, settings)
     winners, losers = distributed.gather_rows(winners, count), distributed.gather_rows(losers, count)
     winner_seeds = distributed.gather_rows(np.asarray(my_seeds, dtype=np.int64), count).tolist()
     with distributed.main_process_writes() as writes:
@@ -113,18 +113,18 @@ def main(method: str, state) -> None:
 def make_queries(settings: VaderQuerySettings, state) -> None:
     card = models.ModelCard.load("models/base")
     captions = training_prompts(settings, card).prompts
-    pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
     prompts = [captions[i % len(captions)] for i in range(settings.queries)]
     query_seeds = seeds.pair_seeds(settings.seed, settings.queries)
     sampling = vader.VaderSampling(card.frames, settings.num_inference_steps, settings.guidance_scale, card.shared_noise)
     shard = distributed.my_shard(settings.queries)
     mine = [(prompts[i], query_seeds[i]) for i in shard]
-    clips = []
+    made = []
     for start in tqdm(range(0, len(mine), 8), desc="make_pairs@vader: reference clips", unit="batch"):
         batch = mine[start : start + 8]
-        frames = vader.reference_clips(pipe, [p for p, _ in batch], [s for _, s in batch], sampling)
-        clips.append(rewards.to_uint8_clips(frames))
-    references = distributed.gather_rows(np.concatenate(clips), settings.queries)
+        frames = vader.reference_clips(model, [p for p, _ in batch], [s for _, s in batch], sampling)
+        made.append(clips.to_uint8_clips(frames))
+    references = distributed.gather_rows(np.concatenate(made), settings.queries)
     with distributed.main_process_writes() as writes:
         if writes:
             errors = [temporal.warping_error(clip) for clip in tqdm(references, desc="make_pairs@vader: flicker", unit="clip")]
@@ -184,7 +184,7 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
     labeller_of(captions[0])  # a bad labeller name fails before the model loads
     asked = labellers.budget_mask(count, len(parts), settings.label_budget, settings.seed)
     made_pairs = pairs_to_make(asked)
-    pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
     shard = distributed.my_shard(len(made_pairs))  # every pair is a pure function of its seeds and ground truth
     mine = made_pairs[shard.start : shard.stop]
     copies = []
@@ -194,12 +194,12 @@ def make_labelled_pairs(method: str, settings: LabelledPairSettings, state) -> N
         desc = f"make_pairs@{method}: clips {'ab'[which]}"
         if settings.kind == "dense":
             made = guided_pairs.corrupted_copies(
-                pipe, truth.clips[mine], my_captions, my_seeds, settings.dense.eta, settings.num_inference_steps,
+                model, truth.clips[mine], my_captions, my_seeds, settings.dense.eta, settings.num_inference_steps,
                 settings.guidance_scale, copy_share, desc=desc,
             )
         else:
-            made = generate_clips(
-                pipe, my_captions, my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
+            made = model.generate(
+                my_captions, my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
                 card.shared_noise, desc=desc, resolution=card.frame_size,
             )
         copies.append(distributed.gather_rows(made, len(made_pairs)))

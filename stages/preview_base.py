@@ -7,11 +7,10 @@ no oracle: it gets the contact sheet of the held-out captions and their flicker 
 
 import numpy as np
 
-from videodpo import distributed, integrity, models, outputs, precision, seeds, toyworld, visuals
+from videodpo import distributed, families, integrity, models, outputs, precision, seeds, toyworld, visuals
 from videodpo.base_report import preview_base_model
 from videodpo.config import load_config
 from videodpo.evaluation import clip_metrics
-from videodpo.sampling import generate_clips
 
 MODEL_DIR = "models/base"
 METRICS = "metrics/base.json"
@@ -25,10 +24,10 @@ def main() -> None:
     if card.source != "toy":
         preview_hub_model(card, preview, config.training.mixed_precision)
         return
-    pipe = models.load_pipeline(MODEL_DIR)
+    model = families.load_base(MODEL_DIR)
     render_kwargs = dict(size=world.frame_size, frames=world.frames, radius=world.radius, speed=world.speed)
     metrics, clips, texts = preview_base_model(
-        pipe, preview.seeds_per_caption, preview.steps, preview.guidance_scale, card.shared_noise, world.frames, render_kwargs
+        model, preview.seeds_per_caption, preview.steps, preview.guidance_scale, card.shared_noise, world.frames, render_kwargs
     )
     outputs.write_json(METRICS, metrics)
     # one clip per (shape, colour) from training, directions rotating, then every held-out caption
@@ -42,10 +41,10 @@ def main() -> None:
 
 
 def preview_hub_model(card: models.ModelCard, preview, mixed_precision: str) -> None:
-    pipe = models.load_pipeline(MODEL_DIR, precision.weight_dtype(mixed_precision)).to(distributed.processes().device)
+    model = families.load_base(MODEL_DIR, precision.weight_dtype(mixed_precision)).to(distributed.processes().device)
     captions = [c.text for c in toyworld.held_out_captions()]
-    clips = generate_clips(
-        pipe, captions, seeds.preview_seeds(len(captions)), card.frames, preview.steps, preview.guidance_scale, card.shared_noise,
+    clips = model.generate(
+        captions, seeds.preview_seeds(len(captions)), card.frames, preview.steps, preview.guidance_scale, card.shared_noise,
         desc="preview_base (hub)", resolution=card.frame_size,
     )
     scores = [clip_metrics(clip, caption, oracle=False) for clip, caption in zip(clips, captions)]

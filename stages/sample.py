@@ -15,9 +15,9 @@ from pathlib import Path
 
 from safetensors.numpy import save_file
 
-from videodpo import distributed, integrity, models, outputs, precision, prompts, seeds, visuals
+from videodpo import distributed, families, integrity, models, outputs, precision, prompts, seeds, visuals
 from videodpo.config import load_config
-from videodpo.sampling import generate_clips, sample_stage, samples_folder
+from videodpo.sampling import sample_stage, samples_folder
 
 GIFS = 4  # the first sample of each of the first prompts
 
@@ -32,13 +32,13 @@ def main(variant: str, split: str, state) -> None:
     card = models.ModelCard.load("models/base")
     per_prompt = getattr(config.sample.seeds_per_prompt, split)
     samples = seeds.evaluation_samples(prompts.split_prompts(config.prompts, split, card.source), per_prompt, split)
-    pipe = models.load_pipeline("models/base", precision.weight_dtype(config.training.mixed_precision)).to(state.device)
+    model = families.load_base("models/base", precision.weight_dtype(config.training.mixed_precision)).to(state.device)
     if variant != "base":
-        models.load_motion_lora(pipe, lora)
+        model.load_lora(lora)
     shard = distributed.my_shard(len(samples))
     mine = samples[shard.start : shard.stop]
-    clips = generate_clips(
-        pipe, [p for p, _ in mine], [s for _, s in mine], card.frames,
+    clips = model.generate(
+        [p for p, _ in mine], [s for _, s in mine], card.frames,
         config.sample.num_inference_steps, config.sample.guidance_scale, card.shared_noise, desc=f"sample: {variant} ({split})",
         resolution=card.frame_size,
     )

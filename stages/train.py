@@ -25,14 +25,14 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from videodpo import distributed, integrity, latents, models, outputs, precision, prompts, rewards, vader, validation, visuals
+from videodpo import distributed, families, integrity, latents, models, outputs, precision, prompts, rewards, vader, validation, visuals
 from videodpo.method_settings import read_stage_settings
 from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
 
 TRAINED_HERE = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")  # methods this stage trains
-CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/models.py")
+CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/families/animatediff/__init__.py")
 VADER_CODE = (
-    "src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/models.py", "src/videodpo/temporal.py",
+    "src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/families/animatediff/__init__.py", "src/videodpo/temporal.py",
     "src/videodpo/vjepa.py", "src/videodpo/clip_score.py",
 )
 VJEPA_DIR = Path("models/vjepa")  # the vjepa reward's scorer, from the vjepa stage
@@ -90,10 +90,10 @@ def publish_curves(checkpoint: Path, plots: Path) -> None:
         shutil.copytree(checkpoint / "live", staging, dirs_exist_ok=True)
 
 
-def validation_scorer(pipe, settings, card: models.ModelCard):
-    """Scores the pipeline as it is now on the first prompts of the training set (either method's settings)."""
+def validation_scorer(model, settings, card: models.ModelCard):
+    """Scores the model as it is now on the first prompts of the training set (either method's settings)."""
     texts = prompts.read_prompt_set(settings.validation_prompts, card.source, "prompts.train").prompts
-    return validation.scorer(pipe, texts, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
+    return validation.scorer(model, texts, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
 
 
 def main(method: str, state) -> None:
@@ -108,13 +108,13 @@ def main(method: str, state) -> None:
     card = models.ModelCard.load("models/base")
     training = settings.training
     # frozen weights in the tier's precision; the LoRA is cast to fp32 when training starts
-    pipe = models.load_pipeline("models/base", precision.weight_dtype(training.mixed_precision))
+    model = families.load_base("models/base", precision.weight_dtype(training.mixed_precision))
     data = latents.load_latents(f"data/latents/{method}", f"encode_latents@{method}")
-    reference = None if training.memory_optimized else copy.deepcopy(pipe.unet).requires_grad_(False)
+    reference = None if training.memory_optimized else copy.deepcopy(model.denoiser).requires_grad_(False)
     torch.manual_seed(training.seed)  # the LoRA's initial weights come from torch's global generator
-    lora = models.add_motion_lora(pipe.unet, settings.lora_rank, settings.lora_alpha)
+    lora = model.add_lora(settings.lora_rank, settings.lora_alpha)
     if training.gradient_checkpointing:
-        pipe.unet.enable_gradient_checkpointing()
+        model.enable_gradient_checkpointing()
     loop = LoopSettings(
         max_steps=training.max_steps, batch_size=training.batch_size, learning_rate=training.learning_rate,
         beta=training.beta, gradient_accumulation_steps=training.gradient_accumulation_steps,
@@ -122,15 +122,14 @@ def main(method: str, state) -> None:
         sft_weight=training.sft_weight, max_timestep=training.max_timestep, val_every=training.val_every,
         checkpoint_every=training.checkpoint_every,
     )
-    pipe.set_progress_bar_config(disable=True)
-    validate = validation_scorer(pipe, settings, card)
+    validate = validation_scorer(model, settings, card)
     identity = fingerprint(CODE, list(data.values()), (settings.lora_rank, settings.lora_alpha, training.memory_optimized))
     with dvclive_log(checkpoint, state.is_main_process) as log:
-        run = train_dpo_lora(pipe.unet, reference, pipe.scheduler, data, loop, checkpoint, log, identity, validate)
+        run = train_dpo_lora(model, reference, data, loop, checkpoint, log, identity, validate)
     with distributed.main_process_writes() as writes:
         if writes:
             with outputs.atomic_directory(f"models/lora/{method}") as staging:
-                models.save_motion_lora(pipe.unet, lora, staging)
+                model.save_lora(lora, staging)
             publish_curves(checkpoint, plots)
             shutil.rmtree(checkpoint, ignore_errors=True)
             plot_curves(plots / "plots/metrics", plots / "curves.png")
@@ -143,14 +142,12 @@ def train_vader(state, started: float) -> None:
     options = settings.vader
     checkpoint, plots = Path("models/checkpoints/train_vader"), Path("plots/train/vader")
     card = models.ModelCard.load("models/base")
-    pipe = models.load_pipeline("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
-    pipe.set_progress_bar_config(disable=True)
+    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
     queries = vader.load_query_tensors(Path("data/latents/vader"))
     torch.manual_seed(options.seed)  # the LoRA's initial weights
-    lora = models.add_motion_lora(pipe.unet, settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
-    if settings.gradient_checkpointing:  # the reward's gradient runs back through the decoder too
-        pipe.unet.enable_gradient_checkpointing()
-        pipe.vae.enable_gradient_checkpointing()
+    lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
+    if settings.gradient_checkpointing:
+        model.enable_gradient_checkpointing(decoder=True)  # the reward's gradient runs back through the decoder too
     scorers = rewards.load_scorers(options.rewards, VJEPA_DIR, settings.clip.hub, settings.clip.revision, state.device)
     sampling = vader.VaderSampling(
         card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
@@ -167,13 +164,13 @@ def train_vader(state, started: float) -> None:
         [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references],
         (settings.lora_rank, settings.lora_alpha, options.lora_targets, queries.prompts, settings.clip),
     )
-    validate = validation_scorer(pipe, settings, card)
+    validate = validation_scorer(model, settings, card)
     with dvclive_log(checkpoint, state.is_main_process) as log:
-        run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
+        run = vader.train_vader_lora(model, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
     with distributed.main_process_writes() as writes:
         if writes:
             with outputs.atomic_directory("models/lora/vader") as staging:
-                models.save_motion_lora(pipe.unet, lora, staging)
+                model.save_lora(lora, staging)
             publish_curves(checkpoint, plots)
             shutil.rmtree(checkpoint, ignore_errors=True)
             plot_vader_curves(plots / "plots/metrics", plots / "curves.png", objective)

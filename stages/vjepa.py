@@ -17,7 +17,7 @@ import torch
 
 from videodpo import integrity, outputs, pairs, toyworld, vjepa
 from videodpo.config import load_config
-from videodpo.pretraining import clips_to_tensor
+from videodpo.clips import clips_to_tensor
 
 MODEL_DIR = Path("models/vjepa")
 BASE_SAMPLES = Path("results/samples/dev/base/clips.safetensors")  # the dev split: this report chooses nothing, but test stays unread

@@ -14,11 +14,11 @@ torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, tor
 
 
 @pytest.fixture(scope="session")
-def toy_pipeline():
-    """An untrained embedded-default pipeline (weights random but fixed)."""
-    from toy_models import build_toy_pipeline
+def toy_model():
+    """An untrained embedded-default model (weights random but fixed); a test that changes it works on a copy."""
+    from toy_models import build_toy_model
 
-    return build_toy_pipeline()
+    return build_toy_model()
 
 
 # The micro project that the pipeline modules (tests/test_pipeline_*.py) run the real `dvc repro` on

@@ -5,14 +5,14 @@ import json
 import pytest
 import torch
 
-from videodpo import models
-from videodpo.training import DPOBatch, batch_for_step, diffusion_target, dpo_step, paired_errors
+from videodpo.families.animatediff import add_lora
+from videodpo.training import DPOBatch, batch_for_step, dpo_step, paired_errors
 
 
 @pytest.fixture()
-def lora_unet(toy_pipeline):
-    unet = copy.deepcopy(toy_pipeline.unet)
-    models.add_motion_lora(unet, rank=4, alpha=4)
+def lora_unet(toy_model):
+    unet = copy.deepcopy(toy_model.denoiser)
+    add_lora(unet, rank=4, alpha=4)
     return unet
 
 
@@ -29,44 +29,44 @@ def make_batch(size: int = 3, seed: int = 0) -> DPOBatch:
     )
 
 
-def test_batched_winner_and_loser_forward_equals_separate_forwards(lora_unet, toy_pipeline):
-    scheduler, batch = toy_pipeline.scheduler, make_batch()
+def test_batched_winner_and_loser_forward_equals_separate_forwards(lora_unet, toy_model):
+    scheduler, batch = toy_model.scheduler, make_batch()
     with torch.no_grad():
-        winner, loser = paired_errors(lora_unet, scheduler, batch)
+        winner, loser = paired_errors(toy_model, lora_unet, batch)
         for latents, batched in ((batch.winners, winner), (batch.losers, loser)):
             noisy = scheduler.add_noise(latents, batch.noise, batch.timesteps)
             prediction = lora_unet(noisy, batch.timesteps, encoder_hidden_states=batch.text.repeat_interleave(8, 0)).sample
-            target = diffusion_target(scheduler, latents, batch.noise, batch.timesteps)
+            target = scheduler.get_velocity(latents, batch.noise, batch.timesteps)  # the toy model predicts v
             separate = (prediction - target).pow(2).flatten(1).mean(1)
             torch.testing.assert_close(batched, separate, rtol=1e-4, atol=1e-6)
 
 
-def test_adapter_toggling_and_frozen_copy_give_the_same_reference(lora_unet, toy_pipeline):
+def test_adapter_toggling_and_frozen_copy_give_the_same_reference(lora_unet, toy_model):
     batch = make_batch()
     with torch.no_grad():  # a non-zero LoRA, so the policy differs from the reference
         for name, param in lora_unet.named_parameters():
             if "lora_B" in name:
                 param.normal_(0, 0.1)
-    toggled = dpo_step(lora_unet, None, toy_pipeline.scheduler, batch, beta=100)
-    frozen = dpo_step(lora_unet, toy_pipeline.unet, toy_pipeline.scheduler, batch, beta=100)
+    toggled = dpo_step(toy_model, lora_unet, None, batch, beta=100)
+    frozen = dpo_step(toy_model, lora_unet, toy_model.denoiser, batch, beta=100)
     torch.testing.assert_close(toggled.reference_winner, frozen.reference_winner)
     torch.testing.assert_close(toggled.reference_loser, frozen.reference_loser)
     assert not torch.allclose(toggled.policy_winner, toggled.reference_winner)
 
 
-def test_at_initialisation_policy_equals_reference_and_the_loss_is_log_two(lora_unet, toy_pipeline):
-    step = dpo_step(lora_unet, None, toy_pipeline.scheduler, make_batch(), beta=2500)
+def test_at_initialisation_policy_equals_reference_and_the_loss_is_log_two(lora_unet, toy_model):
+    step = dpo_step(toy_model, lora_unet, None, make_batch(), beta=2500)
     torch.testing.assert_close(step.policy_winner, step.reference_winner)
     assert abs(step.terms.loss.item() - torch.log(torch.tensor(2.0)).item()) < 1e-4
 
 
-def test_a_few_dpo_steps_on_one_batch_make_the_policy_prefer_its_winners(lora_unet, toy_pipeline):
+def test_a_few_dpo_steps_on_one_batch_make_the_policy_prefer_its_winners(lora_unet, toy_model):
     batch = make_batch(seed=3)
     params = [p for p in lora_unet.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=1e-3)
     losses = []
     for _ in range(15):
-        step = dpo_step(lora_unet, None, toy_pipeline.scheduler, batch, beta=500)
+        step = dpo_step(toy_model, lora_unet, None, batch, beta=500)
         optimiser.zero_grad()
         step.terms.loss.backward()
         optimiser.step()
@@ -74,9 +74,9 @@ def test_a_few_dpo_steps_on_one_batch_make_the_policy_prefer_its_winners(lora_un
     assert losses[-1] < losses[0] - 0.05
     assert step.terms.implicit_accuracy.item() == 1.0
     # only the LoRA trained: with it off the model is still the base model
-    with torch.no_grad(), models.adapters_disabled(lora_unet):
-        base_errors = paired_errors(toy_pipeline.unet, toy_pipeline.scheduler, batch)
-        toggled_errors = paired_errors(lora_unet, toy_pipeline.scheduler, batch)
+    with torch.no_grad(), toy_model.adapters_disabled(lora_unet):
+        base_errors = paired_errors(toy_model, toy_model.denoiser, batch)
+        toggled_errors = paired_errors(toy_model, lora_unet, batch)
     for a, b in zip(base_errors, toggled_errors):
         torch.testing.assert_close(a, b)
 
@@ -86,28 +86,28 @@ def tiny_data(n: int = 6) -> dict:
     return {"winners": batch.winners, "losers": batch.losers, "text": batch.text}
 
 
-def lora_weights(unet) -> dict:
-    return {n: p.detach().clone() for n, p in unet.named_parameters() if p.requires_grad}
+def lora_weights(model) -> dict:
+    return {n: p.detach().clone() for n, p in model.denoiser.named_parameters() if p.requires_grad}
 
 
-def fresh_lora_unet(toy_pipeline):
-    """The toy UNet with a LoRA of fixed initial weights, as a new process would build it."""
-    unet = copy.deepcopy(toy_pipeline.unet)
+def fresh_lora_model(toy_model):
+    """The toy model with a LoRA of fixed initial weights, as a new process would build it."""
+    model = copy.deepcopy(toy_model)
     torch.manual_seed(0)
-    models.add_motion_lora(unet, rank=4, alpha=4)
-    return unet
+    model.add_lora(rank=4, alpha=4)
+    return model
 
 
-def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(toy_pipeline, tmp_path):
+def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(toy_model, tmp_path):
     from videodpo.training import LoopSettings, train_dpo_lora
 
     settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=1)
 
-    def fresh_unet():
-        return fresh_lora_unet(toy_pipeline)
+    def fresh_model():
+        return fresh_lora_model(toy_model)
 
-    straight = fresh_unet()
-    train_dpo_lora(straight, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "a")
+    straight = fresh_model()
+    train_dpo_lora(straight, None, tiny_data(), settings, tmp_path / "a")
 
     class Stop(Exception):
         pass
@@ -117,16 +117,16 @@ def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
             raise Stop
 
     with pytest.raises(Stop):
-        train_dpo_lora(fresh_unet(), None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", stop_during_step_two)
-    resumed = fresh_unet()  # a new process: fresh model, same checkpoint folder
+        train_dpo_lora(fresh_model(), None, tiny_data(), settings, tmp_path / "b", stop_during_step_two)
+    resumed = fresh_model()  # a new process: fresh model, same checkpoint folder
     logged = []
-    train_dpo_lora(resumed, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", lambda m, s: logged.append(s))
+    train_dpo_lora(resumed, None, tiny_data(), settings, tmp_path / "b", lambda m, s: logged.append(s))
     assert logged == [2, 3]  # only the remaining steps ran
     for name, value in lora_weights(straight).items():
         torch.testing.assert_close(lora_weights(resumed)[name], value)
 
 
-def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from_it(toy_pipeline, tmp_path):
+def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from_it(toy_model, tmp_path):
     import os
     import signal
 
@@ -134,51 +134,51 @@ def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from
 
     settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=10)
 
-    def fresh_unet():
-        return fresh_lora_unet(toy_pipeline)
+    def fresh_model():
+        return fresh_lora_model(toy_model)
 
-    straight = fresh_unet()
-    train_dpo_lora(straight, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "a")
+    straight = fresh_model()
+    train_dpo_lora(straight, None, tiny_data(), settings, tmp_path / "a")
 
     def terminated_during_step_one(metrics, step):
         if step == 1:  # as a pre-empted machine does: the signal arrives mid-run
             os.kill(os.getpid(), signal.SIGTERM)
 
     with pytest.raises(SystemExit, match="stopped by SIGTERM after step 2"):
-        train_dpo_lora(fresh_unet(), None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", terminated_during_step_one)
+        train_dpo_lora(fresh_model(), None, tiny_data(), settings, tmp_path / "b", terminated_during_step_one)
     assert json.loads((tmp_path / "b/state.json").read_text())["step"] == 2  # saved though checkpoint_every is 10
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the loop
-    resumed, logged = fresh_unet(), []
-    train_dpo_lora(resumed, None, toy_pipeline.scheduler, tiny_data(), settings, tmp_path / "b", lambda m, s: logged.append(s))
+    resumed, logged = fresh_model(), []
+    train_dpo_lora(resumed, None, tiny_data(), settings, tmp_path / "b", lambda m, s: logged.append(s))
     assert logged == [2, 3]
     for name, value in lora_weights(straight).items():
         torch.testing.assert_close(lora_weights(resumed)[name], value)
 
 
-def train_twice(toy_pipeline, checkpoint_dir, first, second) -> list[int]:
+def train_twice(toy_model, checkpoint_dir, first, second) -> list[int]:
     """Train a fresh LoRA with `first`, then again with `second` on the same checkpoint folder;
     return the steps the second run logged."""
     from videodpo.training import train_dpo_lora
 
-    unet = copy.deepcopy(toy_pipeline.unet)
-    models.add_motion_lora(unet, rank=4, alpha=4)
-    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), first, checkpoint_dir)
+    model = copy.deepcopy(toy_model)
+    model.add_lora(rank=4, alpha=4)
+    train_dpo_lora(model, None, tiny_data(), first, checkpoint_dir)
     logged = []
-    train_dpo_lora(unet, None, toy_pipeline.scheduler, tiny_data(), second, checkpoint_dir, lambda m, s: logged.append(s))
+    train_dpo_lora(model, None, tiny_data(), second, checkpoint_dir, lambda m, s: logged.append(s))
     return logged
 
 
-def test_a_checkpoint_from_other_settings_is_ignored(toy_pipeline, tmp_path):
+def test_a_checkpoint_from_other_settings_is_ignored(toy_model, tmp_path):
     from videodpo.training import LoopSettings
 
-    logged = train_twice(toy_pipeline, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(2, 2, 1e-3, 900))
+    logged = train_twice(toy_model, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(2, 2, 1e-3, 900))
     assert logged == [0, 1]  # β changed: started over
 
 
-def test_raising_max_steps_continues_a_finished_run(toy_pipeline, tmp_path):
+def test_raising_max_steps_continues_a_finished_run(toy_model, tmp_path):
     from videodpo.training import LoopSettings
 
-    logged = train_twice(toy_pipeline, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(3, 2, 1e-3, 500))
+    logged = train_twice(toy_model, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(3, 2, 1e-3, 500))
     assert logged == [2]
 
 
@@ -193,14 +193,14 @@ def test_batches_draw_timesteps_below_max_timestep_and_are_a_function_of_the_ste
     assert torch.equal(batch.timesteps, again.timesteps) and torch.equal(batch.noise, again.noise)
 
 
-def test_mixed_precision_keeps_frozen_weights_in_half_and_the_lora_in_fp32(toy_pipeline):
+def test_mixed_precision_keeps_frozen_weights_in_half_and_the_lora_in_fp32(toy_model):
     from videodpo import precision
 
     assert precision.weight_dtype("fp16") is torch.float16 and precision.accelerate_name("fp32") == "no"
     with pytest.raises(ValueError, match="training.mixed_precision"):
         precision.weight_dtype("fp8")
-    unet = copy.deepcopy(toy_pipeline.unet).to(torch.bfloat16)
-    models.add_motion_lora(unet, rank=4, alpha=4)
+    unet = copy.deepcopy(toy_model.denoiser).to(torch.bfloat16)
+    add_lora(unet, rank=4, alpha=4)
     trainable = [n for n, p in unet.named_parameters() if p.requires_grad]
     assert precision.trainable_in_fp32(unet) == len(trainable) > 0
     for name, parameter in unet.named_parameters():
@@ -221,24 +221,24 @@ def test_batches_come_only_from_the_given_shard_and_differ_by_rank():
     assert torch.equal(batch_for_step(data, 2, 0, settings).rows, batch_for_step(data, 2, 0, settings, rows=range(8), rank=0).rows)
 
 
-def test_a_segment_labelled_step_with_one_whole_clip_segment_is_the_clip_dpo_step(lora_unet, toy_pipeline):
+def test_a_segment_labelled_step_with_one_whole_clip_segment_is_the_clip_dpo_step(lora_unet, toy_model):
     """DenseDPO's step with every pair labelled +1 as one segment is Diffusion-DPO's step."""
     batch = make_batch(seed=5)
     labelled = dataclasses.replace(batch, labels=torch.ones(len(batch.winners), 1, dtype=torch.int8))
-    clip = dpo_step(lora_unet, None, toy_pipeline.scheduler, batch, beta=500, sft_weight=2.0)
-    dense = dpo_step(lora_unet, None, toy_pipeline.scheduler, labelled, beta=500, sft_weight=2.0)
+    clip = dpo_step(toy_model, lora_unet, None, batch, beta=500, sft_weight=2.0)
+    dense = dpo_step(toy_model, lora_unet, None, labelled, beta=500, sft_weight=2.0)
     torch.testing.assert_close(dense.terms.loss, clip.terms.loss)
     torch.testing.assert_close(dense.policy_winner[:, 0], clip.policy_winner)
 
 
-def test_segment_labels_train_each_segment_towards_its_own_preferred_clip(lora_unet, toy_pipeline):
+def test_segment_labels_train_each_segment_towards_its_own_preferred_clip(lora_unet, toy_model):
     """Clip a preferred in the first half of the frames and b in the second: a few DenseDPO steps
     lower the policy's error (against the reference) on a's first half and on b's second half."""
     batch = dataclasses.replace(make_batch(seed=11), labels=torch.tensor([[1, -1]] * 3, dtype=torch.int8))
     params = [p for p in lora_unet.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=1e-3)
     for _ in range(15):
-        step = dpo_step(lora_unet, None, toy_pipeline.scheduler, batch, beta=500)
+        step = dpo_step(toy_model, lora_unet, None, batch, beta=500)
         optimiser.zero_grad()
         step.terms.loss.backward()
         optimiser.step()

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from diffusers import AnimateDiffPipeline, AutoencoderKL
 
 from videodpo import seeds, temporal, toyworld
-from videodpo.sampling import generate_clips
 
 
 @torch.no_grad()
-def reconstruction_psnr(vae: AutoencoderKL, clips: np.ndarray, batch: int = 256) -> float:
-    """PSNR (dB, images in [-1, 1]) of frames passed through the VAE (posterior mean) against themselves."""
+def reconstruction_psnr(model, clips: np.ndarray, batch: int = 256) -> float:
+    """PSNR (dB, images in [-1, 1]) of frames passed through the model's VAE (posterior mean) against themselves."""
     frames = torch.from_numpy(clips.reshape(-1, *clips.shape[-3:])).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    vae = model.vae
     squared_error = 0.0
     for chunk in frames.split(batch):
         decoded = vae.decode(vae.encode(chunk).latent_dist.mode()).sample.clamp(-1, 1)
@@ -37,7 +36,7 @@ def _flicker(clips: np.ndarray) -> dict[str, float]:
 
 
 def preview_base_model(
-    pipe: AnimateDiffPipeline,
+    model,
     seeds_per_caption: int,
     steps: int,
     guidance_scale: float,
@@ -51,8 +50,8 @@ def preview_base_model(
     for split, captions in (("train", toyworld.train_captions()), ("held_out", toyworld.held_out_captions())):
         texts = [c.text for c in captions for _ in range(seeds_per_caption)]
         clip_seeds = seeds.preview_seeds(len(texts))
-        clips = generate_clips(
-            pipe, texts, clip_seeds, frames, steps, guidance_scale, shared_noise, batch_size=12, desc=f"preview: {split} captions"
+        clips = model.generate(
+            texts, clip_seeds, frames, steps, guidance_scale, shared_noise, batch_size=12, desc=f"preview: {split} captions"
         )
         truth, _ = toyworld.render_dataset(captions, seeds_per_caption, seed=seeds.PREVIEW_OFFSET, **render_kwargs)
         metrics[split] = {
@@ -60,7 +59,7 @@ def preview_base_model(
             "oracle": toyworld.adherence(clips, texts),
             "samples": _flicker(clips),
             "ground_truth": _flicker(truth),
-            "vae_psnr_db": reconstruction_psnr(pipe.vae, truth),
+            "vae_psnr_db": reconstruction_psnr(model, truth),
         }
         clips_by_split[split], texts_by_split[split] = clips, texts
     return metrics, clips_by_split, texts_by_split

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import CLIPModel, CLIPTokenizer
 
-from videodpo.pretraining import clips_to_tensor
+from videodpo.clips import clips_to_tensor
 
 # CLIP's input normalisation (its published preprocessing statistics)
 PIXEL_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -24,13 +23,15 @@ PIXEL_STD = (0.26862954, 0.26130258, 0.27577711)
 
 @dataclass(frozen=True)
 class ClipScorer:
-    model: CLIPModel
-    tokenizer: CLIPTokenizer
+    model: torch.nn.Module  # transformers' CLIPModel
+    tokenizer: object  # its CLIPTokenizer
 
 
 def load_clip_scorer(source: str | Path, revision: str | None = None, local_files_only: bool = False) -> ClipScorer:
     """A frozen CLIP and its tokenizer from a hub id at `revision`, or a saved folder;
     `local_files_only`: from the local cache alone (OSError when the weights are not there)."""
+    from transformers import CLIPModel, CLIPTokenizer  # here: a stage that never scores with CLIP does not import transformers
+
     model = CLIPModel.from_pretrained(str(source), revision=revision, use_safetensors=True, local_files_only=local_files_only)
     model.eval().requires_grad_(False)
     return ClipScorer(model, CLIPTokenizer.from_pretrained(str(source), revision=revision, local_files_only=local_files_only))

@@ -16,7 +16,6 @@ import torch
 
 from videodpo import toyworld
 from videodpo.noise import correlated_noise
-from videodpo.sampling import denoise_from
 
 
 @dataclass(frozen=True)
@@ -56,15 +55,11 @@ def denoising_steps(eta: float, steps: int) -> int:
 
 
 def corrupted_copies(
-    pipe, clips: np.ndarray, prompts: list[str], noise_seeds: list[int], eta: float, steps: int, guidance_scale: float,
+    model, clips: np.ndarray, prompts: list[str], noise_seeds: list[int], eta: float, steps: int, guidance_scale: float,
     shared_noise: float, desc: str = "denoise copies",
 ) -> np.ndarray:
     """One denoised corrupted copy of each clip, uint8 (N, F, H, W, 3); noise seed i → copy i."""
-    from videodpo.latents import encode_clips  # the VAE helpers live with the training data
-
-    clean = encode_clips(pipe, clips)  # (N, C, F, h, w)
+    clean = model.encode_clips(clips)  # (N, C, f, h, w)
     noise = torch.cat([correlated_noise((1, *clean.shape[1:]), shared_noise, torch.Generator().manual_seed(s)) for s in noise_seeds])
-    # strength whose int(strength · N) is exactly round(η · N): diffusers floors it
-    count = denoising_steps(eta, steps)
-    strength = min(1.0, (count + 0.5) / steps)
-    return denoise_from(pipe, clean, noise, prompts, strength, steps, guidance_scale, clips.shape[2], desc=desc)
+    strength = model.strength_for(denoising_steps(eta, steps), steps)  # the last round(η · N) of N steps
+    return model.denoise_from(clean, noise, prompts, strength, steps, guidance_scale, clips.shape[2], desc=desc)

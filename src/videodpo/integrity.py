@@ -26,6 +26,12 @@ class NonFiniteError(InputError, FloatingPointError):
     """A batch, loss or reward holds NaN or inf: training stops at that step, before it is stepped on."""
 
 
+def first_line(error: BaseException) -> str:
+    """An error's class and the first line of its message: what a one-line failure quotes of a library's error."""
+    text = str(error).strip()
+    return f"{error.__class__.__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def remake_hint(made_by: str) -> str:
     return f"it is made by `{made_by}`: `dvc checkout` restores the cached copy, or `dvc repro --force {made_by}` remakes it"
 

@@ -2,7 +2,7 @@
 
 data/pairs:   pairs-NNNNN.safetensors (uint8 winners/losers, (N, F, H, W, 3)) + manifest.jsonl
 data/latents: latents-NNNNN.safetensors (float winners/losers (N, C, F, h, w), text (N, seq, dim))
-Training then needs neither the VAE nor the text encoder. Segment-labelled pairs (DenseDPO) hold
+Training then needs neither the VAE nor the text encoder (the base model's family encodes them). Segment-labelled pairs (DenseDPO) hold
 clips a and b in winners/losers and `labels` (N, S) int8 in both: +1 where a is better, −1 where b
 is, 0 unlabelled; without `labels` a winner is better than its loser over the whole clip.
 """
@@ -15,12 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import AnimateDiffPipeline
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_keys
-from videodpo.pretraining import caption_ids, clips_to_tensor, encode_frames
 
 MANIFEST = "manifest.jsonl"
 
@@ -83,21 +81,6 @@ def iter_pair_arrays(folder: Path, made_by: str = "make_pairs") -> Iterator[tupl
     for path in shards:
         arrays = read_tensors(path, made_by, ("winners", "losers"), numpy=True)
         yield path.name, arrays
-
-
-@torch.no_grad()
-def encode_clips(pipe: AnimateDiffPipeline, clips: np.ndarray, batch_frames: int = 64) -> torch.Tensor:
-    """VAE posterior means, scaled as the UNet sees them: (N, C, F, h, w)."""
-    pixels = clips_to_tensor(clips).flatten(0, 1).to(pipe.vae.device, pipe.vae.dtype)
-    latents = encode_frames(pipe.vae, pixels, batch_frames).float() * pipe.vae.config.scaling_factor
-    return latents.unflatten(0, clips.shape[:2]).transpose(1, 2).contiguous().cpu()
-
-
-@torch.no_grad()
-def encode_captions(pipe: AnimateDiffPipeline, captions: list[str]) -> torch.Tensor:
-    """Text embeddings (N, seq, dim) exactly as the pipeline computes them for these prompts."""
-    ids = caption_ids(pipe.tokenizer, captions).to(pipe.text_encoder.device)
-    return pipe.text_encoder(ids)[0].float().contiguous().cpu()
 
 
 def write_latent_shard(

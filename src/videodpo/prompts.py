@@ -84,12 +84,9 @@ def require_untruncated(prompt_set: PromptSet, tokenizer) -> None:
 
 def model_tokenizer(model_dir: str | Path):
     """The base model's tokenizer alone (no weights): for checking prompts before a model loads."""
-    from transformers import CLIPTokenizer
+    from videodpo import families
 
-    folder = Path(model_dir) / "tokenizer"
-    if not folder.is_dir():
-        raise integrity.DamagedFileError(f"{folder} is missing; {integrity.remake_hint('base')}")
-    return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
+    return families.load_base_tokenizer(model_dir)
 
 
 def split_prompts(settings: PromptSettings, split: str, source: str, model_dir: str | Path = "models/base") -> list[str]:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from videodpo import temporal
+from videodpo.clips import to_pixels, to_uint8_clips
 from videodpo.config import GUARD_TERMS  # noqa: F401  (the terms appearance_guard returns, named once)
 from videodpo.config import MODEL_REWARDS, REWARD_NAMES
 
@@ -40,16 +41,6 @@ Reward = Callable[[torch.Tensor, RewardContext], torch.Tensor]
 
 # cv2.COLOR_RGB2GRAY, so luminance here is the evaluation's
 LUMA = (0.299, 0.587, 0.114)
-
-
-def to_pixels(frames: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] → the evaluation's 0–255 scale (float, still differentiable)."""
-    return ((frames.float() + 1.0) * 127.5).clamp(0.0, 255.0)
-
-
-def to_uint8_clips(frames: torch.Tensor) -> np.ndarray:
-    """Detached uint8 clips (B, F, H, W, 3), as the evaluation reads them."""
-    return to_pixels(frames.detach()).round().permute(0, 1, 3, 4, 2).to(torch.uint8).cpu().numpy()
 
 
 def luminance(pixels: torch.Tensor) -> torch.Tensor:

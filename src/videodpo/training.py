@@ -13,25 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
 from videodpo import precision
 from videodpo.distributed import cpu_processes, my_shard
 from videodpo.integrity import require_finite
-from videodpo.models import adapters_disabled
 from videodpo.noise import correlated_noise
 from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
-
-
-def diffusion_target(scheduler: DDIMScheduler, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor):
-    """What the UNet is trained to predict, by the scheduler's prediction type."""
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon":
-        return noise
-    if kind == "v_prediction":
-        return scheduler.get_velocity(latents, noise, timesteps)
-    raise ValueError(f"unsupported prediction type {kind!r}: epsilon or v_prediction")
 
 
 @dataclass(frozen=True)
@@ -52,33 +40,28 @@ class DPOBatch:
         return DPOBatch(**moved, rows=self.rows)
 
 
-def _predict(unet, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-    frames = noisy.shape[2]
-    return unet(noisy, timesteps, encoder_hidden_states=text.repeat_interleave(frames, dim=0)).sample
-
-
-def paired_errors(unet, scheduler: DDIMScheduler, batch: DPOBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prediction errors of winners and losers from one batched forward of both: per sample (B,),
-    or per segment (B, S) when the batch has segment labels."""
+def paired_errors(model, denoiser, batch: DPOBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prediction errors of winners and losers from one batched forward of both through `denoiser`
+    (the model's, or its DDP wrapper or a frozen copy): per sample (B,), or per segment (B, S) when
+    the batch has segment labels."""
     latents = torch.cat([batch.winners, batch.losers])
     noise = torch.cat([batch.noise, batch.noise])
     timesteps = torch.cat([batch.timesteps, batch.timesteps])
-    noisy = scheduler.add_noise(latents, noise, timesteps)
-    prediction = _predict(unet, noisy, timesteps, torch.cat([batch.text, batch.text]))
-    target = diffusion_target(scheduler, latents, noise, timesteps)
+    noisy, target = model.training_draw(latents, noise, timesteps)
+    prediction = model.predict(denoiser, noisy, timesteps, torch.cat([batch.text, batch.text]))
     if batch.labels is None:
         return per_sample_mse(prediction, target).chunk(2)
     return per_segment_mse(prediction, target, batch.labels.shape[1]).chunk(2)
 
 
-def reference_errors(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOBatch):
+def reference_errors(model, denoiser, reference_denoiser, batch: DPOBatch):
     """The reference model's errors: the policy with its LoRA off, or a frozen copy if one is given."""
     with torch.no_grad():
-        if reference_unet is not None:
-            return paired_errors(reference_unet, scheduler, batch)
-        inner = getattr(unet, "module", unet)  # under DDP: the wrapped UNet, whose adapters can be switched
-        with adapters_disabled(inner):
-            return paired_errors(inner, scheduler, batch)
+        if reference_denoiser is not None:
+            return paired_errors(model, reference_denoiser, batch)
+        inner = getattr(denoiser, "module", denoiser)  # under DDP: the wrapped denoiser, whose adapters can be switched
+        with model.adapters_disabled(inner):
+            return paired_errors(model, inner, batch)
 
 
 @dataclass(frozen=True)
@@ -90,10 +73,10 @@ class DPOStep:
     reference_loser: torch.Tensor
 
 
-def dpo_step(unet, reference_unet, scheduler: DDIMScheduler, batch: DPOBatch, beta: float, sft_weight: float = 0.0) -> DPOStep:
+def dpo_step(model, denoiser, reference_denoiser, batch: DPOBatch, beta: float, sft_weight: float = 0.0) -> DPOStep:
     """Loss and the errors behind it; call .terms.loss.backward() to train the LoRA."""
-    reference_winner, reference_loser = reference_errors(unet, reference_unet, scheduler, batch)
-    policy_winner, policy_loser = paired_errors(unet, scheduler, batch)
+    reference_winner, reference_loser = reference_errors(model, denoiser, reference_denoiser, batch)
+    policy_winner, policy_loser = paired_errors(model, denoiser, batch)
     if batch.labels is None:
         terms = clip_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, beta, sft_weight)
     else:
@@ -163,9 +146,8 @@ class TrainingRun:
 
 
 def train_dpo_lora(
-    unet,
+    model,
     reference_unet,
-    scheduler: DDIMScheduler,
     data: dict[str, torch.Tensor],
     settings: LoopSettings,
     checkpoint_dir: Path | None = None,
@@ -173,7 +155,7 @@ def train_dpo_lora(
     identity: str = "",
     validate: Callable[[], dict[str, float]] | None = None,
 ):
-    """Train the UNet's LoRA with Diffusion-DPO on cached latents; return what this process did.
+    """Train the model's LoRA with Diffusion-DPO on cached latents; return what this process did.
 
     Resumes from checkpoint_dir when it holds a checkpoint made with the same settings and the
     same `identity` (callers put a hash of the code, data and model there). Every `val_every` steps
@@ -186,10 +168,11 @@ def train_dpo_lora(
     from videodpo.validation import TrainingClock
 
     accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=cpu_processes())
+    unet = model.denoiser
     precision.trainable_in_fp32(unet)
     params = [p for p in unet.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("the UNet has no trainable parameters: add a LoRA first (models.add_motion_lora)")
+        raise ValueError("the denoiser has no trainable parameters: add a LoRA first (model.add_lora)")
     if reference_unet is not None:
         reference_unet.to(accelerator.device)
     optimiser = torch.optim.AdamW(params, lr=settings.learning_rate)
@@ -225,7 +208,7 @@ def train_dpo_lora(
                 require_finite(at, winners=batch.winners, losers=batch.losers, text=batch.text)
                 batch = batch.to(accelerator.device)
                 with accelerator.autocast():
-                    result = dpo_step(policy, reference_unet, scheduler, batch, settings.beta, settings.sft_weight)
+                    result = dpo_step(model, policy, reference_unet, batch, settings.beta, settings.sft_weight)
                 require_finite(at, loss=result.terms.loss.detach())
                 accelerator.backward(result.terms.loss / accumulation)
             optimiser.step()

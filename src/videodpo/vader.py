@@ -9,7 +9,6 @@ from the same noise (the LoRA switched off), and step the LoRA up the gradient.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -18,21 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import AnimateDiffPipeline
 from safetensors.numpy import save_file as save_numpy
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from tqdm.auto import tqdm
 
-from videodpo import models, precision, rewards
+from videodpo import precision, rewards
 from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint
 from videodpo.distributed import cpu_processes, my_shard
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.latents import read_manifest, write_manifest
 from videodpo.training import TrainingRun, step_generator
 from videodpo.validation import TrainingClock
-from videodpo.sampling import initial_latents
 
 BACKPROP_MODES = ("last", "random", "all")
 
@@ -75,54 +72,24 @@ def decode_window(sampling: VaderSampling, generator: torch.Generator) -> slice:
     return slice(start, start + sampling.decode_frames)
 
 
-def text_embeddings(pipe: AnimateDiffPipeline, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(unconditional, conditional) prompt embeddings, one row per prompt."""
-    with torch.no_grad():
-        conditional, unconditional = pipe.encode_prompt(prompts, pipe.unet.device, 1, True)
-    return unconditional, conditional
+def starting_latents(model, seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
+    """The starting noise of each seed's clip, as the evaluation's sampler draws it, on the model's device."""
+    latents = torch.cat([model.initial_latents(sampling.frames, s, sampling.shared_noise) for s in seeds])
+    return latents.to(model.device, model.dtype)
 
 
-def denoise(
-    unet, scheduler, latents: torch.Tensor, unconditional: torch.Tensor, conditional: torch.Tensor,
-    sampling: VaderSampling, gradient_from: int,
-) -> torch.Tensor:
-    """DDIM from `latents` (B, C, F, h, w) to the clean latents, as AnimateDiffPipeline samples
-    (guidance on v), keeping the graph of steps gradient_from.. only."""
-    scheduler = copy.deepcopy(scheduler)
-    scheduler.set_timesteps(sampling.num_inference_steps, device=latents.device)
-    frames = latents.shape[2]
-    embeddings = torch.cat([unconditional, conditional]).repeat_interleave(frames, dim=0)
-    for index, timestep in enumerate(scheduler.timesteps):
-        with nullcontext() if index >= gradient_from else torch.no_grad():
-            output = unet(torch.cat([latents, latents]), timestep, encoder_hidden_states=embeddings).sample
-            plain, guided = output.chunk(2)
-            prediction = plain + sampling.guidance_scale * (guided - plain)
-            latents = scheduler.step(prediction, timestep, latents).prev_sample
-    return latents
-
-
-def decode(vae, latents: torch.Tensor, window: slice) -> torch.Tensor:
-    """Clean latents (B, C, F, h, w) → frames (B, W, 3, H, W) in [-1, 1] of the window's frames."""
-    picked = latents[:, :, window].transpose(1, 2)
-    flat = picked.flatten(0, 1) / vae.config.scaling_factor
-    return vae.decode(flat.to(vae.dtype)).sample.unflatten(0, picked.shape[:2])
-
-
-def starting_latents(pipe: AnimateDiffPipeline, seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
-    """The starting noise of each seed's clip, as the evaluation's sampler draws it, on the UNet's device."""
-    latents = torch.cat([initial_latents(pipe, sampling.frames, s, sampling.shared_noise) for s in seeds])
-    return latents.to(pipe.unet.device, pipe.unet.dtype)
-
-
-def reference_clips(pipe: AnimateDiffPipeline, prompts: list[str], seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
+def reference_clips(model, prompts: list[str], seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
     """The reference model's (LoRA off, or no LoRA) decoded clips (B, F, 3, H, W) in [-1, 1], from the
     same noise and sampler as the policy's training clips: what the appearance guard compares with."""
-    latents = starting_latents(pipe, seeds, sampling)
-    unconditional, conditional = text_embeddings(pipe, prompts)
-    adapters = models.adapters_disabled(pipe.unet) if getattr(pipe.unet, "peft_config", None) else nullcontext()
+    latents = starting_latents(model, seeds, sampling)
+    unconditional, conditional = model.guidance_embeddings(prompts)
+    denoiser = model.denoiser
+    adapters = model.adapters_disabled(denoiser) if getattr(denoiser, "peft_config", None) else nullcontext()
     with torch.no_grad(), adapters:
-        final = denoise(pipe.unet, pipe.scheduler, latents, unconditional, conditional, sampling, sampling.num_inference_steps)
-        return decode(pipe.vae, final, slice(0, sampling.frames)).float()
+        final = model.denoise(
+            denoiser, latents, unconditional, conditional, sampling.num_inference_steps, sampling.guidance_scale, sampling.num_inference_steps,
+        )
+        return model.decode(final).float()
 
 
 @dataclass(frozen=True)
@@ -157,18 +124,21 @@ class VaderStep:
 
 
 def vader_step(
-    unet, pipe: AnimateDiffPipeline, batch: VaderBatch, sampling: VaderSampling, objective: VaderObjective, generator: torch.Generator,
+    denoiser, model, batch: VaderBatch, sampling: VaderSampling, objective: VaderObjective, generator: torch.Generator,
     scorers: dict | None = None,
 ) -> VaderStep:
-    """Sample, decode, score: the loss −(reward − guard) of one batch of the policy's clips. `unet`
-    is the policy (pipe.unet, or its DDP wrapper); the VAE decodes, the scheduler sets the steps;
-    `scorers` are the model rewards' models (rewards.load_scorers)."""
+    """Sample, decode, score: the loss −(reward − guard) of one batch of the policy's clips. `denoiser`
+    is the policy (model.denoiser, or its DDP wrapper); `scorers` are the model rewards' models
+    (rewards.load_scorers)."""
     gradient_from = first_gradient_step(sampling, generator)
     window = decode_window(sampling, generator)
-    device, dtype = pipe.unet.device, pipe.unet.dtype
-    latents = starting_latents(pipe, batch.seeds, sampling)
-    final = denoise(unet, pipe.scheduler, latents, batch.unconditional.to(device, dtype), batch.conditional.to(device, dtype), sampling, gradient_from)
-    frames = decode(pipe.vae, final, window).float()
+    device, dtype = model.device, model.dtype
+    latents = starting_latents(model, batch.seeds, sampling)
+    final = model.denoise(
+        denoiser, latents, batch.unconditional.to(device, dtype), batch.conditional.to(device, dtype), sampling.num_inference_steps,
+        sampling.guidance_scale, gradient_from,
+    )
+    frames = model.decode(final, window).float()
     reward, parts = rewards.combined(frames, objective.rewards, rewards.RewardContext(batch.prompts, scorers or {}))
     guard = rewards.appearance_guard(frames, batch.references[:, window].to(frames.device))
     penalty = sum(objective.guard.get(name, 0.0) * value for name, value in guard.items())
@@ -270,7 +240,7 @@ def rows_for_step(count: int, step: int, loop: VaderLoop, rows: range | None = N
 
 
 def train_vader_lora(
-    pipe: AnimateDiffPipeline,
+    model,
     queries: VaderQueries,
     sampling: VaderSampling,
     objective: VaderObjective,
@@ -281,7 +251,7 @@ def train_vader_lora(
     validate: Callable[[], dict[str, float]] | None = None,
     scorers: dict | None = None,
 ):
-    """Train the pipeline UNet's LoRA up the reward gradient; return what this process did
+    """Train the model's LoRA up the reward gradient; return what this process did
     (training.TrainingRun). `scorers`: the model rewards' models (rewards.load_scorers). Resumes from
     checkpoint_dir as train_dpo_lora does. Every `val_every` steps the main process calls `validate`
     and logs what it returns with the training seconds and clips sampled so far (validation time not
@@ -290,11 +260,11 @@ def train_vader_lora(
 
 
     accelerator = Accelerator(mixed_precision=precision.accelerate_name(loop.mixed_precision), cpu=cpu_processes())
-    unet = pipe.unet
+    unet = model.denoiser
     precision.trainable_in_fp32(unet)
     params = [p for p in unet.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("the UNet has no trainable parameters: add a LoRA first (models.add_motion_lora)")
+        raise ValueError("the denoiser has no trainable parameters: add a LoRA first (model.add_lora)")
     optimiser = torch.optim.AdamW(params, lr=loop.learning_rate)
     policy, optimiser = accelerator.prepare(unet, optimiser)
     fingerprint = {k: v for k, v in asdict(loop).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
@@ -322,7 +292,7 @@ def train_vader_lora(
             for group in optimiser.param_groups:
                 group["lr"] = loop.learning_rate_at(step)
             with accelerator.autocast():
-                result = vader_step(policy, pipe, queries.batch(picked), sampling, objective, generator, scorers)
+                result = vader_step(policy, model, queries.batch(picked), sampling, objective, generator, scorers)
             require_finite(
                 f"step {step}, the queries {picked.tolist()} (last checkpoint kept: step {saved})",
                 loss=result.loss.detach(), reward=result.reward, **result.parts,

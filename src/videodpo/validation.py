@@ -16,7 +16,6 @@ import numpy as np
 
 from videodpo import outputs, seeds, temporal, visuals
 from videodpo.checkpoints import checkpoint_extra
-from videodpo.sampling import generate_clips
 
 
 def validation_prompts(prompt_texts: list[str], count: int) -> list[str]:
@@ -36,13 +35,13 @@ def clip_scores(clips: np.ndarray) -> dict[str, float]:
 
 
 def scorer(
-    pipe, prompt_texts: list[str], frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = 8
+    model, prompt_texts: list[str], frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = 8
 ) -> Callable[[], dict[str, float]]:
-    """A function that samples the validation set with the pipeline as it is now and scores it."""
+    """A function that samples the validation set with the model as it is now and scores it."""
     prompts, validation_seeds = validation_prompts(prompt_texts, count), seeds.validation_seeds(count)
 
     def score() -> dict[str, float]:
-        clips = generate_clips(pipe, prompts, validation_seeds, frames, steps, guidance_scale, shared_noise, batch_size=count, desc="validation")
+        clips = model.generate(prompts, validation_seeds, frames, steps, guidance_scale, shared_noise, batch_size=count, desc="validation")
         return clip_scores(clips)
 
     return score

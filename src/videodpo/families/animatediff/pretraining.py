@@ -1,4 +1,4 @@
-"""Pretraining the embedded default model on toy-world clips, AnimateDiff's way.
+"""Pretraining the embedded default AnimateDiff on toy-world clips, AnimateDiff's way.
 
 Three phases, each cheap on a CPU: (1) the VAE on single frames; (2) the image UNet and the text
 encoder on single frames' latents; (3) the UNet joined with a motion adapter on whole clips, with
@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNetMotionModel
 from tqdm.auto import tqdm
-from transformers import CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextModel
 
-from videodpo import models, toyworld
+from videodpo import toyworld
+from videodpo.clips import clips_to_tensor
+from videodpo.families.animatediff import AnimateDiff, caption_ids, encode_frames
+from videodpo.families.animatediff import toy
 from videodpo.noise import correlated_noise
 
 StepLogger = Callable[[str, float, int], None]
@@ -70,11 +72,6 @@ class PhaseClock:
         for (phase, _), seconds in self.seconds.items():
             totals[phase] += seconds / 60
         return {phase: round(minutes, 2) for phase, minutes in totals.items()}
-
-
-def clips_to_tensor(clips: np.ndarray) -> torch.Tensor:
-    """uint8 (N, F, H, W, 3) → float (N, F, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(clips).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
 
 
 def _lr_lambda(total: int, warmup: int = 50) -> Callable[[int], float]:
@@ -129,19 +126,6 @@ def train_vae(
                 log("vae_psnr_db", float(10 * torch.log10(4.0 / mse.detach())), step)
         clock.steps["vae"] += 1
     vae.eval().requires_grad_(False)
-
-
-@torch.no_grad()
-def encode_frames(vae: AutoencoderKL, frames: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """Posterior means of frames (N, 3, H, W) → latents (N, 4, h, w), unscaled."""
-    return torch.cat([vae.encode(frames[i : i + batch]).latent_dist.mode() for i in range(0, len(frames), batch)])
-
-
-def caption_ids(tokenizer: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
-    """Token ids exactly as AnimateDiffPipeline makes them (padded to the tokenizer's length)."""
-    return tokenizer(
-        texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
-    ).input_ids
 
 
 def skewed_timesteps(n: int, power: float, generator: torch.Generator) -> torch.Tensor:
@@ -290,7 +274,7 @@ def train_motion(
     text_encoder.eval().requires_grad_(False)
 
 
-def training_pixels(arch: models.ToyArchitecture, schedule: PretrainSchedule) -> tuple[torch.Tensor, list[str]]:
+def training_pixels(arch: toy.ToyArchitecture, schedule: PretrainSchedule) -> tuple[torch.Tensor, list[str]]:
     """The toy world's training clips as the base trains on them, (N, F, 3, H, W) in [−1, 1], and their captions."""
     clips, texts = toyworld.render_dataset(
         toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
@@ -298,27 +282,27 @@ def training_pixels(arch: models.ToyArchitecture, schedule: PretrainSchedule) ->
     return clips_to_tensor(clips), texts
 
 
-def fresh_text_side(arch: models.ToyArchitecture, texts: list[str]):
+def fresh_text_side(arch: toy.ToyArchitecture, texts: list[str]):
     """A new tokenizer and text encoder, the captions' token ids and the empty caption's (for dropout)."""
-    tokenizer = models.build_toy_tokenizer()
-    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
+    tokenizer = toy.build_toy_tokenizer()
+    text_encoder = toy.build_toy_text_encoder(tokenizer, arch)
     return tokenizer, text_encoder, caption_ids(tokenizer, texts), caption_ids(tokenizer, [""])[0]
 
 
 def pretrain_toy_pipeline(
-    arch: models.ToyArchitecture,
+    arch: toy.ToyArchitecture,
     schedule: PretrainSchedule,
     log: StepLogger | None = None,
     clock: PhaseClock | None = None,
 ):
-    """Render the toy world, train all three phases, and return the assembled AnimateDiffPipeline."""
+    """Render the toy world, train all three phases, and return the assembled model."""
     clock = clock or PhaseClock()
     torch.manual_seed(schedule.seed)
     generator = torch.Generator().manual_seed(schedule.seed)
     with clock.part("data", "render"):
         pixels, texts = training_pixels(arch, schedule)
 
-    vae = models.build_toy_vae(arch)
+    vae = toy.build_toy_vae(arch)
     train_vae(vae, pixels.flatten(0, 1), schedule, generator, log, clock)
     with clock.part("data", "encode"):
         raw = encode_frames(vae, pixels.flatten(0, 1))
@@ -327,10 +311,10 @@ def pretrain_toy_pipeline(
     latents = (raw * scaling).unflatten(0, pixels.shape[:2])
 
     tokenizer, text_encoder, ids, empty_ids = fresh_text_side(arch, texts)
-    scheduler = models.build_toy_scheduler()
+    scheduler = toy.build_toy_scheduler()
 
-    unet2d = models.build_toy_unet2d(arch)
+    unet2d = toy.build_toy_unet2d(arch)
     train_image_unet(unet2d, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log, clock)
-    unet = UNetMotionModel.from_unet2d(unet2d, models.build_toy_motion_adapter(arch))
+    unet = UNetMotionModel.from_unet2d(unet2d, toy.build_toy_motion_adapter(arch))
     train_motion(unet, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator, log, clock)
-    return models.assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
+    return AnimateDiff(toy.assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler))
