@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_setup import device_here, device_info
 from dvclive import Live
 
-from bench_setup import device_here, device_info
-from videodpo import models, pretraining
 from videodpo.config import load_config
+from videodpo.families.animatediff import pretraining, toy
 
 RESULT = Path(__file__).parent / "results" / "base_pretraining.json"
 PHASES = ("vae", "image", "motion")
@@ -42,10 +42,10 @@ BEFORE = pretraining.PretrainSchedule(
 )
 
 
-def recipe(name: str) -> tuple[models.ToyArchitecture, pretraining.PretrainSchedule]:
+def recipe(name: str) -> tuple[toy.ToyArchitecture, pretraining.PretrainSchedule]:
     config = load_config()
     world = config.toyworld
-    arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
+    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
     if name == "before":
         return dataclasses.replace(arch, vae_channels=BEFORE_VAE_CHANNELS), BEFORE
     return arch, pretraining.PretrainSchedule(**config.model.pretrain.model_dump())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 
-from videodpo import models
+from videodpo.families.animatediff import toy
 from videodpo.training import DPOBatch
 
 
@@ -73,8 +73,8 @@ def cpu_model() -> str:
 def build_unet(size: str) -> UNetMotionModel:
     torch.manual_seed(0)
     if size == "toy":
-        arch = models.ToyArchitecture()
-        return UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
+        arch = toy.ToyArchitecture()
+        return UNetMotionModel.from_unet2d(toy.build_toy_unet2d(arch), toy.build_toy_motion_adapter(arch))
     sd15 = UNet2DConditionModel(
         sample_size=64, block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, attention_head_dim=8,
         cross_attention_dim=768, flip_sin_to_cos=True, freq_shift=0, norm_num_groups=32,
@@ -87,7 +87,7 @@ def build_vae(size: str) -> AutoencoderKL:
     configuration: four blocks of 128–512 channels, two layers each), random weights."""
     torch.manual_seed(0)
     if size == "toy":
-        return models.build_toy_vae(models.ToyArchitecture())
+        return toy.build_toy_vae(toy.ToyArchitecture())
     blocks = 4
     return AutoencoderKL(
         down_block_types=("DownEncoderBlock2D",) * blocks, up_block_types=("UpDecoderBlock2D",) * blocks,
@@ -102,7 +102,7 @@ def fixed_batch(shape: Shape, pairs: int, device: torch.device, dtype: torch.dty
     tensors = (
         winners,
         winners + 0.3 * torch.randn(latents, generator=generator),
-        torch.randn(pairs, models.TEXT_LENGTH, shape.text_width, generator=generator),
+        torch.randn(pairs, toy.TEXT_LENGTH, shape.text_width, generator=generator),
         torch.randn(latents, generator=generator),
     )
     timesteps = torch.randint(0, 1000, (pairs,), generator=generator)
@@ -113,4 +113,4 @@ def toy_unet_and_batch(batch_size: int):
     """(device, unet, scheduler, batch) at the toy size; add the LoRA yourself (after copying the UNet, if you copy it)."""
     device = device_here()
     unet = build_unet("toy").to(device)
-    return device, unet, models.build_toy_scheduler(), fixed_batch(SHAPES["toy"], batch_size, device)
+    return device, unet, toy.build_toy_scheduler(), fixed_batch(SHAPES["toy"], batch_size, device)

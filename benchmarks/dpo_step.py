@@ -15,25 +15,24 @@ import argparse
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from bench_setup import device_info, toy_unet_and_batch
 
-from videodpo import models
-from videodpo.models import adapters_disabled
+from videodpo.families.animatediff import AnimateDiff, add_lora
 from videodpo.objectives import clip_dpo_loss, per_sample_mse
-from videodpo.training import DPOBatch, _predict, diffusion_target, dpo_step
+from videodpo.training import DPOBatch, dpo_step
 
 
-def naive_step(unet, scheduler, batch: DPOBatch, beta: float):
+def naive_step(model, unet, batch: DPOBatch, beta: float):
     """The same loss from four separate forwards."""
 
     def error(latents):
-        noisy = scheduler.add_noise(latents, batch.noise, batch.timesteps)
-        prediction = _predict(unet, noisy, batch.timesteps, batch.text)
-        return per_sample_mse(prediction, diffusion_target(scheduler, latents, batch.noise, batch.timesteps))
+        noisy, target = model.training_draw(latents, batch.noise, batch.timesteps)
+        return per_sample_mse(model.predict(unet, noisy, batch.timesteps, batch.text), target)
 
-    with torch.no_grad(), adapters_disabled(unet):
+    with torch.no_grad(), model.adapters_disabled(unet):
         reference_winner, reference_loser = error(batch.winners), error(batch.losers)
     return clip_dpo_loss(error(batch.winners), error(batch.losers), reference_winner, reference_loser, beta)
 
@@ -45,12 +44,13 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/dpo_step.json")
     args = parser.parse_args()
     device, unet, scheduler, batch = toy_unet_and_batch(args.batch)
-    models.add_motion_lora(unet, rank=4, alpha=4)
+    add_lora(unet, rank=4, alpha=4)
+    model = AnimateDiff(SimpleNamespace(unet=unet, scheduler=scheduler))  # what a DPO step reads of the model: its UNet and schedule
     optimiser = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
 
     forms = {
-        "batched": lambda: dpo_step(unet, None, scheduler, batch, 2500.0).terms.loss,
-        "naive": lambda: naive_step(unet, scheduler, batch, 2500.0).loss,
+        "batched": lambda: dpo_step(model, unet, None, batch, 2500.0).terms.loss,
+        "naive": lambda: naive_step(model, unet, batch, 2500.0).loss,
     }
     with torch.no_grad():
         losses = {name: form().item() for name, form in forms.items()}

@@ -21,12 +21,12 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from bench_setup import device_here, device_info
 from diffusers import UNetMotionModel
 
-from bench_setup import device_here, device_info
-from videodpo import models, pretraining, seeds, toyworld
+from videodpo import families, seeds, toyworld
 from videodpo.config import load_config
-from videodpo.sampling import generate_clips
+from videodpo.families.animatediff import AnimateDiff, encode_frames, pretraining, toy
 
 RESULT = Path(__file__).parent / "results" / "image_timesteps.json"
 BASE = "models/base"
@@ -37,7 +37,7 @@ class ImagePhaseData:
     """What every power's run starts from, made once: the recipe, the committed VAE, the encoded clips."""
 
     config: object
-    arch: models.ToyArchitecture
+    arch: toy.ToyArchitecture
     schedule: pretraining.PretrainSchedule
     vae: object
     latents: torch.Tensor
@@ -47,11 +47,11 @@ class ImagePhaseData:
 def image_phase_data() -> ImagePhaseData:
     config = load_config()
     world = config.toyworld
-    arch = models.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
+    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
     schedule = pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
-    vae = models.load_pipeline(BASE).vae
+    vae = families.load_base(BASE).vae
     pixels, texts = pretraining.training_pixels(arch, schedule)
-    latents = (pretraining.encode_frames(vae, pixels.flatten(0, 1)) * vae.config.scaling_factor).unflatten(0, pixels.shape[:2])
+    latents = (encode_frames(vae, pixels.flatten(0, 1)) * vae.config.scaling_factor).unflatten(0, pixels.shape[:2])
     return ImagePhaseData(config, arch, schedule, vae, latents, texts)
 
 
@@ -62,19 +62,19 @@ def square_readings(data: ImagePhaseData, power: float, seeds_per_caption: int) 
     torch.manual_seed(schedule.seed)
     generator = torch.Generator().manual_seed(schedule.seed)
     tokenizer, text_encoder, ids, empty_ids = pretraining.fresh_text_side(arch, texts)
-    scheduler = models.build_toy_scheduler()
-    unet2d = models.build_toy_unet2d(arch)
+    scheduler = toy.build_toy_scheduler()
+    unet2d = toy.build_toy_unet2d(arch)
     started = time.perf_counter()
     pretraining.train_image_unet(unet2d, text_encoder, scheduler, latents, ids, empty_ids, schedule, generator)
     minutes = (time.perf_counter() - started) / 60
-    unet = UNetMotionModel.from_unet2d(unet2d, models.build_toy_motion_adapter(arch))
+    unet = UNetMotionModel.from_unet2d(unet2d, toy.build_toy_motion_adapter(arch))
     text_encoder.eval().requires_grad_(False)
     unet.eval().requires_grad_(False)
-    pipe = models.assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
+    model = AnimateDiff(toy.assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler))
     squares = [c.text for c in toyworld.all_captions() if c.shape == "square" for _ in range(seeds_per_caption)]
     preview = config.model.preview
-    samples = generate_clips(
-        pipe, squares, seeds.preview_seeds(len(squares)), world.frames, preview.steps, preview.guidance_scale,
+    samples = model.generate(
+        squares, seeds.preview_seeds(len(squares)), world.frames, preview.steps, preview.guidance_scale,
         schedule.shared_noise, batch_size=12, desc=f"power {power}: squares",
     )
     readings = Counter(toyworld.read_clip(clip).shape for clip in samples)

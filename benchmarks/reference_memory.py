@@ -23,12 +23,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from bench_setup import SHAPES, build_unet, device_here, fixed_batch, peak_bytes
 from diffusers import UNetMotionModel
 
-from videodpo import models, precision
+from videodpo import precision
+from videodpo.families.animatediff import AnimateDiff, add_lora, toy
 from videodpo.training import dpo_step
 
 FORMS = ("toggle", "frozen_copy")
@@ -42,17 +44,17 @@ def measure(form: str, saved_unet: Path, tier: str, pairs: int, steps: int, chec
     baseline = peak_bytes(device)
     unet = UNetMotionModel.from_pretrained(saved_unet, torch_dtype=dtype, use_safetensors=True, local_files_only=True).to(device)
     reference = copy.deepcopy(unet).requires_grad_(False) if form == "frozen_copy" else None
-    models.add_motion_lora(unet, rank=4, alpha=4)
+    add_lora(unet, rank=4, alpha=4)
     precision.trainable_in_fp32(unet)
     if checkpointing:
         unet.enable_gradient_checkpointing()
     optimiser = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
     batch = fixed_batch(shape, pairs, device, dtype)
-    scheduler = models.build_toy_scheduler()
+    model = AnimateDiff(SimpleNamespace(unet=unet, scheduler=toy.build_toy_scheduler()))  # what a DPO step reads of the model
     for _ in range(steps):
         optimiser.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            loss = dpo_step(unet, reference, scheduler, batch, 2500.0).terms.loss
+            loss = dpo_step(model, unet, reference, batch, 2500.0).terms.loss
         loss.backward()
         optimiser.step()
     return {"form": form, "device": str(device), "precision": str(dtype).removeprefix("torch."), "peak_bytes": peak_bytes(device),

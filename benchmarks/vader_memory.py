@@ -31,7 +31,8 @@ import torch
 from bench_setup import SHAPES, build_unet, build_vae, device_here, device_info, peak_bytes
 from diffusers import AutoencoderKL, UNetMotionModel
 
-from videodpo import models, precision, vader
+from videodpo import precision, vader
+from videodpo.families.animatediff import AnimateDiff, add_lora, toy
 
 # (backprop, decode window, checkpointing) settings, named for the table
 SETTINGS = {
@@ -50,18 +51,18 @@ def measure(name: str, saved: Path, tier: str, clips: int, steps: int, window_fr
     unet = UNetMotionModel.from_pretrained(saved / "unet", torch_dtype=dtype, use_safetensors=True, local_files_only=True).to(device)
     unet.register_to_config(sample_size=shape.latent_size)
     vae = AutoencoderKL.from_pretrained(saved / "vae", torch_dtype=dtype, use_safetensors=True, local_files_only=True).to(device).requires_grad_(False)
-    models.add_motion_lora(unet, rank=4, alpha=4, targets="motion_and_spatial")
+    add_lora(unet, rank=4, alpha=4, targets="motion_and_spatial")
     precision.trainable_in_fp32(unet)
     if checkpointing:
         unet.enable_gradient_checkpointing()
-    pipe = SimpleNamespace(unet=unet, vae=vae, scheduler=models.build_toy_scheduler())
+    model = AnimateDiff(SimpleNamespace(unet=unet, vae=vae, scheduler=toy.build_toy_scheduler(), vae_scale_factor=2 ** (len(vae.config.block_out_channels) - 1)))
     sampling = vader.VaderSampling(
         shape.frames, steps, guidance_scale=4.0, shared_noise=0.5, backprop="all" if backprop == "all" else "last",
         backprop_steps=1, decode_frames=window_frames if window == "window" else 0,
     )
     objective = vader.VaderObjective({"temporal": 1.0, "brightness": 1.0}, {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
     generator = torch.Generator().manual_seed(0)
-    text = (clips, models.TEXT_LENGTH if tier == "toy" else 77, shape.text_width)
+    text = (clips, toy.TEXT_LENGTH if tier == "toy" else 77, shape.text_width)
     pixels = shape.latent_size * 2 ** (len(vae.config.block_out_channels) - 1)
     batch = vader.VaderBatch(
         list(range(clips)), ["a probe"] * clips, torch.randn(text, generator=generator), torch.randn(text, generator=generator),
@@ -71,7 +72,7 @@ def measure(name: str, saved: Path, tier: str, clips: int, steps: int, window_fr
     started = time.perf_counter()
     try:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            result = vader.vader_step(unet, pipe, batch, sampling, objective, generator)
+            result = vader.vader_step(unet, model, batch, sampling, objective, generator)
         result.loss.backward()
         optimiser.step()
         outcome = "ok"

@@ -15,10 +15,9 @@ from pathlib import Path
 import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
-from toy_models import build_toy_pipeline
+from toy_models import build_toy_model
 
-from videodpo import distributed, models
-from videodpo.sampling import generate_clips
+from videodpo import distributed
 from videodpo.training import LoopSettings, train_dpo_lora
 
 PAIRS = 8
@@ -26,14 +25,14 @@ PAIRS = 8
 
 def main(out: Path, state) -> None:
     torch.set_num_threads(1)
-    pipe = build_toy_pipeline()
+    model = build_toy_model()
     prompts = ["a red circle moving left", "a blue square moving up", "a green triangle moving right"] * 2
     seeds = list(range(len(prompts)))
     mine = distributed.my_shard(len(prompts))
-    clips = generate_clips(pipe, prompts[mine.start : mine.stop], seeds[mine.start : mine.stop], 8, 2, 2.0, 0.5, batch_size=2)
+    clips = model.generate(prompts[mine.start : mine.stop], seeds[mine.start : mine.stop], 8, 2, 2.0, 0.5, batch_size=2)
     gathered = distributed.gather_rows(clips, len(prompts))
     if state.is_main_process:
-        alone = generate_clips(pipe, prompts, seeds, 8, 2, 2.0, 0.5, batch_size=2)
+        alone = model.generate(prompts, seeds, 8, 2, 2.0, 0.5, batch_size=2)
         save_numpy({"gathered": gathered, "alone": alone}, str(out / "clips.safetensors"))
 
     generator = torch.Generator().manual_seed(7)
@@ -43,16 +42,16 @@ def main(out: Path, state) -> None:
         "text": torch.randn(PAIRS, 16, 32, generator=generator),
     }
     torch.manual_seed(0)
-    lora = models.add_motion_lora(pipe.unet, rank=2, alpha=4)
+    lora = model.add_lora(rank=2, alpha=4)
     settings = LoopSettings(max_steps=3, batch_size=2, learning_rate=1e-2, beta=500.0, shared_noise=0.5)
-    run = train_dpo_lora(pipe.unet, None, pipe.scheduler, data, settings)
+    run = train_dpo_lora(model, None, data, settings)
     rank = state.process_index
     report = {"rank": rank, "processes": state.num_processes, "steps": run.steps, "rows_seen": sorted(run.rows_seen)}
     (out / f"rank-{rank}.json").write_text(json.dumps(report))
-    save_file({n: p.detach().contiguous() for n, p in pipe.unet.named_parameters() if p.requires_grad}, str(out / f"rank-{rank}.safetensors"))
+    save_file({n: p.detach().contiguous() for n, p in model.denoiser.named_parameters() if p.requires_grad}, str(out / f"rank-{rank}.safetensors"))
     with distributed.main_process_writes() as writes:
         if writes:
-            models.save_motion_lora(pipe.unet, lora, out / "lora")
+            model.save_lora(lora, out / "lora")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from videodpo import latents, models, training, vader
+from videodpo import families, latents, models, training, vader
+from videodpo.families.animatediff import add_lora, save_lora, toy
 from videodpo.checkpoints import STATE
 from videodpo.integrity import DamagedFileError, NonFiniteError
 
@@ -24,9 +25,9 @@ FRAMES, SIZE = 4, 32
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory, toy_pipeline) -> Path:
+def pristine(tmp_path_factory, toy_model) -> Path:
     root = tmp_path_factory.mktemp("pristine")
-    models.save_pipeline(toy_pipeline, root / "models/base")
+    toy_model.save(root / "models/base")
     models.ModelCard("toy", FRAMES, SIZE, 0.5).save(root / "models/base")
     rng = np.random.default_rng(0)
     clips = rng.integers(0, 255, (3, FRAMES, SIZE, SIZE, 3), dtype=np.uint8)
@@ -42,9 +43,9 @@ def pristine(tmp_path_factory, toy_pipeline) -> Path:
     vader.write_query_tensors(
         queries, vader.VaderQueries([1, 2], ["a", "b"], torch.zeros(2, 16, 32), torch.zeros(2, 16, 32), torch.zeros(2, FRAMES, 3, SIZE, SIZE))
     )
-    lora_pipe = copy.deepcopy(toy_pipeline)
-    config = models.add_motion_lora(lora_pipe.unet, rank=4, alpha=4)
-    models.save_motion_lora(lora_pipe.unet, config, root / "models/lora/dpo")
+    lora_model = copy.deepcopy(toy_model)
+    config = lora_model.add_lora(rank=4, alpha=4)
+    lora_model.save_lora(config, root / "models/lora/dpo")
     return root
 
 
@@ -75,11 +76,11 @@ def lora_of_another_base(project: Path) -> None:
     """A LoRA trained on a toy base of other widths, saved in this project's LoRA folder."""
     from diffusers import UNetMotionModel
 
-    arch = models.ToyArchitecture(unet_channels=(16, 32))
-    other = UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
+    arch = toy.ToyArchitecture(unet_channels=(16, 32))
+    other = UNetMotionModel.from_unet2d(toy.build_toy_unet2d(arch), toy.build_toy_motion_adapter(arch))
     folder = project / "models/lora/dpo"
     shutil.rmtree(folder)
-    models.save_motion_lora(other, models.add_motion_lora(other, rank=4, alpha=4), folder)
+    save_lora(other, add_lora(other, rank=4, alpha=4), folder)
 
 
 def lora_weights_of_another_rank(project: Path) -> None:
@@ -104,11 +105,11 @@ def read_pairs(project: Path):
 
 def read_base(project: Path):
     models.ModelCard.load(project / "models/base")
-    models.load_pipeline(project / "models/base")
+    families.load_base(project / "models/base")
 
 
 def read_lora(project: Path):
-    models.load_motion_lora(models.load_pipeline(project / "models/base"), project / "models/lora/dpo")
+    families.load_base(project / "models/base").load_lora(project / "models/lora/dpo")
 
 
 BAD_FILES = [  # (what is wrong, how to make it so, who reads it, what the error must name)
@@ -209,15 +210,15 @@ NON_FINITE_DPO = [("NaN in a pair's latents", nan_in_a_pair), ("inf in a caption
 
 
 @pytest.mark.parametrize("poison", [row[1] for row in NON_FINITE_DPO], ids=[row[0] for row in NON_FINITE_DPO])
-def test_a_non_finite_batch_or_loss_stops_dpo_at_that_step_and_keeps_the_last_checkpoint(toy_pipeline, tmp_path, monkeypatch, poison):
+def test_a_non_finite_batch_or_loss_stops_dpo_at_that_step_and_keeps_the_last_checkpoint(toy_model, tmp_path, monkeypatch, poison):
     settings = training.LoopSettings(max_steps=8, batch_size=2, learning_rate=1e-3, beta=500, checkpoint_every=1)
     data = dpo_data()
     step, named = poison(monkeypatch, data, settings)
     assert step > 0  # so there is a good checkpoint to keep
-    unet = copy.deepcopy(toy_pipeline.unet)
-    models.add_motion_lora(unet, rank=4, alpha=4)
+    model = copy.deepcopy(toy_model)
+    model.add_lora(rank=4, alpha=4)
     with pytest.raises(NonFiniteError) as raised:
-        training.train_dpo_lora(unet, None, toy_pipeline.scheduler, data, settings, tmp_path)
+        training.train_dpo_lora(model, None, data, settings, tmp_path)
     message = str(raised.value)
     assert f"step {step}," in message and f"last checkpoint kept: step {step}" in message
     for words in named:
@@ -228,15 +229,15 @@ def test_a_non_finite_batch_or_loss_stops_dpo_at_that_step_and_keeps_the_last_ch
     assert all(torch.isfinite(t).all() for t in saved.values())
 
 
-def test_a_nan_reward_stops_vader_at_that_step_and_keeps_the_last_checkpoint(toy_pipeline, tmp_path, monkeypatch):
-    pipe = copy.deepcopy(toy_pipeline)  # the session's pipeline stays without adapters
+def test_a_nan_reward_stops_vader_at_that_step_and_keeps_the_last_checkpoint(toy_model, tmp_path, monkeypatch):
+    model = copy.deepcopy(toy_model)  # the session's model stays without adapters
     torch.manual_seed(0)
-    models.add_motion_lora(pipe.unet, 4, 4)
+    model.add_lora(4, 4)
     sampling = vader.VaderSampling(frames=FRAMES, num_inference_steps=2, guidance_scale=4.0, shared_noise=0.5, backprop="all")
     objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0})
     prompts, seeds = ["a red square moving left"] * 2, [5, 6]
-    unconditional, conditional = vader.text_embeddings(pipe, prompts)
-    queries = vader.VaderQueries(seeds, prompts, unconditional, conditional, vader.reference_clips(pipe, prompts, seeds, sampling))
+    unconditional, conditional = model.guidance_embeddings(prompts)
+    queries = vader.VaderQueries(seeds, prompts, unconditional, conditional, vader.reference_clips(model, prompts, seeds, sampling))
     original, calls = vader.rewards.combined, []
 
     def combined(*args, **kwargs):
@@ -250,7 +251,7 @@ def test_a_nan_reward_stops_vader_at_that_step_and_keeps_the_last_checkpoint(toy
     monkeypatch.setattr(vader.rewards, "combined", combined)
     loop = vader.VaderLoop(max_steps=3, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
     with pytest.raises(NonFiniteError) as raised:
-        vader.train_vader_lora(pipe, queries, sampling, objective, loop, checkpoint_dir=tmp_path)
+        vader.train_vader_lora(model, queries, sampling, objective, loop, checkpoint_dir=tmp_path)
     message = str(raised.value)
     assert "step 1," in message and "reward" in message and "brightness" in message and "last checkpoint kept: step 1" in message
     assert json.loads((tmp_path / STATE).read_text())["step"] == 1

@@ -115,10 +115,10 @@ def make_pairs_stage():
 
 
 def run_dense_make_pairs(
-    stage, project: Path, toy_pipeline, labeller: str, num_pairs: int = 3, copy_shared_noise: float | None = None,
+    stage, project: Path, toy_model, labeller: str, num_pairs: int = 3, copy_shared_noise: float | None = None,
     label_budget: int | None = None,
 ) -> tuple[list[dict], dict, dict]:
-    models.save_pipeline(toy_pipeline, project / "models/base")
+    toy_model.save(project / "models/base")
     models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/base")
     dense = DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller, copy_shared_noise=copy_shared_noise)
     settings = LabelledPairSettings(
@@ -134,7 +134,7 @@ def run_dense_make_pairs(
 
 
 def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_labeller(
-    make_pairs_stage, toy_pipeline, tmp_path, monkeypatch
+    make_pairs_stage, toy_model, tmp_path, monkeypatch
 ):
     """make_pairs@dense_dpo on a hub tier: each pair's two copies come from one of the user's videos
     (taken in turn), differ from each other, and carry the plugged-in labeller's labels; the
@@ -142,7 +142,7 @@ def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_l
     params do (`dense_dpo.labeller: module:function`)."""
     write_video_folder(tmp_path / "videos")
     monkeypatch.chdir(tmp_path)
-    manifest, shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, "test_dense_pairs:plain_labels")
+    manifest, shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, "test_dense_pairs:plain_labels")
     a, b, labels = shard["winners"], shard["losers"], shard["labels"]
     assert a.shape == b.shape and a.shape[1:] == (8, 32, 32, 3) and labels.shape == (len(a), 2)
     names = ["a_red_square.mp4", "b_blue_square.gif"]
@@ -157,16 +157,16 @@ def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_l
     assert report["labeller"] == "test_dense_pairs:plain_labels"
 
 
-def test_the_copies_noise_is_the_models_unless_dense_dpo_sets_its_share(make_pairs_stage, toy_pipeline, tmp_path, monkeypatch):
+def test_the_copies_noise_is_the_models_unless_dense_dpo_sets_its_share(make_pairs_stage, toy_model, tmp_path, monkeypatch):
     """`dense_dpo.copy_shared_noise` unset: the copies are noised as the model samples (its card's
     share of noise common to all frames, 0.5 here); set to 0: ε ~ N(0, I) per frame, as in DenseDPO.
     Same seeds, so only the noise's make-up can change the copies; the manifest records the share."""
     write_video_folder(tmp_path / "videos")
     monkeypatch.chdir(tmp_path)
     always_a = "test_dense_pairs:prefer_a"
-    model_share, _, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=2)
+    model_share, _, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=2)
     model_clips = load_file(str(tmp_path / "data/pairs/dense_dpo/pairs-00000.safetensors"))["winners"]
-    independent, shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=2, copy_shared_noise=0.0)
+    independent, shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=2, copy_shared_noise=0.0)
     assert [r["copy_shared_noise"] for r in model_share] == [0.5, 0.5]
     assert [r["copy_shared_noise"] for r in independent] == [0.0, 0.0]
     assert [r["seeds"] for r in model_share] == [r["seeds"] for r in independent]
@@ -178,15 +178,15 @@ def prefer_a(clip_a, clip_b, segments):
     return [1] * len(segments)
 
 
-def test_a_labeller_that_is_not_there_fails_before_the_model_loads(make_pairs_stage, toy_pipeline, tmp_path, monkeypatch):
+def test_a_labeller_that_is_not_there_fails_before_the_model_loads(make_pairs_stage, toy_model, tmp_path, monkeypatch):
     write_video_folder(tmp_path / "videos")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="has no function 'missing'"):
-        run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, "test_dense_pairs:missing")
+        run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, "test_dense_pairs:missing")
     assert not (tmp_path / "data/pairs/dense_dpo").exists()
 
 
-def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(make_pairs_stage, toy_pipeline, tmp_path, monkeypatch):
+def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(make_pairs_stage, toy_model, tmp_path, monkeypatch):
     """dense_dpo_third: with 3 labels drawn over 6 pairs × 2 segments, only the pairs holding a drawn
     segment are denoised, and each comes out as the same pair does when every pair is made (its
     seeds and ground truth alone decide it; the batch around it may move a pixel by one level)."""
@@ -194,10 +194,10 @@ def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(m
     monkeypatch.chdir(tmp_path)
     denoised = []
     real_copies = guided_pairs.corrupted_copies
-    monkeypatch.setattr(guided_pairs, "corrupted_copies", lambda pipe, clips, *rest, **options: denoised.append(len(clips)) or real_copies(pipe, clips, *rest, **options))
+    monkeypatch.setattr(guided_pairs, "corrupted_copies", lambda model, clips, *rest, **options: denoised.append(len(clips)) or real_copies(model, clips, *rest, **options))
     always_a = "test_dense_pairs:prefer_a"
-    every, every_shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=6)
-    budget, budget_shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_pipeline, always_a, num_pairs=6, label_budget=3)
+    every, every_shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=6)
+    budget, budget_shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=6, label_budget=3)
     drawn = sorted({r["pair"] for r in budget})
     assert 1 <= len(drawn) <= 3 and denoised == [6, 6, len(drawn), len(drawn)]  # clips a, then b
     assert report["pairs_made"] == len(drawn) and report["labels_asked"] == report["labels"] == 3

@@ -28,14 +28,14 @@ def test_pair_shards_and_manifest_round_trip_losslessly(pair_folder):
     assert [r["caption"] for r in manifest] == texts and all(r["shard"] == name for r in manifest)
 
 
-def test_encoded_latents_have_the_unet_layout_and_reload_exactly(pair_folder, toy_pipeline, tmp_path):
+def test_encoded_latents_have_the_unet_layout_and_reload_exactly(pair_folder, toy_model, tmp_path):
     folder, winners, losers, texts = pair_folder
-    encoded_w, encoded_l = latents.encode_clips(toy_pipeline, winners), latents.encode_clips(toy_pipeline, losers)
-    text = latents.encode_captions(toy_pipeline, texts)
+    encoded_w, encoded_l = toy_model.encode_clips(winners), toy_model.encode_clips(losers)
+    text = toy_model.encode_prompts(texts)
     assert encoded_w.shape == (6, 4, 8, 8, 8)  # (N, C, F, h, w)
     assert text.shape == (6, 16, 32)
     # frame t of clip n is the VAE encoding of that frame alone
-    single = latents.encode_clips(toy_pipeline, winners[1:2, 3:4])
+    single = toy_model.encode_clips(winners[1:2, 3:4])
     torch.testing.assert_close(encoded_w[1, :, 3], single[0, :, 0], rtol=1e-4, atol=1e-5)
     out = tmp_path / "latents"
     out.mkdir()

@@ -17,14 +17,15 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from videodpo import hub_access, models, toyworld
+from videodpo import families, models, toyworld
+from videodpo.families.animatediff import hub as animatediff_hub
+from videodpo.families.animatediff import toy
 from videodpo.integrity import DamagedFileError
-from videodpo.sampling import generate_clips
 from committed import committed_params
 
 
 def test_tokenizer_gives_each_toy_word_one_token_and_distinct_captions_distinct_ids():
-    tokenizer = models.build_toy_tokenizer()
+    tokenizer = toy.build_toy_tokenizer()
     ids = {c.text: tuple(tokenizer(c.text).input_ids) for c in toyworld.all_captions()}
     assert len(set(ids.values())) == len(ids)
     for text, token_ids in ids.items():
@@ -33,25 +34,24 @@ def test_tokenizer_gives_each_toy_word_one_token_and_distinct_captions_distinct_
 
 
 def test_tokenizer_round_trips_through_its_folder(tmp_path):
-    tokenizer = models.build_toy_tokenizer()
+    tokenizer = toy.build_toy_tokenizer()
     tokenizer.save_pretrained(tmp_path)
     reloaded = type(tokenizer).from_pretrained(tmp_path)
     text = "a yellow triangle moving down"
     assert reloaded(text).input_ids == tokenizer(text).input_ids
 
 
-def test_saved_base_pipeline_reloads_and_reproduces_its_output_exactly(toy_pipeline, tmp_path):
-    models.save_pipeline(toy_pipeline, tmp_path / "base")
-    reloaded = AnimateDiffPipeline.from_pretrained(tmp_path / "base", local_files_only=True)
-    reloaded.set_progress_bar_config(disable=True)
-    assert isinstance(reloaded.unet, UNetMotionModel)
+def test_saved_base_reloads_and_reproduces_its_output_exactly(toy_model, tmp_path):
+    toy_model.save(tmp_path / "base")
+    assert isinstance(AnimateDiffPipeline.from_pretrained(tmp_path / "base", local_files_only=True).unet, UNetMotionModel)  # diffusers' own format
+    reloaded = families.load_base(tmp_path / "base")
     prompts, seeds = ["a red square moving left", "a blue circle moving up"], [3, 4]
-    before = generate_clips(toy_pipeline, prompts, seeds, frames=8, steps=3, guidance_scale=4.0, shared_noise=0.5)
-    after = generate_clips(reloaded, prompts, seeds, frames=8, steps=3, guidance_scale=4.0, shared_noise=0.5)
+    before = toy_model.generate(prompts, seeds, frames=8, steps=3, guidance_scale=4.0, shared_noise=0.5)
+    after = reloaded.generate(prompts, seeds, frames=8, steps=3, guidance_scale=4.0, shared_noise=0.5)
     assert before.shape == (2, 8, 32, 32, 3) and before.dtype == np.uint8
     assert np.array_equal(before, after)
     # a different seed gives a different clip, so the equality above is not vacuous
-    other = generate_clips(toy_pipeline, prompts[:1], [5], frames=8, steps=3, guidance_scale=4.0, shared_noise=0.5)
+    other = toy_model.generate(prompts[:1], [5], frames=8, steps=3, guidance_scale=4.0, shared_noise=0.5)
     assert not np.array_equal(before[:1], other)
 
 
@@ -63,9 +63,9 @@ def test_model_card_round_trips_and_its_absence_says_how_to_fix_it(tmp_path):
         models.ModelCard.load(tmp_path / "elsewhere")
 
 
-def test_load_pipeline_of_a_missing_folder_says_which_stage_makes_it(tmp_path):
+def test_loading_a_missing_base_says_which_stage_makes_it(tmp_path):
     with pytest.raises(DamagedFileError, match="dvc repro --force base"):
-        models.load_pipeline(tmp_path)
+        families.load_base(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def tiny_hub_models(tmp_path_factory):
     """A tiny SD1.5-format checkpoint and a matching motion adapter, saved as a hub would serve them."""
     root = tmp_path_factory.mktemp("hub")
     torch.manual_seed(0)
-    tokenizer = models.build_toy_tokenizer()
+    tokenizer = toy.build_toy_tokenizer()
     unet = UNet2DConditionModel(
         sample_size=8,
         block_out_channels=(32, 64),
@@ -91,7 +91,7 @@ def tiny_hub_models(tmp_path_factory):
     vae = AutoencoderKL(block_out_channels=(16, 32, 32), down_block_types=("DownEncoderBlock2D",) * 3,
                         up_block_types=("UpDecoderBlock2D",) * 3, latent_channels=4, norm_num_groups=8)
     sd = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                 scheduler=models.build_toy_scheduler(), safety_checker=None,
+                                 scheduler=toy.build_toy_scheduler(), safety_checker=None,
                                  feature_extractor=None, requires_safety_checker=False)
     sd.save_pretrained(root / "sd15")
     MotionAdapter(block_out_channels=(32, 64), motion_layers_per_block=1, motion_num_attention_heads=2,
@@ -101,21 +101,21 @@ def tiny_hub_models(tmp_path_factory):
 
 def test_hub_path_joins_checkpoint_and_motion_adapter_offline(tiny_hub_models, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub = models.HubModel(str(tiny_hub_models / "sd15"), "main", str(tiny_hub_models / "adapter"), "main")
-    pipe = models.resolve_hub_pipeline(hub)
-    assert isinstance(pipe, AnimateDiffPipeline)
-    assert isinstance(pipe.unet, UNetMotionModel)
-    assert any("motion_modules" in name for name, _ in pipe.unet.named_parameters())
-    clips = generate_clips(pipe, ["a red square moving left"], [0], frames=8, steps=2, guidance_scale=2.0, shared_noise=0.0)
+    hub = animatediff_hub.HubModel(str(tiny_hub_models / "sd15"), "main", str(tiny_hub_models / "adapter"), "main")
+    model = animatediff_hub.load_hub_model(hub)
+    assert isinstance(model.pipe, AnimateDiffPipeline)
+    assert isinstance(model.denoiser, UNetMotionModel)
+    assert any("motion_modules" in name for name, _ in model.denoiser.named_parameters())
+    clips = model.generate(["a red square moving left"], [0], frames=8, steps=2, guidance_scale=2.0, shared_noise=0.0)
     assert clips.shape == (1, 8, 32, 32, 3)
 
 
 def test_hub_path_offline_without_the_model_names_what_to_fetch(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
-    hub = models.HubModel("nobody/no-such-model", "0123abc", "nobody/no-such-adapter", "main")
+    hub = animatediff_hub.HubModel("nobody/no-such-model", "0123abc", "nobody/no-such-adapter", "main")
     with pytest.raises(RuntimeError, match="huggingface-cli download nobody/no-such-model --revision 0123abc"):
-        models.resolve_hub_pipeline(hub)
+        animatediff_hub.load_hub_model(hub)
 
 
 def test_an_unreachable_hub_is_said_as_such_with_the_two_ways_out(tmp_path):
@@ -126,8 +126,8 @@ def test_an_unreachable_hub_is_said_as_such_with_the_two_ways_out(tmp_path):
         port = probe.getsockname()[1]
     script = (
         "import time; time.sleep = lambda seconds: None\n"  # huggingface_hub's retries back off for ~25 s
-        "from videodpo import hub_access, models\n"
-        "hub_access.load_hub_pipeline(models.HubModel('someone/sd15', 'main', 'someone/adapter', 'v1'))\n"
+        "from videodpo.families.animatediff import hub\n"
+        "hub.load_hub_model(hub.HubModel('someone/sd15', 'main', 'someone/adapter', 'v1'))\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path), "HF_ENDPOINT": f"http://127.0.0.1:{port}",
            "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
@@ -146,7 +146,7 @@ def test_a_hub_that_answers_not_found_keeps_the_names_message():
     from huggingface_hub.errors import Response  # of the HTTP library the hub client uses
     from huggingface_hub.utils import get_session
 
-    hub = models.HubModel("someone/sd15", "main", "someone/adapter", "v1")
+    hub = animatediff_hub.HubModel("someone/sd15", "main", "someone/adapter", "v1")
     try:
         try:
             url = "https://huggingface.co/someone/adapter/resolve/v1/config.json"
@@ -156,8 +156,8 @@ def test_a_hub_that_answers_not_found_keeps_the_names_message():
             raise OSError("someone/adapter is not a local folder and is not a valid model identifier")
     except OSError as error:
         answered = error
-    assert not hub_access.hub_unreachable(answered)
-    assert "check the repository names and revisions under `model.hub`" in hub_access.hub_failure_hint(answered, hub, offline=False)
+    assert not animatediff_hub.hub_unreachable(answered)
+    assert "check the repository names and revisions under `model.hub`" in animatediff_hub.hub_failure_hint(answered, hub, offline=False)
     try:
         try:
             raise LocalEntryNotFoundError("cannot find the requested files in the local cache")
@@ -165,8 +165,8 @@ def test_a_hub_that_answers_not_found_keeps_the_names_message():
             raise OSError("someone/adapter does not appear to have a file named config.json.")
     except OSError as error:
         unanswered = error
-    assert hub_access.hub_unreachable(unanswered)
-    assert "could not be reached" in hub_access.hub_failure_hint(unanswered, hub, offline=False)
+    assert animatediff_hub.hub_unreachable(unanswered)
+    assert "could not be reached" in animatediff_hub.hub_failure_hint(unanswered, hub, offline=False)
 
 
 def test_a_branch_resolves_to_the_commit_the_local_cache_holds(monkeypatch, tmp_path):
@@ -181,10 +181,10 @@ def test_a_branch_resolves_to_the_commit_the_local_cache_holds(monkeypatch, tmp_
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
-    assert models.resolved_commit("someone/some-model", "main", "model_index.json") == commit
-    assert models.resolved_commit("someone/some-model", "v9", "model_index.json") is None  # a ref the cache lacks
-    assert models.resolved_commit("someone/other", commit.upper(), "config.json") == commit  # a commit is its own pin
-    assert models.resolved_commit(str(tmp_path), "main", "model_index.json") is None  # a local folder has no commits
+    assert animatediff_hub.resolved_commit("someone/some-model", "main", "model_index.json") == commit
+    assert animatediff_hub.resolved_commit("someone/some-model", "v9", "model_index.json") is None  # a ref the cache lacks
+    assert animatediff_hub.resolved_commit("someone/other", commit.upper(), "config.json") == commit  # a commit is its own pin
+    assert animatediff_hub.resolved_commit(str(tmp_path), "main", "model_index.json") is None  # a local folder has no commits
 
 
 @pytest.mark.slow
@@ -233,8 +233,8 @@ def test_a_hub_tier_run_builds_its_base_offline_and_uses_the_users_prompt_files(
     card = json.loads((tmp_path / "models/base/videodpo.json").read_text())
     assert (card["source"], card["frames"], card["frame_size"]) == ("hub", 8, 32)
     assert set(card["commits"]) == {params["model"]["hub"]["base"], params["model"]["hub"]["motion_adapter"]}
-    pipe = models.load_pipeline(tmp_path / "models/base")
-    assert isinstance(pipe.unet, UNetMotionModel) and pipe.scheduler.config.beta_schedule == "linear"
+    model = families.load_base(tmp_path / "models/base")
+    assert isinstance(model.denoiser, UNetMotionModel) and model.scheduler.config.beta_schedule == "linear"
     metrics = json.loads((tmp_path / "metrics/base.json").read_text())
     assert metrics["source"] == "hub" and metrics["held_out"]["n_samples"] == 12 and metrics["held_out"]["motion"] >= 0
     assert (tmp_path / "plots/base/contact_sheet.png").stat().st_size > 1000

@@ -110,20 +110,20 @@ def test_verification_keeps_only_pairs_whose_loser_flickers_more_and_looks_the_s
     assert report["winner_beats_loser"] == pytest.approx(0.5)
 
 
-def test_img2img_regenerates_each_frame_on_its_own_and_reproducibly(toy_pipeline, clip):
+def test_img2img_regenerates_each_frame_on_its_own_and_reproducibly(toy_model, clip):
     from videodpo.sampling import regenerate_frames
 
     clips = np.stack([clip, clip[::-1]])
     prompts = ["a blue circle moving right"] * 2
-    first = regenerate_frames(toy_pipeline, clips, prompts, [7, 8], strength=0.5, steps=4, guidance_scale=1.0)
-    again = regenerate_frames(toy_pipeline, clips, prompts, [7, 8], strength=0.5, steps=4, guidance_scale=1.0)
+    first = regenerate_frames(toy_model, clips, prompts, [7, 8], strength=0.5, steps=4, guidance_scale=1.0)
+    again = regenerate_frames(toy_model, clips, prompts, [7, 8], strength=0.5, steps=4, guidance_scale=1.0)
     assert first.shape == clips.shape and first.dtype == np.uint8
     assert np.array_equal(first, again) and not np.array_equal(first, clips)
     # frames are independent: changing frame 3 of the input changes frame 3 of the output only
     edited = clips.copy()
     edited[0, 3] = 255 - edited[0, 3]
-    changed = regenerate_frames(toy_pipeline, edited, prompts, [7, 8], strength=0.5, steps=4, guidance_scale=1.0)
+    changed = regenerate_frames(toy_model, edited, prompts, [7, 8], strength=0.5, steps=4, guidance_scale=1.0)
     differs = [not np.array_equal(changed[0, f], first[0, f]) for f in range(len(clip))]
     assert differs == [f == 3 for f in range(len(clip))]
     with pytest.raises(ValueError, match="data.jitter_strength"):
-        regenerate_frames(toy_pipeline, clips, prompts, [7, 8], strength=0.0, steps=4, guidance_scale=1.0)
+        regenerate_frames(toy_model, clips, prompts, [7, 8], strength=0.0, steps=4, guidance_scale=1.0)

@@ -43,7 +43,7 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
 
 @pytest.mark.slow
 def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluation(micro_project):
-    from videodpo import latents, models
+    from videodpo import families, latents
 
     manifest = latents.read_manifest(micro_project / "data/pairs/dpo")
     report = json.loads((micro_project / "metrics/pairs_dpo.json").read_text())
@@ -53,8 +53,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     assert not {r["caption"] for r in manifest} & {c.text for c in __import__("videodpo.toyworld").toyworld.held_out_captions()}
     data = latents.load_latents(micro_project / "data/latents/dpo")
     assert data["winners"].shape == (len(manifest), 4, 8, 8, 8) and data["text"].shape[0] == len(manifest)
-    pipe = models.load_pipeline(micro_project / "models/base")
-    models.load_motion_lora(pipe, micro_project / "models/lora/dpo")
+    families.load_base(micro_project / "models/base").load_lora(micro_project / "models/lora/dpo")
 
     split_seeds = {}
     for split in ("dev", "test"):
@@ -85,7 +84,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
 
 
 def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validates_beside_dpo(micro_project):
-    from videodpo import models, toyworld, vader
+    from videodpo import families, toyworld, vader
 
     records, references = vader.read_query_clips(micro_project / "data/pairs/vader")
     assert len(records) == 3 and references.shape == (3, 8, 32, 32, 3)
@@ -94,8 +93,7 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
     assert queries.seeds == [r["seed"] for r in records] and queries.references.shape == (3, 8, 3, 32, 32)
     report = json.loads((micro_project / "metrics/pairs_vader.json").read_text())
     assert report["queries"] == 3 and report["reference_warping_error"] >= 0
-    pipe = models.load_pipeline(micro_project / "models/base")
-    models.load_motion_lora(pipe, micro_project / "models/lora/vader")
+    families.load_base(micro_project / "models/base").load_lora(micro_project / "models/lora/vader")
     cost = json.loads((micro_project / "metrics/train_vader.json").read_text())
     weights = yaml.safe_load((micro_project / "params.yaml").read_text())["vader"]["rewards"]
     assert cost["optimizer_steps"] == 2 and cost["clips_sampled"] == 2
@@ -117,7 +115,7 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
 
 @pytest.mark.slow
 def test_the_dense_dpo_branch_trains_on_guided_pairs_with_segment_labels(micro_project):
-    from videodpo import latents, models
+    from videodpo import families, latents
 
     manifest = latents.read_manifest(micro_project / "data/pairs/dense_dpo")
     report = json.loads((micro_project / "metrics/pairs_dense_dpo.json").read_text())
@@ -129,8 +127,7 @@ def test_the_dense_dpo_branch_trains_on_guided_pairs_with_segment_labels(micro_p
     assert data["labels"].tolist() == [r["labels"] for r in manifest]
     cost = json.loads((micro_project / "metrics/train_dense_dpo.json").read_text())
     assert cost["labels"] == report["labels"] and cost["optimizer_steps"] == 3
-    pipe = models.load_pipeline(micro_project / "models/base")
-    models.load_motion_lora(pipe, micro_project / "models/lora/dense_dpo")
+    families.load_base(micro_project / "models/base").load_lora(micro_project / "models/lora/dense_dpo")
     assert "dense_dpo" in json.loads((micro_project / "metrics/eval_test.json").read_text())["methods"]
 
 

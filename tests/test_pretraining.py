@@ -4,7 +4,7 @@ import pytest
 import torch
 from diffusers import UNetMotionModel
 
-from videodpo import models, pretraining
+from videodpo.families.animatediff import caption_ids, pretraining, toy
 from videodpo.noise import correlated_noise
 
 
@@ -23,20 +23,20 @@ def test_correlated_noise_rejects_a_share_outside_zero_to_one():
 
 def _one_motion_step(motion_trains: str):
     torch.manual_seed(0)
-    arch = models.ToyArchitecture()
-    tokenizer = models.build_toy_tokenizer()
-    text_encoder = models.build_toy_text_encoder(tokenizer, arch)
-    unet = UNetMotionModel.from_unet2d(models.build_toy_unet2d(arch), models.build_toy_motion_adapter(arch))
+    arch = toy.ToyArchitecture()
+    tokenizer = toy.build_toy_tokenizer()
+    text_encoder = toy.build_toy_text_encoder(tokenizer, arch)
+    unet = UNetMotionModel.from_unet2d(toy.build_toy_unet2d(arch), toy.build_toy_motion_adapter(arch))
     before = {name: p.detach().clone() for name, p in unet.named_parameters()}
     text_before = [p.detach().clone() for p in text_encoder.parameters()]
     schedule = dataclasses.replace(
         pretraining.PretrainSchedule(), motion_steps=1, motion_batch_clips=2, motion_trains=motion_trains
     )
     latents = torch.randn(4, 8, 4, 8, 8)
-    ids = pretraining.caption_ids(tokenizer, ["a red square moving left"] * 4)
-    empty = pretraining.caption_ids(tokenizer, [""])[0]
+    ids = caption_ids(tokenizer, ["a red square moving left"] * 4)
+    empty = caption_ids(tokenizer, [""])[0]
     pretraining.train_motion(
-        unet, text_encoder, models.build_toy_scheduler(), latents, ids, empty, schedule, torch.Generator().manual_seed(0)
+        unet, text_encoder, toy.build_toy_scheduler(), latents, ids, empty, schedule, torch.Generator().manual_seed(0)
     )
     changed = {name for name, p in unet.named_parameters() if not torch.equal(p, before[name])}
     text_changed = any(not torch.equal(a, b) for a, b in zip(text_encoder.parameters(), text_before))
@@ -55,11 +55,11 @@ def test_motion_phase_with_spatial_also_updates_spatial_layers_and_text_encoder(
     assert text_changed
 
 
-def test_caption_ids_match_what_the_pipeline_feeds_the_text_encoder(toy_pipeline):
-    ids = pretraining.caption_ids(toy_pipeline.tokenizer, ["a red square moving left"])
+def test_caption_ids_match_what_the_pipeline_feeds_the_text_encoder(toy_model):
+    ids = caption_ids(toy_model.tokenizer, ["a red square moving left"])
     with torch.no_grad():
-        ours = toy_pipeline.text_encoder(ids)[0]
-        theirs, _ = toy_pipeline.encode_prompt(
+        ours = toy_model.pipe.text_encoder(ids)[0]
+        theirs, _ = toy_model.pipe.encode_prompt(
             "a red square moving left", "cpu", 1, do_classifier_free_guidance=False
         )
     assert torch.equal(ours, theirs)
@@ -78,7 +78,7 @@ def test_layout_share_draws_that_share_of_timesteps_from_the_layout_range():
 def test_phase_clock_adds_up_each_part_of_each_phase():
     schedule = dataclasses.replace(pretraining.PretrainSchedule(), vae_steps=3, vae_batch_frames=2)
     clock = pretraining.PhaseClock()
-    vae = models.build_toy_vae(models.ToyArchitecture())
+    vae = toy.build_toy_vae(toy.ToyArchitecture())
     pretraining.train_vae(vae, torch.rand(8, 3, 32, 32) * 2 - 1, schedule, torch.Generator().manual_seed(0), clock=clock)
     assert clock.steps["vae"] == 3
     parts = {part for phase, part in clock.seconds if phase == "vae"}

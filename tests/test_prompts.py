@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from videodpo import models, prompts, toyworld
+from videodpo.families.animatediff import toy
 from stage_scripts import load_stage
 from videodpo.config import PromptSettings, prompt_set_file
 
@@ -33,8 +34,8 @@ def test_the_toy_sets_are_the_toy_worlds_training_and_held_out_captions_in_order
     evaluation = prompts.read_prompt_set(ROOT / defaults.eval, "toy", "prompts.eval")
     assert train.prompts == [c.text for c in toyworld.train_captions()]
     assert evaluation.prompts == [c.text for c in toyworld.held_out_captions()]
-    prompts.require_untruncated(train, models.build_toy_tokenizer())
-    prompts.require_untruncated(evaluation, models.build_toy_tokenizer())
+    prompts.require_untruncated(train, toy.build_toy_tokenizer())
+    prompts.require_untruncated(evaluation, toy.build_toy_tokenizer())
 
 
 def grouped(path: Path) -> dict[str, list[str]]:
@@ -88,7 +89,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
     """models/base here holds only its card and tokenizer: had the stage reached the model, it would
     fail on the missing weights instead. Each split reads its own set (test: prompts.eval, dev: prompts.dev)."""
     monkeypatch.chdir(tmp_path)
-    models.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
+    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
     models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(tmp_path / "models/base")
     if train is not None:
         write(tmp_path / "train.txt", train)
@@ -106,7 +107,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
 
 def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    models.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
+    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
     card = models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5)
     write(tmp_path / "train.txt", f"a dog\n{TOO_LONG}\n")
     stage = load_stage("make_pairs")

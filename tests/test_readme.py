@@ -29,7 +29,6 @@ def test_the_readme_lists_exactly_the_methods_that_run_and_the_committed_metrics
     import json
     import re
 
-    import yaml
 
     from videodpo.config import METHODS
 

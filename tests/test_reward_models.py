@@ -10,7 +10,8 @@ from transformers import CLIPConfig, CLIPModel
 
 from stage_scripts import load_stage
 from videodpo import clip_score, models, pairs, rewards, toyworld, vjepa
-from videodpo.pretraining import clips_to_tensor
+from videodpo.clips import clips_to_tensor
+from videodpo.families.animatediff import toy
 from committed import committed_params
 
 
@@ -83,10 +84,10 @@ def test_a_hub_vjepa_loads_offline_from_the_source_the_stage_names(tmp_path, toy
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    tokenizer = models.build_toy_tokenizer()
+    tokenizer = toy.build_toy_tokenizer()
     config = CLIPConfig(
         text_config=dict(vocab_size=tokenizer.vocab_size + 2, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                         max_position_embeddings=models.TEXT_LENGTH, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id),
+                         max_position_embeddings=toy.TEXT_LENGTH, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id),
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8),
         projection_dim=16,
     )
@@ -152,7 +153,6 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
     import yaml
     from safetensors.numpy import save_file
 
-    root = Path(__file__).parents[1]
     stage = load_stage("evaluate")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

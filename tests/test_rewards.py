@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from videodpo import appearance, pairs, rewards, temporal, toyworld
-from videodpo.pretraining import clips_to_tensor
+from videodpo.clips import clips_to_tensor
 
 
 def _as_frames(clips: np.ndarray) -> torch.Tensor:

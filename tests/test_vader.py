@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from videodpo import models, vader
-from videodpo.sampling import generate_clips, initial_latents
+from videodpo import vader
 
 PROMPTS = ["a red square moving left", "a blue circle moving up"]
 SEEDS = [11, 12]
@@ -18,37 +17,37 @@ def _sampling(**overrides) -> vader.VaderSampling:
 
 
 @pytest.fixture()
-def pipe(toy_pipeline):
-    """A copy of the toy pipeline with a fresh motion LoRA. A copy, since peft's deleted adapter
-    leaves its wrapper layers behind: the session's pipeline would then save under other names."""
-    pipe = copy.deepcopy(toy_pipeline)
+def model(toy_model):
+    """A copy of the toy model with a fresh motion LoRA. A copy, since peft's deleted adapter
+    leaves its wrapper layers behind: the session's model would then save under other names."""
+    model = copy.deepcopy(toy_model)
     torch.manual_seed(0)
-    models.add_motion_lora(pipe.unet, 4, 4)
-    return pipe
+    model.add_lora(4, 4)
+    return model
 
 
-def test_training_sampler_is_the_evaluations_sampler(toy_pipeline):
+def test_training_sampler_is_the_evaluations_sampler(toy_model):
     sampling = _sampling()
-    latents = torch.cat([initial_latents(toy_pipeline, 4, s, 0.5) for s in SEEDS])
-    unconditional, conditional = vader.text_embeddings(toy_pipeline, PROMPTS)
+    latents = torch.cat([toy_model.initial_latents(4, s, 0.5) for s in SEEDS])
+    unconditional, conditional = toy_model.guidance_embeddings(PROMPTS)
     with torch.no_grad():
-        final = vader.denoise(toy_pipeline.unet, toy_pipeline.scheduler, latents, unconditional, conditional, sampling, 4)
-        frames = vader.decode(toy_pipeline.vae, final, slice(0, 4))
+        final = toy_model.denoise(toy_model.denoiser, latents, unconditional, conditional, sampling.num_inference_steps, sampling.guidance_scale, 4)
+        frames = toy_model.decode(final, slice(0, 4))
     ours = ((frames.permute(0, 1, 3, 4, 2).numpy() + 1) * 127.5).round().clip(0, 255)
-    evaluated = generate_clips(toy_pipeline, PROMPTS, SEEDS, 4, 4, 4.0, 0.5)
+    evaluated = toy_model.generate(PROMPTS, SEEDS, 4, 4, 4.0, 0.5)
     assert np.abs(ours - evaluated.astype(np.float64)).max() <= 1.0
 
 
 @pytest.mark.parametrize(("mode", "k", "expected"), [("all", 1, [True] * 4), ("last", 1, [False, False, False, True]), ("last", 3, [False, True, True, True])])
-def test_backprop_keeps_the_graph_of_the_chosen_steps_only(toy_pipeline, mode, k, expected):
+def test_backprop_keeps_the_graph_of_the_chosen_steps_only(toy_model, mode, k, expected):
     sampling = _sampling(backprop=mode, backprop_steps=k)
     recorded = []
-    hook = toy_pipeline.unet.register_forward_pre_hook(lambda *_: recorded.append(torch.is_grad_enabled()))
+    hook = toy_model.denoiser.register_forward_pre_hook(lambda *_: recorded.append(torch.is_grad_enabled()))
     try:
-        latents = torch.cat([initial_latents(toy_pipeline, 4, s, 0.5) for s in SEEDS])
-        unconditional, conditional = vader.text_embeddings(toy_pipeline, PROMPTS)
+        latents = torch.cat([toy_model.initial_latents(4, s, 0.5) for s in SEEDS])
+        unconditional, conditional = toy_model.guidance_embeddings(PROMPTS)
         start = vader.first_gradient_step(sampling, torch.Generator().manual_seed(0))
-        vader.denoise(toy_pipeline.unet, toy_pipeline.scheduler, latents, unconditional, conditional, sampling, start)
+        toy_model.denoise(toy_model.denoiser, latents, unconditional, conditional, sampling.num_inference_steps, sampling.guidance_scale, start)
     finally:
         hook.remove()
     assert recorded == expected
@@ -83,67 +82,67 @@ def test_bad_objective_names_the_term():
         vader.VaderObjective({"brightness": 1.0}, {"sharpness": 1.0})
 
 
-def _batch(pipe, sampling) -> vader.VaderBatch:
-    unconditional, conditional = vader.text_embeddings(pipe, PROMPTS)
-    return vader.VaderBatch(SEEDS, PROMPTS, unconditional, conditional, vader.reference_clips(pipe, PROMPTS, SEEDS, sampling))
+def _batch(model, sampling) -> vader.VaderBatch:
+    unconditional, conditional = model.guidance_embeddings(PROMPTS)
+    return vader.VaderBatch(SEEDS, PROMPTS, unconditional, conditional, vader.reference_clips(model, PROMPTS, SEEDS, sampling))
 
 
-def test_a_step_up_the_reward_gradient_raises_the_reward(pipe):
+def test_a_step_up_the_reward_gradient_raises_the_reward(model):
     sampling = _sampling(num_inference_steps=2, backprop="all")
     objective = vader.VaderObjective({"brightness": 1.0}, {})
-    batch = _batch(pipe, sampling)
-    params = [p for p in pipe.unet.parameters() if p.requires_grad]
+    batch = _batch(model, sampling)
+    params = [p for p in model.denoiser.parameters() if p.requires_grad]
     optimiser = torch.optim.SGD(params, lr=0.05)
-    before = vader.vader_step(pipe.unet, pipe, batch, sampling, objective, torch.Generator().manual_seed(0))
+    before = vader.vader_step(model.denoiser, model, batch, sampling, objective, torch.Generator().manual_seed(0))
     before.loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
     optimiser.step()
     with torch.no_grad():
-        after = vader.vader_step(pipe.unet, pipe, batch, sampling, objective, torch.Generator().manual_seed(0))
+        after = vader.vader_step(model.denoiser, model, batch, sampling, objective, torch.Generator().manual_seed(0))
     assert after.reward.mean() > before.reward.mean()
 
 
-def test_a_model_reward_reaches_the_lora_through_the_sampler(pipe):
+def test_a_model_reward_reaches_the_lora_through_the_sampler(model):
     """vjepa with its scorer model passed in: the reward's gradient reaches the LoRA, the scorer stays frozen."""
     from videodpo import vjepa
 
     torch.manual_seed(0)
     scorer = vjepa.build_tiny_vjepa(4, 32).eval().requires_grad_(False)
     sampling = _sampling(num_inference_steps=2, backprop="last")
-    step = vader.vader_step(pipe.unet, pipe, _batch(pipe, sampling), sampling, vader.VaderObjective({"vjepa": 1.0}, {}),
+    step = vader.vader_step(model.denoiser, model, _batch(model, sampling), sampling, vader.VaderObjective({"vjepa": 1.0}, {}),
                             torch.Generator().manual_seed(0), {"vjepa": scorer})
     step.loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in pipe.unet.parameters() if p.requires_grad)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.denoiser.parameters() if p.requires_grad)
     assert all(p.grad is None for p in scorer.parameters())
     assert set(step.parts) >= {"vjepa"}
 
 
-def test_guard_is_zero_against_the_reference_itself(pipe):
+def test_guard_is_zero_against_the_reference_itself(model):
     sampling = _sampling(num_inference_steps=2)
     objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0, "colour": 1.0, "layout": 1.0})
     with torch.no_grad():
-        step = vader.vader_step(pipe.unet, pipe, _batch(pipe, sampling), sampling, objective, torch.Generator().manual_seed(0))
+        step = vader.vader_step(model.denoiser, model, _batch(model, sampling), sampling, objective, torch.Generator().manual_seed(0))
     # a fresh LoRA is the identity (its up-projection starts at zero), so the policy's clip is the reference's
     for term in ("contrast", "colour", "layout"):
         assert step.parts[f"guard_{term}"].abs().max() < 1e-4
 
 
-def _queries(pipe, sampling, count: int = 4) -> vader.VaderQueries:
+def _queries(model, sampling, count: int = 4) -> vader.VaderQueries:
     prompts = [PROMPTS[i % 2] for i in range(count)]
     seeds = list(range(100, 100 + count))
-    unconditional, conditional = vader.text_embeddings(pipe, prompts)
-    return vader.VaderQueries(seeds, prompts, unconditional, conditional, vader.reference_clips(pipe, prompts, seeds, sampling))
+    unconditional, conditional = model.guidance_embeddings(prompts)
+    return vader.VaderQueries(seeds, prompts, unconditional, conditional, vader.reference_clips(model, prompts, seeds, sampling))
 
 
-def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterrupted_one_does(pipe, tmp_path):
+def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterrupted_one_does(model, tmp_path):
     sampling = _sampling(num_inference_steps=2, backprop="all")
     objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0})
-    queries = _queries(pipe, sampling)
-    lora = [p for p in pipe.unet.parameters() if p.requires_grad]
+    queries = _queries(model, sampling)
+    lora = [p for p in model.denoiser.parameters() if p.requires_grad]
     initial = [p.detach().clone() for p in lora]
     logged: list[tuple[int, dict]] = []
     loop = vader.VaderLoop(max_steps=3, clips_per_step=1, learning_rate=1e-2, val_every=2)
-    run = vader.train_vader_lora(pipe, queries, sampling, objective, loop, log=lambda m, s: logged.append((s, m)), validate=lambda: {"warping_error": 1.0})
+    run = vader.train_vader_lora(model, queries, sampling, objective, loop, log=lambda m, s: logged.append((s, m)), validate=lambda: {"warping_error": 1.0})
     uninterrupted = [p.detach().clone() for p in lora]
     assert [s for s, m in logged if "val_warping_error" in m] == [0, 2, 3]
     assert run.steps == 3 and run.train_seconds > 0
@@ -154,11 +153,11 @@ def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterr
         for p, value in zip(lora, initial):
             p.copy_(value)
     short = vader.VaderLoop(max_steps=2, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
-    vader.train_vader_lora(pipe, queries, sampling, objective, short, checkpoint_dir=tmp_path)
+    vader.train_vader_lora(model, queries, sampling, objective, short, checkpoint_dir=tmp_path)
     with torch.no_grad():  # the process dies: what it held in memory is gone
         for p in lora:
             p.add_(torch.randn_like(p))
-    resumed = vader.train_vader_lora(pipe, queries, sampling, objective, dataclasses.replace(short, max_steps=3), checkpoint_dir=tmp_path)
+    resumed = vader.train_vader_lora(model, queries, sampling, objective, dataclasses.replace(short, max_steps=3), checkpoint_dir=tmp_path)
     assert resumed.resumed_from == 2 and resumed.steps == 3
     for p, expected in zip(lora, uninterrupted):
         torch.testing.assert_close(p.detach(), expected, rtol=1e-4, atol=1e-6)

@@ -14,10 +14,9 @@ from videodpo import seeds, temporal, toyworld
 
 
 @torch.no_grad()
-def reconstruction_psnr(model, clips: np.ndarray, batch: int = 256) -> float:
-    """PSNR (dB, images in [-1, 1]) of frames passed through the model's VAE (posterior mean) against themselves."""
+def reconstruction_psnr(vae, clips: np.ndarray, batch: int = 256) -> float:
+    """PSNR (dB, images in [-1, 1]) of frames passed through a 2-D VAE (posterior mean) against themselves."""
     frames = torch.from_numpy(clips.reshape(-1, *clips.shape[-3:])).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-    vae = model.vae
     squared_error = 0.0
     for chunk in frames.split(batch):
         decoded = vae.decode(vae.encode(chunk).latent_dist.mode()).sample.clamp(-1, 1)
@@ -59,7 +58,7 @@ def preview_base_model(
             "oracle": toyworld.adherence(clips, texts),
             "samples": _flicker(clips),
             "ground_truth": _flicker(truth),
-            "vae_psnr_db": reconstruction_psnr(model, truth),
+            "vae_psnr_db": reconstruction_psnr(model.vae, truth),
         }
         clips_by_split[split], texts_by_split[split] = clips, texts
     return metrics, clips_by_split, texts_by_split

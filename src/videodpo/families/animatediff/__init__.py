@@ -74,6 +74,19 @@ def add_lora(unet, rank: int, alpha: float, targets: str = "motion", adapter_nam
     return config
 
 
+def save_lora(unet, lora_config, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
+    """Save a UNet's LoRA in diffusers format, with its adapter metadata so lora_alpha ≠ r reloads at the right scale."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=adapter_name))
+    AnimateDiffPipeline.save_lora_weights(
+        folder, unet_lora_layers=layers, unet_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True
+    )
+    for weights in Path(folder).glob("*.safetensors"):
+        canonical_safetensors(weights)  # the same LoRA, the same bytes: its DVC hash does not flip between runs
+
+
 class AnimateDiff:
     """One AnimateDiff model: its denoiser (the UNet that LoRA and accelerate wrap), VAE, text side
     and DDIM scheduler. Latents are (N, C, F, h, w) with one latent frame per pixel frame."""
@@ -126,16 +139,8 @@ class AnimateDiff:
         return add_lora(self.pipe.unet, rank, alpha, targets, adapter_name)
 
     def save_lora(self, lora_config, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
-        """Save the LoRA in diffusers format, with its adapter metadata so lora_alpha ≠ r reloads at the right scale."""
-        from diffusers.utils import convert_state_dict_to_diffusers
-        from peft.utils import get_peft_model_state_dict
-
-        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.pipe.unet, adapter_name=adapter_name))
-        AnimateDiffPipeline.save_lora_weights(
-            folder, unet_lora_layers=layers, unet_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True
-        )
-        for weights in Path(folder).glob("*.safetensors"):
-            canonical_safetensors(weights)  # the same LoRA, the same bytes: its DVC hash does not flip between runs
+        """Save the denoiser's LoRA (save_lora)."""
+        save_lora(self.pipe.unet, lora_config, folder, adapter_name)
 
     def load_lora(self, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
         """Load a LoRA written by save_lora and make it the active adapter."""
