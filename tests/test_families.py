@@ -30,3 +30,31 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from diffusers import AnimateDiffPipeline\n    return AnimateDiffPipeline\n")
     assert "AnimateDiffPipeline" in names_imported(module)
+
+
+def test_a_deterministic_sampler_step_is_ddims_and_a_stochastic_one_scores_its_draw(toy_model):
+    """eta = 0: the step the pipeline's DDIM takes. eta > 0: DDIM's step with the same noise, and the
+    log-probability of the drawn latents under the step's Gaussian, the same when the recorded draw
+    is scored again (as a policy-gradient method rescoring its samples does)."""
+    import torch
+
+    scheduler = toy_model.sampler(4)
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.randn(2, 4, 3, 8, 8, generator=generator)
+    for timestep in scheduler.timesteps:
+        prediction = torch.randn(latents.shape, generator=generator)
+        ours, log_prob = toy_model.sampler_step(scheduler, prediction, timestep, latents)
+        assert log_prob is None
+        torch.testing.assert_close(ours, scheduler.step(prediction, timestep, latents).prev_sample)
+
+        drawn, log_prob = toy_model.sampler_step(scheduler, prediction, timestep, latents, eta=0.7, generator=torch.Generator().manual_seed(1))
+        noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(1))
+        ddim_draw = scheduler.step(prediction, timestep, latents, eta=0.7, variance_noise=noise).prev_sample
+        std = 0.7 * scheduler._get_variance(timestep, timestep - 1000 // 4) ** 0.5  # DDIM's own σ_t at this eta
+        mean = ddim_draw - std * noise
+        torch.testing.assert_close(drawn, ddim_draw)
+        expected = torch.distributions.Normal(mean, std).log_prob(drawn).flatten(1).mean(1)
+        torch.testing.assert_close(log_prob, expected)
+        _, rescored = toy_model.sampler_step(scheduler, prediction, timestep, latents, eta=0.7, prev_latents=drawn)
+        torch.testing.assert_close(rescored, log_prob)
+        latents = ours

@@ -12,7 +12,9 @@ every family's model object offers (today: videodpo.families.animatediff.Animate
 - training: `predict(denoiser, noisy, timesteps, conditioning)`, `training_draw(latents, noise,
   timesteps)` → (noisy latents, target), `num_train_timesteps`;
 - sampling: `generate(...)` → uint8 clips, `denoise(...)` (a sampler loop that can keep its graph for
-  reward back-propagation), `denoise_from(...)` and `strength_for(count, steps)` (SDEdit).
+  reward back-propagation), `sampler(steps)` and `sampler_step(scheduler, prediction, timestep,
+  latents, eta)` → (next latents, their log-probability at eta > 0), `denoise_from(...)` and
+  `strength_for(count, steps)` (SDEdit).
 
 A base folder (models/base) is opened by the family that wrote it.
 """

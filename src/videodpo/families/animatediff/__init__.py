@@ -9,6 +9,7 @@ opens in `AnimateDiffPipeline.from_pretrained` and a saved LoRA in `pipe.load_lo
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -267,6 +268,49 @@ class AnimateDiff:
                 prediction = plain + guidance_scale * (guided - plain)
                 latents = scheduler.step(prediction, timestep, latents).prev_sample
         return latents
+
+    def sampler(self, steps: int):
+        """A fresh copy of the model's DDIM scheduler set to `steps` sampling steps; its `.timesteps`
+        are the steps' timesteps, highest noise first."""
+        scheduler = copy.deepcopy(self.pipe.scheduler)
+        scheduler.set_timesteps(steps)
+        return scheduler
+
+    @staticmethod
+    def sampler_step(
+        scheduler, prediction: torch.Tensor, timestep, latents: torch.Tensor, eta: float = 0.0,
+        generator: torch.Generator | None = None, prev_latents: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One DDIM step from `latents` (B, C, F, h, w) at `timestep`, as DDPO takes it: (the next
+        latents, their log-probability (B,) under the step's Gaussian). eta = 0 is the deterministic
+        step (no log-probability: None); eta > 0 draws the next latents with `generator`, unless
+        `prev_latents` gives them (to score a recorded step under the current denoiser)."""
+        config = scheduler.config
+        t = int(timestep)
+        prev_t = t - config.num_train_timesteps // scheduler.num_inference_steps
+        alpha = scheduler.alphas_cumprod[t]
+        alpha_prev = scheduler.alphas_cumprod[prev_t] if prev_t >= 0 else scheduler.final_alpha_cumprod
+        beta = 1 - alpha
+        if config.prediction_type == "epsilon":
+            clean = (latents - beta.sqrt() * prediction) / alpha.sqrt()
+            epsilon = prediction
+        elif config.prediction_type == "v_prediction":
+            clean = alpha.sqrt() * latents - beta.sqrt() * prediction
+            epsilon = alpha.sqrt() * prediction + beta.sqrt() * latents
+        else:
+            raise ValueError(f"unsupported prediction type {config.prediction_type!r}: epsilon or v_prediction")
+        if config.clip_sample:
+            clean = clean.clamp(-config.clip_sample_range, config.clip_sample_range)
+        variance = (1 - alpha_prev) / beta * (1 - alpha / alpha_prev)
+        std = eta * variance.sqrt()
+        mean = alpha_prev.sqrt() * clean + (1 - alpha_prev - std**2).sqrt() * epsilon
+        if eta == 0:
+            return mean, None
+        if prev_latents is None:
+            noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
+            prev_latents = mean + std * noise
+        log_prob = -((prev_latents.detach() - mean) ** 2) / (2 * std**2) - std.log() - math.log(math.sqrt(2 * math.pi))
+        return prev_latents, log_prob.flatten(1).mean(dim=1)
 
     @torch.no_grad()
     def generate(
