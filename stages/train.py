@@ -27,21 +27,18 @@ from dvclive import Live
 
 from videodpo import distributed, families, integrity, latents, models, outputs, precision, prompts, rewards, vader, validation, visuals
 from videodpo.method_settings import read_stage_settings
-from videodpo.training import LoopSettings, TrainingRun, train_dpo_lora
+from videodpo.lora_loop import TrainingRun, code_digest
+from videodpo.training import LoopSettings, train_dpo_lora
 
 TRAINED_HERE = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")  # methods this stage trains
-CODE = ("src/videodpo/training.py", "src/videodpo/objectives.py", "src/videodpo/families/animatediff/__init__.py")
-VADER_CODE = (
-    "src/videodpo/vader.py", "src/videodpo/rewards.py", "src/videodpo/families/animatediff/__init__.py", "src/videodpo/temporal.py",
-    "src/videodpo/vjepa.py", "src/videodpo/clip_score.py",
-)
 VJEPA_DIR = Path("models/vjepa")  # the vjepa reward's scorer, from the vjepa stage
 
 
-def fingerprint(code: tuple[str, ...], tensors: list[torch.Tensor], settings: tuple) -> str:
-    """What a checkpoint's weights depend on beyond the loop's settings: the code, the data, the LoRA."""
-    digest = hashlib.sha256()
-    for path in code:
+def fingerprint(files: tuple[str, ...], tensors: list[torch.Tensor], settings: tuple) -> str:
+    """What a checkpoint's weights depend on beyond the loop's settings: the code this process runs
+    (lora_loop.code_digest), other files it reads (a scorer's weights), the data, the LoRA."""
+    digest = hashlib.sha256(code_digest().encode())
+    for path in files:
         digest.update(Path(path).read_bytes())
     for tensor in tensors:
         digest.update(tensor.numpy().tobytes())
@@ -123,7 +120,7 @@ def main(method: str, state) -> None:
         checkpoint_every=training.checkpoint_every,
     )
     validate = validation_scorer(model, settings, card)
-    identity = fingerprint(CODE, list(data.values()), (settings.lora_rank, settings.lora_alpha, training.memory_optimized))
+    identity = fingerprint((), list(data.values()), (settings.lora_rank, settings.lora_alpha, training.memory_optimized))
     with dvclive_log(checkpoint, state.is_main_process) as log:
         run = train_dpo_lora(model, reference, data, loop, checkpoint, log, identity, validate)
     with distributed.main_process_writes() as writes:
@@ -160,7 +157,7 @@ def train_vader(state, started: float) -> None:
     )
     scorer_weights = sorted(str(path) for path in VJEPA_DIR.glob("*.safetensors")) if "vjepa" in scorers else []
     identity = fingerprint(
-        VADER_CODE + tuple(scorer_weights),
+        tuple(scorer_weights),
         [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references],
         (settings.lora_rank, settings.lora_alpha, options.lora_targets, queries.prompts, settings.clip),
     )

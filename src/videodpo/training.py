@@ -1,23 +1,22 @@
-"""One Diffusion-DPO step on latents: the policy and reference predictions and the loss.
+"""One Diffusion-DPO step on latents: the policy and reference predictions and the loss; and the
+DPO methods' step in the one LoRA loop (videodpo.lora_loop).
 
 Winner and loser share noise and timestep and go through the policy in ONE batched forward; the
-reference is the same UNet with its LoRA switched off (memory-optimised) or a frozen copy. Under
-`accelerate launch` each process draws its batches from its own shard of the pairs and the LoRA's
-gradients are averaged across processes (DDP), so every process holds the same LoRA.
+reference is the same denoiser with its LoRA switched off (memory-optimised) or a frozen copy. Under
+`accelerate launch` each process draws its batches from its own shard of the pairs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from videodpo import precision
-from videodpo.distributed import cpu_processes, my_shard
+from videodpo.distributed import processes
 from videodpo.integrity import require_finite
+from videodpo.lora_loop import LoopPlan, StepContext, StepLog, TrainingRun, step_generator, train_lora
 from videodpo.noise import correlated_noise
 from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
 
@@ -105,12 +104,6 @@ class LoopSettings:
     val_every: int = 0  # steps between validation scores; 0 = none
 
 
-def step_generator(seed: int, step: int, micro: int = 0, rank: int = 0) -> torch.Generator:
-    """The generator of one (micro-)step of one process: what a step draws is a pure function of
-    (seed, step, micro, rank), so a resumed run draws exactly what it would have drawn."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step * 1_009 + micro + rank * 7_919_993)
-
-
 def batch_for_step(
     data: dict[str, torch.Tensor], step: int, micro: int, settings: LoopSettings, rows: Sequence[int] | None = None, rank: int = 0
 ) -> DPOBatch:
@@ -132,19 +125,6 @@ def batch_for_step(
     )
 
 
-StepLog = Callable[[dict[str, float], int], None]
-
-
-@dataclass
-class TrainingRun:
-    """What one process did: the step reached, the step it resumed from, and the pairs (dataset rows) its batches drew."""
-
-    steps: int
-    resumed_from: int = 0
-    rows_seen: set[int] = field(default_factory=set)
-    train_seconds: float = 0.0  # optimisation time, validation excluded
-
-
 def train_dpo_lora(
     model,
     reference_unet,
@@ -154,85 +134,41 @@ def train_dpo_lora(
     log: StepLog | None = None,
     identity: str = "",
     validate: Callable[[], dict[str, float]] | None = None,
-):
-    """Train the model's LoRA with Diffusion-DPO on cached latents; return what this process did.
-
-    Resumes from checkpoint_dir when it holds a checkpoint made with the same settings and the
-    same `identity` (callers put a hash of the code, data and model there). Every `val_every` steps
-    the main process calls `validate` and logs what it returns with the training seconds and pairs
-    drawn so far (validation time not counted).
-    """
-    from accelerate import Accelerator
-
-    from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint
-    from videodpo.validation import TrainingClock
-
-    accelerator = Accelerator(mixed_precision=precision.accelerate_name(settings.mixed_precision), cpu=cpu_processes())
-    unet = model.denoiser
-    precision.trainable_in_fp32(unet)
-    params = [p for p in unet.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the denoiser has no trainable parameters: add a LoRA first (model.add_lora)")
+) -> TrainingRun:
+    """Train the model's LoRA with Diffusion-DPO on cached latents, in the one LoRA loop
+    (videodpo.lora_loop); return what this process did. `identity`: a hash of the code, data and
+    model that a checkpoint must match to be resumed, beside these settings."""
     if reference_unet is not None:
-        reference_unet.to(accelerator.device)
-    optimiser = torch.optim.AdamW(params, lr=settings.learning_rate)
-    policy, optimiser = accelerator.prepare(unet, optimiser)
+        reference_unet.to(processes().device)
     # what the trained weights depend on; more max_steps continues a finished run instead of redoing it
     fingerprint = {k: v for k, v in asdict(settings).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
     fingerprint["identity"] = identity
-    fingerprint["processes"] = accelerator.num_processes
-    start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
-    if start and accelerator.is_main_process:
-        tqdm.write(f"resuming from the checkpoint at step {start} in {checkpoint_dir}")
-    rows = my_shard(len(data["winners"]))
-    run = TrainingRun(start, resumed_from=start)
     accumulation = settings.gradient_accumulation_steps
-    clock = TrainingClock.resumed(
-        checkpoint_dir, start, settings.val_every, settings.max_steps, validate if accelerator.is_main_process else None, log,
-        "pairs_drawn", settings.batch_size * accumulation * accelerator.num_processes,
+
+    def dpo_optimiser_step(context: StepContext, run: TrainingRun) -> dict[str, float]:
+        for micro in range(accumulation):
+            batch = batch_for_step(data, context.step, micro, settings, context.rows, context.rank)
+            run.rows_seen.update(int(i) for i in batch.rows)
+            at = f"step {context.step}, the batch of pairs {batch.rows.tolist()} (last checkpoint kept: step {context.saved})"
+            require_finite(at, winners=batch.winners, losers=batch.losers, text=batch.text)
+            batch = batch.to(context.accelerator.device)
+            with context.accelerator.autocast():
+                result = dpo_step(model, context.policy, reference_unet, batch, settings.beta, settings.sft_weight)
+            require_finite(at, loss=result.terms.loss.detach())
+            context.accelerator.backward(result.terms.loss / accumulation)
+        return {
+            "loss": result.terms.loss.item(),
+            "implicit_accuracy": result.terms.implicit_accuracy.item(),
+            "reward_margin": result.terms.reward_margin.item(),
+            "mse_winner": result.policy_winner.mean().item(),
+            "mse_loser": result.policy_loser.mean().item(),
+            "mse_winner_reference": result.reference_winner.mean().item(),
+            "mse_loser_reference": result.reference_loser.mean().item(),
+        }
+
+    plan = LoopPlan(
+        max_steps=settings.max_steps, learning_rate=settings.learning_rate, mixed_precision=settings.mixed_precision,
+        checkpoint_every=settings.checkpoint_every, val_every=settings.val_every, consumed="pairs_drawn",
+        consumed_per_step=settings.batch_size * accumulation, desc="train: DPO",
     )
-    clock.validate_at_start(unet, start)
-    progress = tqdm(
-        range(start, settings.max_steps), initial=start, total=settings.max_steps, desc="train: DPO", unit="step",
-        disable=not accelerator.is_main_process,
-    )
-    saved = start
-    with StopRequest() as stop:
-        for step in progress:
-            clock.start_step()
-            optimiser.zero_grad(set_to_none=True)
-            for micro in range(accumulation):
-                batch = batch_for_step(data, step, micro, settings, rows, accelerator.process_index)
-                run.rows_seen.update(int(i) for i in batch.rows)
-                at = f"step {step}, the batch of pairs {batch.rows.tolist()} (last checkpoint kept: step {saved})"
-                require_finite(at, winners=batch.winners, losers=batch.losers, text=batch.text)
-                batch = batch.to(accelerator.device)
-                with accelerator.autocast():
-                    result = dpo_step(model, policy, reference_unet, batch, settings.beta, settings.sft_weight)
-                require_finite(at, loss=result.terms.loss.detach())
-                accelerator.backward(result.terms.loss / accumulation)
-            optimiser.step()
-            clock.end_step()
-            if log and accelerator.is_main_process:
-                log(
-                    {
-                        "loss": result.terms.loss.item(),
-                        "implicit_accuracy": result.terms.implicit_accuracy.item(),
-                        "reward_margin": result.terms.reward_margin.item(),
-                        "mse_winner": result.policy_winner.mean().item(),
-                        "mse_loser": result.policy_loser.mean().item(),
-                        "mse_winner_reference": result.reference_winner.mean().item(),
-                        "mse_loser_reference": result.reference_loser.mean().item(),
-                    },
-                    step,
-                )
-            done = step + 1
-            run.steps = done
-            clock.validate_after(unet, done)
-            keeps = checkpoint_dir and accelerator.is_main_process
-            save = (lambda: save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())) if keeps else None
-            if stop.end_of_step(done, settings.max_steps, settings.checkpoint_every, checkpoint_dir, save):
-                saved = done
-    accelerator.wait_for_everyone()
-    run.train_seconds = clock.seconds
-    return run
+    return train_lora(model, dpo_optimiser_step, plan, fingerprint, len(data["winners"]), checkpoint_dir, log, validate)

@@ -21,15 +21,11 @@ from safetensors.numpy import save_file as save_numpy
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tqdm.auto import tqdm
 
-from videodpo import precision, rewards
-from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint
-from videodpo.distributed import cpu_processes, my_shard
+from videodpo import rewards
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.latents import read_manifest, write_manifest
-from videodpo.training import TrainingRun, step_generator
-from videodpo.validation import TrainingClock
+from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, step_generator, train_lora
 
 BACKPROP_MODES = ("last", "random", "all")
 
@@ -233,7 +229,7 @@ class VaderLoop:
 
 def rows_for_step(count: int, step: int, loop: VaderLoop, rows: range | None = None, rank: int = 0) -> tuple[torch.Tensor, torch.Generator]:
     """The queries of step `step` from this process's rows, and the generator of the step's cutoff and
-    window (training.step_generator: a resumed run draws what it would have drawn)."""
+    window (lora_loop.step_generator: a resumed run draws what it would have drawn)."""
     rows = torch.arange(count) if rows is None else torch.as_tensor(list(rows))
     generator = step_generator(loop.seed, step, rank=rank)
     return rows[torch.randint(len(rows), (loop.clips_per_step,), generator=generator)], generator
@@ -250,67 +246,28 @@ def train_vader_lora(
     identity: str = "",
     validate: Callable[[], dict[str, float]] | None = None,
     scorers: dict | None = None,
-):
-    """Train the model's LoRA up the reward gradient; return what this process did
-    (training.TrainingRun). `scorers`: the model rewards' models (rewards.load_scorers). Resumes from
-    checkpoint_dir as train_dpo_lora does. Every `val_every` steps the main process calls `validate`
-    and logs what it returns with the training seconds and clips sampled so far (validation time not
-    counted)."""
-    from accelerate import Accelerator
-
-
-    accelerator = Accelerator(mixed_precision=precision.accelerate_name(loop.mixed_precision), cpu=cpu_processes())
-    unet = model.denoiser
-    precision.trainable_in_fp32(unet)
-    params = [p for p in unet.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the denoiser has no trainable parameters: add a LoRA first (model.add_lora)")
-    optimiser = torch.optim.AdamW(params, lr=loop.learning_rate)
-    policy, optimiser = accelerator.prepare(unet, optimiser)
+) -> TrainingRun:
+    """Train the model's LoRA up the reward gradient, in the one LoRA loop (videodpo.lora_loop);
+    return what this process did. `scorers`: the model rewards' models (rewards.load_scorers).
+    Validation is logged against the clips sampled so far."""
     fingerprint = {k: v for k, v in asdict(loop).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
-    fingerprint.update(identity=identity, processes=accelerator.num_processes, sampling=asdict(sampling), objective=asdict(objective))
-    start = load_checkpoint(checkpoint_dir, unet, optimiser, fingerprint) if checkpoint_dir else 0
-    if start and accelerator.is_main_process:
-        tqdm.write(f"resuming from the checkpoint at step {start} in {checkpoint_dir}")
-    rows = my_shard(len(queries.seeds))
-    run = TrainingRun(start, resumed_from=start)
-    main = accelerator.is_main_process
-    clock = TrainingClock.resumed(
-        checkpoint_dir, start, loop.val_every, loop.max_steps, validate if main else None, log,
-        "clips_sampled", loop.clips_per_step * accelerator.num_processes,
+    fingerprint.update(identity=identity, sampling=asdict(sampling), objective=asdict(objective))
+
+    def vader_optimiser_step(context: StepContext, run: TrainingRun) -> dict[str, float]:
+        picked, generator = rows_for_step(len(queries.seeds), context.step, loop, context.rows, context.rank)
+        run.rows_seen.update(int(i) for i in picked)
+        with context.accelerator.autocast():
+            result = vader_step(context.policy, model, queries.batch(picked), sampling, objective, generator, scorers)
+        require_finite(
+            f"step {context.step}, the queries {picked.tolist()} (last checkpoint kept: step {context.saved})",
+            loss=result.loss.detach(), reward=result.reward, **result.parts,
+        )
+        context.accelerator.backward(result.loss)
+        return {"loss": result.loss.item(), "reward": result.reward.mean().item(), **{k: v.mean().item() for k, v in result.parts.items()}}
+
+    plan = LoopPlan(
+        max_steps=loop.max_steps, learning_rate=loop.learning_rate, mixed_precision=loop.mixed_precision,
+        checkpoint_every=loop.checkpoint_every, val_every=loop.val_every, max_grad_norm=loop.max_grad_norm,
+        consumed="clips_sampled", consumed_per_step=loop.clips_per_step, desc="train: VADER",
     )
-    clock.validate_at_start(unet, start)
-    unet.train()
-    progress = tqdm(range(start, loop.max_steps), initial=start, total=loop.max_steps, desc="train: VADER", unit="step", disable=not main)
-    saved = start
-    with StopRequest() as stop:
-        for step in progress:
-            clock.start_step()
-            picked, generator = rows_for_step(len(queries.seeds), step, loop, rows, accelerator.process_index)
-            run.rows_seen.update(int(i) for i in picked)
-            optimiser.zero_grad(set_to_none=True)
-            for group in optimiser.param_groups:
-                group["lr"] = loop.learning_rate_at(step)
-            with accelerator.autocast():
-                result = vader_step(policy, model, queries.batch(picked), sampling, objective, generator, scorers)
-            require_finite(
-                f"step {step}, the queries {picked.tolist()} (last checkpoint kept: step {saved})",
-                loss=result.loss.detach(), reward=result.reward, **result.parts,
-            )
-            accelerator.backward(result.loss)
-            if loop.max_grad_norm:
-                accelerator.clip_grad_norm_(params, loop.max_grad_norm)
-            optimiser.step()
-            clock.end_step()
-            if log and main:
-                log({"loss": result.loss.item(), "reward": result.reward.mean().item(), **{k: v.mean().item() for k, v in result.parts.items()}}, step)
-            done = step + 1
-            run.steps = done
-            clock.validate_after(unet, done)
-            save = (lambda: save_checkpoint(checkpoint_dir, unet, optimiser, done, fingerprint, extra=clock.extra())) if checkpoint_dir and main else None
-            if stop.end_of_step(done, loop.max_steps, loop.checkpoint_every, checkpoint_dir, save):
-                saved = done
-    accelerator.wait_for_everyone()
-    unet.eval()
-    run.train_seconds = clock.seconds
-    return run
+    return train_lora(model, vader_optimiser_step, plan, fingerprint, len(queries.seeds), checkpoint_dir, log, validate, loop.learning_rate_at)
