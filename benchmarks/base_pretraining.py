@@ -61,7 +61,7 @@ def run(arch, schedule, clock) -> float:
                 live.log_metric(name, value)
 
         started = time.perf_counter()
-        pretraining.pretrain_toy_pipeline(arch, schedule, log, clock)
+        pretraining.pretrain_toy_model(arch, schedule, log, clock)
         return time.perf_counter() - started
 
 

@@ -52,7 +52,7 @@ def main() -> None:
                     live.log_metric(name, value)
 
             clock = pretraining.PhaseClock()
-            model = pretraining.pretrain_toy_pipeline(arch, schedule, log, clock)
+            model = pretraining.pretrain_toy_model(arch, schedule, log, clock)
             live.summary["pretrain_minutes"] = round((time.time() - started) / 60, 1)
             live.summary["phase_minutes"] = clock.minutes_per_phase()
         card = models.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise)

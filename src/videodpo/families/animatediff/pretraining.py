@@ -289,7 +289,7 @@ def fresh_text_side(arch: toy.ToyArchitecture, texts: list[str]):
     return tokenizer, text_encoder, caption_ids(tokenizer, texts), caption_ids(tokenizer, [""])[0]
 
 
-def pretrain_toy_pipeline(
+def pretrain_toy_model(
     arch: toy.ToyArchitecture,
     schedule: PretrainSchedule,
     log: StepLogger | None = None,
