@@ -47,9 +47,13 @@ def deep_update(base: dict, change: dict) -> dict:
     return base
 
 
+def dvc_env() -> dict[str, str]:
+    """The environment DVC and the stages run in under the tests: offline, no analytics."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+
+
 def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, cwd=cwd, env=dvc_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -90,10 +94,9 @@ def repro_side_by_side(project: Path, lists: list[list[str]]) -> None:
     """One `dvc repro --single-item` per list of stages, all at once. DVC allows it when the stages'
     outputs do not meet: it releases the repository lock while a stage's command runs, and
     `--wait-for-lock` queues the rest."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
     logs = [tempfile.TemporaryFile("w+") for _ in lists]
     running = [
-        subprocess.Popen(["dvc", "--wait-for-lock", "repro", "--single-item", *stages], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.Popen(["dvc", "--wait-for-lock", "repro", "--single-item", *stages], cwd=project, env=dvc_env(), stdout=log, stderr=subprocess.STDOUT)
         for stages, log in zip(lists, logs)
     ]
     for stages, process, log in zip(lists, running, logs):

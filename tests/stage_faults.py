@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from micro_project import run
+from micro_project import dvc_env, run
 
 # Where each stage is killed: the first sign of its own work (a progress bar's name, or a training
 # checkpoint on disk), plus a random delay; and its outputs that must come out bit-identical (not the
@@ -61,10 +61,9 @@ def repro_killed_at(project: Path, stage: str, marker: str, delay: float, log: P
     import signal
     import time
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
     with open(log, "w") as output:
         process = subprocess.Popen(
-            ["dvc", "repro", "--force", "--single-item", stage], cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT,
+            ["dvc", "repro", "--force", "--single-item", stage], cwd=project, env=dvc_env(), stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 300

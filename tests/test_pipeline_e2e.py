@@ -1,12 +1,11 @@
 """The real DVC pipeline, run with `dvc repro` on a micro config in a temporary copy of the project."""
 
 import json
-import os
 import subprocess
 
 import pytest
 import yaml
-from micro_project import MICRO, copy_built, run
+from micro_project import MICRO, copy_built, dvc_env, run
 
 
 @pytest.mark.slow
@@ -171,9 +170,8 @@ def test_an_unknown_method_fails_at_once_naming_the_known_ones(micro_project):
     params = yaml.safe_load(committed)
     params["methods"] = ["dpo", "ppo"]
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
     try:
-        done = subprocess.run(["dvc", "repro"], cwd=micro_project, env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(["dvc", "repro"], cwd=micro_project, env=dvc_env(), capture_output=True, text=True, timeout=300)
     finally:
         params_file.write_text(committed)
     assert done.returncode != 0
