@@ -1,21 +1,39 @@
-"""DVC stage `settings@<method>`: the settings each later stage of the method's branch reads.
+"""DVC stage `settings@<method>`: what each later stage of the method's branch reads.
 
-Writes data/settings/<method>/<stage>.json (see videodpo.method_settings): the branch's stages depend
-on these files instead of on params.yaml, so a change to one method's params reruns that branch only.
+DVC can put a method's name into the paths of the stages it expands from `methods`, but it cannot
+pick a params section by that name. So each branch starts here: this stage depends on all of
+params.yaml and the project's code, and writes data/settings/<method>/<stage>.json for each of the
+method's steps (pairs, latents, train): exactly the settings the step reads and a digest of the code
+the step runs (videodpo.code_closure). The branch's stages depend on their file, so a change to one
+method's params or code reruns only the steps it reaches.
 """
 
 import sys
+from pathlib import Path
 
+from videodpo import code_closure, methods, outputs
 from videodpo.config import ConfigError, load_config
-from videodpo.method_settings import branch_settings, write_branch_settings
+
+
+def step_code_digest(method: str, stage: str) -> str:
+    """A digest of the code the method's step for `stage` runs."""
+    steps = frozenset(methods.STEPS.values())
+    return code_closure.digest(code_closure.function_closure(methods.module_name(method), methods.STEPS[stage], steps))
+
+
+def write_branch_settings(folder: str | Path, method: str, settings: dict) -> None:
+    """One file per step: its settings and the digest of its code."""
+    for stage, values in settings.items():
+        record = {"code": step_code_digest(method, stage), "settings": values.model_dump(mode="json")}
+        outputs.write_json(methods.settings_path(folder, stage), record)
 
 
 def main(method: str) -> None:
     try:
-        settings = branch_settings(load_config(), method)
+        settings = methods.branch_settings(load_config(), method)
     except (ConfigError, ValueError) as error:
         raise SystemExit(f"settings@{method}: {error}") from None
-    write_branch_settings(f"data/settings/{method}", settings)
+    write_branch_settings(f"data/settings/{method}", method, settings)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ def build_micro_project(project: Path) -> Path:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], project)
     run(["dvc", "init", "-q"], project)
+    shutil.copy(ROOT / ".dvcignore", project / ".dvcignore")  # after init, which writes its own
     run(["git", "add", "-A"], project)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "micro project"], project)
     repro_on_two_cores(project, MICRO["methods"])

@@ -50,7 +50,7 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["model"].update(source="hub"), "tiers.cpu.model.source"),
         (lambda p: p.update(launch="torchrun --nproc_per_node 2"), "launch: Value error, give `python`"),
         (lambda p: p["toyworld"].update(speed=5.0), "does not fit"),
-        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dpo, vader, vanilla_dpo, dense_dpo"),
+        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dense_dpo, dense_dpo_third, dpo, vader, vanilla_dpo"),
         (lambda p: p.update(methods=[]), "methods: Value error, an empty list; list one or more of the known methods"),
         (lambda p: p.update(methods=["dpo", "dpo"]), "methods: Value error, a name listed twice"),
         (lambda p: p["data"].update(seed=5000), "data.seed"),
@@ -116,7 +116,7 @@ def test_params_survive_the_rewrite_that_dvc_exp_run_set_param_does():
 def test_each_method_branch_settings_change_only_with_what_its_stages_read():
     """settings@dpo writes one file per stage: a DPO loop setting changes the training file only,
     a pair setting the pairs file only, and a setting neither reads changes neither."""
-    from videodpo.method_settings import branch_settings
+    from videodpo.methods import branch_settings
 
     def files(change) -> dict[str, str]:
         return {stage: s.model_dump_json() for stage, s in branch_settings(config_from_params(params_with(change)), "dpo").items()}
@@ -135,7 +135,7 @@ def test_each_method_branch_settings_change_only_with_what_its_stages_read():
 
 
 def test_guided_pairs_train_only_on_timesteps_below_eta_and_a_lower_max_timestep_wins():
-    from videodpo.method_settings import branch_settings
+    from videodpo.methods import branch_settings
 
     def max_timesteps(change) -> dict[str, int]:
         config = config_from_params(params_with(change))
@@ -148,7 +148,7 @@ def test_guided_pairs_train_only_on_timesteps_below_eta_and_a_lower_max_timestep
 
 
 def test_training_validates_on_the_tiers_training_prompt_set():
-    from videodpo.method_settings import branch_settings
+    from videodpo.methods import branch_settings
 
     for method in ("dpo", "vader", "dense_dpo"):
         for tier, expected in (("cpu", "prompts/train/toy.txt"), ("t4", "prompts/train/hub.txt")):
@@ -157,7 +157,7 @@ def test_training_validates_on_the_tiers_training_prompt_set():
 
 
 def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
-    from videodpo.method_settings import branch_settings
+    from videodpo.methods import branch_settings
 
     def files(change) -> dict[str, str]:
         return {stage: s.model_dump_json() for stage, s in branch_settings(config_from_params(params_with(change)), "vader").items()}
@@ -171,10 +171,11 @@ def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
 
 
 def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path):
-    from videodpo.method_settings import branch_settings, read_stage_settings, write_branch_settings
+    from stage_scripts import load_stage
+    from videodpo.methods import branch_settings, read_stage_settings
 
     settings = branch_settings(config_from_params(committed_params()), "dpo")
-    write_branch_settings(tmp_path / "dpo", settings)
+    load_stage("settings").write_branch_settings(tmp_path / "dpo", "dpo", settings)
     assert read_stage_settings(tmp_path / "dpo", "dpo", "train") == settings["train"]
     with pytest.raises(FileNotFoundError, match=r"settings@dpo"):
         read_stage_settings(tmp_path / "nothing", "dpo", "train")

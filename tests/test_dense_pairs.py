@@ -12,8 +12,7 @@ from safetensors.numpy import load_file
 
 from videodpo import guided_pairs, latents, models, user_videos
 from videodpo.config import DenseDPOSettings, ToyworldSettings
-from videodpo.method_settings import LabelledPairSettings, write_branch_settings
-from stage_scripts import load_stage
+from videodpo.methods.vanilla_dpo import LabelledPairSettings
 
 ROOT = Path(__file__).parents[1]
 
@@ -110,8 +109,10 @@ def plain_labels(clip_a, clip_b, segments):
 
 
 @pytest.fixture(scope="module")
-def make_pairs_stage():
-    return load_stage("make_pairs")
+def pair_maker():
+    from videodpo import labelled_pairs
+
+    return labelled_pairs
 
 
 def run_dense_make_pairs(
@@ -126,15 +127,14 @@ def run_dense_make_pairs(
         label_budget=label_budget, train_prompts="prompts/train/hub.txt", source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
         toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
     )
-    write_branch_settings(project / "data/settings/dense_dpo", {"pairs": settings})
-    stage.main("dense_dpo", types.SimpleNamespace(device="cpu"))
+    stage.make_labelled_pairs("dense_dpo", settings, types.SimpleNamespace(device="cpu"))
     pairs_dir = project / "data/pairs/dense_dpo"
     shard = load_file(str(pairs_dir / "pairs-00000.safetensors"))
     return latents.read_manifest(pairs_dir), shard, json.loads((project / "metrics/pairs_dense_dpo.json").read_text())
 
 
 def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_labeller(
-    make_pairs_stage, toy_model, tmp_path, monkeypatch
+    pair_maker, toy_model, tmp_path, monkeypatch
 ):
     """make_pairs@dense_dpo on a hub tier: each pair's two copies come from one of the user's videos
     (taken in turn), differ from each other, and carry the plugged-in labeller's labels; the
@@ -142,7 +142,7 @@ def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_l
     params do (`dense_dpo.labeller: module:function`)."""
     write_video_folder(tmp_path / "videos")
     monkeypatch.chdir(tmp_path)
-    manifest, shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, "test_dense_pairs:plain_labels")
+    manifest, shard, report = run_dense_make_pairs(pair_maker, tmp_path, toy_model, "test_dense_pairs:plain_labels")
     a, b, labels = shard["winners"], shard["losers"], shard["labels"]
     assert a.shape == b.shape and a.shape[1:] == (8, 32, 32, 3) and labels.shape == (len(a), 2)
     names = ["a_red_square.mp4", "b_blue_square.gif"]
@@ -157,16 +157,16 @@ def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_l
     assert report["labeller"] == "test_dense_pairs:plain_labels"
 
 
-def test_the_copies_noise_is_the_models_unless_dense_dpo_sets_its_share(make_pairs_stage, toy_model, tmp_path, monkeypatch):
+def test_the_copies_noise_is_the_models_unless_dense_dpo_sets_its_share(pair_maker, toy_model, tmp_path, monkeypatch):
     """`dense_dpo.copy_shared_noise` unset: the copies are noised as the model samples (its card's
     share of noise common to all frames, 0.5 here); set to 0: ε ~ N(0, I) per frame, as in DenseDPO.
     Same seeds, so only the noise's make-up can change the copies; the manifest records the share."""
     write_video_folder(tmp_path / "videos")
     monkeypatch.chdir(tmp_path)
     always_a = "test_dense_pairs:prefer_a"
-    model_share, _, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=2)
+    model_share, _, _ = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=2)
     model_clips = load_file(str(tmp_path / "data/pairs/dense_dpo/pairs-00000.safetensors"))["winners"]
-    independent, shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=2, copy_shared_noise=0.0)
+    independent, shard, _ = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=2, copy_shared_noise=0.0)
     assert [r["copy_shared_noise"] for r in model_share] == [0.5, 0.5]
     assert [r["copy_shared_noise"] for r in independent] == [0.0, 0.0]
     assert [r["seeds"] for r in model_share] == [r["seeds"] for r in independent]
@@ -178,15 +178,15 @@ def prefer_a(clip_a, clip_b, segments):
     return [1] * len(segments)
 
 
-def test_a_labeller_that_is_not_there_fails_before_the_model_loads(make_pairs_stage, toy_model, tmp_path, monkeypatch):
+def test_a_labeller_that_is_not_there_fails_before_the_model_loads(pair_maker, toy_model, tmp_path, monkeypatch):
     write_video_folder(tmp_path / "videos")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="has no function 'missing'"):
-        run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, "test_dense_pairs:missing")
+        run_dense_make_pairs(pair_maker, tmp_path, toy_model, "test_dense_pairs:missing")
     assert not (tmp_path / "data/pairs/dense_dpo").exists()
 
 
-def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(make_pairs_stage, toy_model, tmp_path, monkeypatch):
+def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(pair_maker, toy_model, tmp_path, monkeypatch):
     """dense_dpo_third: with 3 labels drawn over 6 pairs × 2 segments, only the pairs holding a drawn
     segment are denoised, and each comes out as the same pair does when every pair is made (its
     seeds and ground truth alone decide it; the batch around it may move a pixel by one level)."""
@@ -196,8 +196,8 @@ def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(m
     real_copies = guided_pairs.corrupted_copies
     monkeypatch.setattr(guided_pairs, "corrupted_copies", lambda model, clips, *rest, **options: denoised.append(len(clips)) or real_copies(model, clips, *rest, **options))
     always_a = "test_dense_pairs:prefer_a"
-    every, every_shard, _ = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=6)
-    budget, budget_shard, report = run_dense_make_pairs(make_pairs_stage, tmp_path, toy_model, always_a, num_pairs=6, label_budget=3)
+    every, every_shard, _ = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=6)
+    budget, budget_shard, report = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=6, label_budget=3)
     drawn = sorted({r["pair"] for r in budget})
     assert 1 <= len(drawn) <= 3 and denoised == [6, 6, len(drawn), len(drawn)]  # clips a, then b
     assert report["pairs_made"] == len(drawn) and report["labels_asked"] == report["labels"] == 3

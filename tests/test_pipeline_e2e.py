@@ -175,7 +175,9 @@ def test_an_unknown_method_fails_at_once_naming_the_known_ones(micro_project):
     finally:
         params_file.write_text(committed)
     assert done.returncode != 0
-    assert "unknown ['ppo']; list one or more of the known methods: dpo, vader" in done.stdout + done.stderr
+    from videodpo import methods
+
+    assert f"unknown ['ppo']; list one or more of the known methods: {', '.join(methods.known())}" in done.stdout + done.stderr
     ran = [line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")]
     assert len(ran) == 1, done.stdout  # the first stage to read the params stops the run
 
@@ -241,7 +243,7 @@ def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_pr
     assert "up to date" in run(["dvc", "status", "base"], micro_project).lower()  # a dry run changes nothing
 
     from videodpo.config import config_from_params
-    from videodpo.method_settings import branch_settings
+    from videodpo.methods import branch_settings
 
     cpu, t4 = (branch_settings(config_from_params({**params, "tier": tier}), "dpo") for tier in ("cpu", "t4"))
     assert cpu["pairs"] != t4["pairs"] and cpu["train"] != t4["train"]  # so make_pairs@dpo and train@dpo rerun too

@@ -7,7 +7,6 @@ import pytest
 
 from videodpo import models, prompts, toyworld
 from videodpo.families.animatediff import toy
-from stage_scripts import load_stage
 from videodpo.config import PromptSettings, prompt_set_file
 
 ROOT = Path(__file__).parents[1]
@@ -110,19 +109,15 @@ def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, mon
     toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
     card = models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5)
     write(tmp_path / "train.txt", f"a dog\n{TOO_LONG}\n")
-    stage = load_stage("make_pairs")
-
-    class Settings:
-        train_prompts = "train.txt"
-
     with pytest.raises(prompts.PromptError, match=r"train\.txt:2: \d+ tokens"):
-        stage.training_prompts(Settings, card)
+        prompts.training_prompts("train.txt", card.source)
     write(tmp_path / "train.txt", "a dog\n# fine\na cat\n")
-    assert stage.training_prompts(Settings, card).prompts == ["a dog", "a cat"]
+    assert prompts.training_prompts("train.txt", card.source).prompts == ["a dog", "a cat"]
 
 
 def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_cannot_render(tmp_path):
-    stage = load_stage("make_pairs")
+    from videodpo import labelled_pairs as stage
+
     path = write(tmp_path / "train.txt", "a red square moving left\na dog on a beach\n")
     prompt_set = prompts.read_prompt_set(path, "toy", "prompts.train")
 

@@ -1,56 +1,25 @@
-"""Every module a stage runs is one of its DVC dependencies: otherwise a change to it would leave the
-stage's cached outputs standing (`dvc status` clean, results stale)."""
+"""Every module a stage runs is one of its DVC dependencies, and no other: a missing one would leave
+the stage's cached outputs standing after a change (`dvc status` clean, results stale), an extra one
+would rerun it for a change that cannot touch its outputs. A method's step code reaches its stages
+through the digest in its settings file (tests/test_methods.py)."""
 
-import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from videodpo.code_closure import script_closure
+
 ROOT = Path(__file__).parents[1]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-
-
-SRC = ROOT / "src"
-
-
-def module_file(dotted: str) -> Path | None:
-    """The file of a videodpo module or package (videodpo.a.b → src/videodpo/a/b.py or its __init__.py)."""
-    base = SRC.joinpath(*dotted.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def with_packages(dotted: str) -> set[str]:
-    """A module and the packages Python runs first to import it (videodpo's own __init__ aside)."""
-    parts = dotted.split(".")
-    return {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
-
-
-def imported_modules(path: Path) -> set[str]:
-    """The videodpo modules a file imports, at any depth in the file (imports inside functions too),
-    with the packages they sit in, as dotted names."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "videodpo":
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # a submodule, where the name is one
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "videodpo")
-    return {package for name in found for package in with_packages(name) if module_file(package)}
+WHOLE_SOURCE = "src/videodpo"  # settings@<method> digests every method's code, so it depends on all of it
 
 
 def module_closure(script: Path) -> set[str]:
-    """Every module file (relative to the repository) that running `script` imports."""
-    todo, seen = imported_modules(script), set()
-    while todo:
-        name = todo.pop()
-        seen.add(name)
-        todo |= imported_modules(module_file(name)) - seen
-    return {str(module_file(name).relative_to(ROOT)) for name in seen}
+    return {str(path.relative_to(ROOT)) for path in script_closure(script)}
 
 
 def stage_definitions():
@@ -63,13 +32,38 @@ def stage_definitions():
 @pytest.mark.parametrize("name, script, deps", list(stage_definitions()), ids=[name for name, _, _ in stage_definitions()])
 def test_a_stage_lists_every_module_it_runs_as_a_dependency(name, script, deps):
     assert script in deps, f"{name}: its script {script} is not a dependency"
+    if WHOLE_SOURCE in deps:
+        return
     missing = sorted(module_closure(ROOT / script) - set(deps))
-    assert not missing, f"{name} runs {missing} but does not list them under deps in dvc.yaml"
+    assert not missing, f"{name} runs {missing} but does not list them under deps in dvc.yaml (python scripts/stage_deps.py)"
 
 
 @pytest.mark.parametrize("name, script, deps", list(stage_definitions()), ids=[name for name, _, _ in stage_definitions()])
 def test_a_stage_lists_no_module_it_does_not_run(name, script, deps):
-    """A listed module the stage never imports would rerun it for a change that cannot touch its outputs."""
     listed = {dep for dep in deps if dep.startswith("src/") and dep.endswith(".py")}
     extra = sorted(listed - module_closure(ROOT / script))
-    assert not extra, f"{name} lists {extra} under deps in dvc.yaml but never imports them"
+    assert not extra, f"{name} lists {extra} under deps in dvc.yaml but never imports them (python scripts/stage_deps.py)"
+
+
+def test_the_source_folder_is_a_dependency_of_the_settings_stage_alone():
+    """A folder dependency covers every module and reruns its stage for any change: only the stage
+    that digests every method's code may have one."""
+    holders = [name for name, _, deps in stage_definitions() if WHOLE_SOURCE in deps]
+    assert holders == ["settings"]
+
+
+def test_the_module_closure_follows_imports_inside_functions_and_through_modules(tmp_path):
+    """The closure reads imports at any depth of a file and follows them module to module: the
+    train stage reaches the methods registry, and the registry nothing of a method's step code."""
+    closure = module_closure(ROOT / "stages/train.py")
+    assert "src/videodpo/methods/__init__.py" in closure
+    assert not any(path.startswith("src/videodpo/methods/") and not path.endswith("__init__.py") for path in closure)
+    script = tmp_path / "script.py"
+    script.write_text("def run():\n    from videodpo import training\n")
+    reached = module_closure(script)
+    assert {"src/videodpo/training.py", "src/videodpo/lora_loop.py", "src/videodpo/objectives.py"} <= reached
+
+
+def test_the_dependency_writer_leaves_dvc_yaml_as_committed():
+    done = subprocess.run([sys.executable, "scripts/stage_deps.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

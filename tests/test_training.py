@@ -260,9 +260,8 @@ def test_batches_carry_the_labels_of_the_pairs_they_draw():
 def test_a_resumed_run_keeps_the_curves_up_to_its_checkpoint_and_drops_what_followed(tmp_path):
     """Rows a killed run logged after its last checkpoint are logged again on resume: they go, and
     validation at the checkpoint's own step (scored before the save) stays."""
-    from stage_scripts import load_stage
+    from videodpo import lora_loop as stage
 
-    stage = load_stage("train")
     tables = tmp_path / "plots/metrics"
     tables.mkdir(parents=True)
     (tables / "loss.tsv").write_text("timestamp\tstep\tloss\n" + "".join(f"{t}\t{t}\t0.{t}\n" for t in range(6)))

@@ -15,11 +15,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TIERS = ("cpu", "t4", "l4", "a100")
-# the alignment methods; each listed in params `methods` gets its own branch of stages in dvc.yaml
-METHODS = ("dpo", "vader", "vanilla_dpo", "dense_dpo", "dense_dpo_third")
-# the methods whose pairs a labeller labels (videodpo.labellers): need the dense_dpo section
-LABELLED_METHODS = ("vanilla_dpo", "dense_dpo", "dense_dpo_third")
-DENSE_METHODS = ("dense_dpo", "dense_dpo_third")  # guided pairs from ground-truth clips
 LABELLERS = ("warping_error", "oracle")  # videodpo.labellers' built-ins; or module:function
 
 
@@ -293,7 +288,11 @@ class Config(Section):
     tier: Literal["cpu", "t4", "l4", "a100"] = "cpu"
     # what runs the stages that can use many processes (make_pairs, train, sample)
     launch: str = Field(default="python", min_length=1)
-    methods: list[str] = Field(default_factory=lambda: list(METHODS))
+    # the alignment methods to run, each a module of videodpo.methods with a branch of stages in dvc.yaml
+    methods: list[str] = Field(default_factory=lambda: list(_known_methods()))
+    # the params sections of methods beyond the sections above, each named after its method and
+    # validated by it (method_section)
+    method_sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     model: ModelSettings = ModelSettings()
     toyworld: ToyworldSettings = ToyworldSettings()
     data: DataSettings = DataSettings()
@@ -317,33 +316,39 @@ class Config(Section):
             )
         return self
 
-    @model_validator(mode="after")
-    def _dense_pairs_fit(self) -> "Config":
-        if not set(self.methods) & set(LABELLED_METHODS):
-            return self
-        dense = self.dense_dpo
-        if self.data.frames % dense.segment_frames:
-            raise ValueError(
-                f"dense_dpo.segment_frames {dense.segment_frames} does not divide the tier's {self.data.frames} frames: "
-                f"pick a divisor of {self.data.frames}"
-            )
-        if dense.labeller == "oracle" and self.model.source != "toy":
-            raise ValueError("dense_dpo.labeller oracle reads toy-world clips only; use warping_error or your own on the hub tiers")
-        if self.model.source == "hub" and set(self.methods) & set(DENSE_METHODS) and not Path(self.data.gt_videos).is_dir():
-            raise ValueError(
-                f"data.gt_videos: {self.data.gt_videos!r} is not a folder; dense_dpo on the hub tiers denoises your own "
-                "captioned videos (see README, DenseDPO): point data.gt_videos at them, or drop dense_dpo from methods"
-            )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_method_sections(cls, values: Any) -> Any:
+        """Top-level sections named after a method (and not a section above) are that method's."""
+        if not isinstance(values, dict):
+            return values
+        known = _known_methods()
+        own = {key: value for key, value in values.items() if key not in cls.model_fields and key in known}
+        if not own:
+            return values
+        rest = {key: value for key, value in values.items() if key not in own}
+        return {**rest, "method_sections": {**values.get("method_sections", {}), **own}}
 
     @field_validator("methods")
     @classmethod
-    def _known_methods(cls, methods: list[str]) -> list[str]:
-        unknown = [name for name in methods if name not in METHODS]
+    def _listed_methods_are_known(cls, methods: list[str]) -> list[str]:
+        known = _known_methods()
+        unknown = [name for name in methods if name not in known]
         if unknown or not methods or len(set(methods)) != len(methods):
             problem = f"unknown {unknown}" if unknown else "an empty list" if not methods else "a name listed twice"
-            raise ValueError(f"{problem}; list one or more of the known methods: {', '.join(METHODS)}")
+            raise ValueError(f"{problem}; list one or more of the known methods: {', '.join(known)}")
         return methods
+
+    def train_prompts_file(self) -> str:
+        """The training prompt set's file for this tier (a folder of built-in sets gives its toy.txt or hub.txt)."""
+        return str(prompt_set_file(self.prompts.train, self.model.source))
+
+    def method_section(self, method: str, section: type[Section]) -> Section:
+        """A method's own params section (named after it), validated by its Section class."""
+        try:
+            return section.model_validate(self.method_sections.get(method, {}))
+        except ValidationError as error:
+            raise ValueError(_format_errors(error, prefix=f"{method}.")) from None
 
     @field_validator("launch")
     @classmethod
@@ -394,10 +399,16 @@ def merge_tier(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _format_errors(error: ValidationError) -> str:
+def _known_methods() -> tuple[str, ...]:
+    from videodpo import methods
+
+    return methods.known()
+
+
+def _format_errors(error: ValidationError, prefix: str = "") -> str:
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        key = prefix + ".".join(str(part) for part in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (check its spelling and section)")
         elif isinstance(item.get("input"), (dict, list)):
@@ -408,10 +419,21 @@ def _format_errors(error: ValidationError) -> str:
 
 
 def config_from_params(params: dict[str, Any]) -> Config:
+    """The validated config, with the settings of every listed method built and checked by it (so a
+    bad value stops the first stage that reads params). A method's module is imported by name: what it
+    checks can stop a stage but not change its outputs, so only settings@<method> depends on it."""
+    from videodpo import methods
+
     try:
-        return Config.model_validate(merge_tier(params))
+        config = Config.model_validate(merge_tier(params))
     except ValidationError as error:
         raise ConfigError(_format_errors(error)) from None
+    for method in config.methods:
+        try:
+            methods.branch_settings(config, method)
+        except ValueError as error:
+            raise ConfigError(f"params.yaml is not valid for method {method}:\n  {error}") from None
+    return config
 
 
 def load_config(path: str | Path = "params.yaml") -> Config:

@@ -9,14 +9,17 @@ same LoRA; the main process alone validates, logs and keeps checkpoints.
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from videodpo import precision
+from videodpo import outputs, precision
 from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint
 from videodpo.distributed import cpu_processes, my_shard
 from videodpo.validation import TrainingClock
@@ -159,3 +162,79 @@ def train_lora(
     denoiser.eval()
     run.train_seconds = clock.seconds
     return run
+
+
+# ---------------------------------------------------------------------------------------------
+# What every method's train stage does around the loop
+
+def fingerprint(files: tuple[str, ...], tensors: list[torch.Tensor], settings: tuple) -> str:
+    """What a checkpoint's weights depend on beyond the loop's settings: the code this process runs
+    (code_digest), other files it reads (a scorer's weights), the data, the LoRA."""
+    digest = hashlib.sha256(code_digest().encode())
+    for path in files:
+        digest.update(Path(path).read_bytes())
+    for tensor in tensors:
+        digest.update(tensor.numpy().tobytes())
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def dvclive_log(checkpoint: Path, main_process: bool):
+    """The step logger of a training run, or None off the main process. dvclive writes beside the
+    checkpoint (DVC clears the stage's plot outputs before a rerun), so a resumed run keeps the
+    curves up to its checkpoint; publish_curves copies them to the plots when training is done."""
+    if not main_process:
+        yield None
+        return
+    from dvclive import Live
+
+    folder = checkpoint / "live"
+    with Live(dir=str(folder), dvcyaml=None, save_dvc_exp=False, report=None, resume=folder.exists()) as live:
+        first = True
+
+        def log(metrics: dict, step: int) -> None:
+            nonlocal first
+            if first:  # the run starts (or resumes) here: rows logged after the checkpoint are gone with it
+                keep_rows_before(folder / "plots/metrics", step)
+                first = False
+            live.step = step
+            for name, value in metrics.items():
+                live.log_metric(name, value)
+
+        yield log
+
+
+def keep_rows_before(tables: Path, step: int) -> None:
+    """Drop the logged rows a run resuming at `step` will log again: training rows from `step` on and
+    validation rows after it (validation at `step` ran before its checkpoint was saved)."""
+    for table in tables.rglob("*.tsv"):
+        lines = table.read_text().splitlines(keepends=True)
+        column = lines[0].rstrip("\n").split("\t").index("step")
+        last = -1 if step == 0 else step if table.stem.startswith("val_") else step - 1  # 0: a fresh start keeps nothing
+        kept = [line for line in lines[1:] if int(line.split("\t")[column]) <= last]
+        table.write_text("".join(lines[:1] + kept))
+
+
+def publish_run(model, lora, method: str, checkpoint: Path, consumed: str) -> Path:
+    """Save the trained LoRA to models/lora/<method>, the run's logged curves to plots/train/<method>
+    and its validation table beside them; remove the checkpoint. Returns the curves' folder."""
+    from videodpo import validation
+
+    plots = Path(f"plots/train/{method}")
+    with outputs.atomic_directory(f"models/lora/{method}") as staging:
+        model.save_lora(lora, staging)
+    with outputs.atomic_directory(plots) as staging:
+        shutil.copytree(checkpoint / "live", staging, dirs_exist_ok=True)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    validation.write_table(plots / "plots/metrics", consumed, plots / "validation.csv")
+    return plots / "plots/metrics"
+
+
+def validation_scorer(model, settings, card):
+    """Scores the model as it is now on the first prompts of the training set (settings: the train
+    step's validation_prompts, validation_steps and guidance_scale)."""
+    from videodpo import prompts, validation
+
+    texts = prompts.read_prompt_set(settings.validation_prompts, card.source, "prompts.train").prompts
+    return validation.scorer(model, texts, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)

@@ -89,6 +89,14 @@ def model_tokenizer(model_dir: str | Path):
     return families.load_base_tokenizer(model_dir)
 
 
+def training_prompts(setting: str | Path, source: str, model_dir: str | Path = "models/base") -> PromptSet:
+    """The training prompt set, every prompt checked against the base model's tokenizer before the
+    model loads (evaluation prompts never make pairs)."""
+    prompt_set = read_prompt_set(setting, source, "prompts.train")
+    require_untruncated(prompt_set, model_tokenizer(model_dir))
+    return prompt_set
+
+
 def split_prompts(settings: PromptSettings, split: str, source: str, model_dir: str | Path = "models/base") -> list[str]:
     """The prompts of evaluation split `split` (dev: `prompts.dev`; test: `prompts.eval`), checked
     before a model loads: none is a training prompt, and each fits the base model's text encoder whole."""

@@ -9,11 +9,14 @@ reference is the same denoiser with its LoRA switched off (memory-optimised) or 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 
+from videodpo import visuals
 from videodpo.distributed import processes
 from videodpo.integrity import require_finite
 from videodpo.lora_loop import LoopPlan, StepContext, StepLog, TrainingRun, step_generator, train_lora
@@ -172,3 +175,31 @@ def train_dpo_lora(
         consumed_per_step=settings.batch_size * accumulation, desc="train: DPO",
     )
     return train_lora(model, dpo_optimiser_step, plan, fingerprint, len(data["winners"]), checkpoint_dir, log, validate)
+
+
+def training_cost(run: TrainingRun, loop: LoopSettings, data: dict[str, torch.Tensor], processes: int, started: float) -> dict:
+    """What training consumed: time, optimiser steps, and preference data (labels: one per pair, or
+    the labelled segments of segment-labelled pairs)."""
+    pairs = len(data["winners"])
+    return {
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "train_seconds": round(run.train_seconds, 1),
+        "optimizer_steps": run.steps,
+        "resumed_from_step": run.resumed_from,
+        "preference_pairs": pairs,
+        "labels": int((data["labels"] != 0).sum()) if "labels" in data else pairs,
+        "pair_draws": run.steps * loop.batch_size * loop.gradient_accumulation_steps * processes,
+    }
+
+
+def plot_curves(tsv_dir: Path, path: Path) -> None:
+    """The logged curves as one PNG for the README (dvc plots show draws the interactive ones)."""
+    series = partial(visuals.logged_series, tsv_dir)
+    visuals.curves(
+        {
+            "DPO loss": {"loss": series("loss")},
+            "implicit accuracy": {"implicit accuracy": series("implicit_accuracy")},
+            "reward margin (−β · DPO margin)": {"reward margin": series("reward_margin")},
+        },
+        path,
+    )

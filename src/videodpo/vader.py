@@ -22,7 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 
-from videodpo import rewards
+from videodpo import rewards, visuals
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.latents import read_manifest, write_manifest
 from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, step_generator, train_lora
@@ -271,3 +271,15 @@ def train_vader_lora(
         consumed="clips_sampled", consumed_per_step=loop.clips_per_step, desc="train: VADER",
     )
     return train_lora(model, vader_optimiser_step, plan, fingerprint, len(queries.seeds), checkpoint_dir, log, validate, loop.learning_rate_at)
+
+
+def plot_curves(tsv_dir: Path, path: Path, objective: VaderObjective) -> None:
+    """The logged reward, guard and validation curves as one PNG for the README."""
+    panels = {
+        "reward (weighted sum)": {"reward": visuals.logged_series(tsv_dir, "reward")},
+        "rewards": {name: visuals.logged_series(tsv_dir, name) for name in objective.rewards},
+        "appearance guard": {term: visuals.logged_series(tsv_dir, f"guard_{term}") for term in rewards.GUARD_TERMS},
+    }
+    if (tsv_dir / "val_warping_error.tsv").is_file():
+        panels["validation warping error"] = {"warping error": visuals.logged_series(tsv_dir, "val_warping_error")}
+    visuals.curves(panels, path)

@@ -1,0 +1,143 @@
+"""The labelled preference pairs of vanilla_dpo and dense_dpo (make_pairs@<method>).
+
+vanilla: two base generations of each training caption from independent noise, labelled as whole clips
+by `dense_dpo.labeller`; ties are dropped and the preferred clip becomes the winner.
+
+dense: DenseDPO's guided pairs (videodpo.guided_pairs), two denoised corrupted copies of one
+ground-truth clip (toy renders of training captions; on the hub tiers the user's captioned videos of
+`data.gt_videos`), labelled per segment by the labeller. A label budget (dense_dpo_third) labels that
+many segments at random; a pair none of whose segments is drawn is not made. Both write the labels
+beside the clips, the ground truth, η and both seeds to the manifest, and the motion bias, labels and
+ties to metrics/pairs_<method>.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from videodpo import distributed, families, guided_pairs, labellers, latents, models, outputs, precision, prompts, seeds, toyworld, user_videos
+
+
+def ground_truth(settings, pair_seeds: list[int], prompt_set: prompts.PromptSet) -> guided_pairs.GroundTruth:
+    """The ground-truth clip of every pair: toy renders of the training prompts, or the user's videos
+    taken in turn."""
+    if settings.source == "toy":
+        world = settings.toyworld
+        captions = []
+        for i, prompt in enumerate(prompt_set.prompts):
+            try:
+                captions.append(toyworld.Caption.parse(prompt))
+            except ValueError as error:
+                raise prompts.PromptError(
+                    f"{prompt_set.where(i)}: {error}; dense_dpo on the embedded default renders its ground truth from the "
+                    "training prompts, so each must be a toy-world caption"
+                ) from error
+        return guided_pairs.toy_ground_truth(captions, len(pair_seeds), pair_seeds, world.frames, world.frame_size, world.radius, world.speed)
+    videos = user_videos.read_captioned_videos(settings.gt_videos, settings.frames, settings.resolution)
+    return guided_pairs.GroundTruth(*videos)
+
+
+def copy_noise_share(settings, card: models.ModelCard) -> float:
+    """Share of the corrupted copies' noise common to all frames: the setting's, else the model's."""
+    chosen = settings.dense.copy_shared_noise
+    return card.shared_noise if chosen is None else chosen
+
+
+def make_labelled_pairs(method: str, settings, state) -> None:
+    """settings: videodpo.methods.vanilla_dpo.LabelledPairSettings."""
+    card = models.ModelCard.load("models/base")
+    copy_share = copy_noise_share(settings, card)
+    count = settings.num_pairs
+    pair_seeds = seeds.pair_seeds(settings.seed, count)
+    noise_seeds = [seeds.candidate_seeds(seed, 2) for seed in pair_seeds]  # clip a's and clip b's
+    if settings.kind == "dense":
+        prompt_set = prompts.training_prompts(settings.train_prompts, card.source) if settings.source == "toy" else None  # the hub tiers' captions are the videos'
+        truth = guided_pairs.cycled(ground_truth(settings, pair_seeds, prompt_set), count)  # read before the model: a bad video fails fast
+        captions, origins = truth.captions, truth.origins
+        parts = labellers.segments(card.frames, settings.dense.segment_frames)
+    else:
+        training = prompts.training_prompts(settings.train_prompts, card.source).prompts  # as make_pairs@dpo's winners
+        captions, origins = [training[i % len(training)] for i in range(count)], [None] * count
+        parts = [range(card.frames)]
+
+    def labeller_of(caption: str) -> labellers.Labeller:
+        return labellers.resolve(settings.dense.labeller, settings.dense.tie_margin, caption)
+
+    labeller_of(captions[0])  # a bad labeller name fails before the model loads
+    asked = labellers.budget_mask(count, len(parts), settings.label_budget, settings.seed)
+    made_pairs = pairs_to_make(asked)
+    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    shard = distributed.my_shard(len(made_pairs))  # every pair is a pure function of its seeds and ground truth
+    mine = made_pairs[shard.start : shard.stop]
+    copies = []
+    for which in (0, 1):
+        my_seeds = [noise_seeds[i][which] for i in mine]
+        my_captions = [captions[i] for i in mine]
+        desc = f"make_pairs@{method}: clips {'ab'[which]}"
+        if settings.kind == "dense":
+            made = guided_pairs.corrupted_copies(
+                model, truth.clips[mine], my_captions, my_seeds, settings.dense.eta, settings.num_inference_steps,
+                settings.guidance_scale, copy_share, desc=desc,
+            )
+        else:
+            made = model.generate(
+                my_captions, my_seeds, card.frames, settings.num_inference_steps, settings.guidance_scale,
+                card.shared_noise, desc=desc, resolution=card.frame_size,
+            )
+        copies.append(distributed.gather_rows(made, len(made_pairs)))
+    with distributed.main_process_writes() as writes:
+        if writes:
+            label_and_write(
+                method, settings, copies[0], copies[1], asked, captions, origins, noise_seeds, parts, labeller_of, copy_share,
+            )
+
+
+def pairs_to_make(asked: np.ndarray) -> np.ndarray:
+    """The pairs with a segment to label: a pair with none is never made (dense_dpo_third)."""
+    return np.flatnonzero(asked.any(axis=1))
+
+
+def label_and_write(
+    method, settings, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, labeller_of,
+    copy_share: float,
+) -> None:
+    """Label the made pairs (clips_a[k], clips_b[k] are pair pairs_to_make(asked)[k]) where `asked`
+    (pairs × segments) says, report the labels and write the pairs with at least one."""
+    made_pairs = pairs_to_make(asked)
+    labels = np.zeros(asked.shape, np.int8)
+    motion_a, motion_b = np.zeros(asked.shape), np.zeros(asked.shape)
+    for k, i in enumerate(tqdm(made_pairs, desc=f"make_pairs@{method}: label", unit="pair")):
+        labels[i] = labellers.label_pair(labeller_of(prompts[i]), clips_a[k], clips_b[k], parts)
+        labels[i][~asked[i]] = 0
+        motion_a[i], motion_b[i] = labellers.segment_motion(clips_a[k], parts), labellers.segment_motion(clips_b[k], parts)
+    report = {"maker": settings.kind, "labeller": settings.dense.labeller, "segments_per_pair": len(parts)}
+    report |= labellers.labels_report(labels, asked, motion_a, motion_b)
+    outputs.write_json(f"metrics/pairs_{method}.json", report)
+    keep = [int(i) for i in made_pairs if labels[i].any()]
+    if not keep:
+        raise SystemExit(
+            f"make_pairs@{method}: the labeller tied every pair (see metrics/pairs_{method}.json): lower dense_dpo.tie_margin"
+        )
+    rows = np.searchsorted(made_pairs, keep)  # where each kept pair's clips are
+    if settings.kind == "vanilla":  # one clip label: the preferred clip is the winner
+        flip = np.array([labels[i, 0] < 0 for i in keep])
+        winners = np.where(flip[:, None, None, None, None], clips_b[rows], clips_a[rows])
+        losers = np.where(flip[:, None, None, None, None], clips_a[rows], clips_b[rows])
+        shard_labels = None
+    else:
+        winners, losers, shard_labels = clips_a[rows], clips_b[rows], labels[keep]
+    with outputs.atomic_directory(f"data/pairs/{method}") as staging:
+        shard = latents.write_pair_shard(Path(staging), 0, winners, losers, shard_labels)
+        records = []
+        for row, i in enumerate(keep):
+            record = {"row": row, "shard": shard, "pair": i, "caption": prompts[i], "method": settings.kind, "seeds": noise_seeds[i]}
+            if settings.kind == "dense":
+                record |= {"ground_truth": origins[i], "eta": settings.dense.eta, "copy_shared_noise": copy_share}
+                record["labels"] = labels[i].tolist()
+            else:
+                record["winner_is"] = "b" if labels[i, 0] < 0 else "a"
+            records.append(record)
+        latents.write_manifest(Path(staging), records)

@@ -1,0 +1,83 @@
+"""The alignment methods: one module per method in this folder, found by its file name.
+
+A method module is the only code that says what a method is. It provides:
+
+- `SETTINGS`: {"pairs": …, "latents": …, "train": …}, the Section class of what each of its stages
+  reads (`Empty` where a stage reads nothing from params);
+- `settings(config) -> {stage: Section}`: those settings from the validated config; a bad value raises
+  ValueError naming its params key and the fix. A method's own params section, if it has one, is
+  named after the method and reaches it as `config.method_section(name)`;
+- its steps, each `(method, settings, state)`: `make_pairs` writes data/pairs/<method> and
+  metrics/pairs_<method>.json, `encode_latents` writes data/latents/<method>, and `train` writes
+  models/lora/<method>, plots/train/<method> and metrics/train_<method>.json.
+
+A step imports the code it runs inside its function (or at the module's top): reading a method's
+settings then loads no model code, and the digest of a step's code (videodpo.code_closure) covers
+what that step runs. The settings stage writes each step's settings with that digest, and the step's
+DVC stage depends on the file, so a change to a method's code or params reruns just the steps it reaches.
+A step's file is {"code": digest, "settings": {...}} (stages/settings.py writes it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+
+from pydantic import BaseModel, ConfigDict
+
+FOLDER = Path(__file__).parent
+STEPS = {"pairs": "make_pairs", "latents": "encode_latents", "train": "train"}  # stage settings file → the step that reads it
+
+
+class Empty(BaseModel):
+    """The settings of a step that reads nothing from params."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def known() -> tuple[str, ...]:
+    """The methods there are: the modules of this folder (a leading underscore marks a helper)."""
+    return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")))
+
+
+def module_name(method: str) -> str:
+    return f"{__name__}.{method}"
+
+
+def load(method: str) -> ModuleType:
+    """The method's module, checked to provide what every stage calls."""
+    if method not in known():
+        raise ValueError(f"{method!r} is not a method; the known methods: {', '.join(known())} (a method is a module in {FOLDER})")
+    module = importlib.import_module(module_name(method))
+    missing = [name for name in ("SETTINGS", "settings", *STEPS.values()) if not hasattr(module, name)]
+    if missing or set(module.SETTINGS) != set(STEPS):
+        raise TypeError(
+            f"{module.__file__}: a method module provides SETTINGS for {', '.join(STEPS)} (it has "
+            f"{', '.join(getattr(module, 'SETTINGS', {})) or 'none'}), settings() and {', '.join(STEPS.values())}; missing: {', '.join(missing) or 'none'}"
+        )
+    return module
+
+
+def branch_settings(config, method: str) -> dict[str, BaseModel]:
+    """The settings of every step of `method`'s branch, from the validated config."""
+    if method not in config.methods:
+        raise ValueError(f"{method!r} is not in params `methods` ({', '.join(config.methods)}): add it there to run its branch")
+    settings = load(method).settings(config)
+    if set(settings) != set(STEPS):
+        raise TypeError(f"{module_name(method)}.settings() returned settings for {', '.join(settings)}, not for {', '.join(STEPS)}")
+    return settings
+
+
+def settings_path(folder: str | Path, stage: str) -> Path:
+    return Path(folder) / f"{stage}.json"
+
+
+def read_stage_settings(folder: str | Path, method: str, stage: str) -> BaseModel:
+    """One step's settings as `settings@<method>` wrote them, validated again."""
+    path = settings_path(folder, stage)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; it is written by the stage settings@{method} (run `dvc repro settings@{method}`)")
+    return load(method).SETTINGS[stage].model_validate(json.loads(path.read_text())["settings"])

@@ -1,0 +1,134 @@
+"""dpo: Diffusion-DPO on synthetic pairs. Winners are base generations; each loser is its winner made
+temporally jittery (`data`); the LoRA trains by the `training` section's Diffusion-DPO loop on the
+pairs' cached latents. Its train step is also the labelled DPO methods' (vanilla_dpo, dense_dpo)."""
+
+from __future__ import annotations
+
+from videodpo.config import Config, DataSettings, Section, TrainingSettings
+from videodpo.methods import Empty
+
+SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
+    'Diffusion-DPO on synthetic preference pairs: winner = a normal generation, loser = the same clip made temporally jittery. LoRA on the motion-module attention only; the reference model is the same UNet with the LoRA switched off.'
+)
+
+NUM_TRAIN_TIMESTEPS = 1000  # the noise schedule of every tier's model (SD1.5's and the toy model's)
+
+
+class DPOPairSettings(Section):
+    """make_pairs@dpo: how pairs are made, and how the base model samples their winners."""
+
+    data: DataSettings
+    train_prompts: str  # the training prompt set's file (videodpo.prompts)
+    num_inference_steps: int
+    guidance_scale: float
+    mixed_precision: str
+
+
+class DPOTrainSettings(Section):
+    """train@<a DPO method>: the DPO loop and the LoRA it trains."""
+
+    training: TrainingSettings
+    lora_rank: int
+    lora_alpha: float
+    guidance_scale: float
+    validation_steps: int  # the evaluation's sampler, for the validation scores
+    validation_prompts: str  # the training prompt set's file: validation samples its first prompts with seeds of its own
+
+
+SETTINGS = {"pairs": DPOPairSettings, "latents": Empty, "train": DPOTrainSettings}
+
+
+def dpo_train_settings(config: Config, training: TrainingSettings | None = None) -> DPOTrainSettings:
+    """The DPO loop's settings: the `training` section (or a variant of it) and the LoRA's shape."""
+    return DPOTrainSettings(
+        training=training or config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
+        guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
+        validation_prompts=config.train_prompts_file(),
+    )
+
+
+def settings(config: Config) -> dict[str, Section]:
+    return {
+        "pairs": DPOPairSettings(
+            data=config.data, train_prompts=config.train_prompts_file(), num_inference_steps=config.sample.num_inference_steps,
+            guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
+        ),
+        "latents": Empty(),
+        "train": dpo_train_settings(config),
+    }
+
+
+def make_pairs(method: str, settings: DPOPairSettings, state) -> None:
+    from videodpo import pair_making
+
+    pair_making.make_jitter_pairs(method, settings, state)
+
+
+def encode_latents(method: str, settings: Empty, state) -> None:
+    """VAE latents of every pair of data/pairs/<method>, text embeddings of its caption and its segment
+    labels if it has them: training then loads neither the VAE nor the text encoder."""
+    from pathlib import Path
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from videodpo import families, latents, outputs
+
+    pairs_dir = Path("data/pairs") / method
+    model = families.load_base("models/base").to(state.device)  # fp32: SD1.5's VAE overflows in fp16
+    made_by = f"make_pairs@{method}"
+    manifest = latents.read_manifest(pairs_dir, made_by)
+    with outputs.atomic_directory(Path("data/latents") / method) as staging:
+        for shard, arrays in tqdm(list(latents.iter_pair_arrays(pairs_dir, made_by)), desc=f"encode_latents@{method}", unit="shard"):
+            records = latents.shard_records(manifest, shard, len(arrays["winners"]), pairs_dir, made_by)
+            captions = [record["caption"] for record in records]
+            labels = arrays.get("labels")
+            latents.write_latent_shard(
+                Path(staging),
+                shard.replace("pairs-", "latents-"),
+                model.encode_clips(arrays["winners"]),
+                model.encode_clips(arrays["losers"]),
+                model.encode_prompts(captions),
+                None if labels is None else torch.from_numpy(labels),
+            )
+
+
+def train(method: str, settings: DPOTrainSettings, state) -> None:
+    """Diffusion-DPO from the cached latents of data/latents/<method>: one label per pair, or a DPO
+    term per labelled segment of frames where the pairs carry segment labels."""
+    import copy
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from videodpo import distributed, families, latents, lora_loop, models, outputs, precision, training as dpo
+
+    started = time.perf_counter()
+    checkpoint = Path(f"models/checkpoints/train_{method}")
+    card = models.ModelCard.load("models/base")
+    options = settings.training
+    # frozen weights in the tier's precision; the LoRA is cast to fp32 when training starts
+    model = families.load_base("models/base", precision.weight_dtype(options.mixed_precision))
+    data = latents.load_latents(f"data/latents/{method}", f"encode_latents@{method}")
+    reference = None if options.memory_optimized else copy.deepcopy(model.denoiser).requires_grad_(False)
+    torch.manual_seed(options.seed)  # the LoRA's initial weights come from torch's global generator
+    lora = model.add_lora(settings.lora_rank, settings.lora_alpha)
+    if options.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    loop = dpo.LoopSettings(
+        max_steps=options.max_steps, batch_size=options.batch_size, learning_rate=options.learning_rate,
+        beta=options.beta, gradient_accumulation_steps=options.gradient_accumulation_steps,
+        mixed_precision=options.mixed_precision, seed=options.seed, shared_noise=card.shared_noise,
+        sft_weight=options.sft_weight, max_timestep=options.max_timestep, val_every=options.val_every,
+        checkpoint_every=options.checkpoint_every,
+    )
+    validate = lora_loop.validation_scorer(model, settings, card)
+    identity = lora_loop.fingerprint((), list(data.values()), (settings.lora_rank, settings.lora_alpha, options.memory_optimized))
+    with lora_loop.dvclive_log(checkpoint, state.is_main_process) as log:
+        run = dpo.train_dpo_lora(model, reference, data, loop, checkpoint, log, identity, validate)
+    with distributed.main_process_writes() as writes:
+        if writes:
+            curves = lora_loop.publish_run(model, lora, method, checkpoint, "pairs_drawn")
+            dpo.plot_curves(curves, Path(f"plots/train/{method}/curves.png"))
+            outputs.write_json(f"metrics/train_{method}.json", dpo.training_cost(run, loop, data, state.num_processes, started))
