@@ -58,3 +58,24 @@ def test_a_deterministic_sampler_step_is_ddims_and_a_stochastic_one_scores_its_d
         _, rescored = toy_model.sampler_step(scheduler, prediction, timestep, latents, eta=0.7, prev_latents=drawn)
         torch.testing.assert_close(rescored, log_prob)
         latents = ours
+
+
+def test_every_family_offers_the_seam_and_its_model_of_the_toy_world_answers_through_it(toy_model):
+    """Each registered family's model class has every member the seam lists, and the toy AnimateDiff
+    model answers the members stages lean on hardest with shapes that fit one another."""
+    import torch
+
+    from videodpo import families
+
+    for name, module in families.FAMILIES.items():
+        missing = [member for member in families.SEAM if not hasattr(module.MODEL, member)]
+        assert not missing, f"family {name}: its model lacks {missing}"
+        assert callable(module.load) and callable(module.load_tokenizer)
+    assert isinstance(toy_model, families.FAMILIES["animatediff"].MODEL)
+    clips = torch.randint(0, 256, (1, 8, 32, 32, 3), dtype=torch.uint8).numpy()
+    latents = toy_model.encode_clips(clips)
+    assert latents.shape[2] == toy_model.latent_frames(8)
+    with torch.no_grad():
+        assert toy_model.decode(latents).shape == (1, 8, 3, 32, 32)
+        assert toy_model.decode(latents, slice(2, 5)).shape == (1, 3, 3, 32, 32)  # a window of latent frames
+    assert toy_model.initial_latents(8, seed=3, shared_noise=0.5).shape == (1, *latents.shape[1:])

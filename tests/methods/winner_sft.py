@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from videodpo.config import Config, Section
-from videodpo.methods import Empty
+from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
 from videodpo.methods.dpo import DPOPairSettings, encode_latents, make_pairs  # noqa: F401 (dpo's pairs and latents)
 from videodpo.methods.dpo import settings as dpo_settings
 
@@ -21,14 +21,9 @@ class WinnerSFTSettings(Section):
     seed: int = 0
 
 
-class WinnerSFTTrainSettings(Section):
+class WinnerSFTTrainSettings(LoRAStepSettings):
     sft: WinnerSFTSettings
-    lora_rank: int
-    lora_alpha: float
     mixed_precision: str
-    guidance_scale: float
-    validation_steps: int
-    validation_prompts: str
 
 
 SETTINGS = {"pairs": DPOPairSettings, "latents": Empty, "train": WinnerSFTTrainSettings}
@@ -39,10 +34,8 @@ def settings(config: Config) -> dict[str, Section]:
         "pairs": dpo_settings(config)["pairs"],
         "latents": Empty(),
         "train": WinnerSFTTrainSettings(
-            sft=config.method_section("winner_sft", WinnerSFTSettings), lora_rank=config.model.lora_rank,
-            lora_alpha=config.model.lora_alpha, mixed_precision=config.training.mixed_precision,
-            guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
-            validation_prompts=config.train_prompts_file(),
+            sft=config.method_section("winner_sft", WinnerSFTSettings), mixed_precision=config.training.mixed_precision,
+            **lora_step_settings(config),
         ),
     }
 

@@ -27,7 +27,16 @@ import torch
 
 from videodpo.families import animatediff
 
-FAMILIES = {"animatediff": animatediff}
+FAMILIES = {"animatediff": animatediff}  # name → module: load(folder, dtype), load_tokenizer(folder), MODEL (its class)
+# what every family's model offers (see above)
+SEAM = (
+    "denoiser", "device", "dtype", "to", "save", "enable_gradient_checkpointing",
+    "add_lora", "save_lora", "load_lora", "adapters_disabled",
+    "encode_prompts", "guidance_embeddings",
+    "encode_clips", "decode", "latent_frames", "latent_segments", "initial_latents",
+    "predict", "training_draw", "num_train_timesteps",
+    "generate", "denoise", "sampler", "sampler_step", "denoise_from", "strength_for",
+)
 DEFAULT_FAMILY = "animatediff"  # base folders written before families were named are AnimateDiff's
 
 

@@ -38,6 +38,27 @@ class Empty(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LoRAStepSettings(BaseModel):
+    """What every train step's LoRA and its validation read (videodpo.lora_loop); a method's train
+    settings extend it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lora_rank: int
+    lora_alpha: float
+    guidance_scale: float  # validation samples with the evaluation's sampler
+    validation_steps: int
+    validation_prompts: str  # the training prompt set's file: validation samples its first prompts with seeds of its own
+
+
+def lora_step_settings(config) -> dict:
+    """LoRAStepSettings' fields from the validated config."""
+    return {
+        "lora_rank": config.model.lora_rank, "lora_alpha": config.model.lora_alpha, "guidance_scale": config.sample.guidance_scale,
+        "validation_steps": config.sample.num_inference_steps, "validation_prompts": config.train_prompts_file(),
+    }
+
+
 def known() -> tuple[str, ...]:
     """The methods there are: the modules of this folder (a leading underscore marks a helper)."""
     return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")))

@@ -5,7 +5,7 @@ pairs' cached latents. Its train step is also the labelled DPO methods' (vanilla
 from __future__ import annotations
 
 from videodpo.config import Config, DataSettings, Section, TrainingSettings
-from videodpo.methods import Empty
+from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
 
 SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     'Diffusion-DPO on synthetic preference pairs: winner = a normal generation, loser = the same clip made temporally jittery. LoRA on the motion-module attention only; the reference model is the same UNet with the LoRA switched off.'
@@ -24,15 +24,10 @@ class DPOPairSettings(Section):
     mixed_precision: str
 
 
-class DPOTrainSettings(Section):
-    """train@<a DPO method>: the DPO loop and the LoRA it trains."""
+class DPOTrainSettings(LoRAStepSettings):
+    """train@<a DPO method>: the DPO loop, and the LoRA it trains."""
 
     training: TrainingSettings
-    lora_rank: int
-    lora_alpha: float
-    guidance_scale: float
-    validation_steps: int  # the evaluation's sampler, for the validation scores
-    validation_prompts: str  # the training prompt set's file: validation samples its first prompts with seeds of its own
 
 
 SETTINGS = {"pairs": DPOPairSettings, "latents": Empty, "train": DPOTrainSettings}
@@ -40,11 +35,7 @@ SETTINGS = {"pairs": DPOPairSettings, "latents": Empty, "train": DPOTrainSetting
 
 def dpo_train_settings(config: Config, training: TrainingSettings | None = None) -> DPOTrainSettings:
     """The DPO loop's settings: the `training` section (or a variant of it) and the LoRA's shape."""
-    return DPOTrainSettings(
-        training=training or config.training, lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha,
-        guidance_scale=config.sample.guidance_scale, validation_steps=config.sample.num_inference_steps,
-        validation_prompts=config.train_prompts_file(),
-    )
+    return DPOTrainSettings(training=training or config.training, **lora_step_settings(config))
 
 
 def settings(config: Config) -> dict[str, Section]:

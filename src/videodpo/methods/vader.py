@@ -5,7 +5,7 @@ seed) with the reference model's clip of each, which the appearance guard holds 
 from __future__ import annotations
 
 from videodpo.config import ClipSettings, Config, Section, VaderSettings
-from videodpo.methods import Empty
+from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
 
 SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     "VADER: the LoRA'd policy samples clips from recorded seeds and training captions, differentiable rewards score the decoded frames (temporal consistency), and the reward's gradient flows back through the denoising steps into a LoRA; an appearance guard keeps contrast, colour and layout near the LoRA-off model's clip from the same noise."
@@ -25,18 +25,13 @@ class VaderQuerySettings(Section):
     mixed_precision: str
 
 
-class VaderTrainSettings(Section):
-    """train@vader: the reward-gradient loop, its sampler and the LoRA it trains."""
+class VaderTrainSettings(LoRAStepSettings):
+    """train@vader: the reward-gradient loop and its sampler, and the LoRA it trains."""
 
     vader: VaderSettings
     clip: ClipSettings  # the clip_text reward's model (the vjepa reward's is the vjepa stage's output)
-    guidance_scale: float
     mixed_precision: str
     gradient_checkpointing: bool
-    lora_rank: int
-    lora_alpha: float
-    validation_steps: int  # the evaluation's sampler, for the validation scores
-    validation_prompts: str  # the training prompt set's file: validation samples its first prompts with seeds of its own
 
 
 SETTINGS = {"pairs": VaderQuerySettings, "latents": Empty, "train": VaderTrainSettings}
@@ -51,10 +46,8 @@ def settings(config: Config) -> dict[str, Section]:
         ),
         "latents": Empty(),
         "train": VaderTrainSettings(
-            vader=vader, clip=config.reward_models.clip, guidance_scale=config.sample.guidance_scale, mixed_precision=training.mixed_precision,
-            gradient_checkpointing=training.gradient_checkpointing, lora_rank=config.model.lora_rank,
-            lora_alpha=config.model.lora_alpha, validation_steps=config.sample.num_inference_steps,
-            validation_prompts=config.train_prompts_file(),
+            vader=vader, clip=config.reward_models.clip, mixed_precision=training.mixed_precision,
+            gradient_checkpointing=training.gradient_checkpointing, **lora_step_settings(config),
         ),
     }
 

@@ -373,3 +373,6 @@ def encode_frames(vae, frames: torch.Tensor, batch: int = 256) -> torch.Tensor:
 def caption_ids(tokenizer, texts: list[str]) -> torch.Tensor:
     """Token ids exactly as AnimateDiffPipeline makes them (padded to the tokenizer's length)."""
     return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+
+
+MODEL = AnimateDiff  # the family's model class (videodpo.families.SEAM)
