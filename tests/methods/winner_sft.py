@@ -31,7 +31,10 @@ SETTINGS = {"pairs": DPOPairSettings, "latents": Empty, "train": WinnerSFTTrainS
 
 def settings(config: Config) -> dict[str, Section]:
     return {
-        "pairs": dpo_settings(config)["pairs"],
+        # it learns from winners alone: one generation per pair, and the cheapest loser (dpo's verification still checks it)
+        "pairs": dpo_settings(config)["pairs"].model_copy(
+            update={"data": config.data.model_copy(update={"candidates_per_pair": 1, "jitter_method": "amplify"})}
+        ),
         "latents": Empty(),
         "train": WinnerSFTTrainSettings(
             sft=config.method_section("winner_sft", WinnerSFTSettings), mixed_precision=config.training.mixed_precision,
