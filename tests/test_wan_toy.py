@@ -42,3 +42,40 @@ def test_a_saved_toy_wan_pipeline_samples_as_the_one_built(tmp_path):
     loaded = sample(WanPipeline.from_pretrained(tmp_path))
     assert np.abs(loaded - made).max() < 1e-5  # every weight equal; the loaded transformer's outputs round differently (~4e-7)
     assert not np.array_equal(sample(pipe, seed=1), made)
+
+
+def test_a_segment_maps_to_the_latent_frames_whose_pixel_frames_it_holds_whole():
+    from videodpo.families import wan
+
+    assert wan.latent_frames(9) == 3 and wan.latent_frames(17) == 5
+    assert [list(wan.pixel_frames_of(j)) for j in range(3)] == [[0], [1, 2, 3, 4], [5, 6, 7, 8]]
+    # segments of 3 pixel frames over 9: 0-2 holds latent 0 only; 3-5 holds none whole; 6-8 none whole
+    assert wan.latent_segments([range(0, 3), range(3, 6), range(6, 9)], 9) == [range(0, 1), range(0), range(0)]
+    # segments aligned with the grouping keep every latent frame: {0}, {1-4}, {5-8}
+    assert wan.latent_segments([range(0, 1), range(1, 5), range(5, 9)], 9) == [range(0, 1), range(1, 2), range(2, 3)]
+    assert wan.latent_segments([range(0, 5), range(5, 9)], 9) == [range(0, 2), range(2, 3)]
+    with pytest.raises(ValueError, match="4k \\+ 1 frames, not 8"):
+        wan.latent_frames(8)
+
+
+def test_the_flow_matching_draw_is_wans_and_encoded_latents_decode_to_the_clip_shape():
+    from videodpo.families import wan
+
+    torch.manual_seed(0)
+    model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
+    x0, noise = torch.randn(2, 8, 3, 8, 8), torch.randn(2, 8, 3, 8, 8)
+    noisy, target = model.training_draw(x0, noise, torch.tensor([0, 1000]))
+    assert torch.allclose(noisy[0], x0[0]) and torch.allclose(noisy[1], noise[1])  # σ = 0: data, σ = 1: noise
+    assert torch.equal(target, noise - x0)
+    half, _ = model.training_draw(x0, noise, torch.tensor([500, 500]))
+    assert torch.allclose(half, (x0 + noise) / 2)
+    clips = np.random.default_rng(0).integers(0, 256, (2, 9, 32, 32, 3), dtype=np.uint8)
+    latents = model.encode_clips(clips)
+    assert latents.shape == (2, 8, 3, 8, 8)
+    with torch.no_grad():
+        assert model.decode(latents).shape == (2, 9, 3, 32, 32)
+    text = model.encode_prompts(["a red square moving left", "a blue circle"])
+    assert text.shape == (2, 16, 32)
+    assert text[1, -1].abs().sum() == 0  # padding zeroed, as WanPipeline gives it
+    prediction = model.predict(model.denoiser, noisy, torch.tensor([0, 999]), text)
+    assert prediction.shape == noisy.shape

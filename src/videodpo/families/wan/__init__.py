@@ -1,2 +1,119 @@
-"""Wan 2.1 (flow-matching video transformer) behind the family seam: not yet registered in
-videodpo.families.FAMILIES; its toy model builders come first (toy.py)."""
+"""Wan 2.1 (a flow-matching video transformer) behind the family seam; in progress, not yet in
+videodpo.families.FAMILIES. What is here: the conditioning, the latents and the flow-matching
+training draw; sampling, LoRA and loading follow.
+
+Flow matching as Wan trains: at noise level σ = t / 1000, x_t = (1 − σ)·x0 + σ·ε, and the transformer
+predicts the velocity ε − x0. Latents are the VAE's posterior means normalised per channel by the
+VAE's latents_mean and latents_std, as WanPipeline denormalises them before decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from videodpo.clips import clips_to_tensor
+from videodpo.families.wan.toy import TEMPORAL_COMPRESSION
+
+NUM_TRAIN_TIMESTEPS = 1000
+
+
+def latent_frames(pixel_frames: int) -> int:
+    """Latent frames of a clip of 4k + 1 pixel frames: the first alone, then one per four."""
+    if (pixel_frames - 1) % TEMPORAL_COMPRESSION:
+        raise ValueError(f"Wan clips have 4k + 1 frames, not {pixel_frames}")
+    return 1 + (pixel_frames - 1) // TEMPORAL_COMPRESSION
+
+
+def pixel_frames_of(latent_frame: int) -> range:
+    """The pixel frames latent frame j holds: frame 0 alone, then 4j − 3 … 4j."""
+    return range(0, 1) if latent_frame == 0 else range(4 * latent_frame - 3, 4 * latent_frame + 1)
+
+
+def latent_segments(segments: Sequence[range], pixel_frames: int) -> list[range]:
+    """The latent frames of each segment of pixel frames: those whose pixel frames all lie in it. A
+    latent frame that straddles two segments belongs to neither, so a label never teaches frames it
+    did not judge; a segment may then hold no latent frame (an empty range)."""
+    count = latent_frames(pixel_frames)
+    mapped = []
+    for segment in segments:
+        inside = [j for j in range(count) if set(pixel_frames_of(j)) <= set(segment)]
+        mapped.append(range(inside[0], inside[-1] + 1) if inside else range(0))
+    return mapped
+
+
+class Wan:
+    """A Wan pipeline (diffusers' WanPipeline) seen through the family seam."""
+
+    def __init__(self, pipe) -> None:
+        self.pipe = pipe
+
+    @property
+    def denoiser(self) -> torch.nn.Module:
+        return self.pipe.transformer
+
+    @property
+    def device(self) -> torch.device:
+        return self.pipe.transformer.device
+
+    num_train_timesteps = NUM_TRAIN_TIMESTEPS
+
+    @staticmethod
+    def latent_frames(pixel_frames: int) -> int:
+        return latent_frames(pixel_frames)
+
+    @staticmethod
+    def latent_segments(segments: Sequence[range], pixel_frames: int) -> list[range]:
+        return latent_segments(segments, pixel_frames)
+
+    # -- conditioning ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        """UMT5 embeddings (N, seq, dim) with the padding positions zeroed, as WanPipeline gives them."""
+        tokens = self.pipe.tokenizer(
+            prompts, padding="max_length", max_length=self.pipe.tokenizer.model_max_length, truncation=True, return_tensors="pt",
+        )
+        encoder = self.pipe.text_encoder
+        mask = tokens.attention_mask.to(encoder.device)
+        hidden = encoder(tokens.input_ids.to(encoder.device), attention_mask=mask).last_hidden_state
+        return (hidden * mask[..., None]).float().contiguous().cpu()
+
+    # -- latents -----------------------------------------------------------------------------------
+    def _normalisation(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        config = self.pipe.vae.config
+        shape = (1, config.z_dim, 1, 1, 1)
+        mean = torch.tensor(config.latents_mean).view(shape).to(like)
+        std = torch.tensor(config.latents_std).view(shape).to(like)
+        return mean, std
+
+    @torch.no_grad()
+    def encode_clips(self, clips: np.ndarray) -> torch.Tensor:
+        """Normalised VAE posterior means of uint8 clips (N, F, H, W, 3) with F = 4k + 1: (N, C, 1 + k, h, w)."""
+        latent_frames(clips.shape[1])
+        vae = self.pipe.vae
+        pixels = clips_to_tensor(clips).transpose(1, 2).to(vae.device, vae.dtype)  # (N, 3, F, H, W)
+        latents = vae.encode(pixels).latent_dist.mode().float()
+        mean, std = self._normalisation(latents)
+        return ((latents - mean) / std).contiguous().cpu()
+
+    def decode(self, latents: torch.Tensor, window: slice | None = None) -> torch.Tensor:
+        """Normalised latents (B, C, F', h, w) → frames (B, W, 3, H, W) in [-1, 1], differentiable. A
+        window of latent frames decodes those alone: the causal VAE decodes a window's first latent
+        frame as a first frame, so a window after the start is an approximation of the clip there."""
+        vae = self.pipe.vae
+        mean, std = self._normalisation(latents)
+        picked = (latents * std + mean)[:, :, window or slice(None)]
+        return vae.decode(picked.to(vae.dtype)).sample.transpose(1, 2)
+
+    # -- training --------------------------------------------------------------------------------
+    @staticmethod
+    def predict(denoiser, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """The transformer's velocity for noisy latents (B, C, F, h, w) at timesteps (B,) in [0, 1000)."""
+        return denoiser(hidden_states=noisy, timestep=timesteps, encoder_hidden_states=text).sample
+
+    @staticmethod
+    def training_draw(latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x_t, target): x_t = (1 − σ)·x0 + σ·ε at σ = t / 1000, and the velocity ε − x0."""
+        sigma = (timesteps.float() / NUM_TRAIN_TIMESTEPS).view(-1, *[1] * (latents.dim() - 1)).to(latents)
+        return (1 - sigma) * latents + sigma * noise, noise - latents
