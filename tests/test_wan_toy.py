@@ -79,3 +79,29 @@ def test_the_flow_matching_draw_is_wans_and_encoded_latents_decode_to_the_clip_s
     assert text[1, -1].abs().sum() == 0  # padding zeroed, as WanPipeline gives it
     prediction = model.predict(model.denoiser, noisy, torch.tensor([0, 999]), text)
     assert prediction.shape == noisy.shape
+
+
+def test_the_deterministic_step_is_diffusers_euler_and_a_stochastic_one_scores_its_draw():
+    """eta = 0: the flow-matching Euler step of WanPipeline's scheduler. eta > 0: the step's draw has
+    the predicted mean (the ODE step plus the SDE's drift correction, which vanishes as eta → 0),
+    and a recorded draw scored again under the same prediction gets the log-probability recorded."""
+    from videodpo.families import wan
+
+    model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
+    scheduler = model.sampler(4)
+    latents, velocity = torch.randn(2, 8, 3, 8, 8), torch.randn(2, 8, 3, 8, 8)
+    for timestep in scheduler.timesteps:
+        reference = model.sampler(4)
+        reference._step_index = None
+        expected = reference.step(velocity, timestep, latents).prev_sample
+        ours, log_prob = model.sampler_step(scheduler, velocity, timestep, latents)
+        assert torch.allclose(ours, expected, atol=1e-6) and log_prob is None
+    timestep = scheduler.timesteps[1]
+    drawn, recorded = model.sampler_step(scheduler, velocity, timestep, latents, eta=0.7, generator=torch.Generator().manual_seed(0))
+    again, rescored = model.sampler_step(scheduler, velocity, timestep, latents, eta=0.7, prev_latents=drawn)
+    assert torch.equal(again, drawn) and torch.allclose(rescored, recorded)
+    other, _ = model.sampler_step(scheduler, velocity, timestep, latents, eta=0.7, generator=torch.Generator().manual_seed(1))
+    _, elsewhere = model.sampler_step(scheduler, velocity + 1.0, timestep, latents, eta=0.7, prev_latents=drawn)
+    assert not torch.equal(other, drawn) and (elsewhere < recorded).all()  # another velocity explains the draw worse
+    small, _ = model.sampler_step(scheduler, velocity, timestep, latents, eta=1e-4, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(small, model.sampler_step(scheduler, velocity, timestep, latents)[0], atol=1e-3)

@@ -1,6 +1,6 @@
 """Wan 2.1 (a flow-matching video transformer) behind the family seam; in progress, not yet in
-videodpo.families.FAMILIES. What is here: the conditioning, the latents and the flow-matching
-training draw; sampling, LoRA and loading follow.
+videodpo.families.FAMILIES. What is here: the conditioning, the latents, the flow-matching
+training draw and the sampler step; generation, LoRA and loading follow.
 
 Flow matching as Wan trains: at noise level σ = t / 1000, x_t = (1 − σ)·x0 + σ·ε, and the transformer
 predicts the velocity ε − x0. Latents are the VAE's posterior means normalised per channel by the
@@ -8,6 +8,8 @@ VAE's latents_mean and latents_std, as WanPipeline denormalises them before deco
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -117,3 +119,37 @@ class Wan:
         """(x_t, target): x_t = (1 − σ)·x0 + σ·ε at σ = t / 1000, and the velocity ε − x0."""
         sigma = (timesteps.float() / NUM_TRAIN_TIMESTEPS).view(-1, *[1] * (latents.dim() - 1)).to(latents)
         return (1 - sigma) * latents + sigma * noise, noise - latents
+
+    # -- sampling --------------------------------------------------------------------------------
+    def sampler(self, steps: int):
+        """A fresh copy of the flow-matching Euler scheduler set to `steps` steps; its `.timesteps`
+        run from the highest noise down and its `.sigmas` hold one noise level more (0 at the end)."""
+        scheduler = copy.deepcopy(self.pipe.scheduler)
+        scheduler.set_timesteps(steps)
+        return scheduler
+
+    @staticmethod
+    def sampler_step(
+        scheduler, prediction: torch.Tensor, timestep, latents: torch.Tensor, eta: float = 0.0,
+        generator: torch.Generator | None = None, prev_latents: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One step from `latents` at `timestep` with the predicted velocity: (the next latents, their
+        log-probability (B,)). eta = 0: the Euler step of the flow ODE (no log-probability: None).
+        eta > 0: a step of the SDE with the ODE's marginals, as Flow-GRPO takes it (noise level eta,
+        std eta·√(σ/(1 − σ))·√(σ − σ_next)); it draws the next latents with `generator` unless
+        `prev_latents` gives them (to score a recorded step under the current denoiser)."""
+        index = int((scheduler.timesteps - torch.as_tensor(timestep, dtype=scheduler.timesteps.dtype)).abs().argmin())
+        sigma, sigma_next = scheduler.sigmas[index].item(), scheduler.sigmas[index + 1].item()
+        step = sigma_next - sigma  # negative: towards the data
+        if eta == 0:
+            return latents + step * prediction, None
+        # at σ = 1 the ratio diverges: the first step takes the next level's, as Flow-GRPO does
+        ratio = sigma / (1 - (scheduler.sigmas[1].item() if sigma == 1 else sigma))
+        spread = eta * math.sqrt(ratio)
+        mean = latents * (1 + spread**2 / (2 * sigma) * step) + prediction * (1 + spread**2 * (1 - sigma) / (2 * sigma)) * step
+        std = spread * math.sqrt(-step)
+        if prev_latents is None:
+            noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
+            prev_latents = mean + std * noise
+        log_prob = -((prev_latents.detach() - mean) ** 2) / (2 * std**2) - math.log(std) - math.log(math.sqrt(2 * math.pi))
+        return prev_latents, log_prob.flatten(1).mean(dim=1)
