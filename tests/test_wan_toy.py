@@ -105,3 +105,33 @@ def test_the_deterministic_step_is_diffusers_euler_and_a_stochastic_one_scores_i
     assert not torch.equal(other, drawn) and (elsewhere < recorded).all()  # another velocity explains the draw worse
     small, _ = model.sampler_step(scheduler, velocity, timestep, latents, eta=1e-4, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(small, model.sampler_step(scheduler, velocity, timestep, latents)[0], atol=1e-3)
+
+
+def test_a_lora_on_the_self_attention_saves_in_diffusers_format_and_loads_back_into_a_wan_pipeline(tmp_path):
+    """rank 2, alpha 6: the reloaded LoRA gives the trained pipeline's clips (so alpha ≠ r came back at
+    its scale), and differs from the base's."""
+    from diffusers import WanPipeline
+
+    from videodpo.families import wan
+
+    torch.manual_seed(0)
+    pipe = toy.build_toy_pipeline(build_toy_tokenizer())
+    pipe.save_pretrained(tmp_path / "base", safe_serialization=True)
+    base_clip = sample(WanPipeline.from_pretrained(tmp_path / "base"))
+    model = wan.Wan(WanPipeline.from_pretrained(tmp_path / "base"))
+    config = model.add_lora(2, 6.0)
+    trainable = [name for name, p in model.denoiser.named_parameters() if p.requires_grad]
+    assert trainable and all("attn1" in name and "lora" in name for name in trainable)
+    with torch.no_grad():
+        for name, p in model.denoiser.named_parameters():
+            if "lora_B" in name:
+                p.add_(torch.randn_like(p) * 0.5)  # as if trained: B starts at zero
+    with_lora = sample(model.pipe)
+    model.save_lora(config, tmp_path / "lora")
+    reloaded = WanPipeline.from_pretrained(tmp_path / "base")
+    reloaded.load_lora_weights(tmp_path / "lora", adapter_name="videodpo")
+    again = sample(reloaded)
+    assert np.abs(again - with_lora).max() < 1e-4
+    assert np.abs(with_lora - base_clip).max() > 1e-2
+    with pytest.raises(ValueError, match="allowed for wan: self_attention, self_and_cross_attention"):
+        model.add_lora(2, 2.0, targets="motion")

@@ -1,6 +1,6 @@
 """Wan 2.1 (a flow-matching video transformer) behind the family seam; in progress, not yet in
 videodpo.families.FAMILIES. What is here: the conditioning, the latents, the flow-matching
-training draw and the sampler step; generation, LoRA and loading follow.
+training draw, the sampler step and the LoRA; generation and loading follow.
 
 Flow matching as Wan trains: at noise level σ = t / 1000, x_t = (1 − σ)·x0 + σ·ε, and the transformer
 predicts the velocity ε − x0. Latents are the VAE's posterior means normalised per channel by the
@@ -19,6 +19,13 @@ from videodpo.clips import clips_to_tensor
 from videodpo.families.wan.toy import TEMPORAL_COMPRESSION
 
 NUM_TRAIN_TIMESTEPS = 1000
+LORA_ADAPTER = "videodpo"
+# Wan has no separate motion modules: its self-attention runs over all frames' tokens at once, so it
+# is where motion is modelled; the cross-attention reads the prompt. peft full-matches the regex.
+LORA_TARGETS = {
+    "self_attention": r".*blocks\.\d+\.attn1\.(to_q|to_k|to_v|to_out\.0)",
+    "self_and_cross_attention": r".*blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)",
+}
 
 
 def latent_frames(pixel_frames: int) -> int:
@@ -60,6 +67,32 @@ class Wan:
         return self.pipe.transformer.device
 
     num_train_timesteps = NUM_TRAIN_TIMESTEPS
+
+    # -- LoRA --------------------------------------------------------------------------------------
+    def add_lora(self, rank: int, alpha: float, targets: str = "self_attention", adapter_name: str = LORA_ADAPTER):
+        """Add a LoRA to the transformer's attention projections (LORA_TARGETS); return its peft config.
+        The base weights are frozen; only the LoRA matrices train."""
+        from peft import LoraConfig
+
+        if targets not in LORA_TARGETS:
+            raise ValueError(f"LoRA targets {targets!r}; allowed for wan: {', '.join(LORA_TARGETS)}")
+        config = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=LORA_TARGETS[targets])
+        transformer = self.pipe.transformer
+        transformer.requires_grad_(False)
+        transformer.add_adapter(config, adapter_name=adapter_name)
+        transformer.set_adapter(adapter_name)
+        return config
+
+    def save_lora(self, lora_config, folder, adapter_name: str = LORA_ADAPTER) -> None:
+        """The transformer's LoRA in diffusers format (WanPipeline.load_lora_weights reads it), with
+        its adapter metadata so lora_alpha ≠ r reloads at the right scale."""
+        from diffusers.utils import convert_state_dict_to_diffusers
+        from peft.utils import get_peft_model_state_dict
+
+        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.pipe.transformer, adapter_name=adapter_name))
+        type(self.pipe).save_lora_weights(
+            folder, transformer_lora_layers=layers, transformer_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True,
+        )
 
     @staticmethod
     def latent_frames(pixel_frames: int) -> int:
