@@ -135,3 +135,19 @@ def test_a_lora_on_the_self_attention_saves_in_diffusers_format_and_loads_back_i
     assert np.abs(with_lora - base_clip).max() > 1e-2
     with pytest.raises(ValueError, match="allowed for wan: self_attention, self_and_cross_attention"):
         model.add_lora(2, 2.0, targets="motion")
+
+
+def test_generation_is_a_pure_function_of_prompt_and_seed_and_guidance_embeds_the_empty_prompt():
+    from videodpo.families import wan
+
+    torch.manual_seed(0)
+    model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
+    assert model.initial_latents(9, seed=5, shared_noise=0.5, resolution=32).shape == (1, 8, 3, 8, 8)
+    prompts = ["a red square moving left", "a blue circle moving up", "a red square moving left"]
+    clips = model.generate(prompts, [1, 2, 1], frames=9, steps=2, guidance_scale=4.0, shared_noise=0.5, resolution=32, batch_size=2)
+    assert clips.shape == (3, 9, 32, 32, 3) and clips.dtype == np.uint8
+    assert np.array_equal(clips[0], clips[2]) and not np.array_equal(clips[0], clips[1])
+    unconditional, conditional = model.guidance_embeddings(prompts[:2])
+    assert torch.equal(unconditional[0], unconditional[1]) and torch.equal(conditional, model.encode_prompts(prompts[:2]))
+    with pytest.raises(ValueError, match="2 prompts but 1 seeds"):
+        model.generate(prompts[:2], [1], 9, 2, 4.0, 0.5, 32)

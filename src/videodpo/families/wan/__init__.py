@@ -1,6 +1,6 @@
 """Wan 2.1 (a flow-matching video transformer) behind the family seam; in progress, not yet in
 videodpo.families.FAMILIES. What is here: the conditioning, the latents, the flow-matching
-training draw, the sampler step and the LoRA; generation and loading follow.
+training draw, the sampler step, the LoRA and generation; SDEdit, the reward loop and loading follow.
 
 Flow matching as Wan trains: at noise level σ = t / 1000, x_t = (1 − σ)·x0 + σ·ε, and the transformer
 predicts the velocity ε − x0. Latents are the VAE's posterior means normalised per channel by the
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from videodpo.clips import clips_to_tensor
+from videodpo.noise import correlated_noise
 from videodpo.families.wan.toy import TEMPORAL_COMPRESSION
 
 NUM_TRAIN_TIMESTEPS = 1000
@@ -114,6 +115,11 @@ class Wan:
         hidden = encoder(tokens.input_ids.to(encoder.device), attention_mask=mask).last_hidden_state
         return (hidden * mask[..., None]).float().contiguous().cpu()
 
+    def guidance_embeddings(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(unconditional, conditional) prompt embeddings for classifier-free guidance: the empty
+        prompt's and each prompt's, one row per prompt."""
+        return self.encode_prompts([""] * len(prompts)), self.encode_prompts(prompts)
+
     # -- latents -----------------------------------------------------------------------------------
     def _normalisation(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         config = self.pipe.vae.config
@@ -140,6 +146,33 @@ class Wan:
         mean, std = self._normalisation(latents)
         picked = (latents * std + mean)[:, :, window or slice(None)]
         return vae.decode(picked.to(vae.dtype)).sample.transpose(1, 2)
+
+    def initial_latents(self, frames: int, seed: int, shared_noise: float, resolution: int) -> torch.Tensor:
+        """The starting noise of one clip of `frames` pixel frames, (1, C, 1 + (frames − 1)/4, h, w), a pure
+        function of its seed (`shared_noise`: the share common to all latent frames)."""
+        config = self.pipe.vae.config
+        size = resolution // config.scale_factor_spatial
+        shape = (1, config.z_dim, latent_frames(frames), size, size)
+        return correlated_noise(shape, shared_noise, torch.Generator().manual_seed(seed))
+
+    @torch.no_grad()
+    def generate(
+        self, prompts: list[str], seeds: list[int], frames: int, steps: int, guidance_scale: float, shared_noise: float,
+        resolution: int, batch_size: int = 8,
+    ) -> np.ndarray:
+        """One clip per (prompt, seed): uint8 (N, F, H, W, 3). Same prompt and seed → same clip."""
+        if len(prompts) != len(seeds):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        clips = []
+        for start in range(0, len(prompts), batch_size):
+            latents = torch.cat([self.initial_latents(frames, seed, shared_noise, resolution) for seed in seeds[start : start + batch_size]])
+            output = self.pipe(
+                prompt=prompts[start : start + batch_size], num_frames=frames, height=resolution, width=resolution,
+                num_inference_steps=steps, guidance_scale=guidance_scale, latents=latents.to(self.device),
+                max_sequence_length=self.pipe.tokenizer.model_max_length, output_type="np",
+            )
+            clips.append((np.asarray(output.frames) * 255).round().clip(0, 255).astype(np.uint8))
+        return np.concatenate(clips)
 
     # -- training --------------------------------------------------------------------------------
     @staticmethod
