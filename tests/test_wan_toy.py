@@ -151,3 +151,29 @@ def test_generation_is_a_pure_function_of_prompt_and_seed_and_guidance_embeds_th
     assert torch.equal(unconditional[0], unconditional[1]) and torch.equal(conditional, model.encode_prompts(prompts[:2]))
     with pytest.raises(ValueError, match="2 prompts but 1 seeds"):
         model.generate(prompts[:2], [1], 9, 2, 4.0, 0.5, 32)
+
+
+def test_the_guided_loop_samples_as_the_pipeline_and_sdedit_from_full_strength_is_generation():
+    """denoise() from a seed's noise gives the clip WanPipeline samples from it (within a level of
+    rounding); SDEdit at strength 1 from the same noise is the same clip, at a low strength the clip
+    stays near the clean one it starts from."""
+    from videodpo.families import wan
+
+    torch.manual_seed(0)
+    model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
+    prompts = ["a red square moving left", "a blue circle moving up"]
+    made = model.generate(prompts, [3, 4], frames=9, steps=3, guidance_scale=4.0, shared_noise=0.0, resolution=32)
+    noise = torch.cat([model.initial_latents(9, seed, 0.0, 32) for seed in (3, 4)])
+    unconditional, conditional = model.guidance_embeddings(prompts)
+    with torch.no_grad():
+        final = model.denoise(model.denoiser, noise, unconditional, conditional, 3, 4.0)
+        ours = ((model.decode(final).permute(0, 1, 3, 4, 2) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    assert np.abs(ours.astype(int) - made.astype(int)).max() <= 2
+    full = model.denoise_from(torch.zeros_like(noise), noise, prompts, 1.0, 3, 4.0, 32)
+    assert np.abs(full.astype(int) - made.astype(int)).max() <= 2
+    clean = model.encode_clips(made)
+    light = model.denoise_from(clean, noise, prompts, model.strength_for(1, 3), 3, 4.0, 32)
+    heavy = model.denoise_from(clean, noise, prompts, model.strength_for(3, 3), 3, 4.0, 32)
+    with torch.no_grad():
+        decoded = ((model.decode(clean).permute(0, 1, 3, 4, 2) + 1) * 127.5).round().clamp(0, 255).numpy()
+    assert np.abs(light - decoded).mean() < np.abs(heavy - decoded).mean()

@@ -1,6 +1,7 @@
 """Wan 2.1 (a flow-matching video transformer) behind the family seam; in progress, not yet in
 videodpo.families.FAMILIES. What is here: the conditioning, the latents, the flow-matching
-training draw, the sampler step, the LoRA and generation; SDEdit, the reward loop and loading follow.
+training draw, the sampler step, the LoRA, generation, the guided sampling loop and SDEdit; loading
+and the base stage's pretraining follow.
 
 Flow matching as Wan trains: at noise level σ = t / 1000, x_t = (1 − σ)·x0 + σ·ε, and the transformer
 predicts the velocity ε − x0. Latents are the VAE's posterior means normalised per channel by the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -219,3 +221,46 @@ class Wan:
             prev_latents = mean + std * noise
         log_prob = -((prev_latents.detach() - mean) ** 2) / (2 * std**2) - math.log(std) - math.log(math.sqrt(2 * math.pi))
         return prev_latents, log_prob.flatten(1).mean(dim=1)
+
+    def denoise(
+        self, denoiser, latents: torch.Tensor, unconditional: torch.Tensor, conditional: torch.Tensor, steps: int,
+        guidance_scale: float, gradient_from: int = 0, start: int = 0,
+    ) -> torch.Tensor:
+        """Euler sampling from `latents` (B, C, F, h, w) at step `start` of `steps` to the clean latents,
+        with classifier-free guidance on the velocity, keeping the graph of steps gradient_from.. only."""
+        scheduler = self.sampler(steps)
+        embeddings = torch.cat([unconditional, conditional]).to(latents.device)
+        for index, timestep in enumerate(scheduler.timesteps):
+            if index < start:
+                continue
+            with nullcontext() if index >= gradient_from else torch.no_grad():
+                both = self.predict(denoiser, torch.cat([latents, latents]), timestep.expand(2 * len(latents)), embeddings)
+                plain, guided = both.chunk(2)
+                latents, _ = self.sampler_step(scheduler, plain + guidance_scale * (guided - plain), timestep, latents)
+        return latents
+
+    @staticmethod
+    def strength_for(count: int, steps: int) -> float:
+        """The SDEdit strength that denoises over exactly the last `count` of `steps` steps."""
+        return count / steps
+
+    @torch.no_grad()
+    def denoise_from(
+        self, clean: torch.Tensor, noise: torch.Tensor, prompts: list[str], strength: float, steps: int, guidance_scale: float,
+        resolution: int, batch_size: int = 8, desc: str = "denoise",
+    ) -> np.ndarray:
+        """SDEdit: latents `clean` (N, C, F, h, w) moved along the flow to the noise level of the first
+        of the last round(strength · steps) Euler steps, x = (1 − σ)·clean + σ·noise, and denoised from
+        there, each with its prompt. uint8 clips (N, F, H, W, 3)."""
+        scheduler = self.sampler(steps)
+        start = steps - round(strength * steps)
+        sigma = scheduler.sigmas[start].item()
+        clips = []
+        for first in range(0, len(clean), batch_size):
+            rows = slice(first, first + batch_size)
+            latents = ((1 - sigma) * clean[rows] + sigma * noise[rows]).to(self.device)
+            unconditional, conditional = self.guidance_embeddings(prompts[rows])
+            final = self.denoise(self.denoiser, latents, unconditional, conditional, steps, guidance_scale, gradient_from=steps, start=start)
+            frames = self.decode(final)  # (B, F, 3, H, W) in [-1, 1]
+            clips.append(((frames.permute(0, 1, 3, 4, 2) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
+        return np.concatenate(clips)
