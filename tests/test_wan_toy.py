@@ -146,7 +146,8 @@ def test_generation_is_a_pure_function_of_prompt_and_seed_and_guidance_embeds_th
     prompts = ["a red square moving left", "a blue circle moving up", "a red square moving left"]
     clips = model.generate(prompts, [1, 2, 1], frames=9, steps=2, guidance_scale=4.0, shared_noise=0.5, resolution=32, batch_size=2)
     assert clips.shape == (3, 9, 32, 32, 3) and clips.dtype == np.uint8
-    assert np.array_equal(clips[0], clips[2]) and not np.array_equal(clips[0], clips[1])
+    # the same prompt and seed in another batch: the same clip, but for a level of rounding the batch around it may move
+    assert np.abs(clips[0].astype(int) - clips[2].astype(int)).max() <= 1 and np.abs(clips[0].astype(int) - clips[1].astype(int)).max() > 10
     unconditional, conditional = model.guidance_embeddings(prompts[:2])
     assert torch.equal(unconditional[0], unconditional[1]) and torch.equal(conditional, model.encode_prompts(prompts[:2]))
     with pytest.raises(ValueError, match="2 prompts but 1 seeds"):
@@ -177,3 +178,21 @@ def test_the_guided_loop_samples_as_the_pipeline_and_sdedit_from_full_strength_i
     with torch.no_grad():
         decoded = ((model.decode(clean).permute(0, 1, 3, 4, 2) + 1) * 127.5).round().clamp(0, 255).numpy()
     assert np.abs(light - decoded).mean() < np.abs(heavy - decoded).mean()
+
+
+def test_a_saved_toy_wan_opens_through_the_family_and_a_folder_without_weights_names_the_stage(tmp_path):
+    from videodpo import families
+    from videodpo.families import wan
+    from videodpo.integrity import DamagedFileError
+
+    torch.manual_seed(0)
+    made = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
+    made.save(tmp_path / "base")
+    opened = families.family_module("wan").load(tmp_path / "base")
+    assert isinstance(opened, families.FAMILIES["wan"].MODEL) and opened.family == "wan"
+    clips = opened.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, 32)
+    assert np.abs(clips.astype(int) - made.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, 32).astype(int)).max() <= 1
+    assert wan.load_tokenizer(tmp_path / "base")("a red square")["input_ids"] == made.pipe.tokenizer("a red square")["input_ids"]
+    (tmp_path / "base/transformer/diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(DamagedFileError, match="is incomplete or damaged.*dvc repro"):
+        wan.load(tmp_path / "base")

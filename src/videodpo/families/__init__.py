@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-from videodpo.families import animatediff
+from videodpo.families import animatediff, wan
 
-FAMILIES = {"animatediff": animatediff}  # name → module: load(folder, dtype), load_tokenizer(folder), MODEL (its class)
+FAMILIES = {"animatediff": animatediff, "wan": wan}  # name → module: load(folder, dtype), load_tokenizer(folder), MODEL (its class)
 # what every family's model offers (see above)
 SEAM = (
     "denoiser", "device", "dtype", "to", "save", "enable_gradient_checkpointing",

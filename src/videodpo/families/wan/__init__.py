@@ -12,13 +12,16 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from videodpo.clips import clips_to_tensor
+from videodpo.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.noise import correlated_noise
+from videodpo.outputs import canonical_safetensors
 from videodpo.families.wan.toy import TEMPORAL_COMPRESSION
 
 NUM_TRAIN_TIMESTEPS = 1000
@@ -55,8 +58,32 @@ def latent_segments(segments: Sequence[range], pixel_frames: int) -> list[range]
     return mapped
 
 
+def load(folder: Path, dtype: torch.dtype = torch.float32) -> "Wan":
+    """The Wan pipeline saved in `folder` (offline, safetensors only); the VAE stays in fp32."""
+    from diffusers import AutoencoderKLWan, WanPipeline
+
+    try:
+        vae = AutoencoderKLWan.from_pretrained(Path(folder) / "vae", local_files_only=True, use_safetensors=True)
+        pipe = WanPipeline.from_pretrained(folder, vae=vae, torch_dtype=dtype, local_files_only=True, use_safetensors=True)
+    except (OSError, ValueError) as error:
+        raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint('base')}") from error
+    pipe.set_progress_bar_config(disable=True)
+    return Wan(pipe)
+
+
+def load_tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+
+    tokenizer_folder = Path(folder) / "tokenizer"
+    if not tokenizer_folder.is_dir():
+        raise DamagedFileError(f"{tokenizer_folder} is missing; {remake_hint('base')}")
+    return AutoTokenizer.from_pretrained(str(tokenizer_folder), local_files_only=True)
+
+
 class Wan:
     """A Wan pipeline (diffusers' WanPipeline) seen through the family seam."""
+
+    family = "wan"
 
     def __init__(self, pipe) -> None:
         self.pipe = pipe
@@ -68,6 +95,22 @@ class Wan:
     @property
     def device(self) -> torch.device:
         return self.pipe.transformer.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.pipe.transformer.dtype
+
+    def to(self, device) -> "Wan":
+        self.pipe.to(device)
+        return self
+
+    def save(self, folder: Path) -> None:
+        self.pipe.save_pretrained(folder, safe_serialization=True)
+
+    def enable_gradient_checkpointing(self, decoder: bool = False) -> None:
+        self.pipe.transformer.enable_gradient_checkpointing()
+        if decoder:  # a reward's gradient runs back through the decoder too
+            self.pipe.vae.enable_gradient_checkpointing()
 
     num_train_timesteps = NUM_TRAIN_TIMESTEPS
 
@@ -96,6 +139,30 @@ class Wan:
         type(self.pipe).save_lora_weights(
             folder, transformer_lora_layers=layers, transformer_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True,
         )
+        for weights in Path(folder).glob("*.safetensors"):
+            canonical_safetensors(weights)  # the same LoRA, the same bytes: its DVC hash does not flip between runs
+
+    def load_lora(self, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
+        """Load a LoRA written by save_lora and make it the active adapter."""
+        folder = Path(folder)
+        made_by = f"train@{folder.name}"
+        if not any(folder.glob("*.safetensors")):
+            raise DamagedFileError(f"no LoRA weights in {folder}; {remake_hint(made_by)}")
+        try:
+            self.pipe.load_lora_weights(folder, adapter_name=adapter_name)
+        except (RuntimeError, OSError, ValueError) as error:
+            raise DamagedFileError(f"{folder} does not fit this base model or is damaged ({first_line(error)}); {remake_hint(made_by)}") from error
+        self.pipe.set_adapters([adapter_name])
+
+    @staticmethod
+    @contextmanager
+    def adapters_disabled(denoiser: torch.nn.Module):
+        """Inside this block the denoiser is the base model: its LoRA adapters are switched off."""
+        denoiser.disable_adapters()
+        try:
+            yield denoiser
+        finally:
+            denoiser.enable_adapters()
 
     @staticmethod
     def latent_frames(pixel_frames: int) -> int:
@@ -264,3 +331,6 @@ class Wan:
             frames = self.decode(final)  # (B, F, 3, H, W) in [-1, 1]
             clips.append(((frames.permute(0, 1, 3, 4, 2) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
         return np.concatenate(clips)
+
+
+MODEL = Wan  # the family's model class (videodpo.families.SEAM)
