@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from functools import cache
 from pathlib import Path
 
 SRC = Path(__file__).parents[1]  # the folder that holds the videodpo package
@@ -40,13 +41,25 @@ def imports_in(nodes) -> set[str]:
     return {package for name in found for package in _with_packages(name) if module_file(package)}
 
 
+@cache
+def _syntax(path: Path) -> ast.Module:
+    """A source file's syntax tree, read and parsed once per process."""
+    return ast.parse(path.read_text())
+
+
+@cache
+def _module_imports(name: str) -> frozenset[str]:
+    """What a whole module imports (imports_in of its file)."""
+    return frozenset(imports_in([_syntax(module_file(name))]))
+
+
 def closure(modules: set[str]) -> set[str]:
     """`modules` and every videodpo module they import, transitively (dotted names)."""
     todo, seen = set(modules), set()
     while todo:
         name = todo.pop()
         seen.add(name)
-        todo |= imports_in([ast.parse(module_file(name).read_text())]) - seen
+        todo |= _module_imports(name) - seen
     return seen
 
 
@@ -65,7 +78,7 @@ def function_closure(module: str, function: str | None, steps: frozenset[str] = 
     of its (or a name it takes from a third), or its top level; a step (one of `steps`) taken from it
     counts for that step alone.
     None: the module's top level alone."""
-    tree = ast.parse(module_file(module).read_text())
+    tree = _syntax(module_file(module))
     files, plain = {module_file(module)}, []
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(METHODS):
