@@ -1,13 +1,14 @@
-"""DVC stage `evaluate@<split>`: flicker, motion, appearance and adherence of every method against
-the base, on one evaluation split: `dev` (settings are chosen on it) or `test` (the README reports it).
+"""DVC stage `evaluate@<family>-<split>`: flicker, motion, appearance and adherence of every method
+of a model family against that family's base, on one evaluation split: `dev` (settings are chosen on
+it) or `test` (the README reports it).
 
 Adherence and travel come from the toy-world oracle on toy-world prompts; on other prompts adherence
 is CLIP text-frame similarity when the CLIP weights of params `reward_models.clip` are in the local
-cache, and metrics/eval_<split>.json lists what is not available and why.
+cache, and metrics/<family>/eval_<split>.json lists what is not available and why.
 
 Every method in params `methods` is scored on the same held-out prompts, seeds and starting noise
-as the base. Writes metrics/eval_<split>.json (the base's means; per method its means and the
-relative change with a paired 95 % bootstrap interval), and under plots/eval/<split>/: per_sample.csv
+as the base. Writes metrics/<family>/eval_<split>.json (the base's means; per method its means and the
+relative change with a paired 95 % bootstrap interval), and under plots/<family>/eval/<split>/: per_sample.csv
 (one row per sample and method), a per-sample scatter of warping error against the base's, and per
 method a GIF strip of base | method on the same seeds in side_by_side/.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import clip_score, integrity, models, outputs, seeds, toyworld, visuals
+from videodpo import clip_score, integrity, layout, models, outputs, seeds, toyworld, visuals
 from videodpo.config import ClipSettings, load_config
 from videodpo.evaluation import METRICS, clip_metrics, compare
 from videodpo.sampling import sample_stage, samples_folder
@@ -28,9 +29,9 @@ from videodpo.sampling import sample_stage, samples_folder
 STRIP_ROWS = 4
 
 
-def load_samples(variant: str, split: str):
-    folder = samples_folder(split, variant)
-    clips = integrity.read_tensors(folder / "clips.safetensors", sample_stage(variant, split), ("clips",), numpy=True)
+def load_samples(family: str, variant: str, split: str):
+    folder = samples_folder(family, split, variant)
+    clips = integrity.read_tensors(folder / "clips.safetensors", sample_stage(family, variant, split), ("clips",), numpy=True)
     return clips["clips"], json.loads((folder / "samples.json").read_text())
 
 
@@ -45,22 +46,24 @@ def clip_scorer_or_reason(settings: ClipSettings):
         )
 
 
-def main(split: str) -> None:
+def main(family: str, split: str) -> None:
     if split not in seeds.SPLITS:
         raise SystemExit(f"evaluate: {split!r} is not an evaluation split; give one of {', '.join(seeds.SPLITS)}")
-    config = load_config()
-    plots = Path("plots/eval") / split
-    toy = models.ModelCard.load("models/base").source == "toy"
+    config = load_config(family=family)
+    tree = layout.Family(family)
+    stage = tree.stage("evaluate", split)
+    plots = tree.plots("eval") / split
+    toy = models.ModelCard.load(tree.base).source == "toy"
     clips, samples = {}, None
     for variant in ("base", *config.methods):
-        clips[variant], variant_samples = load_samples(variant, split)
+        clips[variant], variant_samples = load_samples(family, variant, split)
         if samples is not None and variant_samples != samples:
-            raise SystemExit(f"evaluate@{split}: {variant} was sampled on other prompts or seeds than the base: rerun `dvc repro`")
+            raise SystemExit(f"{stage}: {variant} was sampled on other prompts or seeds than the base: rerun `dvc repro`")
         samples = variant_samples
     prompts = [s["prompt"] for s in samples]
     oracle = toy and all(toyworld.is_caption(p) for p in prompts)  # the toy-world oracle reads toy-world captions only
     rows = {
-        variant: [clip_metrics(clip, s["prompt"], oracle) for clip, s in tqdm(list(zip(variant_clips, samples)), desc=f"evaluate@{split}: {variant}", unit="clip")]
+        variant: [clip_metrics(clip, s["prompt"], oracle) for clip, s in tqdm(list(zip(variant_clips, samples)), desc=f"{stage}: {variant}", unit="clip")]
         for variant, variant_clips in clips.items()
     }
     reasons = {"travel": "travel is read by the toy-world oracle, on a toy-world model with toy-world prompts only"}
@@ -72,10 +75,10 @@ def main(split: str) -> None:
                 for row, score in zip(rows[variant], clip_score.clip_adherence(scorer, clips[variant], prompts)):
                     row["adherence"] = float(score)
     methods = {m: rows[m] for m in config.methods}
-    report = {"split": split, **compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts, reasons=reasons)}
+    report = {"family": family, "split": split, **compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts, reasons=reasons)}
     if scorer is not None:  # loaded only off the oracle
         report["adherence_scorer"] = f"CLIP text-frame cosine similarity, {config.reward_models.clip.hub}@{config.reward_models.clip.revision}"
-    outputs.write_json(f"metrics/eval_{split}.json", report)
+    outputs.write_json(tree.metrics / f"eval_{split}.json", report)
     write_per_sample_csv(plots / "per_sample.csv", samples, rows["base"], methods)
     visuals.scatter_against_base(
         np.array([r["warping_error"] for r in rows["base"]]),
@@ -102,6 +105,6 @@ def write_per_sample_csv(path: Path, samples: list[dict], base: list[dict], meth
 
 
 if __name__ == "__main__":
-    split = sys.argv[1] if len(sys.argv) > 1 else ""
-    with integrity.stage_errors(f"evaluate@{split}"):
-        main(split)
+    family, split = (sys.argv[1:] + ["", ""])[:2]
+    with integrity.stage_errors(f"evaluate@{family}-{split}"):
+        main(family, split)

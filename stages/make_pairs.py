@@ -1,21 +1,21 @@
-"""DVC stage `make_pairs@<method>`: what a method trains on, made from the base model by the
-method's own step (videodpo.methods.<method>.make_pairs): preference pairs, labelled pairs or
-training queries. Writes data/pairs/<method> and metrics/pairs_<method>.json from the settings in
-data/settings/<method>/pairs.json. Under `accelerate launch` each process makes its own block; the
+"""DVC stage `make_pairs@<family>-<method>`: what a method trains on, made from the family's base
+model by the method's own step (videodpo.methods.<method>.make_pairs): preference pairs, labelled
+pairs or training queries. Writes data/<family>/pairs/<method> and metrics/<family>/pairs_<method>.json
+from the settings in data/<family>/settings/<method>/pairs.json (videodpo.layout). Under `accelerate launch` each process makes its own block; the
 main process writes them all.
 """
 
 import sys
 
-from videodpo import distributed, integrity, methods
+from videodpo import distributed, integrity, layout, methods
 
 
-def main(method: str, state) -> None:
-    step = methods.load(method)
-    step.make_pairs(method, methods.read_stage_settings(f"data/settings/{method}", method, "pairs"), state)
+def main(branch: layout.Branch, state) -> None:
+    methods.load(branch.method).make_pairs(branch, methods.read_stage_settings(branch, "pairs"), state)
 
 
 if __name__ == "__main__":
-    method = sys.argv[1] if len(sys.argv) > 1 else ""
-    with distributed.process_group() as processes, integrity.stage_errors(f"make_pairs@{method}"):
-        main(method, processes)
+    family, method = (sys.argv[1:] + ["", ""])[:2]
+    branch = layout.branch(family, method)
+    with distributed.process_group() as processes, integrity.stage_errors(branch.stage("make_pairs")):
+        main(branch, processes)

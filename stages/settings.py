@@ -1,9 +1,10 @@
-"""DVC stage `settings@<method>`: what each later stage of the method's branch reads.
+"""DVC stage `settings@<family>-<method>`: what each later stage of the method's branch reads.
 
 DVC can put a method's name into the paths of the stages it expands from `methods`, but it cannot
 pick a params section by that name. So each branch starts here: this stage depends on all of
-params.yaml and the project's code, and writes data/settings/<method>/<stage>.json for each of the
-method's steps (pairs, latents, train): exactly the settings the step reads and a digest of the code
+params.yaml and the project's code, and writes data/<family>/settings/<method>/<stage>.json for each
+of the method's steps (pairs, latents, train), from the params as the family reads them (its
+section's overrides merged): exactly the settings the step reads and a digest of the code
 the step runs (videodpo.code_closure). The branch's stages depend on their file, so a change to one
 method's params or code reruns only the steps it reaches.
 """
@@ -11,7 +12,7 @@ method's params or code reruns only the steps it reaches.
 import sys
 from pathlib import Path
 
-from videodpo import code_closure, methods, outputs
+from videodpo import code_closure, layout, methods, outputs
 from videodpo.config import ConfigError, load_config
 
 
@@ -28,13 +29,14 @@ def write_branch_settings(folder: str | Path, method: str, settings: dict) -> No
         outputs.write_json(methods.settings_path(folder, stage), record)
 
 
-def main(method: str) -> None:
+def main(branch: layout.Branch) -> None:
     try:
-        settings = methods.branch_settings(load_config(), method)
+        settings = methods.branch_settings(load_config(family=branch.family.name), branch.method)
     except (ConfigError, ValueError) as error:
-        raise SystemExit(f"settings@{method}: {error}") from None
-    write_branch_settings(f"data/settings/{method}", method, settings)
+        raise SystemExit(f"{branch.stage('settings')}: {error}") from None
+    write_branch_settings(branch.settings, branch.method, settings)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "")
+    family, method = (sys.argv[1:] + ["", ""])[:2]
+    main(layout.branch(family, method))

@@ -14,6 +14,7 @@ from committed import committed_params
 ROOT = Path(__file__).parents[1]
 
 MICRO = {
+    "families": ["animatediff"],
     "methods": ["dpo", "vader", "dense_dpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
     "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
     "training": {"batch_size": 2, "val_every": 2, "checkpoint_every": 1},  # checkpoints for the kill test to resume from
@@ -28,13 +29,13 @@ MICRO = {
     "dense_dpo": {"tie_margin": 0.05, "segment_frames": 2},
     "sample": {"seeds_per_prompt": {"dev": 1, "test": 1}, "num_inference_steps": 2},
     "evaluate": {"bootstrap_samples": 50},
-    "model": {
+    "animatediff": {
         "pretrain": {
             "clips_per_caption": 2, "vae_steps": 3, "vae_batch_frames": 8, "image_steps": 3,
             "image_batch_frames": 8, "motion_steps": 3, "motion_batch_clips": 2,
         },
-        "preview": {"seeds_per_caption": 1, "steps": 2},
     },
+    "model": {"preview": {"seeds_per_caption": 1, "steps": 2}},
 }
 
 
@@ -77,17 +78,17 @@ def build_micro_project(project: Path) -> Path:
 
 
 def branch_stages(method: str) -> list[str]:
-    return [f"make_pairs@{method}", f"encode_latents@{method}", f"train@{method}", f"sample@{method}-dev", f"sample@{method}-test"]
+    return [f"make_pairs@animatediff-{method}", f"encode_latents@animatediff-{method}", f"train@animatediff-{method}", f"sample@animatediff-{method}-dev", f"sample@animatediff-{method}-test"]
 
 
 def repro_on_two_cores(project: Path, methods: list[str]) -> None:
     """`dvc repro` of the whole DAG, its independent halves side by side: each stage runs on one core."""
-    run(["dvc", "repro", "vjepa", *(f"settings@{method}" for method in methods)], project)  # base and what every branch reads
+    run(["dvc", "repro", "vjepa@animatediff", *(f"settings@animatediff-{method}" for method in methods)], project)  # base and what every branch reads
     repro_side_by_side(project, [
         [stage for method in methods[0::2] for stage in branch_stages(method)],
-        [stage for method in methods[1::2] for stage in branch_stages(method)] + ["sample_base@test", "preview_base"],
+        [stage for method in methods[1::2] for stage in branch_stages(method)] + ["sample_base@animatediff-test", "preview_base@animatediff"],
     ])
-    repro_side_by_side(project, [["evaluate@dev"], ["evaluate@test"]])
+    repro_side_by_side(project, [["evaluate@animatediff-dev"], ["evaluate@animatediff-test"]])
     run(["dvc", "repro"], project)  # the validation curves, which read every branch's
 
 

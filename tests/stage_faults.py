@@ -11,17 +11,17 @@ from micro_project import dvc_env, run
 
 # Where each stage is killed: the first sign of its own work (a progress bar's name, or a training
 # checkpoint on disk), plus a random delay; and its outputs that must come out bit-identical (not the
-# ones that hold timings). A new kind of stage adds a row (train@dense_dpo runs train@dpo's loop).
+# ones that hold timings). A new kind of stage adds a row (train@animatediff-dense_dpo runs train@animatediff-dpo's loop).
 # Two modules, one per list, so the two workers share them.
 STAGES_THAT_WRITE_OUTPUTS = [
-    ("base", "base: image UNet", ["models/base"]),
-    ("make_pairs@dpo", "make_pairs: winners", ["data/pairs/dpo", "metrics/pairs_dpo.json"]),
-    ("sample@dpo-test", "sample: dpo (test)", ["results/samples/test/dpo"]),
-    ("evaluate@test", "evaluate@test: base", ["metrics/eval_test.json"]),
+    ("base", "base: image UNet", ["models/animatediff/base"]),
+    ("make_pairs@animatediff-dpo", "make_pairs: winners", ["data/animatediff/pairs/dpo", "metrics/animatediff/pairs_dpo.json"]),
+    ("sample@animatediff-dpo-test", "sample: dpo (test)", ["results/animatediff/samples/test/dpo"]),
+    ("evaluate@animatediff-test", "evaluate@animatediff-test: base", ["metrics/animatediff/eval_test.json"]),
 ]
 TRAINING_STAGES = [
-    ("train@dpo", "models/checkpoints/train_dpo/state.json", ["models/lora/dpo"]),
-    ("train@vader", "models/checkpoints/train_vader/state.json", ["models/lora/vader"]),
+    ("train@animatediff-dpo", "models/animatediff/checkpoints/train_dpo/state.json", ["models/animatediff/lora/dpo"]),
+    ("train@animatediff-vader", "models/animatediff/checkpoints/train_vader/state.json", ["models/animatediff/lora/vader"]),
 ]
 
 
@@ -102,10 +102,10 @@ def kill_each_and_rerun(project: Path, kill_points: list, logs: Path, seed: int)
         for out in compared:  # DVC cleared the outputs before the run; the stage had not put any in place
             assert not (project / out).exists(), (stage, out)
         out = run(["dvc", "repro", "--force", "--single-item", stage], project)
-        if stage.startswith("train@"):
+        if stage.startswith("train@animatediff-"):
             assert "resuming from the checkpoint at step" in out, out
             method = stage.split("@")[1]
-            assert json.loads((project / f"metrics/train_{method}.json").read_text())["resumed_from_step"] >= 1
+            assert json.loads((project / f"metrics/animatediff/train_{method}.json").read_text())["resumed_from_step"] >= 1
         assert locked_hashes(project, stage, compared) == expected, stage  # bit-identical to the uninterrupted run
         leftovers = [p for p in project.rglob(".*.*") if p.is_dir() and ".dvc" not in p.parts and ".git" not in p.parts]
         assert not leftovers, leftovers  # no staging folder of the killed run remains

@@ -27,25 +27,25 @@ FRAMES, SIZE = 4, 32
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory, toy_model) -> Path:
     root = tmp_path_factory.mktemp("pristine")
-    toy_model.save(root / "models/base")
-    models.ModelCard("toy", FRAMES, SIZE, 0.5).save(root / "models/base")
+    toy_model.save(root / "models/animatediff/base")
+    models.ModelCard("toy", FRAMES, SIZE, 0.5).save(root / "models/animatediff/base")
     rng = np.random.default_rng(0)
     clips = rng.integers(0, 255, (3, FRAMES, SIZE, SIZE, 3), dtype=np.uint8)
-    pairs = root / "data/pairs/dpo"
+    pairs = root / "data/animatediff/pairs/dpo"
     pairs.mkdir(parents=True)
     shard = latents.write_pair_shard(pairs, 0, clips, clips[::-1].copy())
     latents.write_manifest(pairs, [{"caption": "a red square moving left", "shard": shard, "row": i} for i in range(3)])
-    encoded = root / "data/latents/dpo"
+    encoded = root / "data/animatediff/latents/dpo"
     encoded.mkdir(parents=True)
     latents.write_latent_shard(encoded, "latents-00000.safetensors", torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 16, 32))
-    queries = root / "data/latents/vader"
+    queries = root / "data/animatediff/latents/vader"
     queries.mkdir(parents=True)
     vader.write_query_tensors(
         queries, vader.VaderQueries([1, 2], ["a", "b"], torch.zeros(2, 16, 32), torch.zeros(2, 16, 32), torch.zeros(2, FRAMES, 3, SIZE, SIZE))
     )
     lora_model = copy.deepcopy(toy_model)
     config = lora_model.add_lora(rank=4, alpha=4)
-    lora_model.save_lora(config, root / "models/lora/dpo")
+    lora_model.save_lora(config, root / "models/animatediff/lora/dpo")
     return root
 
 
@@ -61,12 +61,12 @@ def scramble_header(path: Path) -> None:
 
 
 def drop_manifest_row(project: Path) -> None:
-    manifest = project / "data/pairs/dpo/manifest.jsonl"
+    manifest = project / "data/animatediff/pairs/dpo/manifest.jsonl"
     manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:-1]))
 
 
 def disagreeing_latents(project: Path) -> None:
-    path = project / "data/latents/dpo/latents-00000.safetensors"
+    path = project / "data/animatediff/latents/dpo/latents-00000.safetensors"
     tensors = load_file(str(path))
     tensors["text"] = tensors["text"][:2].contiguous()
     save_file(tensors, str(path))
@@ -78,14 +78,14 @@ def lora_of_another_base(project: Path) -> None:
 
     arch = toy.ToyArchitecture(unet_channels=(16, 32))
     other = UNetMotionModel.from_unet2d(toy.build_toy_unet2d(arch), toy.build_toy_motion_adapter(arch))
-    folder = project / "models/lora/dpo"
+    folder = project / "models/animatediff/lora/dpo"
     shutil.rmtree(folder)
     save_lora(other, add_lora(other, rank=4, alpha=4), folder)
 
 
 def lora_weights_of_another_rank(project: Path) -> None:
     """Rank-8 weights under adapter metadata that says rank 4."""
-    folder = project / "models/lora/dpo"
+    folder = project / "models/animatediff/lora/dpo"
     [weights] = folder.glob("*.safetensors")
     tensors = load_file(str(weights))
     widened = {k: torch.cat([v, v], dim=0 if "lora_A" in k else 1).contiguous() for k, v in tensors.items()}
@@ -97,52 +97,52 @@ def lora_weights_of_another_rank(project: Path) -> None:
 
 
 def read_pairs(project: Path):
-    folder = project / "data/pairs/dpo"
-    manifest = latents.read_manifest(folder, "make_pairs@dpo")
-    for shard, arrays in latents.iter_pair_arrays(folder, "make_pairs@dpo"):
-        latents.shard_records(manifest, shard, len(arrays["winners"]), folder, "make_pairs@dpo")
+    folder = project / "data/animatediff/pairs/dpo"
+    manifest = latents.read_manifest(folder, "make_pairs@animatediff-dpo")
+    for shard, arrays in latents.iter_pair_arrays(folder, "make_pairs@animatediff-dpo"):
+        latents.shard_records(manifest, shard, len(arrays["winners"]), folder, "make_pairs@animatediff-dpo")
 
 
 def read_base(project: Path):
-    models.ModelCard.load(project / "models/base")
-    families.load_base(project / "models/base")
+    models.ModelCard.load(project / "models/animatediff/base")
+    families.load_base(project / "models/animatediff/base")
 
 
 def read_lora(project: Path):
-    families.load_base(project / "models/base").load_lora(project / "models/lora/dpo")
+    families.load_base(project / "models/animatediff/base").load_lora(project / "models/animatediff/lora/dpo")
 
 
 BAD_FILES = [  # (what is wrong, how to make it so, who reads it, what the error must name)
-    ("truncated pair shard", lambda p: truncate(p / "data/pairs/dpo/pairs-00000.safetensors"), read_pairs,
-     ["data/pairs/dpo/pairs-00000.safetensors", "make_pairs@dpo"]),
-    ("pair shard with a corrupted header", lambda p: scramble_header(p / "data/pairs/dpo/pairs-00000.safetensors"), read_pairs,
-     ["pairs-00000.safetensors", "damaged", "make_pairs@dpo"]),
+    ("truncated pair shard", lambda p: truncate(p / "data/animatediff/pairs/dpo/pairs-00000.safetensors"), read_pairs,
+     ["data/animatediff/pairs/dpo/pairs-00000.safetensors", "make_pairs@animatediff-dpo"]),
+    ("pair shard with a corrupted header", lambda p: scramble_header(p / "data/animatediff/pairs/dpo/pairs-00000.safetensors"), read_pairs,
+     ["pairs-00000.safetensors", "damaged", "make_pairs@animatediff-dpo"]),
     ("manifest rows that do not match the shard", drop_manifest_row, read_pairs,
-     ["data/pairs/dpo/manifest.jsonl", "pairs-00000.safetensors", "2 records for its 3 pairs", "make_pairs@dpo"]),
-    ("manifest that is not JSON", lambda p: (p / "data/pairs/dpo/manifest.jsonl").write_text("{caption"), read_pairs,
-     ["manifest.jsonl", "damaged", "make_pairs@dpo"]),
-    ("missing pair shards", lambda p: (p / "data/pairs/dpo/pairs-00000.safetensors").unlink(), read_pairs,
-     ["no pair shards in", "make_pairs@dpo"]),
-    ("truncated latent shard", lambda p: truncate(p / "data/latents/dpo/latents-00000.safetensors"),
-     lambda p: latents.load_latents(p / "data/latents/dpo", "encode_latents@dpo"),
-     ["data/latents/dpo/latents-00000.safetensors", "encode_latents@dpo"]),
+     ["data/animatediff/pairs/dpo/manifest.jsonl", "pairs-00000.safetensors", "2 records for its 3 pairs", "make_pairs@animatediff-dpo"]),
+    ("manifest that is not JSON", lambda p: (p / "data/animatediff/pairs/dpo/manifest.jsonl").write_text("{caption"), read_pairs,
+     ["manifest.jsonl", "damaged", "make_pairs@animatediff-dpo"]),
+    ("missing pair shards", lambda p: (p / "data/animatediff/pairs/dpo/pairs-00000.safetensors").unlink(), read_pairs,
+     ["no pair shards in", "make_pairs@animatediff-dpo"]),
+    ("truncated latent shard", lambda p: truncate(p / "data/animatediff/latents/dpo/latents-00000.safetensors"),
+     lambda p: latents.load_latents(p / "data/animatediff/latents/dpo", "encode_latents@animatediff-dpo"),
+     ["data/animatediff/latents/dpo/latents-00000.safetensors", "encode_latents@animatediff-dpo"]),
     ("latent shard whose tensors disagree on the pairs", disagreeing_latents,
-     lambda p: latents.load_latents(p / "data/latents/dpo", "encode_latents@dpo"),
-     ["latents-00000.safetensors", "winners 3, losers 3, text 2", "encode_latents@dpo"]),
-    ("truncated vader query tensors", lambda p: truncate(p / "data/latents/vader" / vader.QUERY_TENSORS),
-     lambda p: vader.load_query_tensors(p / "data/latents/vader"), [vader.QUERY_TENSORS, "encode_latents@vader"]),
-    ("missing models/base", lambda p: shutil.rmtree(p / "models/base"), read_base, ["models/base", "`base`"]),
-    ("models/base without its model card", lambda p: (p / "models/base" / models.MODEL_CARD).unlink(), read_base,
+     lambda p: latents.load_latents(p / "data/animatediff/latents/dpo", "encode_latents@animatediff-dpo"),
+     ["latents-00000.safetensors", "winners 3, losers 3, text 2", "encode_latents@animatediff-dpo"]),
+    ("truncated vader query tensors", lambda p: truncate(p / "data/animatediff/latents/vader" / vader.QUERY_TENSORS),
+     lambda p: vader.load_query_tensors(p / "data/animatediff/latents/vader"), [vader.QUERY_TENSORS, "encode_latents@animatediff-vader"]),
+    ("missing models/animatediff/base", lambda p: shutil.rmtree(p / "models/animatediff/base"), read_base, ["models/animatediff/base", "`base`"]),
+    ("models/animatediff/base without its model card", lambda p: (p / "models/animatediff/base" / models.MODEL_CARD).unlink(), read_base,
      [models.MODEL_CARD, "`base`"]),
-    ("half-written models/base: UNet weights cut short", lambda p: truncate(next((p / "models/base/unet").glob("*.safetensors"))), read_base,
-     ["models/base", "incomplete or damaged", "`base`"]),
-    ("half-written models/base: no VAE weights", lambda p: next((p / "models/base/vae").glob("*.safetensors")).unlink(), read_base,
-     ["models/base", "incomplete or damaged", "`base`"]),
-    ("LoRA folder from another base", lora_of_another_base, read_lora, ["models/lora/dpo", "does not fit this base", "train@dpo"]),
+    ("half-written models/animatediff/base: UNet weights cut short", lambda p: truncate(next((p / "models/animatediff/base/unet").glob("*.safetensors"))), read_base,
+     ["models/animatediff/base", "incomplete or damaged", "`base`"]),
+    ("half-written models/animatediff/base: no VAE weights", lambda p: next((p / "models/animatediff/base/vae").glob("*.safetensors")).unlink(), read_base,
+     ["models/animatediff/base", "incomplete or damaged", "`base`"]),
+    ("LoRA folder from another base", lora_of_another_base, read_lora, ["models/animatediff/lora/dpo", "does not fit this base", "train@animatediff-dpo"]),
     ("LoRA weights of another rank than their metadata", lora_weights_of_another_rank, read_lora,
-     ["models/lora/dpo", "does not fit this base", "train@dpo"]),
-    ("truncated LoRA weights", lambda p: truncate(next((p / "models/lora/dpo").glob("*.safetensors"))), read_lora,
-     ["models/lora/dpo", "train@dpo"]),
+     ["models/animatediff/lora/dpo", "does not fit this base", "train@animatediff-dpo"]),
+    ("truncated LoRA weights", lambda p: truncate(next((p / "models/animatediff/lora/dpo").glob("*.safetensors"))), read_lora,
+     ["models/animatediff/lora/dpo", "train@animatediff-dpo"]),
 ]
 
 

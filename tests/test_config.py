@@ -43,7 +43,7 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
         (lambda p: p["training"].update(beta=-1), "training.beta"),
         (lambda p: p["model"].update(source="local"), "model.source"),
         (lambda p: p["data"].update(jitter_strenght=0.1), "data.jitter_strenght: unknown key"),
-        (lambda p: p["model"]["pretrain"].update(motion_trains="everything"), "model.pretrain.motion_trains"),
+        (lambda p: p["animatediff"]["pretrain"].update(motion_trains="everything"), "animatediff.pretrain.motion_trains"),
         (lambda p: p["training"].update(max_steps=10), "tiers.cpu.training.max_steps"),
         (lambda p: p["tiers"].pop("l4"), "tiers.l4"),
         (lambda p: p["tiers"]["t4"]["model"].update(source="toy") or p.update(tier="t4"), "set tiers.t4.model.source to hub"),
@@ -114,7 +114,7 @@ def test_params_survive_the_rewrite_that_dvc_exp_run_set_param_does():
 
 
 def test_each_method_branch_settings_change_only_with_what_its_stages_read():
-    """settings@dpo writes one file per stage: a DPO loop setting changes the training file only,
+    """settings@animatediff-dpo writes one file per stage: a DPO loop setting changes the training file only,
     a pair setting the pairs file only, and a setting neither reads changes neither."""
     from videodpo.methods import branch_settings
 
@@ -177,5 +177,5 @@ def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_th
     settings = branch_settings(config_from_params(committed_params()), "dpo")
     load_stage("settings").write_branch_settings(tmp_path / "dpo", "dpo", settings)
     assert read_stage_settings(tmp_path / "dpo", "dpo", "train") == settings["train"]
-    with pytest.raises(FileNotFoundError, match=r"settings@dpo"):
+    with pytest.raises(FileNotFoundError, match=r"settings@animatediff-dpo"):
         read_stage_settings(tmp_path / "nothing", "dpo", "train")

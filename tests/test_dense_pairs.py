@@ -119,8 +119,8 @@ def run_dense_make_pairs(
     stage, project: Path, toy_model, labeller: str, num_pairs: int = 3, copy_shared_noise: float | None = None,
     label_budget: int | None = None,
 ) -> tuple[list[dict], dict, dict]:
-    toy_model.save(project / "models/base")
-    models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/base")
+    toy_model.save(project / "models/animatediff/base")
+    models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/animatediff/base")
     dense = DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller, copy_shared_noise=copy_shared_noise)
     settings = LabelledPairSettings(
         kind="dense", num_pairs=num_pairs, seed=0, dense=dense,
@@ -128,15 +128,15 @@ def run_dense_make_pairs(
         toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
     )
     stage.make_labelled_pairs("dense_dpo", settings, types.SimpleNamespace(device="cpu"))
-    pairs_dir = project / "data/pairs/dense_dpo"
+    pairs_dir = project / "data/animatediff/pairs/dense_dpo"
     shard = load_file(str(pairs_dir / "pairs-00000.safetensors"))
-    return latents.read_manifest(pairs_dir), shard, json.loads((project / "metrics/pairs_dense_dpo.json").read_text())
+    return latents.read_manifest(pairs_dir), shard, json.loads((project / "metrics/animatediff/pairs_dense_dpo.json").read_text())
 
 
 def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_labeller(
     pair_maker, toy_model, tmp_path, monkeypatch
 ):
-    """make_pairs@dense_dpo on a hub tier: each pair's two copies come from one of the user's videos
+    """make_pairs@animatediff-dense_dpo on a hub tier: each pair's two copies come from one of the user's videos
     (taken in turn), differ from each other, and carry the plugged-in labeller's labels; the
     manifest records the ground truth, η and both seeds. No pipeline change names the labeller:
     params do (`dense_dpo.labeller: module:function`)."""
@@ -165,7 +165,7 @@ def test_the_copies_noise_is_the_models_unless_dense_dpo_sets_its_share(pair_mak
     monkeypatch.chdir(tmp_path)
     always_a = "test_dense_pairs:prefer_a"
     model_share, _, _ = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=2)
-    model_clips = load_file(str(tmp_path / "data/pairs/dense_dpo/pairs-00000.safetensors"))["winners"]
+    model_clips = load_file(str(tmp_path / "data/animatediff/pairs/dense_dpo/pairs-00000.safetensors"))["winners"]
     independent, shard, _ = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=2, copy_shared_noise=0.0)
     assert [r["copy_shared_noise"] for r in model_share] == [0.5, 0.5]
     assert [r["copy_shared_noise"] for r in independent] == [0.0, 0.0]
@@ -183,7 +183,7 @@ def test_a_labeller_that_is_not_there_fails_before_the_model_loads(pair_maker, t
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="has no function 'missing'"):
         run_dense_make_pairs(pair_maker, tmp_path, toy_model, "test_dense_pairs:missing")
-    assert not (tmp_path / "data/pairs/dense_dpo").exists()
+    assert not (tmp_path / "data/animatediff/pairs/dense_dpo").exists()
 
 
 def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(pair_maker, toy_model, tmp_path, monkeypatch):

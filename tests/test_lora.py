@@ -60,7 +60,7 @@ def test_saved_lora_reloads_into_the_base_model_and_reproduces_the_output(toy_mo
 
 
 def test_loading_lora_from_an_empty_folder_names_the_stage_to_run(toy_model, tmp_path):
-    with pytest.raises(DamagedFileError, match="dvc repro --force train@"):
+    with pytest.raises(DamagedFileError, match="dvc repro --force train@animatediff-"):
         copy.deepcopy(toy_model).load_lora(tmp_path)
 
 
@@ -69,4 +69,4 @@ def test_the_same_lora_saves_to_the_same_bytes(lora_model, tmp_path):
     for folder in ("a", "b", "c"):
         model.save_lora(config, tmp_path / folder)
     saved = {(tmp_path / f / "pytorch_lora_weights.safetensors").read_bytes() for f in ("a", "b", "c")}
-    assert len(saved) == 1  # so DVC's hash of models/lora/<method> is the same on every run
+    assert len(saved) == 1  # so DVC's hash of models/animatediff/lora/<method> is the same on every run

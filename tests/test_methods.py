@@ -32,7 +32,7 @@ def test_dvc_plots_draw_every_committed_methods_validation_curve():
         (title, body), = plot.items()
         files = [path for path in body["y"] if path.endswith("validation.csv")]
         if files:
-            assert sorted(files) == sorted(f"plots/train/{m}/validation.csv" for m in committed_params()["methods"]), title
+            assert sorted(files) == sorted(f"plots/train/animatediff/{m}/validation.csv" for m in committed_params()["methods"]), title
 
 
 @pytest.mark.parametrize("name", methods.known())

@@ -157,7 +157,7 @@ def test_a_hub_that_answers_not_found_keeps_the_names_message():
     except OSError as error:
         answered = error
     assert not animatediff_hub.hub_unreachable(answered)
-    assert "check the repository names and revisions under `model.hub`" in animatediff_hub.hub_failure_hint(answered, hub, offline=False)
+    assert "check the repository names and revisions under `animatediff.hub`" in animatediff_hub.hub_failure_hint(answered, hub, offline=False)
     try:
         try:
             raise LocalEntryNotFoundError("cannot find the requested files in the local cache")
@@ -210,10 +210,10 @@ def test_a_hub_tier_run_builds_its_base_offline_and_uses_the_users_prompt_files(
     (tmp_path / "my_eval.txt").write_text("a cat\na bird\n")
     (tmp_path / "my_dev.txt").write_text("a fox\n")
     params = committed_params()
-    params.update(tier="t4", methods=["dpo"], prompts={"train": "my_train.txt", "eval": "my_eval.txt", "dev": "my_dev.txt"})
+    params.update(tier="t4", families=["animatediff"], methods=["dpo"], prompts={"train": "my_train.txt", "eval": "my_eval.txt", "dev": "my_dev.txt"})
     params["tiers"]["t4"]["data"].update(resolution=32, num_pairs=4)  # the tiny model's size, not a T4's
     params["tiers"]["t4"]["training"].update(mixed_precision="fp32")  # CPU
-    params["model"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
+    params["animatediff"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
     params["data"].update(appearance_tolerance=10.0)  # an untrained tiny model makes noise: appearance is not checked
     params["sample"].update(seeds_per_prompt={"dev": 2, "test": 1}, num_inference_steps=2)
     params["model"]["preview"].update(steps=2)
@@ -229,26 +229,26 @@ def test_a_hub_tier_run_builds_its_base_offline_and_uses_the_users_prompt_files(
     run("dvc", "init", "-q")
     run("git", "add", "-A")
     run("git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "a hub-tier project")
-    run("dvc", "repro", "preview_base", "make_pairs@dpo", "sample_base")
-    card = json.loads((tmp_path / "models/base/videodpo.json").read_text())
+    run("dvc", "repro", "preview_base@animatediff", "make_pairs@animatediff-dpo", "sample_base@animatediff-dev", "sample_base@animatediff-test")
+    card = json.loads((tmp_path / "models/animatediff/base/videodpo.json").read_text())
     assert (card["source"], card["frames"], card["frame_size"]) == ("hub", 8, 32)
-    assert set(card["commits"]) == {params["model"]["hub"]["base"], params["model"]["hub"]["motion_adapter"]}
-    model = families.load_base(tmp_path / "models/base")
+    assert set(card["commits"]) == {params["animatediff"]["hub"]["base"], params["animatediff"]["hub"]["motion_adapter"]}
+    model = families.load_base(tmp_path / "models/animatediff/base")
     assert isinstance(model.denoiser, UNetMotionModel) and model.scheduler.config.beta_schedule == "linear"
-    metrics = json.loads((tmp_path / "metrics/base.json").read_text())
+    metrics = json.loads((tmp_path / "metrics/animatediff/base.json").read_text())
     assert metrics["source"] == "hub" and metrics["held_out"]["n_samples"] == 12 and metrics["held_out"]["motion"] >= 0
-    assert (tmp_path / "plots/base/contact_sheet.png").stat().st_size > 1000
+    assert (tmp_path / "plots/base/animatediff/contact_sheet.png").stat().st_size > 1000
 
-    manifest = [json.loads(line) for line in (tmp_path / "data/pairs/dpo/manifest.jsonl").read_text().splitlines()]
+    manifest = [json.loads(line) for line in (tmp_path / "data/animatediff/pairs/dpo/manifest.jsonl").read_text().splitlines()]
     assert manifest and {r["caption"] for r in manifest} <= {"a dog", "sea waves", "a boat"}
-    samples = json.loads((tmp_path / "results/samples/test/base/samples.json").read_text())
+    samples = json.loads((tmp_path / "results/animatediff/samples/test/base/samples.json").read_text())
     assert [s["prompt"] for s in samples] == ["a cat", "a bird"]
-    dev_samples = json.loads((tmp_path / "results/samples/dev/base/samples.json").read_text())
+    dev_samples = json.loads((tmp_path / "results/animatediff/samples/dev/base/samples.json").read_text())
     assert [s["prompt"] for s in dev_samples] == ["a fox", "a fox"]  # the dev split's own prompts, two seeds each
 
     (tmp_path / "my_eval.txt").write_text("a cat\na horse\n")
     status = json.loads(run("dvc", "status", "--json"))
-    ran = {"base", "preview_base", "settings@dpo", "make_pairs@dpo", "sample_base@dev", "sample_base@test"}
+    ran = {"base@animatediff", "preview_base@animatediff", "settings@animatediff-dpo", "make_pairs@animatediff-dpo", "sample_base@animatediff-dev", "sample_base@animatediff-test"}
     # both splits list both prompt files (DVC cannot pick a file by the split's name); no stage before sampling reruns
-    assert {stage for stage in status if stage in ran} == {"sample_base@dev", "sample_base@test"}, status
-    assert "my_eval.txt" in json.dumps(status["sample_base@test"]), status
+    assert {stage for stage in status if stage in ran} == {"sample_base@animatediff-dev", "sample_base@animatediff-test"}, status
+    assert "my_eval.txt" in json.dumps(status["sample_base@animatediff-test"]), status

@@ -12,20 +12,20 @@ from micro_project import MICRO, copy_built, dvc_env, run
 def test_dvc_repro_builds_a_loadable_base_model_with_its_report(micro_project):
     from diffusers import AnimateDiffPipeline, UNetMotionModel
 
-    pipe = AnimateDiffPipeline.from_pretrained(micro_project / "models/base", local_files_only=True)
+    pipe = AnimateDiffPipeline.from_pretrained(micro_project / "models/animatediff/base", local_files_only=True)
     assert isinstance(pipe.unet, UNetMotionModel)
-    card = json.loads((micro_project / "models/base/videodpo.json").read_text())
+    card = json.loads((micro_project / "models/animatediff/base/videodpo.json").read_text())
     assert card["source"] == "toy" and card["frames"] == 8
 
-    metrics = json.loads((micro_project / "metrics/base.json").read_text())
+    metrics = json.loads((micro_project / "metrics/animatediff/base.json").read_text())
     assert metrics["train"]["n_samples"] == 36 and metrics["held_out"]["n_samples"] == 12
     for split in ("train", "held_out"):
         assert set(metrics[split]["oracle"]) == {"colour", "shape", "direction", "colour_and_direction"}
         assert metrics[split]["ground_truth"]["frame_difference"] > 0
         assert 5 < metrics[split]["vae_psnr_db"] < 60
-    assert (micro_project / "plots/base/contact_sheet.png").stat().st_size > 1000
-    assert (micro_project / "plots/base/training/plots/metrics/motion_loss.tsv").is_file()
-    assert json.loads((micro_project / "plots/base/training/metrics.json").read_text())["pretrain_minutes"] >= 0
+    assert (micro_project / "plots/base/animatediff/contact_sheet.png").stat().st_size > 1000
+    assert (micro_project / "plots/base/animatediff/training/plots/metrics/motion_loss.tsv").is_file()
+    assert json.loads((micro_project / "plots/base/animatediff/training/metrics.json").read_text())["pretrain_minutes"] >= 0
 
 
 @pytest.mark.slow
@@ -33,9 +33,9 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
     assert set(lock["stages"]) == {
-        "base", "preview_base", "vjepa", "validation_curves", "sample_base@dev", "sample_base@test", "evaluate@dev", "evaluate@test",
+        "base@animatediff", "preview_base@animatediff", "vjepa@animatediff", "validation_curves", "sample_base@animatediff-dev", "sample_base@animatediff-test", "evaluate@animatediff-dev", "evaluate@animatediff-test",
         *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train") for method in MICRO["methods"]),
-        *(f"sample@{method}-{split}" for method in MICRO["methods"] for split in ("dev", "test")),
+        *(f"sample@animatediff-{method}-{split}" for method in MICRO["methods"] for split in ("dev", "test")),
     }
     assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
 
@@ -44,19 +44,19 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
 def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluation(micro_project):
     from videodpo import families, latents
 
-    manifest = latents.read_manifest(micro_project / "data/pairs/dpo")
-    report = json.loads((micro_project / "metrics/pairs_dpo.json").read_text())
+    manifest = latents.read_manifest(micro_project / "data/animatediff/pairs/dpo")
+    report = json.loads((micro_project / "metrics/animatediff/pairs_dpo.json").read_text())
     assert report["pairs"] == 4 and report["kept"] + report["dropped"] == 4 and len(manifest) == report["kept"] >= 1
     assert set(report["by_method"]) == {"amplify", "img2img"}
     assert {r["method"] for r in manifest} <= {"amplify", "img2img"} and all(r["seed"] % 100 in (0, 1) for r in manifest)
     assert not {r["caption"] for r in manifest} & {c.text for c in __import__("videodpo.toyworld").toyworld.held_out_captions()}
-    data = latents.load_latents(micro_project / "data/latents/dpo")
+    data = latents.load_latents(micro_project / "data/animatediff/latents/dpo")
     assert data["winners"].shape == (len(manifest), 4, 8, 8, 8) and data["text"].shape[0] == len(manifest)
-    families.load_base(micro_project / "models/base").load_lora(micro_project / "models/lora/dpo")
+    families.load_base(micro_project / "models/animatediff/base").load_lora(micro_project / "models/animatediff/lora/dpo")
 
     split_seeds = {}
     for split in ("dev", "test"):
-        evaluation = json.loads((micro_project / f"metrics/eval_{split}.json").read_text())
+        evaluation = json.loads((micro_project / f"metrics/animatediff/eval_{split}.json").read_text())
         assert evaluation["split"] == split and evaluation["n_samples"] == 12  # 12 held-out captions × 1 sample
         assert list(evaluation["methods"]) == ["dpo", "vader", "dense_dpo"]
         dpo = evaluation["methods"]["dpo"]
@@ -66,43 +66,43 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
             assert key in evaluation["base"] and key in dpo["means"]
             low, high = dpo["change"][key]["ci95"]
             assert low <= dpo["change"][key]["relative"] <= high
-        base_samples = json.loads((micro_project / f"results/samples/{split}/base/samples.json").read_text())
-        assert base_samples == json.loads((micro_project / f"results/samples/{split}/dpo/samples.json").read_text())
+        base_samples = json.loads((micro_project / f"results/animatediff/samples/{split}/base/samples.json").read_text())
+        assert base_samples == json.loads((micro_project / f"results/animatediff/samples/{split}/dpo/samples.json").read_text())
         assert len({s["seed"] for s in base_samples}) == len(base_samples)  # every sample its own seed
         split_seeds[split] = {s["seed"] for s in base_samples}
-        rows = (micro_project / f"plots/eval/{split}/per_sample.csv").read_text().splitlines()
+        rows = (micro_project / f"plots/eval/animatediff/{split}/per_sample.csv").read_text().splitlines()
         assert len(rows) == 1 + 3 * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
-        assert (micro_project / f"plots/eval/{split}/side_by_side/dpo.gif").is_file()
-        assert (micro_project / f"plots/eval/{split}/warping_error_per_sample.png").stat().st_size > 1000
+        assert (micro_project / f"plots/eval/animatediff/{split}/side_by_side/dpo.gif").is_file()
+        assert (micro_project / f"plots/eval/animatediff/{split}/warping_error_per_sample.png").stat().st_size > 1000
     assert not split_seeds["dev"] & split_seeds["test"]  # the same prompts, other seeds
-    assert (micro_project / "plots/train/dpo/plots/metrics/implicit_accuracy.tsv").is_file()
-    cost = json.loads((micro_project / "metrics/train_dpo.json").read_text())
+    assert (micro_project / "plots/train/animatediff/dpo/plots/metrics/implicit_accuracy.tsv").is_file()
+    cost = json.loads((micro_project / "metrics/animatediff/train_dpo.json").read_text())
     assert cost["optimizer_steps"] == 3 and cost["preference_pairs"] == len(manifest) and cost["pair_draws"] == 3 * 2
     assert cost["wall_seconds"] > 0
-    assert not (micro_project / "models/checkpoints/train_dpo").exists()  # removed once the LoRA is saved
+    assert not (micro_project / "models/animatediff/checkpoints/train_dpo").exists()  # removed once the LoRA is saved
 
 
 def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validates_beside_dpo(micro_project):
     from videodpo import families, toyworld, vader
 
-    records, references = vader.read_query_clips(micro_project / "data/pairs/vader")
+    records, references = vader.read_query_clips(micro_project / "data/animatediff/pairs/vader")
     assert len(records) == 3 and references.shape == (3, 8, 32, 32, 3)
     assert not {r["caption"] for r in records} & {c.text for c in toyworld.held_out_captions()}
-    queries = vader.load_query_tensors(micro_project / "data/latents/vader")
+    queries = vader.load_query_tensors(micro_project / "data/animatediff/latents/vader")
     assert queries.seeds == [r["seed"] for r in records] and queries.references.shape == (3, 8, 3, 32, 32)
-    report = json.loads((micro_project / "metrics/pairs_vader.json").read_text())
+    report = json.loads((micro_project / "metrics/animatediff/pairs_vader.json").read_text())
     assert report["queries"] == 3 and report["reference_warping_error"] >= 0
-    families.load_base(micro_project / "models/base").load_lora(micro_project / "models/lora/vader")
-    cost = json.loads((micro_project / "metrics/train_vader.json").read_text())
+    families.load_base(micro_project / "models/animatediff/base").load_lora(micro_project / "models/animatediff/lora/vader")
+    cost = json.loads((micro_project / "metrics/animatediff/train_vader.json").read_text())
     weights = yaml.safe_load((micro_project / "params.yaml").read_text())["vader"]["rewards"]
     assert cost["optimizer_steps"] == 2 and cost["clips_sampled"] == 2
     assert cost["optimised_rewards"] == sorted(name for name, weight in weights.items() if weight)
-    assert not (micro_project / "models/checkpoints/train_vader").exists()
-    scorer = json.loads((micro_project / "metrics/vjepa.json").read_text())
+    assert not (micro_project / "models/animatediff/checkpoints/train_vader").exists()
+    scorer = json.loads((micro_project / "metrics/animatediff/vjepa.json").read_text())
     assert scorer["n"] == {"base": 12, "jittered": 12, "ground_truth": 12} and scorer["training"]["steps"] == 2
     assert set(scorer["loss"]) == {"base", "jittered", "ground_truth"} and 0 <= scorer["jittered_scored_worse_than_its_clip"] <= 1
-    vader_rows = (micro_project / "plots/train/vader/validation.csv").read_text().splitlines()
-    dpo_rows = (micro_project / "plots/train/dpo/validation.csv").read_text().splitlines()
+    vader_rows = (micro_project / "plots/train/animatediff/vader/validation.csv").read_text().splitlines()
+    dpo_rows = (micro_project / "plots/train/animatediff/dpo/validation.csv").read_text().splitlines()
     assert vader_rows[0] == dpo_rows[0] == "step,train_seconds,consumed,warping_error,motion"
     assert [row.split(",")[0] for row in vader_rows[1:]] == ["0", "1", "2"]
     assert [row.split(",")[0] for row in dpo_rows[1:]] == ["0", "2", "3"]
@@ -116,34 +116,34 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
 def test_the_dense_dpo_branch_trains_on_guided_pairs_with_segment_labels(micro_project):
     from videodpo import families, latents
 
-    manifest = latents.read_manifest(micro_project / "data/pairs/dense_dpo")
-    report = json.loads((micro_project / "metrics/pairs_dense_dpo.json").read_text())
+    manifest = latents.read_manifest(micro_project / "data/animatediff/pairs/dense_dpo")
+    report = json.loads((micro_project / "metrics/animatediff/pairs_dense_dpo.json").read_text())
     assert report["pairs_made"] == 4 and report["segments_per_pair"] == 4 and report["labels_asked"] == 16
     assert len(manifest) == report["pairs_kept"] >= 1 and 0 <= report["tie_rate"] <= 1
     assert all(r["ground_truth"].startswith("toy render seed") and r["eta"] == 0.6 and len(r["labels"]) == 4 for r in manifest)
-    data = latents.load_latents(micro_project / "data/latents/dense_dpo")
+    data = latents.load_latents(micro_project / "data/animatediff/latents/dense_dpo")
     assert data["labels"].shape == (len(manifest), 4)
     assert data["labels"].tolist() == [r["labels"] for r in manifest]
-    cost = json.loads((micro_project / "metrics/train_dense_dpo.json").read_text())
+    cost = json.loads((micro_project / "metrics/animatediff/train_dense_dpo.json").read_text())
     assert cost["labels"] == report["labels"] and cost["optimizer_steps"] == 3
-    families.load_base(micro_project / "models/base").load_lora(micro_project / "models/lora/dense_dpo")
-    assert "dense_dpo" in json.loads((micro_project / "metrics/eval_test.json").read_text())["methods"]
+    families.load_base(micro_project / "models/animatediff/base").load_lora(micro_project / "models/animatediff/lora/dense_dpo")
+    assert "dense_dpo" in json.loads((micro_project / "metrics/animatediff/eval_test.json").read_text())["methods"]
 
 
 @pytest.mark.slow
 def test_changing_beta_reruns_only_the_dpo_branches_from_training(micro_project):
     """After the settings stages rerun (they read every section), the stages whose inputs changed are
     the training stages of the methods that read `training` (dpo, dense_dpo) and nothing of vader's;
-    DVC reruns what follows a changed stage (sample@<method>, evaluate)."""
+    DVC reruns what follows a changed stage (sample@animatediff-<method>, evaluate)."""
     params = yaml.safe_load((micro_project / "params.yaml").read_text())
     params["training"]["beta"] = 3000
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = run(["dvc", "repro", "--single-item", "settings@dpo", "settings@vader", "settings@dense_dpo"], micro_project)
+    out = run(["dvc", "repro", "--single-item", "settings@animatediff-dpo", "settings@animatediff-vader", "settings@animatediff-dense_dpo"], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    # settings@vader reads the training section too (its precision); it writes the same files
-    assert ran == {"settings@dpo", "settings@vader", "settings@dense_dpo"}, out
+    # settings@animatediff-vader reads the training section too (its precision); it writes the same files
+    assert ran == {"settings@animatediff-dpo", "settings@animatediff-vader", "settings@animatediff-dense_dpo"}, out
     changed = yaml.safe_load(run(["dvc", "status", "--json"], micro_project))
-    assert set(changed) == {"train@dpo", "train@dense_dpo"}, changed
+    assert set(changed) == {"train@animatediff-dpo", "train@animatediff-dense_dpo"}, changed
 
 
 @pytest.mark.slow
@@ -160,7 +160,7 @@ def test_editing_an_evaluation_prompt_changes_only_the_sampling_stages(micro_pro
     finally:
         prompt_file.write_text(original)
     assert changed == {f"{stage}-{split}" if "@" in stage else f"{stage}@{split}"
-                       for stage in ("sample_base", "sample@dpo", "sample@vader", "sample@dense_dpo") for split in ("dev", "test")}, changed
+                       for stage in ("sample_base", "sample@animatediff-dpo", "sample@animatediff-vader", "sample@animatediff-dense_dpo") for split in ("dev", "test")}, changed
 
 
 @pytest.mark.slow
@@ -188,14 +188,14 @@ def test_changing_lora_or_training_params_does_not_retrain_the_base(micro_projec
     params["model"]["lora_alpha"] = 8
     params["training"]["beta"] = 1234
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    status = run(["dvc", "status", "base", "preview_base"], micro_project)
+    status = run(["dvc", "status", "base@animatediff", "preview_base@animatediff"], micro_project)
     assert "up to date" in status.lower(), status
 
 
 @pytest.mark.slow
 def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_results(micro_project):
     """`dvc exp run -S 'launch=...'` as a CPU user would set it: DVC runs make_pairs on two gloo
-    processes, and they write what one process wrote. To keep the suite's time, make_pairs@dpo only:
+    processes, and they write what one process wrote. To keep the suite's time, make_pairs@animatediff-dpo only:
     every stage under `launch` shares its launch and sharding (distributed.my_shard, gather_rows),
     and test_distributed runs sharded sampling and training, and the LoRA's save, on two processes."""
     import numpy as np
@@ -203,19 +203,19 @@ def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_result
     from videodpo import latents
 
     def outputs_now():
-        shard = next(latents.iter_pair_shards(micro_project / "data/pairs/dpo"))
-        return latents.read_manifest(micro_project / "data/pairs/dpo"), shard[1]
+        shard = next(latents.iter_pair_shards(micro_project / "data/animatediff/pairs/dpo"))
+        return latents.read_manifest(micro_project / "data/animatediff/pairs/dpo"), shard[1]
 
     manifest, winners = outputs_now()
     params = yaml.safe_load((micro_project / "params.yaml").read_text())
     params["methods"] = ["dpo"]
     params["launch"] = "ACCELERATE_USE_CPU=true OMP_NUM_THREADS=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no"
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = run(["dvc", "repro", "make_pairs@dpo"], micro_project)
+    out = run(["dvc", "repro", "make_pairs@animatediff-dpo"], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert "make_pairs@dpo" in ran and "base" not in ran, out
+    assert "make_pairs@animatediff-dpo" in ran and "base" not in ran, out
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
-    assert "accelerate launch" in lock["stages"]["make_pairs@dpo"]["cmd"]
+    assert "accelerate launch" in lock["stages"]["make_pairs@animatediff-dpo"]["cmd"]
 
     manifest_2, winners_2 = outputs_now()
     assert [(r["caption"], r["seed"], r["method"]) for r in manifest_2] == [(r["caption"], r["seed"], r["method"]) for r in manifest]
@@ -239,14 +239,14 @@ def test_the_tier_switch_plans_a_hub_run_and_composes_the_tier_settings(micro_pr
     finally:
         params_file.write_text(committed)
     planned = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert {"base", "preview_base", "settings@dpo", "sample_base@dev", "sample_base@test", "sample@dpo-dev", "sample@dpo-test"} <= planned, out
+    assert {"base@animatediff", "preview_base@animatediff", "settings@animatediff-dpo", "sample_base@animatediff-dev", "sample_base@animatediff-test", "sample@animatediff-dpo-dev", "sample@animatediff-dpo-test"} <= planned, out
     assert "up to date" in run(["dvc", "status", "base"], micro_project).lower()  # a dry run changes nothing
 
     from videodpo.config import config_from_params
     from videodpo.methods import branch_settings
 
     cpu, t4 = (branch_settings(config_from_params({**params, "tier": tier}), "dpo") for tier in ("cpu", "t4"))
-    assert cpu["pairs"] != t4["pairs"] and cpu["train"] != t4["train"]  # so make_pairs@dpo and train@dpo rerun too
+    assert cpu["pairs"] != t4["pairs"] and cpu["train"] != t4["train"]  # so make_pairs@animatediff-dpo and train@animatediff-dpo rerun too
 
     shown = json.loads(run(["env", "PYTHONPATH=src", "python", "scripts/show_config.py", "-S", "tier=t4", "--json"], micro_project))
     assert shown["model"]["source"] == "hub"
@@ -271,18 +271,18 @@ def test_a_teammate_pulls_the_outputs_and_an_experiment_from_a_shared_remote(mic
     run(["git", "push", "-q", "origin", "HEAD:main"], first)
 
     run(["git", "clone", "-q", "--branch", "main", str(origin), str(second)], tmp_path)
-    assert not (second / "models/base").exists()
+    assert not (second / "models/animatediff/base").exists()
     run(["dvc", "pull"], second)
-    assert (second / "models/base/model_index.json").is_file()
+    assert (second / "models/animatediff/base/model_index.json").is_file()
     assert "up to date" in run(["dvc", "status"], second).lower()
     rerun = run(["dvc", "repro"], second)
     assert "Running stage" not in rerun, rerun
 
-    run(["dvc", "exp", "run", "evaluate@test", "-n", "shared-exp", "-S", "evaluate.bootstrap_samples=60"], first)
-    pushed = (first / "metrics/eval_test.json").read_bytes()
+    run(["dvc", "exp", "run", "evaluate@animatediff-test", "-n", "shared-exp", "-S", "evaluate.bootstrap_samples=60"], first)
+    pushed = (first / "metrics/animatediff/eval_test.json").read_bytes()
     run(["dvc", "exp", "push", "origin", "shared-exp"], first)
     assert "shared-exp" in run(["dvc", "exp", "list", "origin"], second)
     run(["dvc", "exp", "pull", "origin", "shared-exp"], second)
     run(["dvc", "exp", "apply", "shared-exp"], second)
     assert yaml.safe_load((second / "params.yaml").read_text())["evaluate"]["bootstrap_samples"] == 60
-    assert (second / "metrics/eval_test.json").read_bytes() == pushed
+    assert (second / "metrics/animatediff/eval_test.json").read_bytes() == pushed

@@ -19,12 +19,12 @@ def test_a_training_stage_killed_at_a_random_moment_resumes_and_ends_bit_identic
 def test_sigterm_during_training_saves_a_checkpoint_that_the_rerun_resumes_from(micro_project, tmp_path):
     """A scheduler asks the job to stop (SIGTERM to the stage alone): the stage saves a checkpoint and
     says so; the rerun resumes from it and the evaluation is the uninterrupted run's."""
-    evaluation = (micro_project / "metrics/eval_test.json").read_bytes()
+    evaluation = (micro_project / "metrics/animatediff/eval_test.json").read_bytes()
     log = tmp_path / "sigterm.log"
-    assert repro_killed_at(micro_project, "train@dpo", "models/checkpoints/train_dpo/state.json", 0.0, log, signal.SIGTERM)
+    assert repro_killed_at(micro_project, "train@animatediff-dpo", "models/animatediff/checkpoints/train_dpo/state.json", 0.0, log, signal.SIGTERM)
     assert "stopped by SIGTERM after step" in log.read_text(), log.read_text()
-    assert (micro_project / "models/checkpoints/train_dpo/state.json").is_file()
-    assert "resuming from the checkpoint" in run(["dvc", "repro", "--force", "--single-item", "train@dpo"], micro_project)
+    assert (micro_project / "models/animatediff/checkpoints/train_dpo/state.json").is_file()
+    assert "resuming from the checkpoint" in run(["dvc", "repro", "--force", "--single-item", "train@animatediff-dpo"], micro_project)
     run(["dvc", "repro"], micro_project)  # validation_curves reads the training curves, whose timings changed
     assert "up to date" in run(["dvc", "status"], micro_project).lower()
-    assert (micro_project / "metrics/eval_test.json").read_bytes() == evaluation
+    assert (micro_project / "metrics/animatediff/eval_test.json").read_bytes() == evaluation

@@ -85,11 +85,11 @@ BAD_SETS = [
 def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_and_line(
     tmp_path, monkeypatch, what, train, evaluation, named, split,
 ):
-    """models/base here holds only its card and tokenizer: had the stage reached the model, it would
+    """models/animatediff/base here holds only its card and tokenizer: had the stage reached the model, it would
     fail on the missing weights instead. Each split reads its own set (test: prompts.eval, dev: prompts.dev)."""
     monkeypatch.chdir(tmp_path)
-    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
-    models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(tmp_path / "models/base")
+    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/animatediff/base/tokenizer")
+    models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(tmp_path / "models/animatediff/base")
     if train is not None:
         write(tmp_path / "train.txt", train)
     files = {"test": "eval.txt", "dev": "dev.txt"}
@@ -106,7 +106,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
 
 def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/base/tokenizer")
+    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/animatediff/base/tokenizer")
     card = models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5)
     write(tmp_path / "train.txt", f"a dog\n{TOO_LONG}\n")
     with pytest.raises(prompts.PromptError, match=r"train\.txt:2: \d+ tokens"):

@@ -37,8 +37,8 @@ def test_the_readme_lists_exactly_the_methods_that_run_and_the_committed_metrics
     listed = re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE)
     assert sorted(listed) == sorted(methods.known())
     params_methods = committed_params()["methods"]
-    evaluated = json.loads(committed_text("metrics/eval_test.json"))["methods"]
+    evaluated = json.loads(committed_text("metrics/animatediff/eval_test.json"))["methods"]
     assert list(evaluated) == params_methods
-    assert list(json.loads(committed_text("metrics/eval_dev.json"))["methods"]) == params_methods
+    assert list(json.loads(committed_text("metrics/animatediff/eval_dev.json"))["methods"]) == params_methods
     for method in evaluated:  # each evaluated method has its row in the generated comparison table
         assert re.search(rf"^\| `{method}` \| [+-]\d", readme, flags=re.MULTILINE), method

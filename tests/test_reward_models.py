@@ -156,11 +156,11 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
     stage = load_stage("evaluate")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    Path("models/base").mkdir(parents=True)
-    models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(Path("models/base"))
+    Path("models/animatediff/base").mkdir(parents=True)
+    models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(Path("models/animatediff/base"))
     samples = [{"prompt": prompt, "seed": seed} for seed, prompt in enumerate(["a dog on a beach", "a campfire at night"] * 2)]
     for variant, clips in (("base", toy_clips[:4]), ("dpo", toy_clips[4:8])):
-        folder = Path("results/samples/test") / variant
+        folder = Path("results/animatediff/samples/test") / variant
         folder.mkdir(parents=True)
         save_file({"clips": clips}, str(folder / "clips.safetensors"))
         (folder / "samples.json").write_text(json.dumps(samples))
@@ -171,7 +171,7 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
         params["reward_models"]["clip"] = {"hub": clip_hub, "revision": "main"}
         Path("params.yaml").write_text(yaml.safe_dump(params))
         stage.main("test")
-        return json.loads(Path("metrics/eval_test.json").read_text())
+        return json.loads(Path("metrics/animatediff/eval_test.json").read_text())
 
     with_clip = evaluate_with(str(tiny_clip))
     assert set(with_clip["not_available"]) == {"travel"} and "toy-world" in with_clip["not_available"]["travel"]

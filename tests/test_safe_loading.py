@@ -75,6 +75,6 @@ def test_the_scan_lets_safe_loads_through():
     source = (
         "import torch\ntorch.load('w.pt', weights_only=True)\n"
         "M.from_pretrained('org/model', revision='abc', use_safetensors=True)\n"
-        "M.from_pretrained('models/base', local_files_only=True)\n"
+        "M.from_pretrained('models/animatediff/base', local_files_only=True)\n"
     )
     assert problems(source) == []

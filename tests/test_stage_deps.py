@@ -15,7 +15,7 @@ from videodpo.code_closure import script_closure
 
 ROOT = Path(__file__).parents[1]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-WHOLE_SOURCE = "src/videodpo"  # settings@<method> digests every method's code, so it depends on all of it
+WHOLE_SOURCE = "src/videodpo"  # settings@animatediff-<method> digests every method's code, so it depends on all of it
 
 
 def module_closure(script: Path) -> set[str]:

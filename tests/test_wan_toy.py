@@ -151,7 +151,7 @@ def test_generation_is_a_pure_function_of_prompt_and_seed_and_guidance_embeds_th
     unconditional, conditional = model.guidance_embeddings(prompts[:2])
     assert torch.equal(unconditional[0], unconditional[1]) and torch.equal(conditional, model.encode_prompts(prompts[:2]))
     with pytest.raises(ValueError, match="2 prompts but 1 seeds"):
-        model.generate(prompts[:2], [1], 9, 2, 4.0, 0.5, 32)
+        model.generate(prompts[:2], [1], 9, 2, 4.0, 0.5, resolution=32)
 
 
 def test_the_guided_loop_samples_as_the_pipeline_and_sdedit_from_full_strength_is_generation():
@@ -190,8 +190,8 @@ def test_a_saved_toy_wan_opens_through_the_family_and_a_folder_without_weights_n
     made.save(tmp_path / "base")
     opened = families.family_module("wan").load(tmp_path / "base")
     assert isinstance(opened, families.FAMILIES["wan"].MODEL) and opened.family == "wan"
-    clips = opened.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, 32)
-    assert np.abs(clips.astype(int) - made.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, 32).astype(int)).max() <= 1
+    clips = opened.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, resolution=32)
+    assert np.abs(clips.astype(int) - made.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, resolution=32).astype(int)).max() <= 1
     assert wan.load_tokenizer(tmp_path / "base")("a red square")["input_ids"] == made.pipe.tokenizer("a red square")["input_ids"]
     (tmp_path / "base/transformer/diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(DamagedFileError, match="is incomplete or damaged.*dvc repro"):

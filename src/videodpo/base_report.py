@@ -11,19 +11,21 @@ import numpy as np
 import torch
 
 from videodpo import seeds, temporal, toyworld
+from videodpo.clips import clips_to_tensor
 
 
 @torch.no_grad()
-def reconstruction_psnr(vae, clips: np.ndarray, batch: int = 256) -> float:
-    """PSNR (dB, images in [-1, 1]) of frames passed through a 2-D VAE (posterior mean) against themselves."""
-    frames = torch.from_numpy(clips.reshape(-1, *clips.shape[-3:])).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-    squared_error = 0.0
-    for chunk in frames.split(batch):
-        decoded = vae.decode(vae.encode(chunk).latent_dist.mode()).sample.clamp(-1, 1)
-        squared_error += float((decoded - chunk).pow(2).sum())
+def reconstruction_psnr(model, clips: np.ndarray, batch: int = 32) -> float:
+    """PSNR (dB, frames in [-1, 1]) of uint8 clips passed through the model's VAE (posterior mean) against themselves."""
+    squared_error, count = 0.0, 0
+    for start in range(0, len(clips), batch):
+        truth = clips_to_tensor(clips[start : start + batch])
+        decoded = model.decode(model.encode_clips(clips[start : start + batch]).to(model.device)).clamp(-1, 1).float().cpu()
+        squared_error += float((decoded - truth).pow(2).sum())
+        count += truth.numel()
     if squared_error == 0:
         return float("inf")
-    return float(10 * np.log10(4.0 / (squared_error / frames.numel())))
+    return float(10 * np.log10(4.0 / (squared_error / count)))
 
 
 def _flicker(clips: np.ndarray) -> dict[str, float]:
@@ -58,7 +60,7 @@ def preview_base_model(
             "oracle": toyworld.adherence(clips, texts),
             "samples": _flicker(clips),
             "ground_truth": _flicker(truth),
-            "vae_psnr_db": reconstruction_psnr(model.vae, truth),
+            "vae_psnr_db": reconstruction_psnr(model, truth),
         }
         clips_by_split[split], texts_by_split[split] = clips, texts
     return metrics, clips_by_split, texts_by_split

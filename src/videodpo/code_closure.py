@@ -53,13 +53,33 @@ def _module_imports(name: str) -> frozenset[str]:
     return frozenset(imports_in([_syntax(module_file(name))]))
 
 
+FAMILIES = "videodpo.families"  # opens each family's package by its name: no import names it
+
+
+def in_a_family(name: str) -> bool:
+    """Whether a module is one family's own code (videodpo.families.<name>…)."""
+    return name.startswith(FAMILIES + ".")
+
+
+@cache
+def _family_imports() -> frozenset[str]:
+    """What the families' own code imports from the rest of the project. A stage that opens a model
+    runs it, whichever family; each family's own files are that family's stages' folder dependency
+    (src/videodpo/families/<name> in dvc.yaml), so an edit to one family reruns its stages alone."""
+    names = set()
+    for path in sorted((SRC / "videodpo" / "families").glob("*/**/*.py")):
+        names |= imports_in([_syntax(path)])
+    return frozenset(name for name in names if not in_a_family(name))
+
+
 def closure(modules: set[str]) -> set[str]:
-    """`modules` and every videodpo module they import, transitively (dotted names)."""
+    """`modules` and every videodpo module they import, transitively (dotted names). Through
+    videodpo.families, what the families' own code imports outside them (not the families' files)."""
     todo, seen = set(modules), set()
     while todo:
         name = todo.pop()
         seen.add(name)
-        todo |= _module_imports(name) - seen
+        todo |= (_module_imports(name) | (_family_imports() if name == FAMILIES else frozenset())) - seen
     return seen
 
 

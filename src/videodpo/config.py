@@ -26,46 +26,6 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class HubSettings(Section):
-    """Where the real model comes from; a revision is a branch, tag or commit (a commit pins it;
-    scripts/pin_hub_revisions.py writes the commits a branch points at)."""
-
-    base: str = "emilianJR/epiCRealism"
-    revision: str = Field(default="main", min_length=1)
-    motion_adapter: str = "guoyww/animatediff-motion-adapter-v1-5-2"
-    motion_adapter_revision: str = Field(default="main", min_length=1)
-
-
-class ToyArchitectureSettings(Section):
-    vae_channels: list[int] = Field(default=[16, 32, 64], min_length=1)
-    unet_channels: list[int] = Field(default=[32, 64], min_length=1)
-    text_width: int = Field(default=32, gt=0)
-    text_layers: int = Field(default=2, gt=0)
-    motion_heads: int = Field(default=4, gt=0)
-
-
-class PretrainSettings(Section):
-    seed: int = 0
-    clips_per_caption: int = Field(default=60, gt=0)
-    vae_steps: int = Field(default=1000, ge=0)
-    vae_batch_frames: int = Field(default=32, gt=0)
-    vae_lr: float = Field(default=1.5e-3, gt=0)
-    image_steps: int = Field(default=1100, ge=0)
-    image_batch_frames: int = Field(default=32, gt=0)
-    image_lr: float = Field(default=1.5e-3, gt=0)
-    image_timestep_power: float = Field(default=0.6, gt=0)
-    motion_steps: int = Field(default=600, ge=0)
-    motion_batch_clips: int = Field(default=8, gt=0)
-    motion_lr: float = Field(default=3e-3, gt=0)
-    spatial_lr_scale: float = Field(default=0.1, ge=0)
-    motion_trains: Literal["motion", "motion_and_text", "motion_and_spatial"] = "motion_and_spatial"
-    image_trains_text_encoder: bool = True
-    caption_dropout: float = Field(default=0.1, ge=0, lt=1)
-    shared_noise: float = Field(default=0.5, ge=0, le=1)
-    layout_share: float = Field(default=0.0, ge=0, le=1)
-    layout_timesteps_from: int = Field(default=900, ge=0, le=999)
-
-
 class PreviewSettings(Section):
     """The base stage's own look at its model: samples, contact sheet and oracle scores."""
 
@@ -75,10 +35,9 @@ class PreviewSettings(Section):
 
 
 class ModelSettings(Section):
+    """What every family's model shares; each family's own models are its section (`animatediff`, `wan`)."""
+
     source: Literal["toy", "hub"] = "toy"
-    hub: HubSettings = HubSettings()
-    toy: ToyArchitectureSettings = ToyArchitectureSettings()
-    pretrain: PretrainSettings = PretrainSettings()
     preview: PreviewSettings = PreviewSettings()
     lora_rank: int = Field(default=4, gt=0)
     lora_alpha: float = Field(default=4.0, gt=0)
@@ -288,6 +247,12 @@ class Config(Section):
     tier: Literal["cpu", "t4", "l4", "a100"] = "cpu"
     # what runs the stages that can use many processes (make_pairs, train, sample)
     launch: str = Field(default="python", min_length=1)
+    # the model families to run, each a package of videodpo.families with its base, samples and branches
+    families: list[str] = Field(default_factory=lambda: ["animatediff"])
+    # the family a stage runs for (load_config(family=...)): its section's overrides are merged in
+    family: str | None = None
+    # each family's params section, named after it and validated by it (family_section)
+    family_sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # the alignment methods to run, each a module of videodpo.methods with a branch of stages in dvc.yaml
     methods: list[str] = Field(default_factory=lambda: list(_known_methods()))
     # the params sections of methods beyond the sections above, each named after its method and
@@ -318,16 +283,38 @@ class Config(Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _gather_method_sections(cls, values: Any) -> Any:
-        """Top-level sections named after a method (and not a section above) are that method's."""
+    def _gather_own_sections(cls, values: Any) -> Any:
+        """Top-level sections named after a method or a family (and not a section above) are its own."""
         if not isinstance(values, dict):
             return values
-        known = _known_methods()
-        own = {key: value for key, value in values.items() if key not in cls.model_fields and key in known}
-        if not own:
-            return values
-        rest = {key: value for key, value in values.items() if key not in own}
-        return {**rest, "method_sections": {**values.get("method_sections", {}), **own}}
+        for field, known in (("method_sections", _known_methods()), ("family_sections", _known_families())):
+            own = {key: value for key, value in values.items() if key not in cls.model_fields and key in known}
+            if own:
+                values = {key: value for key, value in values.items() if key not in own}
+                values[field] = {**values.get(field, {}), **own}
+        return values
+
+    @field_validator("families")
+    @classmethod
+    def _listed_families_are_known(cls, families: list[str]) -> list[str]:
+        known = _known_families()
+        unknown = [name for name in families if name not in known]
+        if unknown or not families or len(set(families)) != len(families):
+            problem = f"unknown {unknown}" if unknown else "an empty list" if not families else "a name listed twice"
+            raise ValueError(f"{problem}; list one or more of the known model families: {', '.join(known)}")
+        return families
+
+    def family_section(self, family: str | None = None) -> Section:
+        """A family's own params section (named after it; this stage's family by default), validated by its class."""
+        from videodpo import families
+
+        name = family or self.family
+        if name is None:
+            raise ValueError("no model family: load the config with load_config(family=...)")
+        try:
+            return families.family_settings(name).model_validate(self.family_sections.get(name, {}))
+        except ValidationError as error:
+            raise ValueError(_format_errors(error, prefix=f"{name}.")) from None
 
     @field_validator("methods")
     @classmethod
@@ -399,6 +386,28 @@ def merge_tier(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _known_families() -> tuple[str, ...]:
+    from videodpo import families
+
+    return families.known()
+
+
+def _deep_merge(into: dict, overlay: dict) -> dict:
+    merged = dict(into)
+    for key, value in overlay.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def family_overlay(params: dict[str, Any], family: str) -> dict[str, Any]:
+    """params as family `family`'s stages read them: its section's `overrides` merged over the other
+    sections (a tier preset too: overrides.tiers.<tier>.<key>), each value replacing the one there."""
+    overrides = (params.get(family) or {}).get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{family}.overrides: give a mapping of sections to values, not {overrides!r}")
+    return {**_deep_merge(params, overrides), "family": family}
+
+
 def _known_methods() -> tuple[str, ...]:
     from videodpo import methods
 
@@ -418,26 +427,47 @@ def _format_errors(error: ValidationError, prefix: str = "") -> str:
     return "params.yaml is not valid:\n  " + "\n  ".join(lines)
 
 
-def config_from_params(params: dict[str, Any]) -> Config:
-    """The validated config, with the settings of every listed method built and checked by it (so a
-    bad value stops the first stage that reads params). A method's module is imported by name: what it
-    checks can stop a stage but not change its outputs, so only settings@<method> depends on it."""
-    from videodpo import methods
+def _validated(params: dict[str, Any], family: str | None) -> Config:
+    from videodpo import families, methods
 
+    where = f" for model family {family} (its section's overrides merged)" if family else ""
     try:
-        config = Config.model_validate(merge_tier(params))
+        config = Config.model_validate(merge_tier(family_overlay(params, family) if family else params))
     except ValidationError as error:
-        raise ConfigError(_format_errors(error)) from None
+        raise ConfigError(_format_errors(error).replace("is not valid:", f"is not valid{where}:", 1)) from None
+    if family is None:
+        return config
+    try:
+        config.family_section()
+        families.check_config(config)
+    except ValueError as error:
+        raise ConfigError(f"params.yaml is not valid{where}:\n  {error}") from None
     for method in config.methods:
         try:
             methods.branch_settings(config, method)
         except ValueError as error:
-            raise ConfigError(f"params.yaml is not valid for method {method}:\n  {error}") from None
+            raise ConfigError(f"params.yaml is not valid for method {method}{where}:\n  {error}") from None
     return config
 
 
-def load_config(path: str | Path = "params.yaml") -> Config:
+def config_from_params(params: dict[str, Any], family: str | None = None) -> Config:
+    """The validated config, as family `family`'s stages read it (none: the sections as written). Every
+    listed family's config is validated too, with the settings of every listed method built and checked
+    by it, so a bad value stops the first stage that reads params. A method's module is imported by
+    name: what it checks can stop a stage but not change its outputs, so only the settings stages
+    depend on it."""
+    config = _validated(params, None)
+    if family is not None and family not in _known_families():
+        raise ConfigError(f"model family {family!r} is unknown; known: {', '.join(_known_families())}")
+    for name in config.families:
+        if name != family:
+            _validated(params, name)
+    return _validated(params, family) if family else config
+
+
+def load_config(path: str | Path = "params.yaml", family: str | None = None) -> Config:
+    """params.yaml validated; with `family`, as that family's stages read it (config_from_params)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: not found; run from the project root, where params.yaml lives")
-    return config_from_params(yaml.safe_load(path.read_text()) or {})
+    return config_from_params(yaml.safe_load(path.read_text()) or {}, family)

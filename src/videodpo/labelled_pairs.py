@@ -1,4 +1,4 @@
-"""The labelled preference pairs of vanilla_dpo and dense_dpo (make_pairs@<method>).
+"""The labelled preference pairs of vanilla_dpo and dense_dpo (make_pairs@<family>-<method>).
 
 vanilla: two base generations of each training caption from independent noise, labelled as whole clips
 by `dense_dpo.labeller`; ties are dropped and the preferred clip becomes the winner.
@@ -8,7 +8,7 @@ ground-truth clip (toy renders of training captions; on the hub tiers the user's
 `data.gt_videos`), labelled per segment by the labeller. A label budget (dense_dpo_third) labels that
 many segments at random; a pair none of whose segments is drawn is not made. Both write the labels
 beside the clips, the ground truth, η and both seeds to the manifest, and the motion bias, labels and
-ties to metrics/pairs_<method>.json.
+ties to the branch's pairs metrics (videodpo.layout).
 """
 
 from __future__ import annotations
@@ -46,20 +46,20 @@ def copy_noise_share(settings, card: models.ModelCard) -> float:
     return card.shared_noise if chosen is None else chosen
 
 
-def make_labelled_pairs(method: str, settings, state) -> None:
+def make_labelled_pairs(branch, settings, state) -> None:
     """settings: videodpo.methods.vanilla_dpo.LabelledPairSettings."""
-    card = models.ModelCard.load("models/base")
+    card = models.ModelCard.load(branch.family.base)
     copy_share = copy_noise_share(settings, card)
     count = settings.num_pairs
     pair_seeds = seeds.pair_seeds(settings.seed, count)
     noise_seeds = [seeds.candidate_seeds(seed, 2) for seed in pair_seeds]  # clip a's and clip b's
     if settings.kind == "dense":
-        prompt_set = prompts.training_prompts(settings.train_prompts, card.source) if settings.source == "toy" else None  # the hub tiers' captions are the videos'
+        prompt_set = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base) if settings.source == "toy" else None  # the hub tiers' captions are the videos'
         truth = guided_pairs.cycled(ground_truth(settings, pair_seeds, prompt_set), count)  # read before the model: a bad video fails fast
         captions, origins = truth.captions, truth.origins
-        parts = labellers.segments(card.frames, settings.dense.segment_frames)
+        parts = families.frame_segments(branch.family.name, card.frames, settings.dense.segment_frames)
     else:
-        training = prompts.training_prompts(settings.train_prompts, card.source).prompts  # as make_pairs@dpo's winners
+        training = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts  # as make_pairs@dpo's winners
         captions, origins = [training[i % len(training)] for i in range(count)], [None] * count
         parts = [range(card.frames)]
 
@@ -69,14 +69,14 @@ def make_labelled_pairs(method: str, settings, state) -> None:
     labeller_of(captions[0])  # a bad labeller name fails before the model loads
     asked = labellers.budget_mask(count, len(parts), settings.label_budget, settings.seed)
     made_pairs = pairs_to_make(asked)
-    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     shard = distributed.my_shard(len(made_pairs))  # every pair is a pure function of its seeds and ground truth
     mine = made_pairs[shard.start : shard.stop]
     copies = []
     for which in (0, 1):
         my_seeds = [noise_seeds[i][which] for i in mine]
         my_captions = [captions[i] for i in mine]
-        desc = f"make_pairs@{method}: clips {'ab'[which]}"
+        desc = f"{branch.stage('make_pairs')}: clips {'ab'[which]}"
         if settings.kind == "dense":
             made = guided_pairs.corrupted_copies(
                 model, truth.clips[mine], my_captions, my_seeds, settings.dense.eta, settings.num_inference_steps,
@@ -91,7 +91,7 @@ def make_labelled_pairs(method: str, settings, state) -> None:
     with distributed.main_process_writes() as writes:
         if writes:
             label_and_write(
-                method, settings, copies[0], copies[1], asked, captions, origins, noise_seeds, parts, labeller_of, copy_share,
+                branch, settings, copies[0], copies[1], asked, captions, origins, noise_seeds, parts, labeller_of, copy_share,
             )
 
 
@@ -101,7 +101,7 @@ def pairs_to_make(asked: np.ndarray) -> np.ndarray:
 
 
 def label_and_write(
-    method, settings, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, labeller_of,
+    branch, settings, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, labeller_of,
     copy_share: float,
 ) -> None:
     """Label the made pairs (clips_a[k], clips_b[k] are pair pairs_to_make(asked)[k]) where `asked`
@@ -109,17 +109,17 @@ def label_and_write(
     made_pairs = pairs_to_make(asked)
     labels = np.zeros(asked.shape, np.int8)
     motion_a, motion_b = np.zeros(asked.shape), np.zeros(asked.shape)
-    for k, i in enumerate(tqdm(made_pairs, desc=f"make_pairs@{method}: label", unit="pair")):
+    for k, i in enumerate(tqdm(made_pairs, desc=f"{branch.stage('make_pairs')}: label", unit="pair")):
         labels[i] = labellers.label_pair(labeller_of(prompts[i]), clips_a[k], clips_b[k], parts)
         labels[i][~asked[i]] = 0
         motion_a[i], motion_b[i] = labellers.segment_motion(clips_a[k], parts), labellers.segment_motion(clips_b[k], parts)
     report = {"maker": settings.kind, "labeller": settings.dense.labeller, "segments_per_pair": len(parts)}
     report |= labellers.labels_report(labels, asked, motion_a, motion_b)
-    outputs.write_json(f"metrics/pairs_{method}.json", report)
+    outputs.write_json(branch.pairs_metrics, report)
     keep = [int(i) for i in made_pairs if labels[i].any()]
     if not keep:
         raise SystemExit(
-            f"make_pairs@{method}: the labeller tied every pair (see metrics/pairs_{method}.json): lower dense_dpo.tie_margin"
+            f"{branch.stage('make_pairs')}: the labeller tied every pair (see {branch.pairs_metrics}): lower dense_dpo.tie_margin"
         )
     rows = np.searchsorted(made_pairs, keep)  # where each kept pair's clips are
     if settings.kind == "vanilla":  # one clip label: the preferred clip is the winner
@@ -129,7 +129,7 @@ def label_and_write(
         shard_labels = None
     else:
         winners, losers, shard_labels = clips_a[rows], clips_b[rows], labels[keep]
-    with outputs.atomic_directory(f"data/pairs/{method}") as staging:
+    with outputs.atomic_directory(branch.pairs) as staging:
         shard = latents.write_pair_shard(Path(staging), 0, winners, losers, shard_labels)
         records = []
         for row, i in enumerate(keep):

@@ -216,13 +216,13 @@ def keep_rows_before(tables: Path, step: int) -> None:
         table.write_text("".join(lines[:1] + kept))
 
 
-def publish_run(model, lora, method: str, checkpoint: Path, consumed: str) -> Path:
-    """Save the trained LoRA to models/lora/<method>, the run's logged curves to plots/train/<method>
-    and its validation table beside them; remove the checkpoint. Returns the curves' folder."""
+def publish_run(model, lora, branch, consumed: str) -> Path:
+    """Save the trained LoRA to the branch's LoRA folder, the run's logged curves to its train plots
+    (videodpo.layout) and its validation table beside them; remove the checkpoint. Returns the curves' folder."""
     from videodpo import validation
 
-    plots = Path(f"plots/train/{method}")
-    with outputs.atomic_directory(f"models/lora/{method}") as staging:
+    plots, checkpoint = branch.train_plots, branch.checkpoint
+    with outputs.atomic_directory(branch.lora) as staging:
         model.save_lora(lora, staging)
     with outputs.atomic_directory(plots) as staging:
         shutil.copytree(checkpoint / "live", staging, dirs_exist_ok=True)

@@ -2,7 +2,7 @@
 recorded seeds; each loser is its winner made temporally jittery by `data.jitter_method` (one maker or
 a mix taken in turn). Every pair is verified: its winner must flicker less than its loser (warping
 error) and match it in contrast and saturation within `data.appearance_tolerance`; pairs that fail are
-dropped and counted in metrics/pairs_<method>.json. Writes data/pairs/<method> (uint8 shards +
+dropped and counted in the branch's pairs metrics. Writes the branch's pairs (videodpo.layout) (uint8 shards +
 manifest.jsonl). Under `accelerate launch` each process makes its own block of pairs; the main
 process verifies and writes them all.
 """
@@ -18,12 +18,12 @@ from videodpo import distributed, families, latents, models, outputs, pairs, pre
 from videodpo.sampling import regenerate_frames
 
 
-def make_jitter_pairs(method: str, settings, state) -> None:
+def make_jitter_pairs(branch, settings, state) -> None:
     """settings: videodpo.methods.dpo.DPOPairSettings."""
     data = settings.data
-    card = models.ModelCard.load("models/base")
-    captions = prompt_sets.training_prompts(settings.train_prompts, card.source).prompts
-    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    card = models.ModelCard.load(branch.family.base)
+    captions = prompt_sets.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
+    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     count = data.num_pairs
     prompts = [captions[i % len(captions)] for i in range(count)]
     pair_seeds = seeds.pair_seeds(data.seed, count)
@@ -36,7 +36,7 @@ def make_jitter_pairs(method: str, settings, state) -> None:
     winner_seeds = distributed.gather_rows(np.asarray(my_seeds, dtype=np.int64), count).tolist()
     with distributed.main_process_writes() as writes:
         if writes:
-            verify_and_write(method, winners, losers, prompts, winner_seeds, makers, data)
+            verify_and_write(branch, winners, losers, prompts, winner_seeds, makers, data)
 
 
 def steadiest_generations(model, card, prompts, pair_seeds, settings):
@@ -73,20 +73,20 @@ def make_losers(model, winners, prompts, seeds, methods, strength, settings) -> 
     return losers
 
 
-def verify_and_write(method, winners, losers, prompts, seeds, makers, data) -> None:
+def verify_and_write(branch, winners, losers, prompts, seeds, makers, data) -> None:
     checks = [pairs.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
     tolerance = data.appearance_tolerance
     report = pairs.verification_report(checks, makers, tolerance)
     keep = [i for i, check in enumerate(checks) if check.keep(tolerance)]
     # the motion bias in the data, as for the labelled makers: winner's motion minus its loser's
     report["motion_bias"] = float(np.mean([temporal.motion_magnitude(winners[i]) - temporal.motion_magnitude(losers[i]) for i in keep])) if keep else 0.0
-    outputs.write_json(f"metrics/pairs_{method}.json", report)  # written first: it explains a failure too
+    outputs.write_json(branch.pairs_metrics, report)  # written first: it explains a failure too
     if report["kept"] == 0:
         raise SystemExit(
-            f"make_pairs: all {len(checks)} pairs failed verification (see metrics/pairs_{method}.json): raise "
+            f"make_pairs: all {len(checks)} pairs failed verification (see {branch.pairs_metrics}): raise "
             "data.jitter_strength or data.appearance_tolerance, or pick another data.jitter_method"
         )
-    with outputs.atomic_directory(f"data/pairs/{method}") as staging:
+    with outputs.atomic_directory(branch.pairs) as staging:
         shard = latents.write_pair_shard(Path(staging), 0, winners[keep], losers[keep])
         latents.write_manifest(
             Path(staging),

@@ -89,7 +89,7 @@ def model_tokenizer(model_dir: str | Path):
     return families.load_base_tokenizer(model_dir)
 
 
-def training_prompts(setting: str | Path, source: str, model_dir: str | Path = "models/base") -> PromptSet:
+def training_prompts(setting: str | Path, source: str, model_dir: str | Path) -> PromptSet:
     """The training prompt set, every prompt checked against the base model's tokenizer before the
     model loads (evaluation prompts never make pairs)."""
     prompt_set = read_prompt_set(setting, source, "prompts.train")
@@ -97,7 +97,7 @@ def training_prompts(setting: str | Path, source: str, model_dir: str | Path = "
     return prompt_set
 
 
-def split_prompts(settings: PromptSettings, split: str, source: str, model_dir: str | Path = "models/base") -> list[str]:
+def split_prompts(settings: PromptSettings, split: str, source: str, model_dir: str | Path) -> list[str]:
     """The prompts of evaluation split `split` (dev: `prompts.dev`; test: `prompts.eval`), checked
     before a model loads: none is a training prompt, and each fits the base model's text encoder whole."""
     key = "prompts.dev" if split == "dev" else "prompts.eval"

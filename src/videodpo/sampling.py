@@ -8,15 +8,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def samples_folder(split: str, variant: str) -> Path:
-    """Where the evaluation samples of `variant` (base or a method) in `split` (dev, test) live."""
-    return Path("results/samples") / split / variant
+from videodpo import layout
 
 
-def sample_stage(variant: str, split: str) -> str:
-    """The DVC stage that samples `variant` in `split`."""
-    return f"sample_base@{split}" if variant == "base" else f"sample@{variant}-{split}"
+def samples_folder(family: str, split: str, variant: str) -> Path:
+    """Where the evaluation samples of `variant` (base or a method) of a family in `split` (dev, test) live."""
+    return layout.Family(family).samples(split, variant)
+
+
+def sample_stage(family: str, variant: str, split: str) -> str:
+    """The DVC stage that samples `variant` of a family in `split`."""
+    tree = layout.Family(family)
+    return tree.stage("sample_base", split) if variant == "base" else tree.stage("sample", variant, split)
 
 
 def frame_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:

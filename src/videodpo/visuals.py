@@ -62,11 +62,18 @@ def logged_series(tsv_dir: Path, name: str) -> tuple[list[float], list[float]]:
     return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
 
 
-def curves(panels: dict[str, dict[str, tuple[list[float], list[float]]]], path: str | Path, x_labels: dict[str, str] | None = None) -> None:
-    """Line plots side by side: {panel title: {series name: (x, values)}}; x is the step unless
-    x_labels names it for a panel."""
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
-    for axis, (title, series) in zip(axes[0], panels.items()):
+def curves(
+    panels: dict[str, dict[str, tuple[list[float], list[float]]]], path: str | Path, x_labels: dict[str, str] | None = None,
+    columns: int | None = None,
+) -> None:
+    """Line plots side by side: {panel title: {series name: (x, values)}}, in rows of `columns` panels
+    (default: one row); x is the step unless x_labels names it for a panel."""
+    columns = columns or len(panels)
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for axis in axes.flat[len(panels):]:
+        axis.set_visible(False)
+    for axis, (title, series) in zip(axes.flat, panels.items()):
         for name, (steps, values) in series.items():
             axis.plot(steps, values, label=name, linewidth=1.2)
         axis.set_title(title, fontsize=10)

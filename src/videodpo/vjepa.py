@@ -157,8 +157,15 @@ def scoring_masks(frames: int, config: VJEPA2Config, seed: int = 0) -> list[tupl
 
 
 def consistency_reward(model: VJEPA2Model, frames: torch.Tensor) -> torch.Tensor:
-    """Negative masked-prediction loss of each clip (B,), differentiable in the frames (B, F, 3, H, W)."""
+    """Negative masked-prediction loss of each clip (B,), differentiable in the frames (B, F, 3, H, W).
+    A clip is scored on its whole tubelets: one of 4k + 1 frames (Wan's) on its first 4k."""
+    frames = frames[:, : scored_frames(frames.shape[1], model.config)]
     return -masked_prediction_loss(model, frames, scoring_masks(frames.shape[1], model.config))
+
+
+def scored_frames(frames: int, config) -> int:
+    """The frames of a clip the scorer reads: its whole tubelets."""
+    return frames - frames % config.tubelet_size
 
 
 @dataclass(frozen=True)

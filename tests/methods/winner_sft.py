@@ -43,8 +43,7 @@ def settings(config: Config) -> dict[str, Section]:
     }
 
 
-def train(method: str, settings: WinnerSFTTrainSettings, state) -> None:
-    from pathlib import Path
+def train(branch, settings: WinnerSFTTrainSettings, state) -> None:
 
     import torch
 
@@ -52,9 +51,9 @@ def train(method: str, settings: WinnerSFTTrainSettings, state) -> None:
     from videodpo.objectives import per_sample_mse
 
     options = settings.sft
-    card = models.ModelCard.load("models/base")
-    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision))
-    data = latents.load_latents(f"data/latents/{method}", f"encode_latents@{method}")
+    card = models.ModelCard.load(branch.family.base)
+    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision))
+    data = latents.load_latents(branch.latents, branch.stage("encode_latents"))
     torch.manual_seed(options.seed)
     lora = model.add_lora(settings.lora_rank, settings.lora_alpha)
 
@@ -78,7 +77,7 @@ def train(method: str, settings: WinnerSFTTrainSettings, state) -> None:
         checkpoint_every=options.max_steps, val_every=options.max_steps, consumed="pairs_drawn",
         consumed_per_step=options.batch_size, desc="train: winner SFT",
     )
-    checkpoint = Path(f"models/checkpoints/train_{method}")
+    checkpoint = branch.checkpoint
     fingerprint = {"settings": settings.model_dump(), "data": lora_loop.fingerprint((), list(data.values()), ())}
     with lora_loop.dvclive_log(checkpoint, state.is_main_process) as log:
         run = lora_loop.train_lora(
@@ -86,6 +85,6 @@ def train(method: str, settings: WinnerSFTTrainSettings, state) -> None:
         )
     with distributed.main_process_writes() as writes:
         if writes:
-            curves = lora_loop.publish_run(model, lora, method, checkpoint, "pairs_drawn")
-            visuals.curves({"winner SFT loss": {"loss": visuals.logged_series(curves, "loss")}}, Path(f"plots/train/{method}/curves.png"))
-            outputs.write_json(f"metrics/train_{method}.json", {"optimizer_steps": run.steps, "train_seconds": round(run.train_seconds, 1)})
+            curves = lora_loop.publish_run(model, lora, branch, "pairs_drawn")
+            visuals.curves({"winner SFT loss": {"loss": visuals.logged_series(curves, "loss")}}, branch.train_plots / "curves.png")
+            outputs.write_json(branch.train_metrics, {"optimizer_steps": run.steps, "train_seconds": round(run.train_seconds, 1)})

@@ -16,18 +16,23 @@ every family's model object offers (today: videodpo.families.animatediff.Animate
   latents, eta)` → (next latents, their log-probability at eta > 0), `denoise_from(...)` and
   `strength_for(count, steps)` (SDEdit).
 
-A base folder (models/base) is opened by the family that wrote it.
+A base folder (models/<family>/base) is opened by the family whose pipeline class wrote it. Each
+family's package also offers PACKAGE: its NAME, the PIPELINE class name its base folders hold, MODEL
+(its class), load/load_tokenizer of a base folder, and make_base(config, log, clock) for the base
+stage; its light `settings` module (no model code: params checks use it) holds SETTINGS, the class
+of its params section, frame_segments(frames, segment_frames) and, optionally, check(config).
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import pkgutil
 from pathlib import Path
 
-import torch
+from videodpo.integrity import DamagedFileError, remake_hint
 
-from videodpo.families import animatediff, wan
-
-FAMILIES = {"animatediff": animatediff, "wan": wan}  # name → module: load(folder, dtype), load_tokenizer(folder), MODEL (its class)
+FOLDER = Path(__file__).parent
 # what every family's model offers (see above)
 SEAM = (
     "denoiser", "device", "dtype", "to", "save", "enable_gradient_checkpointing",
@@ -37,21 +42,64 @@ SEAM = (
     "predict", "training_draw", "num_train_timesteps",
     "generate", "denoise", "sampler", "sampler_step", "denoise_from", "strength_for",
 )
-DEFAULT_FAMILY = "animatediff"  # base folders written before families were named are AnimateDiff's
+# what every family's package offers beside its model class
+PACKAGE = ("NAME", "PIPELINE", "MODEL", "load", "load_tokenizer", "make_base")
+
+
+def known() -> tuple[str, ...]:
+    """The families: the packages in this folder, in name order (none is imported)."""
+    return tuple(sorted(info.name for info in pkgutil.iter_modules([str(FOLDER)]) if info.ispkg))
 
 
 def family_module(name: str):
-    """The module of family `name`, or a ValueError naming the known ones."""
-    if name not in FAMILIES:
-        raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
-    return FAMILIES[name]
+    """The package of family `name`, or a ValueError naming the known ones."""
+    if name not in known():
+        raise ValueError(f"unknown model family {name!r}; known: {', '.join(known())}")
+    return importlib.import_module(f"{__name__}.{name}")
 
 
-def load_base_tokenizer(folder: str | Path = "models/base"):
+def family_settings(name: str):
+    """The Section class of family `name`'s params section (its light `settings` module: no model code)."""
+    family_module_name = f"{__name__}.{name}.settings"
+    if name not in known():
+        raise ValueError(f"unknown model family {name!r}; known: {', '.join(known())}")
+    return importlib.import_module(family_module_name).SETTINGS
+
+
+def check_config(config) -> None:
+    """The checks of config.family's settings module (`check(config)`, if it has one): what the family
+    cannot run, refused before any model loads."""
+    module = importlib.import_module(f"{__name__}.{config.family}.settings")
+    if hasattr(module, "check"):
+        module.check(config)
+
+
+def frame_segments(family: str, frames: int, segment_frames: int) -> list[range]:
+    """The labelled segments of a clip of `frames` pixel frames in family `family` (its settings
+    module's rule: each segment holds whole latent frames), or a ValueError naming the key and the fix."""
+    return importlib.import_module(f"{__name__}.{family}.settings").frame_segments(frames, segment_frames)
+
+
+def family_of(folder: str | Path) -> str:
+    """The family whose pipeline class wrote the base folder (its model_index.json names the class)."""
+    index = Path(folder) / "model_index.json"
+    try:
+        pipeline = json.loads(index.read_text())["_class_name"]
+    except (OSError, ValueError, KeyError) as error:
+        raise DamagedFileError(f"{index} is missing or damaged ({error}): {folder} is not a whole base model; {remake_hint('base')}") from error
+    for name in known():
+        if family_module(name).PIPELINE == pipeline:
+            return name
+    raise DamagedFileError(f"{folder} holds a {pipeline}, which no model family opens (known: {', '.join(known())})")
+
+
+def load_base_tokenizer(folder: str | Path):
     """The tokenizer of the base model saved in `folder`, without its weights (to check prompts early)."""
-    return family_module(DEFAULT_FAMILY).load_tokenizer(Path(folder))
+    return family_module(family_of(folder)).load_tokenizer(Path(folder))
 
 
-def load_base(folder: str | Path = "models/base", dtype: torch.dtype = torch.float32):
-    """The base model saved in `folder`, opened by its family."""
-    return family_module(DEFAULT_FAMILY).load(Path(folder), dtype)
+def load_base(folder: str | Path, dtype=None):
+    """The base model saved in `folder`, opened by its family (fp32 unless dtype is given)."""
+    import torch
+
+    return family_module(family_of(folder)).load(Path(folder), dtype or torch.float32)

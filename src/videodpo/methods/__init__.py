@@ -7,9 +7,11 @@ A method module is the only code that says what a method is. It provides:
 - `settings(config) -> {stage: Section}`: those settings from the validated config; a bad value raises
   ValueError naming its params key and the fix. A method's own params section, if it has one, is
   named after the method and reaches it as `config.method_section(name)`;
-- its steps, each `(method, settings, state)`: `make_pairs` writes data/pairs/<method> and
-  metrics/pairs_<method>.json, `encode_latents` writes data/latents/<method>, and `train` writes
-  models/lora/<method>, plots/train/<method> and metrics/train_<method>.json.
+- its steps, each `(branch, settings, state)` with branch a videodpo.layout.Branch (the family and the
+  method, and where the branch reads and writes): `make_pairs` writes branch.pairs and
+  branch.pairs_metrics, `encode_latents` writes branch.latents, and `train` writes branch.lora,
+  branch.train_plots and branch.train_metrics. A step reaches the model through the family seam, so
+  the same step runs on every family.
 
 A step imports the code it runs inside its function (or at the module's top): reading a method's
 settings then loads no model code, and the digest of a step's code (videodpo.code_closure) covers
@@ -96,9 +98,10 @@ def settings_path(folder: str | Path, stage: str) -> Path:
     return Path(folder) / f"{stage}.json"
 
 
-def read_stage_settings(folder: str | Path, method: str, stage: str) -> BaseModel:
-    """One step's settings as `settings@<method>` wrote them, validated again."""
-    path = settings_path(folder, stage)
+def read_stage_settings(branch, stage: str) -> BaseModel:
+    """One step's settings as the branch's settings stage wrote them, validated again."""
+    path = settings_path(branch.settings, stage)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; it is written by the stage settings@{method} (run `dvc repro settings@{method}`)")
-    return load(method).SETTINGS[stage].model_validate(json.loads(path.read_text())["settings"])
+        made_by = branch.stage("settings")
+        raise FileNotFoundError(f"{path}: missing; it is written by the stage {made_by} (run `dvc repro {made_by}`)")
+    return load(branch.method).SETTINGS[stage].model_validate(json.loads(path.read_text())["settings"])

@@ -49,14 +49,14 @@ def settings(config: Config) -> dict[str, Section]:
     }
 
 
-def make_pairs(method: str, settings: DPOPairSettings, state) -> None:
+def make_pairs(branch, settings: DPOPairSettings, state) -> None:
     from videodpo import pair_making
 
-    pair_making.make_jitter_pairs(method, settings, state)
+    pair_making.make_jitter_pairs(branch, settings, state)
 
 
-def encode_latents(method: str, settings: Empty, state) -> None:
-    """VAE latents of every pair of data/pairs/<method>, text embeddings of its caption and its segment
+def encode_latents(branch, settings: Empty, state) -> None:
+    """VAE latents of every pair of the branch's pairs (videodpo.layout), text embeddings of its caption and its segment
     labels if it has them: training then loads neither the VAE nor the text encoder."""
     from pathlib import Path
 
@@ -65,12 +65,12 @@ def encode_latents(method: str, settings: Empty, state) -> None:
 
     from videodpo import families, latents, outputs
 
-    pairs_dir = Path("data/pairs") / method
-    model = families.load_base("models/base").to(state.device)  # fp32: SD1.5's VAE overflows in fp16
-    made_by = f"make_pairs@{method}"
+    pairs_dir = branch.pairs
+    model = families.load_base(branch.family.base).to(state.device)  # fp32: SD1.5's VAE overflows in fp16
+    made_by = branch.stage("make_pairs")
     manifest = latents.read_manifest(pairs_dir, made_by)
-    with outputs.atomic_directory(Path("data/latents") / method) as staging:
-        for shard, arrays in tqdm(list(latents.iter_pair_arrays(pairs_dir, made_by)), desc=f"encode_latents@{method}", unit="shard"):
+    with outputs.atomic_directory(branch.latents) as staging:
+        for shard, arrays in tqdm(list(latents.iter_pair_arrays(pairs_dir, made_by)), desc=branch.stage("encode_latents"), unit="shard"):
             records = latents.shard_records(manifest, shard, len(arrays["winners"]), pairs_dir, made_by)
             captions = [record["caption"] for record in records]
             labels = arrays.get("labels")
@@ -84,24 +84,23 @@ def encode_latents(method: str, settings: Empty, state) -> None:
             )
 
 
-def train(method: str, settings: DPOTrainSettings, state) -> None:
-    """Diffusion-DPO from the cached latents of data/latents/<method>: one label per pair, or a DPO
+def train(branch, settings: DPOTrainSettings, state) -> None:
+    """Diffusion-DPO from the cached latents of the branch (videodpo.layout): one label per pair, or a DPO
     term per labelled segment of frames where the pairs carry segment labels."""
     import copy
     import time
-    from pathlib import Path
 
     import torch
 
     from videodpo import distributed, families, latents, lora_loop, models, outputs, precision, training as dpo
 
     started = time.perf_counter()
-    checkpoint = Path(f"models/checkpoints/train_{method}")
-    card = models.ModelCard.load("models/base")
+    checkpoint = branch.checkpoint
+    card = models.ModelCard.load(branch.family.base)
     options = settings.training
     # frozen weights in the tier's precision; the LoRA is cast to fp32 when training starts
-    model = families.load_base("models/base", precision.weight_dtype(options.mixed_precision))
-    data = latents.load_latents(f"data/latents/{method}", f"encode_latents@{method}")
+    model = families.load_base(branch.family.base, precision.weight_dtype(options.mixed_precision))
+    data = latents.load_latents(branch.latents, branch.stage("encode_latents"))
     reference = None if options.memory_optimized else copy.deepcopy(model.denoiser).requires_grad_(False)
     torch.manual_seed(options.seed)  # the LoRA's initial weights come from torch's global generator
     lora = model.add_lora(settings.lora_rank, settings.lora_alpha)
@@ -120,6 +119,6 @@ def train(method: str, settings: DPOTrainSettings, state) -> None:
         run = dpo.train_dpo_lora(model, reference, data, loop, checkpoint, log, identity, validate)
     with distributed.main_process_writes() as writes:
         if writes:
-            curves = lora_loop.publish_run(model, lora, method, checkpoint, "pairs_drawn")
-            dpo.plot_curves(curves, Path(f"plots/train/{method}/curves.png"))
-            outputs.write_json(f"metrics/train_{method}.json", dpo.training_cost(run, loop, data, state.num_processes, started))
+            curves = lora_loop.publish_run(model, lora, branch, "pairs_drawn")
+            dpo.plot_curves(curves, branch.train_plots / "curves.png")
+            outputs.write_json(branch.train_metrics, dpo.training_cost(run, loop, data, state.num_processes, started))

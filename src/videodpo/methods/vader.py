@@ -11,7 +11,6 @@ SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     "VADER: the LoRA'd policy samples clips from recorded seeds and training captions, differentiable rewards score the decoded frames (temporal consistency), and the reward's gradient flows back through the denoising steps into a LoRA; an appearance guard keeps contrast, colour and layout near the LoRA-off model's clip from the same noise."
 )
 
-VJEPA_DIR = "models/vjepa"  # the vjepa reward's scorer, from the vjepa stage
 
 
 class VaderQuerySettings(Section):
@@ -52,9 +51,9 @@ def settings(config: Config) -> dict[str, Section]:
     }
 
 
-def make_pairs(method: str, settings: VaderQuerySettings, state) -> None:
+def make_pairs(branch, settings: VaderQuerySettings, state) -> None:
     """The training queries and the reference model's clip of each, sampled as VADER's training
-    samples are; writes data/pairs/<method> and metrics/pairs_<method>.json (the references' flicker)."""
+    samples are; writes the branch's pairs and pairs metrics (the references' flicker; videodpo.layout)."""
     from pathlib import Path
 
     import numpy as np
@@ -62,33 +61,33 @@ def make_pairs(method: str, settings: VaderQuerySettings, state) -> None:
 
     from videodpo import clips, distributed, families, models, outputs, precision, prompts, seeds, temporal, vader
 
-    card = models.ModelCard.load("models/base")
-    captions = prompts.training_prompts(settings.train_prompts, card.source).prompts
-    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    card = models.ModelCard.load(branch.family.base)
+    captions = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
+    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     texts = [captions[i % len(captions)] for i in range(settings.queries)]
     query_seeds = seeds.pair_seeds(settings.seed, settings.queries)
     sampling = vader.VaderSampling(card.frames, settings.num_inference_steps, settings.guidance_scale, card.shared_noise)
     shard = distributed.my_shard(settings.queries)
     mine = [(texts[i], query_seeds[i]) for i in shard]
     made = []
-    for start in tqdm(range(0, len(mine), 8), desc=f"make_pairs@{method}: reference clips", unit="batch"):
+    for start in tqdm(range(0, len(mine), 8), desc=f"{branch.stage('make_pairs')}: reference clips", unit="batch"):
         batch = mine[start : start + 8]
         frames = vader.reference_clips(model, [p for p, _ in batch], [s for _, s in batch], sampling)
         made.append(clips.to_uint8_clips(frames))
     references = distributed.gather_rows(np.concatenate(made), settings.queries)
     with distributed.main_process_writes() as writes:
         if writes:
-            errors = [temporal.warping_error(clip) for clip in tqdm(references, desc=f"make_pairs@{method}: flicker", unit="clip")]
+            errors = [temporal.warping_error(clip) for clip in tqdm(references, desc=f"{branch.stage('make_pairs')}: flicker", unit="clip")]
             outputs.write_json(
-                f"metrics/pairs_{method}.json",
+                branch.pairs_metrics,
                 {"queries": settings.queries, "reference_warping_error": float(np.mean(errors)),
                  "reference_frame_difference": float(np.mean([temporal.frame_difference(c) for c in references]))},
             )
-            with outputs.atomic_directory(f"data/pairs/{method}") as staging:
+            with outputs.atomic_directory(branch.pairs) as staging:
                 vader.write_query_clips(Path(staging), texts, query_seeds, references)
 
 
-def encode_latents(method: str, settings: Empty, state) -> None:
+def encode_latents(branch, settings: Empty, state) -> None:
     """The prompt embeddings (with and without the caption) of every query and its reference clip as
     frames in [-1, 1]."""
     from pathlib import Path
@@ -96,21 +95,20 @@ def encode_latents(method: str, settings: Empty, state) -> None:
     from videodpo import families, outputs, vader
     from videodpo.clips import clips_to_tensor
 
-    model = families.load_base("models/base").to(state.device)
-    records, references = vader.read_query_clips(Path(f"data/pairs/{method}"))
+    model = families.load_base(branch.family.base).to(state.device)
+    records, references = vader.read_query_clips(branch.pairs)
     unconditional, conditional = model.guidance_embeddings([record["caption"] for record in records])
     queries = vader.VaderQueries(
         [record["seed"] for record in records], [record["caption"] for record in records], unconditional.float().cpu(),
         conditional.float().cpu(), clips_to_tensor(references),
     )
-    with outputs.atomic_directory(Path(f"data/latents/{method}")) as staging:
+    with outputs.atomic_directory(branch.latents) as staging:
         vader.write_query_tensors(Path(staging), queries)
 
 
-def train(method: str, settings: VaderTrainSettings, state) -> None:
-    """Reward gradients through the sampler, on the training queries of data/latents/<method>."""
+def train(branch, settings: VaderTrainSettings, state) -> None:
+    """Reward gradients through the sampler, on the training queries of the branch's latents."""
     import time
-    from pathlib import Path
 
     import torch
 
@@ -118,15 +116,15 @@ def train(method: str, settings: VaderTrainSettings, state) -> None:
 
     started = time.perf_counter()
     options = settings.vader
-    checkpoint = Path(f"models/checkpoints/train_{method}")
-    card = models.ModelCard.load("models/base")
-    model = families.load_base("models/base", precision.weight_dtype(settings.mixed_precision)).to(state.device)
-    queries = vader.load_query_tensors(Path(f"data/latents/{method}"))
+    checkpoint = branch.checkpoint
+    card = models.ModelCard.load(branch.family.base)
+    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    queries = vader.load_query_tensors(branch.latents)
     torch.manual_seed(options.seed)  # the LoRA's initial weights
     lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
     if settings.gradient_checkpointing:
         model.enable_gradient_checkpointing(decoder=True)  # the reward's gradient runs back through the decoder too
-    scorers = rewards.load_scorers(options.rewards, Path(VJEPA_DIR), settings.clip.hub, settings.clip.revision, state.device)
+    scorers = rewards.load_scorers(options.rewards, branch.family.vjepa, settings.clip.hub, settings.clip.revision, state.device)
     sampling = vader.VaderSampling(
         card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
         options.backprop, options.backprop_steps, options.decode_frames,
@@ -136,7 +134,7 @@ def train(method: str, settings: VaderTrainSettings, state) -> None:
         options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed,
         val_every=options.val_every, lr_schedule=options.lr_schedule, checkpoint_every=options.checkpoint_every,
     )
-    scorer_weights = sorted(str(path) for path in Path(VJEPA_DIR).glob("*.safetensors")) if "vjepa" in scorers else []
+    scorer_weights = sorted(str(path) for path in branch.family.vjepa.glob("*.safetensors")) if "vjepa" in scorers else []
     identity = lora_loop.fingerprint(
         tuple(scorer_weights),
         [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references],
@@ -147,10 +145,10 @@ def train(method: str, settings: VaderTrainSettings, state) -> None:
         run = vader.train_vader_lora(model, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
     with distributed.main_process_writes() as writes:
         if writes:
-            curves = lora_loop.publish_run(model, lora, method, checkpoint, "clips_sampled")
-            vader.plot_curves(curves, Path(f"plots/train/{method}/curves.png"), objective)
+            curves = lora_loop.publish_run(model, lora, branch, "clips_sampled")
+            vader.plot_curves(curves, branch.train_plots / "curves.png", objective)
             outputs.write_json(
-                f"metrics/train_{method}.json",
+                branch.train_metrics,
                 {
                     "wall_seconds": round(time.perf_counter() - started, 1),
                     "train_seconds": round(run.train_seconds, 1),

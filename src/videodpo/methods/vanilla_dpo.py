@@ -41,12 +41,10 @@ SETTINGS = {"pairs": LabelledPairSettings, "latents": Empty, "train": DPOTrainSe
 
 def check_labelling(config: Config) -> None:
     """The `dense_dpo` section's labeller and segments fit the tier (every labelled method reads them)."""
+    from videodpo import families
+
     dense = config.dense_dpo
-    if config.data.frames % dense.segment_frames:
-        raise ValueError(
-            f"dense_dpo.segment_frames {dense.segment_frames} does not divide the tier's {config.data.frames} frames: "
-            f"pick a divisor of {config.data.frames}"
-        )
+    families.frame_segments(config.family or config.families[0], config.data.frames, dense.segment_frames)
     if dense.labeller == "oracle" and config.model.source != "toy":
         raise ValueError("dense_dpo.labeller oracle reads toy-world clips only; use warping_error or your own on the hub tiers")
 
@@ -76,7 +74,7 @@ def settings(config: Config) -> dict[str, Section]:
     return {"pairs": labelled_pair_settings(config, "vanilla"), "latents": Empty(), "train": dpo_train_settings(config)}
 
 
-def make_pairs(method: str, settings: LabelledPairSettings, state) -> None:
+def make_pairs(branch, settings: LabelledPairSettings, state) -> None:
     from videodpo import labelled_pairs
 
-    labelled_pairs.make_labelled_pairs(method, settings, state)
+    labelled_pairs.make_labelled_pairs(branch, settings, state)

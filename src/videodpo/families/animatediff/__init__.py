@@ -26,6 +26,7 @@ from videodpo.noise import correlated_noise
 from videodpo.outputs import canonical_safetensors
 
 NAME = "animatediff"
+PIPELINE = "AnimateDiffPipeline"  # the class its base folders hold (videodpo.families.family_of)
 
 # peft full-matches these against module names. `motion`: the attention projections of the temporal
 # (motion) transformers only, never the spatial attention of each frame; `motion_and_spatial`: the
@@ -373,6 +374,35 @@ def encode_frames(vae, frames: torch.Tensor, batch: int = 256) -> torch.Tensor:
 def caption_ids(tokenizer, texts: list[str]) -> torch.Tensor:
     """Token ids exactly as AnimateDiffPipeline makes them (padded to the tokenizer's length)."""
     return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+
+
+def make_base(config, log, clock):
+    """The base stage's model for config.tier: the toy model pretrained on the toy world, or SD1.5 and
+    the motion adapter from the hub. Returns (model, model card, summary for the stage's metrics)."""
+    import warnings
+
+    from videodpo import models
+    from videodpo.families.animatediff import hub as animatediff_hub
+    from videodpo.families.animatediff import pretraining, toy
+
+    section = config.family_section(NAME)
+    if config.model.source == "hub":
+        hub = animatediff_hub.HubModel(**section.hub.model_dump())
+        model = animatediff_hub.load_hub_model(hub)
+        commits = animatediff_hub.hub_commits(hub)
+        for repo, revision in ((hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)):
+            if not animatediff_hub.is_commit(revision) and not Path(repo).is_dir():
+                warnings.warn(
+                    f"animatediff.hub: {repo} at {revision!r} is a branch or tag, so a later run may load other weights "
+                    f"(loaded now: commit {commits[repo]}); pin commits with `python scripts/pin_hub_revisions.py`",
+                    stacklevel=1,
+                )
+        return model, models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
+    world = config.toyworld
+    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
+    schedule = pretraining.PretrainSchedule(**section.pretrain.model_dump())
+    model = pretraining.pretrain_toy_model(arch, schedule, log, clock)
+    return model, models.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise), {}
 
 
 MODEL = AnimateDiff  # the family's model class (videodpo.families.SEAM)

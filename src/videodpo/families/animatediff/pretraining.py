@@ -7,12 +7,7 @@ the spatial layers frozen or slowed. Latents are encoded once and cached between
 
 from __future__ import annotations
 
-import math
-import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -25,9 +20,7 @@ from videodpo.clips import clips_to_tensor
 from videodpo.families.animatediff import AnimateDiff, caption_ids, encode_frames
 from videodpo.families.animatediff import toy
 from videodpo.noise import correlated_noise
-
-StepLogger = Callable[[str, float, int], None]
-
+from videodpo.pretraining import PhaseClock, StepLogger, drop_captions, optimise, optimiser_step
 
 @dataclass(frozen=True)
 class PretrainSchedule:
@@ -54,49 +47,6 @@ class PretrainSchedule:
     layout_timesteps_from: int = 900
 
 
-@dataclass
-class PhaseClock:
-    """Wall seconds spent per (phase, part of a step); the profile of a pretraining run."""
-
-    seconds: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
-    steps: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    @contextmanager
-    def part(self, phase: str, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        self.seconds[phase, name] += time.perf_counter() - started
-
-    def minutes_per_phase(self) -> dict[str, float]:
-        totals: dict[str, float] = defaultdict(float)
-        for (phase, _), seconds in self.seconds.items():
-            totals[phase] += seconds / 60
-        return {phase: round(minutes, 2) for phase, minutes in totals.items()}
-
-
-def _lr_lambda(total: int, warmup: int = 50) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))  # cosine to 0
-
-    return factor
-
-
-def _optimise(params_groups, total_steps: int):
-    optimiser = torch.optim.AdamW(params_groups, weight_decay=0.0)
-    return optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, _lr_lambda(total_steps))
-
-
-def _step(optimiser, lr_schedule, clip_params: list | None = None) -> None:
-    """One optimiser step on the gradients there; clipped to norm 1 over clip_params when given."""
-    if clip_params is not None:
-        torch.nn.utils.clip_grad_norm_(clip_params, 1.0)
-    optimiser.step()
-    lr_schedule.step()
-    optimiser.zero_grad(set_to_none=True)
-
-
 def train_vae(
     vae: AutoencoderKL,
     frames: torch.Tensor,
@@ -108,7 +58,7 @@ def train_vae(
     """frames: float (N, 3, H, W) in [-1, 1]. Reconstruction loss plus a light KL term."""
     clock = clock or PhaseClock()
     vae.train()
-    optimiser, lr = _optimise([{"params": vae.parameters(), "lr": schedule.vae_lr}], schedule.vae_steps)
+    optimiser, lr = optimise([{"params": vae.parameters(), "lr": schedule.vae_lr}], schedule.vae_steps)
     for step in tqdm(range(schedule.vae_steps), desc="base: VAE", unit="step"):
         with clock.part("vae", "data"):
             batch = frames[torch.randint(len(frames), (schedule.vae_batch_frames,), generator=generator)]
@@ -120,7 +70,7 @@ def train_vae(
         with clock.part("vae", "backward"):
             loss.backward()
         with clock.part("vae", "optimiser"):
-            _step(optimiser, lr)
+            optimiser_step(optimiser, lr)
         with clock.part("vae", "logging"):
             if log:
                 log("vae_psnr_db", float(10 * torch.log10(4.0 / mse.detach())), step)
@@ -166,11 +116,6 @@ def v_prediction_loss(
     return F.mse_loss(prediction, target)
 
 
-def _drop_captions(ids: torch.Tensor, empty_ids: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
-    drop = torch.rand(len(ids), generator=generator) < rate
-    return torch.where(drop[:, None], empty_ids[None], ids)
-
-
 def train_image_unet(
     unet: UNet2DConditionModel,
     text_encoder: CLIPTextModel,
@@ -192,11 +137,11 @@ def train_image_unet(
     # direction words (measured: 36× closer than colour words), which no later phase undoes.
     text_encoder.train(schedule.image_trains_text_encoder).requires_grad_(schedule.image_trains_text_encoder)
     params = [*unet.parameters(), *(text_encoder.parameters() if schedule.image_trains_text_encoder else [])]
-    optimiser, lr = _optimise([{"params": params, "lr": schedule.image_lr}], schedule.image_steps)
+    optimiser, lr = optimise([{"params": params, "lr": schedule.image_lr}], schedule.image_steps)
     for step in tqdm(range(schedule.image_steps), desc="base: image UNet", unit="step"):
         with clock.part("image", "data"):
             pick = torch.randint(len(frames), (schedule.image_batch_frames,), generator=generator)
-            batch_ids = _drop_captions(frame_ids[pick], empty_ids, schedule.caption_dropout, generator)
+            batch_ids = drop_captions(frame_ids[pick], empty_ids, schedule.caption_dropout, generator)
             noise = torch.randn(frames[pick].shape, generator=generator)
             timesteps = skewed_timesteps(len(pick), schedule.image_timestep_power, generator)
         with clock.part("image", "forward"):
@@ -204,7 +149,7 @@ def train_image_unet(
         with clock.part("image", "backward"):
             loss.backward()
         with clock.part("image", "optimiser"):
-            _step(optimiser, lr, params)
+            optimiser_step(optimiser, lr, params)
         with clock.part("image", "logging"):
             if log:
                 log("image_loss", loss.item(), step)
@@ -251,12 +196,12 @@ def train_motion(
     unet.train()
     text_encoder.train()
     params = [p for group in groups for p in group["params"]]
-    optimiser, lr = _optimise(groups, schedule.motion_steps)
+    optimiser, lr = optimise(groups, schedule.motion_steps)
     for step in tqdm(range(schedule.motion_steps), desc="base: motion adapter", unit="step"):
         with clock.part("motion", "data"):
             pick = torch.randint(len(latents), (schedule.motion_batch_clips,), generator=generator)
             clips = latents[pick].transpose(1, 2)  # (B, C, F, h, w), as UNetMotionModel wants
-            batch_ids = _drop_captions(ids[pick], empty_ids, schedule.caption_dropout, generator)
+            batch_ids = drop_captions(ids[pick], empty_ids, schedule.caption_dropout, generator)
             noise = correlated_noise(clips.shape, schedule.shared_noise, generator)
             timesteps = sample_timesteps(len(pick), schedule.layout_share, schedule.layout_timesteps_from, generator)
         with clock.part("motion", "forward"):
@@ -265,7 +210,7 @@ def train_motion(
         with clock.part("motion", "backward"):
             loss.backward()
         with clock.part("motion", "optimiser"):
-            _step(optimiser, lr, params)
+            optimiser_step(optimiser, lr, params)
         with clock.part("motion", "logging"):
             if log:
                 log("motion_loss", loss.item(), step)

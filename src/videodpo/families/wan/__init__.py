@@ -1,7 +1,6 @@
-"""Wan 2.1 (a flow-matching video transformer) behind the family seam; in progress, not yet in
-videodpo.families.FAMILIES. What is here: the conditioning, the latents, the flow-matching
-training draw, the sampler step, the LoRA, generation, the guided sampling loop and SDEdit; loading
-and the base stage's pretraining follow.
+"""Wan 2.1 (a flow-matching video transformer) behind the family seam: its base folders hold a
+diffusers WanPipeline (causal 3-D VAE, UMT5 text encoder, WanTransformer3DModel, flow-matching
+Euler scheduler), and every LoRA it trains loads with WanPipeline.load_lora_weights.
 
 Flow matching as Wan trains: at noise level σ = t / 1000, x_t = (1 − σ)·x0 + σ·ε, and the transformer
 predicts the velocity ε − x0. Latents are the VAE's posterior means normalised per channel by the
@@ -10,6 +9,7 @@ VAE's latents_mean and latents_std, as WanPipeline denormalises them before deco
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Sequence
 from contextlib import contextmanager, nullcontext
@@ -17,13 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from videodpo.clips import clips_to_tensor
 from videodpo.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.noise import correlated_noise
 from videodpo.outputs import canonical_safetensors
-from videodpo.families.wan.toy import TEMPORAL_COMPRESSION
+from videodpo.families.wan.frames import latent_frames, latent_segments, pixel_frames_of  # noqa: F401  (the family's frame grouping)
 
+NAME = "wan"
+PIPELINE = "WanPipeline"  # the class its base folders hold (videodpo.families.family_of)
 NUM_TRAIN_TIMESTEPS = 1000
 LORA_ADAPTER = "videodpo"
 # Wan has no separate motion modules: its self-attention runs over all frames' tokens at once, so it
@@ -32,30 +35,6 @@ LORA_TARGETS = {
     "self_attention": r".*blocks\.\d+\.attn1\.(to_q|to_k|to_v|to_out\.0)",
     "self_and_cross_attention": r".*blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)",
 }
-
-
-def latent_frames(pixel_frames: int) -> int:
-    """Latent frames of a clip of 4k + 1 pixel frames: the first alone, then one per four."""
-    if (pixel_frames - 1) % TEMPORAL_COMPRESSION:
-        raise ValueError(f"Wan clips have 4k + 1 frames, not {pixel_frames}")
-    return 1 + (pixel_frames - 1) // TEMPORAL_COMPRESSION
-
-
-def pixel_frames_of(latent_frame: int) -> range:
-    """The pixel frames latent frame j holds: frame 0 alone, then 4j − 3 … 4j."""
-    return range(0, 1) if latent_frame == 0 else range(4 * latent_frame - 3, 4 * latent_frame + 1)
-
-
-def latent_segments(segments: Sequence[range], pixel_frames: int) -> list[range]:
-    """The latent frames of each segment of pixel frames: those whose pixel frames all lie in it. A
-    latent frame that straddles two segments belongs to neither, so a label never teaches frames it
-    did not judge; a segment may then hold no latent frame (an empty range)."""
-    count = latent_frames(pixel_frames)
-    mapped = []
-    for segment in segments:
-        inside = [j for j in range(count) if set(pixel_frames_of(j)) <= set(segment)]
-        mapped.append(range(inside[0], inside[-1] + 1) if inside else range(0))
-    return mapped
 
 
 def load(folder: Path, dtype: torch.dtype = torch.float32) -> "Wan":
@@ -68,7 +47,8 @@ def load(folder: Path, dtype: torch.dtype = torch.float32) -> "Wan":
     except (OSError, ValueError) as error:
         raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint('base')}") from error
     pipe.set_progress_bar_config(disable=True)
-    return Wan(pipe)
+    card = Path(folder) / "videodpo.json"  # the model card (videodpo.models): the frame size it samples
+    return Wan(pipe, resolution=json.loads(card.read_text())["frame_size"] if card.is_file() else None)
 
 
 def load_tokenizer(folder: Path):
@@ -85,8 +65,9 @@ class Wan:
 
     family = "wan"
 
-    def __init__(self, pipe) -> None:
+    def __init__(self, pipe, resolution: int | None = None) -> None:
         self.pipe = pipe
+        self.resolution = resolution  # the frame size it samples when none is asked (WanPipeline has no default of its own)
 
     @property
     def denoiser(self) -> torch.nn.Module:
@@ -227,13 +208,17 @@ class Wan:
     @torch.no_grad()
     def generate(
         self, prompts: list[str], seeds: list[int], frames: int, steps: int, guidance_scale: float, shared_noise: float,
-        resolution: int, batch_size: int = 8,
+        batch_size: int = 8, desc: str = "sampling", resolution: int | None = None,
     ) -> np.ndarray:
-        """One clip per (prompt, seed): uint8 (N, F, H, W, 3). Same prompt and seed → same clip."""
+        """One clip per (prompt, seed): uint8 (N, F, H, W, 3), H = W = resolution (default: the size the
+        model was made for). Same prompt and seed → same clip."""
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        resolution = resolution or self.resolution
+        if resolution is None:
+            raise ValueError("this Wan model has no frame size of its own: pass resolution")
         clips = []
-        for start in range(0, len(prompts), batch_size):
+        for start in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch"):
             latents = torch.cat([self.initial_latents(frames, seed, shared_noise, resolution) for seed in seeds[start : start + batch_size]])
             output = self.pipe(
                 prompt=prompts[start : start + batch_size], num_frames=frames, height=resolution, width=resolution,
@@ -331,6 +316,25 @@ class Wan:
             frames = self.decode(final)  # (B, F, 3, H, W) in [-1, 1]
             clips.append(((frames.permute(0, 1, 3, 4, 2) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
         return np.concatenate(clips)
+
+
+def make_base(config, log, clock):
+    """The base stage's model for config.tier: the toy Wan pretrained on the toy world, or the hub Wan.
+    Returns (model, model card, summary for the stage's metrics)."""
+    from videodpo import models
+    from videodpo.families.wan import pretraining, toy
+
+    section = config.family_section(NAME)
+    if config.model.source == "hub":
+        from videodpo.families.wan import hub
+
+        model, commits = hub.load_hub_model(section.hub)
+        return model, models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
+    world = config.toyworld
+    arch = toy.ToyWanArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
+    schedule = pretraining.WanPretrainSchedule(**section.pretrain.model_dump())
+    model = pretraining.pretrain_toy_wan(arch, schedule, log, clock)
+    return model, models.ModelCard("toy", world.frames, world.frame_size, 0.0), {}
 
 
 MODEL = Wan  # the family's model class (videodpo.families.SEAM)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
 from transformers import CLIPTokenizer, UMT5Config, UMT5EncoderModel
 
-TEMPORAL_COMPRESSION = 4
+from videodpo.families.wan.frames import TEMPORAL_COMPRESSION
 
 
 @dataclass(frozen=True)
