@@ -27,7 +27,8 @@ def test_committed_params_are_valid_and_use_the_cpu_preset():
     [("t4", 10, 8, 256, 4, 50, "fp16"), ("l4", 50, 16, 512, 16, 200, "bf16"), ("a100", 200, 16, 512, 32, 500, "bf16")],
 )
 def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution, rank, steps, precision):
-    config = config_from_params(params_with(lambda p: p.update(tier=tier)))  # what `dvc exp run -S tier=…` changes
+    # what `dvc exp run -S tier=… -S 'families=[animatediff]'` changes (wan needs bf16: not on t4)
+    config = config_from_params(params_with(lambda p: p.update(tier=tier, families=["animatediff"])), family="animatediff")
     assert config.model.source == "hub" and config.training.gradient_checkpointing
     assert (config.data.num_pairs, config.data.frames, config.data.resolution) == (pairs, frames, resolution)
     assert (config.model.lora_rank, config.training.max_steps, config.training.mixed_precision) == (rank, steps, precision)
@@ -36,9 +37,34 @@ def test_gpu_tier_presets_compose_the_seed_table(tier, pairs, frames, resolution
     assert config.training.memory_optimized == PARAMS["training"]["memory_optimized"]
 
 
+@pytest.mark.parametrize("tier, frames, resolution", [("l4", 17, 480), ("a100", 33, 480)])
+def test_wan_reads_its_own_clip_length_and_size_from_its_overrides_and_animatediff_the_tiers(tier, frames, resolution):
+    params = params_with(lambda p: p.update(tier=tier))
+    wan = config_from_params(params, family="wan")
+    assert (wan.data.frames, wan.data.resolution, wan.training.mixed_precision) == (frames, resolution, "bf16")
+    assert wan.family == "wan" and wan.family_section().hub.base == "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
+    animatediff = config_from_params(params, family="animatediff")
+    assert (animatediff.data.frames, animatediff.data.resolution) == (PARAMS["tiers"][tier]["data"]["frames"], PARAMS["tiers"][tier]["data"]["resolution"])
+    cpu = config_from_params(committed_params(), family="wan")
+    assert cpu.data.frames == cpu.toyworld.frames == 9 and config_from_params(committed_params(), family="animatediff").toyworld.frames == 8
+
+
+def test_wan_on_a_tier_without_bf16_is_refused_at_once_with_the_reason_and_the_way_out():
+    with pytest.raises(ConfigError, match=r"(?s)model family wan.*tiers\.t4\.training\.mixed_precision: fp16.*needs bf16.*families=\[animatediff\]"):
+        config_from_params(params_with(lambda p: p.update(tier="t4")))
+
+
 @pytest.mark.parametrize(
     "change, named",
     [
+        (lambda p: p.update(families=["animatediff", "sora"]), "unknown ['sora']; list one or more of the known model families: animatediff, wan"),
+        (lambda p: p.update(families=[]), "families: Value error, an empty list"),
+        (lambda p: p["wan"]["toy"].update(heads=0), "wan.toy.heads"),
+        (lambda p: p["dense_dpo"].update(segment_frames=2), "dense_dpo.segment_frames: 2 does not fit Wan's latent grouping of 9 frames"),
+        (lambda p: p.update(tier="l4") or p["wan"]["overrides"]["tiers"]["l4"]["data"].update(frames=16),
+         "data.frames: 16 (tier l4), but Wan's VAE makes clips of 4k + 1 frames: set wan.overrides.tiers.l4.data.frames to 13 or 17"),
+        (lambda p: p.update(tier="l4") or p["wan"]["overrides"]["tiers"]["l4"]["data"].update(resolution=500),
+         "set wan.overrides.tiers.l4.data.resolution to 496"),
         (lambda p: p.update(tier="h100"), "tier: 'h100'"),
         (lambda p: p["training"].update(beta=-1), "training.beta"),
         (lambda p: p["model"].update(source="local"), "model.source"),
