@@ -92,7 +92,7 @@ def test_wan_on_a_tier_without_bf16_is_refused_at_once_with_the_reason_and_the_w
         (lambda p: p["reward_models"].update(dino={}), "reward_models.dino: unknown key"),
         (lambda p: p["dense_dpo"].update(eta=0.0), "dense_dpo.eta"),
         (lambda p: p["dense_dpo"].update(eta=1.2), "dense_dpo.eta"),
-        (lambda p: p["dense_dpo"].update(segment_frames=3), "dense_dpo.segment_frames 3 does not divide the tier's 8 frames"),
+        (lambda p: p["dense_dpo"].update(segment_frames=3), "dense_dpo.segment_frames: 3 does not divide the clips' 8 frames: pick a divisor of 8"),
         (lambda p: p["dense_dpo"].update(labeller="gpt"), "dense_dpo.labeller: Value error, not a labeller; name one of warping_error, oracle, or your own as module:function"),
         (lambda p: p["dense_dpo"].update(tie_margin=-0.1), "dense_dpo.tie_margin"),
         (lambda p: p["dense_dpo"].update(labeller="oracle") or p.update(tier="t4"), "dense_dpo.labeller oracle reads toy-world clips only"),
@@ -178,7 +178,8 @@ def test_training_validates_on_the_tiers_training_prompt_set():
 
     for method in ("dpo", "vader", "dense_dpo"):
         for tier, expected in (("cpu", "prompts/train/toy.txt"), ("t4", "prompts/train/hub.txt")):
-            train = branch_settings(config_from_params(params_with(lambda p: p.update(tier=tier))), method)["train"]
+            config = config_from_params(params_with(lambda p: p.update(tier=tier, families=["animatediff"])), family="animatediff")
+            train = branch_settings(config, method)["train"]
             assert train.validation_prompts == expected, (method, tier)
 
 
@@ -196,12 +197,16 @@ def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
     assert queries["pairs"] != committed["pairs"]
 
 
-def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path):
+def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path, monkeypatch):
     from stage_scripts import load_stage
+    from videodpo import layout
     from videodpo.methods import branch_settings, read_stage_settings
 
-    settings = branch_settings(config_from_params(committed_params()), "dpo")
-    load_stage("settings").write_branch_settings(tmp_path / "dpo", "dpo", settings)
-    assert read_stage_settings(tmp_path / "dpo", "dpo", "train") == settings["train"]
+    monkeypatch.chdir(tmp_path)
+    settings = branch_settings(config_from_params(committed_params(), family="wan"), "dpo")
+    branch = layout.branch("wan", "dpo")
+    load_stage("settings").write_branch_settings(branch.settings, "dpo", settings)
+    assert (tmp_path / "data/wan/settings/dpo/train.json").is_file()
+    assert read_stage_settings(branch, "train") == settings["train"]
     with pytest.raises(FileNotFoundError, match=r"settings@animatediff-dpo"):
-        read_stage_settings(tmp_path / "nothing", "dpo", "train")
+        read_stage_settings(layout.branch("animatediff", "dpo"), "train")

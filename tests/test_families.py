@@ -67,11 +67,14 @@ def test_every_family_offers_the_seam_and_its_model_of_the_toy_world_answers_thr
 
     from videodpo import families
 
-    for name, module in families.FAMILIES.items():
+    assert families.known() == ("animatediff", "wan")
+    for name in families.known():
+        module = families.family_module(name)
         missing = [member for member in families.SEAM if not hasattr(module.MODEL, member)]
         assert not missing, f"family {name}: its model lacks {missing}"
-        assert callable(module.load) and callable(module.load_tokenizer)
-    assert isinstance(toy_model, families.FAMILIES["animatediff"].MODEL)
+        assert not [member for member in families.PACKAGE if not hasattr(module, member)], f"family {name}'s package"
+        assert module.NAME == name and callable(families.family_settings(name))
+    assert isinstance(toy_model, families.family_module("animatediff").MODEL)
     clips = torch.randint(0, 256, (1, 8, 32, 32, 3), dtype=torch.uint8).numpy()
     latents = toy_model.encode_clips(clips)
     assert latents.shape[2] == toy_model.latent_frames(8)

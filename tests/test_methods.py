@@ -8,7 +8,7 @@ import pytest
 import yaml
 from committed import committed_params
 
-from videodpo import code_closure, methods
+from videodpo import code_closure, layout, methods
 from videodpo.config import Config, ConfigError, config_from_params
 
 ROOT = Path(__file__).parents[1]
@@ -24,15 +24,20 @@ def test_the_committed_methods_are_the_modules_of_the_methods_folder_and_the_con
     assert set(Config().methods) == set(methods.known())
 
 
-def test_dvc_plots_draw_every_committed_methods_validation_curve():
-    """dvc.yaml's top-level plots name each method's validation.csv (DVC cannot expand them from
-    `methods`): a method listed in params.yaml must have its curve there."""
+def test_dvc_plots_draw_every_committed_methods_validation_curve_in_every_family():
+    """dvc.yaml's top-level plots name each branch's validation.csv (DVC cannot expand them from
+    `families` and `methods`): a method listed in params.yaml must have its curve there, in each family."""
     plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    params = committed_params()
+    branches = [layout.branch(f, m) for f in params["families"] for m in params["methods"]]
+    charts = 0
     for plot in plots:
         (title, body), = plot.items()
         files = [path for path in body["y"] if path.endswith("validation.csv")]
         if files:
-            assert sorted(files) == sorted(f"plots/train/animatediff/{m}/validation.csv" for m in committed_params()["methods"]), title
+            charts += 1
+            assert sorted(files) == sorted(str(b.train_plots / "validation.csv") for b in branches), title
+    assert charts == 2
 
 
 @pytest.mark.parametrize("name", methods.known())
