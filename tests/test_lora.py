@@ -60,8 +60,10 @@ def test_saved_lora_reloads_into_the_base_model_and_reproduces_the_output(toy_mo
 
 
 def test_loading_lora_from_an_empty_folder_names_the_stage_to_run(toy_model, tmp_path):
-    with pytest.raises(DamagedFileError, match="dvc repro --force train@animatediff-"):
-        copy.deepcopy(toy_model).load_lora(tmp_path)
+    folder = tmp_path / "models/animatediff/lora/dpo"
+    folder.mkdir(parents=True)
+    with pytest.raises(DamagedFileError, match="dvc repro --force train@animatediff-dpo"):
+        copy.deepcopy(toy_model).load_lora(folder)
 
 
 def test_the_same_lora_saves_to_the_same_bytes(lora_model, tmp_path):

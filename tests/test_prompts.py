@@ -64,6 +64,15 @@ def test_the_hub_sets_are_disjoint_and_cover_every_kind_of_scene_in_both():
     assert max(len(p.split()) for p in train.prompts + evaluation.prompts) <= 12
 
 
+BASE = "models/animatediff/base"
+
+
+def save_base_tokenizer(folder: Path) -> None:
+    """What a prompt check reads of a base folder: its pipeline's class and its tokenizer (no weights)."""
+    toy.build_toy_tokenizer().save_pretrained(folder / "tokenizer")
+    (folder / "model_index.json").write_text('{"_class_name": "AnimateDiffPipeline"}')
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -88,7 +97,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
     """models/animatediff/base here holds only its card and tokenizer: had the stage reached the model, it would
     fail on the missing weights instead. Each split reads its own set (test: prompts.eval, dev: prompts.dev)."""
     monkeypatch.chdir(tmp_path)
-    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/animatediff/base/tokenizer")
+    save_base_tokenizer(tmp_path / BASE)
     models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(tmp_path / "models/animatediff/base")
     if train is not None:
         write(tmp_path / "train.txt", train)
@@ -96,7 +105,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
     for name, file in files.items():
         write(tmp_path / file, evaluation if name == split else "a horse in a field\n")
     with pytest.raises(prompts.PromptError) as error:
-        prompts.split_prompts(PromptSettings(train="train.txt", eval=files["test"], dev=files["dev"]), split, "toy")
+        prompts.split_prompts(PromptSettings(train="train.txt", eval=files["test"], dev=files["dev"]), split, "toy", BASE)
     for pattern in named:  # the split's own file is named
         pattern = pattern.replace(r"eval\.txt", re.escape(files[split]))
         assert re.search(pattern, str(error.value)), (pattern, str(error.value))
@@ -106,13 +115,13 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
 
 def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    toy.build_toy_tokenizer().save_pretrained(tmp_path / "models/animatediff/base/tokenizer")
+    save_base_tokenizer(tmp_path / BASE)
     card = models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5)
     write(tmp_path / "train.txt", f"a dog\n{TOO_LONG}\n")
     with pytest.raises(prompts.PromptError, match=r"train\.txt:2: \d+ tokens"):
-        prompts.training_prompts("train.txt", card.source)
+        prompts.training_prompts("train.txt", card.source, BASE)
     write(tmp_path / "train.txt", "a dog\n# fine\na cat\n")
-    assert prompts.training_prompts("train.txt", card.source).prompts == ["a dog", "a cat"]
+    assert prompts.training_prompts("train.txt", card.source, BASE).prompts == ["a dog", "a cat"]
 
 
 def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_cannot_render(tmp_path):

@@ -100,3 +100,11 @@ class Branch:
 
 def branch(family: str, method: str) -> Branch:
     return Family(family).branch(method)
+
+
+def lora_stage(folder: str | Path) -> str:
+    """The stage that writes a LoRA folder: train@<family>-<method> for models/<family>/lora/<method>
+    (a folder elsewhere is named as if it were its family's)."""
+    folder = Path(folder)
+    family = folder.parent.parent.name if folder.parent.name == "lora" else "<family>"
+    return f"train@{family}-{folder.name}"

@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
 from videodpo.clips import clips_to_tensor
+from videodpo import layout
 from videodpo.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.noise import correlated_noise
 from videodpo.outputs import canonical_safetensors
@@ -147,7 +148,7 @@ class AnimateDiff:
     def load_lora(self, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
         """Load a LoRA written by save_lora and make it the active adapter."""
         folder = Path(folder)
-        made_by = f"train@{folder.name}"
+        made_by = layout.lora_stage(folder)
         if not any(folder.glob("*.safetensors")):
             raise DamagedFileError(f"no LoRA weights in {folder}; {remake_hint(made_by)}")
         try:
