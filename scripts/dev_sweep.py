@@ -1,13 +1,14 @@
 """Choose a method's settings on the dev split: run each candidate setting as a DVC experiment up to
 `evaluate@dev` (no test clip is sampled or scored), and pick by a rule fixed before the runs.
 
-    python scripts/dev_sweep.py dense_dpo        # one sweep of SWEEPS; writes docs/measured/sweep_dense_dpo.json
+    python scripts/dev_sweep.py dense_dpo                # one sweep of SWEEPS on animatediff; writes docs/measured/animatediff/sweep_dense_dpo.json
+    python scripts/dev_sweep.py dpo --family wan         # on the wan family: docs/measured/wan/sweep_dpo.json
     python scripts/dev_sweep.py --list
 
 The rule: among the candidates whose dev changes keep the video (motion and the oracle's travel
 within ±10 %, contrast within ±5 %, adherence at most 2 points below the base), the lowest warping
 error. Each candidate changes the committed params.yaml as its name says; the sweep's method runs
-alone (`methods=[<method>]`), and its figures are its change from the base on dev with paired 95 %
+alone in its family (`families=[<family>]`, `methods=[<method>]`), and its figures are its change from the base on dev with paired 95 %
 intervals. Run from a committed workspace: every experiment branches from the commit, and an
 interrupted sweep resumes (finished candidates are read from their experiment refs).
 """
@@ -63,16 +64,16 @@ def choose(runs: dict[str, dict]) -> str | None:
     return min(kept, key=lambda name: runs[name]["change"]["warping_error"]["relative"], default=None)
 
 
-def sweep(name: str) -> dict:
+def sweep(name: str, family: str) -> dict:
     method, candidates = SWEEPS[name]
     runs = {}
     with experiments_on_the_commit() as commit:
         for candidate, overrides in candidates.items():
-            label = f"dev-{name}-{candidate}".replace("=", "-").replace(".", "_")
-            ref = run_experiment(label, [f"methods=[{method}]", *overrides], "evaluate@dev")
-            evaluation = read_json(ref, "metrics/eval_dev.json")
+            label = f"dev-{family}-{name}-{candidate}".replace("=", "-").replace(".", "_")
+            ref = run_experiment(label, [f"families=[{family}]", f"methods=[{method}]", *overrides], f"evaluate@{family}-dev")
+            evaluation = read_json(ref, f"metrics/{family}/eval_dev.json")
             result = evaluation["methods"][method]
-            pairs = read_json(ref, f"metrics/pairs_{method}.json")
+            pairs = read_json(ref, f"metrics/{family}/pairs_{method}.json")
             runs[candidate] = {
                 "overrides": overrides,
                 "experiment": ref,
@@ -83,7 +84,7 @@ def sweep(name: str) -> dict:
                 "motion_bias": pairs.get("motion_bias"),
             }
     return {
-        "method": method, "split": "dev", "n_samples": evaluation["n_samples"], "commit": commit,
+        "family": family, "method": method, "split": "dev", "n_samples": evaluation["n_samples"], "commit": commit,
         "rule": "the lowest dev warping error among the candidates with motion and travel within ±10 %, contrast within "
                 "±5 % and adherence at most 2 points below the base",
         "runs": runs, "chosen": choose(runs),
@@ -93,14 +94,15 @@ def sweep(name: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep", nargs="?", choices=sorted(SWEEPS))
+    parser.add_argument("--family", default="animatediff", help="the model family whose branch is swept (default: animatediff)")
     parser.add_argument("--list", action="store_true", help="print the sweeps and their candidates")
     args = parser.parse_args()
     if args.list or not args.sweep:
         for name, (method, candidates) in SWEEPS.items():
             print(f"{name} ({method}): " + ", ".join(candidates))
         return 0
-    report = sweep(args.sweep)
-    path = ROOT / "docs/measured" / f"sweep_{args.sweep}.json"
+    report = sweep(args.sweep, args.family)
+    path = ROOT / "docs/measured" / args.family / f"sweep_{args.sweep}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     for candidate, run in report["runs"].items():

@@ -41,12 +41,12 @@ def summary(clips: np.ndarray) -> dict[str, float]:
 
 @torch.no_grad()
 def main() -> None:
-    config = load_config()
-    card = models.ModelCard.load("models/base")
-    folder = Path("results/samples/dev/base")  # analysis reads dev, never test
+    config = load_config(family="animatediff")
+    card = models.ModelCard.load("models/animatediff/base")
+    folder = Path("results/animatediff/samples/dev/base")  # analysis reads dev, never test
     clips = load_file(str(folder / "clips.safetensors"))["clips"]
     samples = json.loads((folder / "samples.json").read_text())
-    model = families.load_base("models/base")
+    model = families.load_base("models/animatediff/base")
     pipe = model.pipe  # this analysis samples through the AnimateDiff pipeline with latents of its own
     latents = torch.cat([model.initial_latents(card.frames, s["seed"], card.shared_noise) for s in samples])
     offsets = latents.mean(dim=(3, 4), keepdim=True)

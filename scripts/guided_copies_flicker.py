@@ -8,7 +8,7 @@ two copies per clip as make_pairs@dense_dpo makes them (params `sample`: steps, 
 setting: warping error of each copy, brightness jitter (mean |Δ| of per-frame mean brightness, 0-255),
 motion, and how far the two copies of one ground truth differ per transition in warping error and
 in motion. The base's own samples of the evaluation captions are the yardstick
-(the dev split's, `results/samples/dev/base`).
+(the dev split's, `results/animatediff/samples/dev/base`).
 """
 
 from __future__ import annotations
@@ -40,16 +40,16 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--settings", nargs="+", default=["0.6:model", "0.6:0", "0.75:0", "0.9:model"])
     args = parser.parse_args()
-    config = load_config()
-    card, world, sampler = models.ModelCard.load("models/base"), config.toyworld, config.sample
-    model = families.load_base("models/base", torch.float32)
+    config = load_config(family="animatediff")
+    card, world, sampler = models.ModelCard.load("models/animatediff/base"), config.toyworld, config.sample
+    model = families.load_base("models/animatediff/base", torch.float32)
     captions = toyworld.train_captions()
     picked = captions[:: max(1, len(captions) // args.clips)][: args.clips]
     truth = guided_pairs.toy_ground_truth(
         picked, len(picked), list(range(1000, 1000 + len(picked))), card.frames, card.frame_size, world.radius, world.speed
     )
     print(f"ground truth ({len(picked)} clips): {describe(truth.clips)}")
-    print(f"base samples (results/samples/dev/base): {describe(load_file('results/samples/dev/base/clips.safetensors')['clips'])}")
+    print(f"base samples (results/animatediff/samples/dev/base): {describe(load_file('results/animatediff/samples/dev/base/clips.safetensors')['clips'])}")
     for setting in args.settings:
         eta_text, share_text = setting.split(":")
         share = card.shared_noise if share_text == "model" else float(share_text)

@@ -232,14 +232,14 @@ def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, d
     return "\n".join(rows)
 
 
-def sweep_section(name: str, sweep: dict, test: dict) -> str:
+def sweep_section(name: str, sweep: dict, test: dict, family: str) -> str:
     """docs/measured/sweep_<name>.json (scripts/dev_sweep.py): the candidates on dev, the rule's choice, and
     the committed (chosen) setting's test figure beside its dev one."""
     method = sweep["method"]
     keys = [key for key, _ in SPLIT_MEASURES if key != "adherence"]
     labels = dict(SPLIT_MEASURES)
     rows = [
-        f"**`{name}` on dev** (`docs/measured/sweep_{name}.json`, `python scripts/dev_sweep.py {name}`; `{method}` alone, "
+        f"**`{name}` on dev** (`docs/measured/{family}/sweep_{name}.json`, `python scripts/dev_sweep.py {name} --family {family}`; `{method}` alone, "
         f"{sweep['n_samples']} dev samples): the rule, fixed before the runs: {sweep['rule']}.",
         "",
         "| candidate | " + " | ".join(labels[key] for key in keys) + " | adherence (points) | labels | pairs' motion bias | keeps the video |",
@@ -264,11 +264,11 @@ def sweep_section(name: str, sweep: dict, test: dict) -> str:
     return "\n".join(rows)
 
 
-def training_seeds_section(report: dict) -> str:
+def training_seeds_section(report: dict, family: str) -> str:
     """docs/measured/training_seeds.json (scripts/training_seeds.py): each method trained at several seeds, scored on test."""
     keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
     rows = [
-        f"**Training seeds** (`docs/measured/training_seeds.json`, `python scripts/training_seeds.py`; {report['split']} split, "
+        f"**Training seeds** (`docs/measured/{family}/training_seeds.json`, `python scripts/training_seeds.py --family {family}`; {report['split']} split, "
         f"{report['n_samples']} samples): each method's committed settings trained at seeds {', '.join(map(str, report['seeds']))} "
         "(the seed parameter named; seed 0 is the committed run), so a reader sees how far one run moves by luck. "
         "Change of the mean from the base with its paired 95 % bootstrap interval; the last row per method is the spread of "
@@ -286,11 +286,11 @@ def training_seeds_section(report: dict) -> str:
     return "\n".join(rows)
 
 
-def replication_section(report: dict) -> str:
+def replication_section(report: dict, family: str) -> str:
     """docs/measured/replication.json (scripts/replicate.py): the committed models on a third seed range, against test."""
     keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
     rows = [
-        f"**Replication on fresh seeds** (`docs/measured/replication.json`, `PYTHONPATH=src python scripts/replicate.py`): the committed base and LoRAs "
+        f"**Replication on fresh seeds** (`docs/measured/{family}/replication.json`, `PYTHONPATH=src python scripts/replicate.py --family {family}`): the committed base and LoRAs "
         f"sampled anew on {report['n_samples']} samples of the evaluation prompts with seeds of a third range "
         f"({report['first_seed']}…), neither dev nor test. Per measure: the test change, the replication's, and whether the "
         "replication's lies within the test interval. Both are draws of as many samples: their difference spreads √2 times as "
@@ -310,12 +310,12 @@ def replication_section(report: dict) -> str:
     return "\n".join(rows)
 
 
-def vjepa_line(report: dict) -> str:
+def vjepa_line(report: dict, family: str) -> str:
     names = {"ground_truth": "held-out ground truth", "base": "base samples", "jittered": "the same samples jittered"}
     losses = ", ".join(f"{names[k]} {report['loss'][k]:.3f} (n = {report['n'][k]})" for k in names if k in report["loss"])
     order = "ranks them in that order" if report["ranks_in_order"] else "does **not** rank them in that order"
     return (
-        f"**The `vjepa` reward's scorer** (`metrics/vjepa.json`; {report['scorer']}): masked-prediction loss, lower = steadier: "
+        f"**The `vjepa` reward's scorer** (`metrics/{family}/vjepa.json`; {report['scorer']}): masked-prediction loss, lower = steadier: "
         f"{losses}; it {order}, and scores {percent(report['jittered_scored_worse_than_its_clip'])} of jittered clips "
         "worse than the clip they were made from."
     )
@@ -328,56 +328,58 @@ def read_json(path: Path) -> dict | None:
 BAR_KEYS = ("warping_error", "frame_difference", "motion", "contrast", "adherence")
 
 
-def results_section() -> str:
+def family_results(family: str) -> str:
+    """One family's tables: its methods against its own base, and where its figures come from."""
     parts = []
-    metrics = read_json(ROOT / "metrics/eval_test.json") or {}
-    dev = read_json(ROOT / "metrics/eval_dev.json") or {}
+    metrics_dir, measured = f"metrics/{family}", f"docs/measured/{family}"
+    metrics = read_json(ROOT / metrics_dir / "eval_test.json") or {}
+    dev = read_json(ROOT / metrics_dir / "eval_dev.json") or {}
     methods = list(metrics.get("methods", {}))
     if methods:
-        costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
+        costs = {m: read_json(ROOT / metrics_dir / f"train_{m}.json") or {} for m in methods}
         samples = f"{metrics['n_samples']} test samples"
         if dev:
             parts.append(
-                f"**Dev and test, side by side** (`metrics/eval_dev.json`, `metrics/eval_test.json`): settings were chosen on the "
+                f"**Dev and test, side by side** (`{metrics_dir}/eval_dev.json`, `{metrics_dir}/eval_test.json`): settings were chosen on the "
                 f"{dev['n_samples']} dev samples, so a dev figure carries that choice; the {metrics['n_samples']} test samples (other "
                 "seeds) are what the project reports. Change of the mean from the base with its paired 95 % bootstrap interval:\n\n"
                 + splits_table(dev, metrics)
             )
         parts.append(
-            "**Every method against the base, test split** (`metrics/eval_test.json`, `metrics/train_<method>.json`; the same "
+            f"**Every method against the base, test split** (`{metrics_dir}/eval_test.json`, `{metrics_dir}/train_<method>.json`; the same "
             f"{samples}, prompts, seeds and starting noise for every model; change of the "
             "mean with its paired 95 % bootstrap interval):\n\n" + methods_table(metrics, costs)
         )
-        parts.append("**Every measure, test split** (`metrics/eval_test.json`):\n\n" + eval_table(metrics))
+        parts.append(f"**Every measure, test split** (`{metrics_dir}/eval_test.json`):\n\n" + eval_table(metrics))
         if all(key in metrics["base"] for key in BAR_KEYS):
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
-        for path in sorted((ROOT / "docs/measured").glob("sweep_*.json")):
-            parts.append(sweep_section(path.stem.removeprefix("sweep_"), json.loads(path.read_text()), metrics))
-        seeds = read_json(ROOT / "docs/measured/training_seeds.json")
+        for path in sorted((ROOT / measured).glob("sweep_*.json")):
+            parts.append(sweep_section(path.stem.removeprefix("sweep_"), json.loads(path.read_text()), metrics, family))
+        seeds = read_json(ROOT / measured / "training_seeds.json")
         if seeds:
-            parts.append(training_seeds_section(seeds))
-        replication = read_json(ROOT / "docs/measured/replication.json")
+            parts.append(training_seeds_section(seeds, family))
+        replication = read_json(ROOT / measured / "replication.json")
         if replication:
-            parts.append(replication_section(replication))
-        strips = " ".join(f"![base | {m}](plots/eval/test/side_by_side/{m}.gif)" for m in methods)
+            parts.append(replication_section(replication, family))
+        strips = " ".join(f"![base | {m}](plots/eval/{family}/test/side_by_side/{m}.gif)" for m in methods)
         parts.append(
             "**What to look at**: per method, base (left) and the method (right) on the same test samples "
-            f"(`plots/eval/test/side_by_side/<method>.gif`), and every test sample's warping error against the base's:\n\n{strips}\n\n"
-            "![warping error per sample](plots/eval/test/warping_error_per_sample.png)"
+            f"(`plots/eval/{family}/test/side_by_side/<method>.gif`), and every test sample's warping error against the base's:\n\n{strips}\n\n"
+            f"![warping error per sample](plots/eval/{family}/test/warping_error_per_sample.png)"
         )
         if (ROOT / "plots/eval/validation.png").is_file():
             parts.append(
-                "**Validation during training** (`plots/train/<method>/validation.csv`, drawn by `validation_curves`): warping error of the "
+                f"**Validation during training** (`plots/train/{family}/<method>/validation.csv`, drawn by `validation_curves`): warping error of the "
                 "first 8 training prompts, seeds disjoint from the pairs' and from both evaluation splits', against training seconds and against the data "
                 "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
             )
-    reports = {m: read_json(ROOT / f"metrics/pairs_{m}.json") for m in methods}
+    reports = {m: read_json(ROOT / metrics_dir / f"pairs_{m}.json") for m in methods}
     if sum(1 for m in methods if m in PREFERENCE_METHODS and reports[m]) > 1:
-        costs = {m: read_json(ROOT / f"metrics/train_{m}.json") or {} for m in methods}
+        costs = {m: read_json(ROOT / metrics_dir / f"train_{m}.json") or {} for m in methods}
         parts.append(
-            "**The DPO methods at the same optimiser steps** (`metrics/pairs_<method>.json`, `metrics/train_<method>.json`, "
-            "`metrics/eval_test.json`: test split). Motion bias: the mean motion of the preferred clip (or segment) minus the rejected one in the "
+            f"**The DPO methods at the same optimiser steps** (`{metrics_dir}/pairs_<method>.json`, `{metrics_dir}/train_<method>.json`, "
+            f"`{metrics_dir}/eval_test.json`: test split). Motion bias: the mean motion of the preferred clip (or segment) minus the rejected one in the "
             "training pairs; negative means the labels favour clips that move less. `dpo`'s losers are made, not labelled. "
             "Changes against the base with their 95 % CIs:\n\n"
             + preference_table(metrics, {m: r for m, r in reports.items() if r}, costs)
@@ -388,20 +390,30 @@ def results_section() -> str:
             continue  # a labelled maker: in the table above
         if report and "queries" in report:
             parts.append(
-                f"**Training queries of `{method}`** (`metrics/pairs_{method}.json`): {report['queries']} (caption, seed) queries; "
+                f"**Training queries of `{method}`** (`{metrics_dir}/pairs_{method}.json`): {report['queries']} (caption, seed) queries; "
                 f"the reference model's clips from the same noise, which the appearance guard compares with, have warping error "
                 f"{report['reference_warping_error']:.2f} and frame difference {report['reference_frame_difference']:.2f}."
             )
         elif report:
-            parts.append(f"**Preference pairs of `{method}`** (`metrics/pairs_{method}.json`; pairs that fail a check are "
+            parts.append(f"**Preference pairs of `{method}`** (`{metrics_dir}/pairs_{method}.json`; pairs that fail a check are "
                          "dropped before training):\n\n" + pairs_table(report))
-    scorer = read_json(ROOT / "metrics/vjepa.json")
+    scorer = read_json(ROOT / metrics_dir / "vjepa.json")
     if scorer:
-        parts.append(vjepa_line(scorer))
-    base = read_json(ROOT / "metrics/base.json")
+        parts.append(vjepa_line(scorer, family))
+    base = read_json(ROOT / metrics_dir / "base.json")
     if base:
-        parts.append("**The base model** (`metrics/base.json`):")
-        parts.append(base_table(base, read_json(ROOT / "plots/base/training/metrics.json")))
+        parts.append(f"**The base model** (`{metrics_dir}/base.json`):")
+        parts.append(base_table(base, read_json(ROOT / f"plots/base/{family}/training/metrics.json")))
+    return "\n\n".join(parts)
+
+
+def results_section() -> str:
+    """Every family listed in params.yaml: each method against its own family's base."""
+    import yaml
+
+    families = yaml.safe_load((ROOT / "params.yaml").read_text())["families"]
+    sections = [(family, family_results(family)) for family in families]
+    parts = [f"#### {family}\n\n{text}" for family, text in sections if text]
     return "\n\n".join(parts) or "_No results yet: run `dvc repro`._"
 
 

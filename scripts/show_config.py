@@ -3,6 +3,7 @@ merged in, validated exactly as the stages validate it.
 
     PYTHONPATH=src python scripts/show_config.py -S tier=t4
     PYTHONPATH=src python scripts/show_config.py -S tier=a100 -S training.memory_optimized=false --json
+    PYTHONPATH=src python scripts/show_config.py --family wan    # as wan's stages read it (its overrides merged)
 
 `-S` takes the same form as `dvc exp run -S`, so this shows what that experiment's stages will read.
 """
@@ -38,12 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-S", "--set-param", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    parser.add_argument("--family", help="the settings as this model family's stages read them (its section's overrides merged)")
     args = parser.parse_args(argv)
     params = yaml.safe_load(Path(args.params).read_text()) or {}
     for assignment in args.set_param:
         set_param(params, assignment)
     try:
-        config = config_from_params(params)
+        config = config_from_params(params, args.family)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
     settings = config.model_dump(mode="json")

@@ -1,4 +1,4 @@
-"""Try one VADER setting quickly: train a LoRA on models/base with train_vader_lora, then compare the
+"""Try one VADER setting quickly: train a LoRA on models/animatediff/base with train_vader_lora, then compare the
 policy with the base on held-out samples (same prompts, seeds and noise). What docs/vader.md's
 tables were measured with; each run prints one RESULT line of relative changes in %.
 
@@ -37,7 +37,7 @@ def main(args: list[str]) -> None:
         frames=8, num_inference_steps=get("nsteps", 10), guidance_scale=4.0, shared_noise=0.5,
         backprop=get("backprop", "all"), backprop_steps=get("k", 1), decode_frames=get("window", 0),
     )
-    model = families.load_base(get("base", "models/base"))
+    model = families.load_base(get("base", "models/animatediff/base"))
     captions = [c.text for c in toyworld.train_captions()]
     count = get("queries", 64)
     prompts = [captions[i % len(captions)] for i in range(count)]

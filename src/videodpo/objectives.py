@@ -7,6 +7,7 @@ Salesforce's Diffusion-DPO code (which multiplies by 0.5 inside), so β = 2500 h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,13 +28,22 @@ def per_sample_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return (prediction.float() - target.float()).pow(2).flatten(1).mean(dim=1)
 
 
-def per_segment_mse(prediction: torch.Tensor, target: torch.Tensor, segments: int) -> torch.Tensor:
-    """Mean squared error per segment of consecutive frames: (B, C, F, h, w) → (B, segments)."""
+def per_segment_mse(prediction: torch.Tensor, target: torch.Tensor, segments: int | Sequence[Sequence[int]]) -> torch.Tensor:
+    """Mean squared error per segment of latent frames: (B, C, F, h, w) → (B, S). `segments`: a count S
+    of equal consecutive segments, or each segment's latent frames [start, stop) (a family whose VAE
+    groups frames gives segments of unequal length)."""
     per_frame = (prediction.float() - target.float()).pow(2).mean(dim=(1, 3, 4))  # (B, F)
     batch, frames = per_frame.shape
-    if frames % segments:
-        raise ValueError(f"{segments} segments do not divide {frames} frames")
-    return per_frame.reshape(batch, segments, frames // segments).mean(dim=2)
+    if isinstance(segments, int):
+        if frames % segments:
+            raise ValueError(f"{segments} segments do not divide {frames} frames")
+        return per_frame.reshape(batch, segments, frames // segments).mean(dim=2)
+    bounds = [(int(start), int(stop)) for start, stop in segments]
+    if any(not 0 <= start < stop <= frames for start, stop in bounds):
+        raise ValueError(f"segments {bounds} are not non-empty ranges of {frames} latent frames")
+    if frames % len(bounds) == 0 and bounds == [(i * (frames // len(bounds)), (i + 1) * (frames // len(bounds))) for i in range(len(bounds))]:
+        return per_segment_mse(prediction, target, len(bounds))  # equal segments: the same arithmetic as a count
+    return torch.stack([per_frame[:, start:stop].mean(dim=1) for start, stop in bounds], dim=1)
 
 
 def dpo_margin(

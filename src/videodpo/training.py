@@ -42,10 +42,10 @@ class DPOBatch:
         return DPOBatch(**moved, rows=self.rows)
 
 
-def paired_errors(model, denoiser, batch: DPOBatch) -> tuple[torch.Tensor, torch.Tensor]:
+def paired_errors(model, denoiser, batch: DPOBatch, segments=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Prediction errors of winners and losers from one batched forward of both through `denoiser`
     (the model's, or its DDP wrapper or a frozen copy): per sample (B,), or per segment (B, S) when
-    the batch has segment labels."""
+    the batch has segment labels (`segments`: their latent frames, [start, stop) each; None: equal parts)."""
     latents = torch.cat([batch.winners, batch.losers])
     noise = torch.cat([batch.noise, batch.noise])
     timesteps = torch.cat([batch.timesteps, batch.timesteps])
@@ -53,17 +53,17 @@ def paired_errors(model, denoiser, batch: DPOBatch) -> tuple[torch.Tensor, torch
     prediction = model.predict(denoiser, noisy, timesteps, torch.cat([batch.text, batch.text]))
     if batch.labels is None:
         return per_sample_mse(prediction, target).chunk(2)
-    return per_segment_mse(prediction, target, batch.labels.shape[1]).chunk(2)
+    return per_segment_mse(prediction, target, segments or batch.labels.shape[1]).chunk(2)
 
 
-def reference_errors(model, denoiser, reference_denoiser, batch: DPOBatch):
+def reference_errors(model, denoiser, reference_denoiser, batch: DPOBatch, segments=None):
     """The reference model's errors: the policy with its LoRA off, or a frozen copy if one is given."""
     with torch.no_grad():
         if reference_denoiser is not None:
-            return paired_errors(model, reference_denoiser, batch)
+            return paired_errors(model, reference_denoiser, batch, segments)
         inner = getattr(denoiser, "module", denoiser)  # under DDP: the wrapped denoiser, whose adapters can be switched
         with model.adapters_disabled(inner):
-            return paired_errors(model, inner, batch)
+            return paired_errors(model, inner, batch, segments)
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,10 @@ class DPOStep:
     reference_loser: torch.Tensor
 
 
-def dpo_step(model, denoiser, reference_denoiser, batch: DPOBatch, beta: float, sft_weight: float = 0.0) -> DPOStep:
+def dpo_step(model, denoiser, reference_denoiser, batch: DPOBatch, beta: float, sft_weight: float = 0.0, segments=None) -> DPOStep:
     """Loss and the errors behind it; call .terms.loss.backward() to train the LoRA."""
-    reference_winner, reference_loser = reference_errors(model, denoiser, reference_denoiser, batch)
-    policy_winner, policy_loser = paired_errors(model, denoiser, batch)
+    reference_winner, reference_loser = reference_errors(model, denoiser, reference_denoiser, batch, segments)
+    policy_winner, policy_loser = paired_errors(model, denoiser, batch, segments)
     if batch.labels is None:
         terms = clip_dpo_loss(policy_winner, policy_loser, reference_winner, reference_loser, beta, sft_weight)
     else:
@@ -105,6 +105,7 @@ class LoopSettings:
     max_timestep: int = 1000  # DPO on timesteps [0, max_timestep): where a loser's jitter still shows through the noise
     checkpoint_every: int = 25
     val_every: int = 0  # steps between validation scores; 0 = none
+    latent_segments: tuple[tuple[int, int], ...] | None = None  # segment labels' latent frames; None: equal parts
 
 
 def batch_for_step(
@@ -156,7 +157,7 @@ def train_dpo_lora(
             require_finite(at, winners=batch.winners, losers=batch.losers, text=batch.text)
             batch = batch.to(context.accelerator.device)
             with context.accelerator.autocast():
-                result = dpo_step(model, context.policy, reference_unet, batch, settings.beta, settings.sft_weight)
+                result = dpo_step(model, context.policy, reference_unet, batch, settings.beta, settings.sft_weight, settings.latent_segments)
             require_finite(at, loss=result.terms.loss.detach())
             context.accelerator.backward(result.terms.loss / accumulation)
         return {

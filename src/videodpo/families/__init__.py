@@ -80,6 +80,14 @@ def frame_segments(family: str, frames: int, segment_frames: int) -> list[range]
     return importlib.import_module(f"{__name__}.{family}.settings").frame_segments(frames, segment_frames)
 
 
+def latent_segments(family: str, frames: int, segment_frames: int) -> list[tuple[int, int]]:
+    """Each labelled segment's latent frames [start, stop) in family `family` (frame_segments mapped
+    through its VAE's grouping of frames)."""
+    module = importlib.import_module(f"{__name__}.{family}.settings")
+    mapped = module.latent_segments(module.frame_segments(frames, segment_frames), frames)
+    return [(part.start, part.stop) for part in mapped]
+
+
 def family_of(folder: str | Path) -> str:
     """The family whose pipeline class wrote the base folder (its model_index.json names the class)."""
     index = Path(folder) / "model_index.json"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from videodpo import families
 from videodpo.config import Config, Section, TrainingSettings
 from videodpo.methods import Empty
 from videodpo.methods.dpo import NUM_TRAIN_TIMESTEPS, dpo_train_settings, encode_latents, train  # noqa: F401 (dpo's steps are this method's)
@@ -35,4 +36,5 @@ def check_ground_truth(config: Config) -> None:
 def settings(config: Config, label_budget: int | None = None) -> dict[str, Section]:
     pairs = labelled_pair_settings(config, "dense", label_budget)
     check_ground_truth(config)
-    return {"pairs": pairs, "latents": Empty(), "train": dpo_train_settings(config, dense_training(config))}
+    segments = families.latent_segments(config.family or config.families[0], config.data.frames, config.dense_dpo.segment_frames)
+    return {"pairs": pairs, "latents": Empty(), "train": dpo_train_settings(config, dense_training(config), segments)}

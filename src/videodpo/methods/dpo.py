@@ -28,14 +28,19 @@ class DPOTrainSettings(LoRAStepSettings):
     """train@<a DPO method>: the DPO loop, and the LoRA it trains."""
 
     training: TrainingSettings
+    # segment-labelled pairs: each segment's latent frames [start, stop) (videodpo.families.latent_segments)
+    latent_segments: list[tuple[int, int]] | None = None
 
 
 SETTINGS = {"pairs": DPOPairSettings, "latents": Empty, "train": DPOTrainSettings}
 
 
-def dpo_train_settings(config: Config, training: TrainingSettings | None = None) -> DPOTrainSettings:
-    """The DPO loop's settings: the `training` section (or a variant of it) and the LoRA's shape."""
-    return DPOTrainSettings(training=training or config.training, **lora_step_settings(config))
+def dpo_train_settings(
+    config: Config, training: TrainingSettings | None = None, latent_segments: list[tuple[int, int]] | None = None
+) -> DPOTrainSettings:
+    """The DPO loop's settings: the `training` section (or a variant of it), the LoRA's shape, and the
+    latent frames of each labelled segment where the pairs carry segment labels."""
+    return DPOTrainSettings(training=training or config.training, latent_segments=latent_segments, **lora_step_settings(config))
 
 
 def settings(config: Config) -> dict[str, Section]:
@@ -112,6 +117,7 @@ def train(branch, settings: DPOTrainSettings, state) -> None:
         mixed_precision=options.mixed_precision, seed=options.seed, shared_noise=card.shared_noise,
         sft_weight=options.sft_weight, max_timestep=options.max_timestep, val_every=options.val_every,
         checkpoint_every=options.checkpoint_every,
+        latent_segments=None if settings.latent_segments is None else tuple(map(tuple, settings.latent_segments)),
     )
     validate = lora_loop.validation_scorer(model, settings, card)
     identity = lora_loop.fingerprint((), list(data.values()), (settings.lora_rank, settings.lora_alpha, options.memory_optimized))

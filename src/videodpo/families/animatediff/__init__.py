@@ -213,7 +213,7 @@ class AnimateDiff:
         return pixel_frames
 
     @staticmethod
-    def latent_segments(segments: Sequence[range]) -> list[range]:
+    def latent_segments(segments: Sequence[range], pixel_frames: int) -> list[range]:
         """The latent frames of each segment of pixel frames: the same frames."""
         return [range(s.start, s.stop) for s in segments]
 

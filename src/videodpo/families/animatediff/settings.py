@@ -70,3 +70,8 @@ def frame_segments(frames: int, segment_frames: int) -> list[range]:
             f"{frames} ({', '.join(map(str, divisors))})"
         )
     return [range(start, start + segment_frames) for start in range(0, frames, segment_frames)]
+
+
+def latent_segments(segments, pixel_frames: int) -> list[range]:
+    """The latent frames of each segment of pixel frames: the same frames (the VAE is 2-D)."""
+    return [range(part.start, part.stop) for part in segments]

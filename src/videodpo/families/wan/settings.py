@@ -104,3 +104,10 @@ def frame_segments(frames: int, segment_frames: int) -> list[range]:
         )
     windows = [range(1 + start, 1 + start + segment_frames) for start in range(0, frames - 1, segment_frames)]
     return [range(0, windows[0].stop), *windows[1:]]
+
+
+def latent_segments(segments, pixel_frames: int) -> list[range]:
+    """The latent frames of each segment of pixel frames (videodpo.families.wan.frames)."""
+    from videodpo.families.wan import frames
+
+    return frames.latent_segments(segments, pixel_frames)
