@@ -1,5 +1,6 @@
-"""Pin the hub model to commits: resolve `model.hub.revision` and `model.hub.motion_adapter_revision`
-(branches or tags) to the commits they point at now, and write those into params.yaml.
+"""Pin the hub models to commits: resolve every revision of each family's `hub` section
+(`animatediff.hub.revision`, `animatediff.hub.motion_adapter_revision`, `wan.hub.revision`: branches
+or tags) to the commits they point at now, and write those into params.yaml.
 
     python scripts/pin_hub_revisions.py            # needs the network (or a cache that holds the refs)
     python scripts/pin_hub_revisions.py --dry-run  # only print what it would write
@@ -29,11 +30,13 @@ def main() -> None:
     yaml = YAML()  # round-trip: comments and layout of params.yaml are kept
     path = Path(args.params)
     params = yaml.load(path.read_text())
-    hub = params["model"]["hub"]
-    for repo_key, revision_key in (("base", "revision"), ("motion_adapter", "motion_adapter_revision")):
-        commit = commit_of(hub[repo_key], str(hub[revision_key]))
-        print(f"model.hub.{revision_key}: {hub[revision_key]} -> {commit}  ({hub[repo_key]})")
-        hub[revision_key] = commit
+    for family in params["families"]:
+        hub = params[family]["hub"]
+        for revision_key in [key for key in hub if key == "revision" or key.endswith("_revision")]:
+            repo_key = "base" if revision_key == "revision" else revision_key.removesuffix("_revision")
+            commit = commit_of(hub[repo_key], str(hub[revision_key]))
+            print(f"{family}.hub.{revision_key}: {hub[revision_key]} -> {commit}  ({hub[repo_key]})")
+            hub[revision_key] = commit
     if not args.dry_run:
         with open(path, "w") as handle:
             yaml.dump(params, handle)

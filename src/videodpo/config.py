@@ -148,7 +148,7 @@ class VaderSettings(Section):
     decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive frames; 0 = all
     rewards: dict[str, float] = Field(default_factory=lambda: {"temporal": 1.0, "brightness": 1.0})
     guard: dict[str, float] = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
-    lora_targets: Literal["motion", "motion_and_spatial"] = "motion_and_spatial"  # attention the LoRA adapts
+    lora_targets: str = "motion_and_spatial"  # attention the LoRA adapts: one of the family's (videodpo.families.lora_targets)
     queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from videodpo.seeds
     val_every: int = Field(default=10, ge=0)  # steps between validation scores; 0 = none
     checkpoint_every: int = Field(default=10, gt=0)  # steps between resumable checkpoints (and at SIGTERM)

@@ -30,8 +30,8 @@ def write_pair_shard(folder: Path, index: int, winners: np.ndarray, losers: np.n
         raise ValueError(f"winners {winners.shape} {winners.dtype} and losers {losers.shape} must match, as uint8")
     arrays = {"winners": np.ascontiguousarray(winners), "losers": np.ascontiguousarray(losers)}
     if labels is not None:
-        if labels.shape[0] != winners.shape[0] or winners.shape[1] % labels.shape[1]:
-            raise ValueError(f"labels {labels.shape}: one row per pair, a number of segments dividing {winners.shape[1]} frames")
+        if labels.ndim != 2 or labels.shape[0] != winners.shape[0] or not 1 <= labels.shape[1] <= winners.shape[1]:
+            raise ValueError(f"labels {labels.shape}: one row per pair, at most one segment per frame of {winners.shape[1]}")
         arrays["labels"] = np.ascontiguousarray(labels, dtype=np.int8)
     name = f"pairs-{index:05d}.safetensors"
     save_numpy(arrays, str(folder / name))

@@ -88,6 +88,11 @@ def latent_segments(family: str, frames: int, segment_frames: int) -> list[tuple
     return [(part.start, part.stop) for part in mapped]
 
 
+def lora_targets(family: str) -> tuple[str, ...]:
+    """The names of the attention a LoRA of family `family` may adapt (its model's add_lora targets)."""
+    return importlib.import_module(f"{__name__}.{family}.settings").LORA_TARGETS
+
+
 def family_of(folder: str | Path) -> str:
     """The family whose pipeline class wrote the base folder (its model_index.json names the class)."""
     index = Path(folder) / "model_index.json"

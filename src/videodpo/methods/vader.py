@@ -37,7 +37,15 @@ SETTINGS = {"pairs": VaderQuerySettings, "latents": Empty, "train": VaderTrainSe
 
 
 def settings(config: Config) -> dict[str, Section]:
+    from videodpo import families
+
     vader, training = config.vader, config.training
+    family = config.family or config.families[0]
+    if vader.lora_targets not in families.lora_targets(family):
+        raise ValueError(
+            f"vader.lora_targets: {vader.lora_targets!r} is not a LoRA target of {family}; give one of "
+            f"{', '.join(families.lora_targets(family))} ({family}.overrides.vader.lora_targets sets it for {family} alone)"
+        )
     return {
         "pairs": VaderQuerySettings(
             queries=vader.queries, seed=vader.seed, train_prompts=config.train_prompts_file(), num_inference_steps=vader.num_inference_steps,

@@ -10,6 +10,9 @@ from pydantic import Field
 from videodpo.config import Section
 
 
+LORA_TARGETS = ("motion", "motion_and_spatial")  # what a LoRA may adapt (motion: the motion modules' attention; motion_and_spatial: and the spatial attention)
+
+
 class HubSettings(Section):
     """Where the real model comes from; a revision is a branch, tag or commit (a commit pins it;
     scripts/pin_hub_revisions.py writes the commits a branch points at)."""

@@ -198,10 +198,14 @@ class Wan:
         picked = (latents * std + mean)[:, :, window or slice(None)]
         return vae.decode(picked.to(vae.dtype)).sample.transpose(1, 2)
 
-    def initial_latents(self, frames: int, seed: int, shared_noise: float, resolution: int) -> torch.Tensor:
+    def initial_latents(self, frames: int, seed: int, shared_noise: float, resolution: int | None = None) -> torch.Tensor:
         """The starting noise of one clip of `frames` pixel frames, (1, C, 1 + (frames − 1)/4, h, w), a pure
-        function of its seed (`shared_noise`: the share common to all latent frames)."""
+        function of its seed (`shared_noise`: the share common to all latent frames; resolution: the
+        model's own frame size by default)."""
         config = self.pipe.vae.config
+        resolution = resolution or self.resolution
+        if resolution is None:
+            raise ValueError("this Wan model has no frame size of its own: pass resolution")
         size = resolution // config.scale_factor_spatial
         shape = (1, config.z_dim, latent_frames(frames), size, size)
         return correlated_noise(shape, shared_noise, torch.Generator().manual_seed(seed))
@@ -324,12 +328,21 @@ def make_base(config, log, clock):
     Returns (model, model card, summary for the stage's metrics)."""
     from videodpo import models
     from videodpo.families.wan import pretraining, toy
+    from videodpo.hub import is_commit
 
     section = config.family_section(NAME)
     if config.model.source == "hub":
         from videodpo.families.wan import hub
 
         model, commits = hub.load_hub_model(section.hub)
+        if not is_commit(section.hub.revision) and not Path(section.hub.base).is_dir():
+            import warnings
+
+            warnings.warn(
+                f"wan.hub: {section.hub.base} at {section.hub.revision!r} is a branch or tag, so a later run may load other "
+                f"weights (loaded now: commit {commits[section.hub.base]}); pin commits with `python scripts/pin_hub_revisions.py`",
+                stacklevel=1,
+            )
         return model, models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
     world = config.toyworld
     arch = toy.ToyWanArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())

@@ -13,6 +13,9 @@ from videodpo.config import Section
 HUB_MODEL = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
 
 
+LORA_TARGETS = ("self_attention", "self_and_cross_attention")  # what a LoRA may adapt (self_attention: the attention over every frame's tokens, where Wan models motion; self_and_cross_attention: and the prompt's)
+
+
 class WanHubSettings(Section):
     """The hub Wan; a revision is a branch, tag or commit (scripts/pin_hub_revisions.py pins it)."""
 
