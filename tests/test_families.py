@@ -3,8 +3,13 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[1]
-FAMILY_CLASSES = {"UNetMotionModel", "MotionAdapter", "DDIMScheduler", "AnimateDiffPipeline"}
+FAMILY_CLASSES = {  # family → the classes of its models that no other code may import
+    "animatediff": {"UNetMotionModel", "MotionAdapter", "DDIMScheduler", "AnimateDiffPipeline"},
+    "wan": {"WanTransformer3DModel", "AutoencoderKLWan", "WanPipeline", "UMT5EncoderModel", "FlowMatchEulerDiscreteScheduler"},
+}
 
 
 def names_imported(path: Path) -> set[str]:
@@ -18,12 +23,47 @@ def names_imported(path: Path) -> set[str]:
     return names
 
 
-def test_only_the_animatediff_family_imports_animatediffs_classes():
+@pytest.mark.parametrize("family", sorted(FAMILY_CLASSES))
+def test_only_a_family_imports_its_models_classes(family):
     files = [*(ROOT / "src").rglob("*.py"), *(ROOT / "stages").glob("*.py")]
     importers = sorted(
-        str(path.relative_to(ROOT)) for path in files if names_imported(path) & FAMILY_CLASSES
+        str(path.relative_to(ROOT)) for path in files if names_imported(path) & FAMILY_CLASSES[family]
     )
-    assert importers and all(name.startswith("src/videodpo/families/animatediff/") for name in importers), importers
+    assert importers and all(name.startswith(f"src/videodpo/families/{family}/") for name in importers), importers
+
+
+def test_a_base_folder_opens_by_the_pipeline_class_it_holds_and_a_stranger_one_is_refused(tmp_path):
+    from videodpo import families
+    from videodpo.integrity import DamagedFileError
+
+    for family, pipeline in (("animatediff", "AnimateDiffPipeline"), ("wan", "WanPipeline")):
+        folder = tmp_path / family
+        folder.mkdir()
+        (folder / "model_index.json").write_text(f'{{"_class_name": "{pipeline}"}}')
+        assert families.family_of(folder) == family
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other/model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    with pytest.raises(DamagedFileError, match="StableDiffusionPipeline, which no model family opens"):
+        families.family_of(tmp_path / "other")
+    with pytest.raises(DamagedFileError, match="model_index.json is missing or damaged"):
+        families.family_of(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="unknown model family 'sora'; known: animatediff, wan"):
+        families.family_module("sora")
+
+
+def test_labelled_segments_hold_whole_latent_frames_in_every_family_and_a_length_that_cuts_one_is_refused():
+    from videodpo import families
+
+    assert families.frame_segments("animatediff", 8, 2) == [range(0, 2), range(2, 4), range(4, 6), range(6, 8)]
+    assert families.latent_segments("animatediff", 8, 4) == [(0, 4), (4, 8)]
+    # wan: frame 0 joins the first window of 4, so each segment holds whole latent frames ({0}, {1-4} | {5-8})
+    assert families.frame_segments("wan", 9, 4) == [range(0, 5), range(5, 9)]
+    assert families.latent_segments("wan", 9, 4) == [(0, 2), (2, 3)]
+    assert families.latent_segments("wan", 17, 8) == [(0, 3), (3, 5)]
+    with pytest.raises(ValueError, match="dense_dpo.segment_frames: 2 does not fit Wan's latent grouping of 9 frames.*\(4, 8\)"):
+        families.frame_segments("wan", 9, 2)
+    with pytest.raises(ValueError, match="dense_dpo.segment_frames: 3 does not divide the clips' 8 frames"):
+        families.frame_segments("animatediff", 8, 3)
 
 
 def test_the_check_sees_an_import_inside_a_function(tmp_path):

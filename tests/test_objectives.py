@@ -1,5 +1,7 @@
 import math
 
+import pytest
+
 import torch
 
 from videodpo.objectives import clip_dpo_loss, per_sample_mse, segment_dpo_loss
@@ -70,3 +72,19 @@ def test_the_winner_anchor_resists_raising_the_winners_error_once_the_dpo_term_i
     winner.grad = None
     clip_dpo_loss(winner, loser, torch.tensor([0.20]), torch.tensor([0.20]), beta=100, sft_weight=1.0).loss.backward()
     assert plain < 1e-10 and winner.grad.item() > 0.9  # only the anchor still pulls the winner's error down
+
+
+def test_segment_errors_of_unequal_latent_segments_and_equal_ones_as_a_count():
+    import torch
+
+    from videodpo.objectives import per_segment_mse
+
+    prediction, target = torch.randn(2, 4, 3, 2, 2), torch.randn(2, 4, 3, 2, 2)
+    per_frame = (prediction - target).pow(2).mean(dim=(1, 3, 4))
+    unequal = per_segment_mse(prediction, target, [(0, 2), (2, 3)])  # wan's 9 frames in segments of 4: latents {0, 1} | {2}
+    assert torch.allclose(unequal, torch.stack([per_frame[:, :2].mean(dim=1), per_frame[:, 2]], dim=1))
+    six = torch.randn(2, 4, 6, 2, 2)
+    assert torch.equal(per_segment_mse(six, target.repeat(1, 1, 2, 1, 1), [(0, 3), (3, 6)]), per_segment_mse(six, target.repeat(1, 1, 2, 1, 1), 2))
+    for bad in ([(0, 2), (2, 2)], [(0, 4)]):
+        with pytest.raises(ValueError, match="not non-empty ranges"):
+            per_segment_mse(prediction, target, bad)

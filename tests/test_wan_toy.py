@@ -196,3 +196,28 @@ def test_a_saved_toy_wan_opens_through_the_family_and_a_folder_without_weights_n
     (tmp_path / "base/transformer/diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(DamagedFileError, match="is incomplete or damaged.*dvc repro"):
         wan.load(tmp_path / "base")
+
+
+def test_the_toy_wan_pretrains_and_fits_its_latent_normalisation_to_its_clips(tmp_path):
+    from videodpo import families
+    from videodpo.families.wan import pretraining
+    from videodpo.pretraining import PhaseClock
+
+    arch = toy.ToyWanArchitecture(layers=1)
+    schedule = pretraining.WanPretrainSchedule(clips_per_caption=1, vae_frame_steps=1, vae_clip_steps=2, vae_batch_frames=4, vae_batch_clips=2, steps=3, batch_clips=4)
+    logged, clock = [], PhaseClock()
+    model = pretraining.pretrain_toy_wan(arch, schedule, lambda name, value, step: logged.append((name, step)), clock)
+    assert [name for name, _ in logged] == ["vae_psnr_db"] * 3 + ["velocity_loss"] * 3
+    assert clock.steps == {"vae": 3, "transformer": 3}
+    config = model.pipe.vae.config
+    assert config.latents_mean != [0.0] * 8 and config.latents_std != [1.0] * 8
+    pixels, _ = pretraining.training_pixels(arch, schedule)
+    with torch.no_grad():
+        raw = model.pipe.vae.encode(pixels).latent_dist.mode()
+    normalised = (raw - torch.tensor(config.latents_mean).view(1, -1, 1, 1, 1)) / torch.tensor(config.latents_std).view(1, -1, 1, 1, 1)
+    assert normalised.mean(dim=(0, 2, 3, 4)).abs().max() < 1e-3 and (normalised.std(dim=(0, 2, 3, 4)) - 1).abs().max() < 1e-3
+    assert not any(p.requires_grad for p in model.denoiser.parameters()) and not model.pipe.text_encoder.training
+    model.save(tmp_path / "base")
+    reopened = families.load_base(tmp_path / "base")
+    assert reopened.pipe.vae.config.latents_mean == config.latents_mean
+    assert reopened.generate(["a red square moving left"], [0], 9, 2, 4.0, 0.0, resolution=32).shape == (1, 9, 32, 32, 3)
