@@ -11,12 +11,12 @@ from micro_project import dvc_env, run
 
 # Where each stage is killed: the first sign of its own work (a progress bar's name, or a training
 # checkpoint on disk), plus a random delay; and its outputs that must come out bit-identical (not the
-# ones that hold timings). A new kind of stage adds a row (train@animatediff-dense_dpo runs train@animatediff-dpo's loop).
+# ones that hold timings). A new kind of stage adds a row (train@<family>-dense_dpo runs train@<family>-dpo's loop).
 # Two modules, one per list, so the two workers share them.
 STAGES_THAT_WRITE_OUTPUTS = [
-    ("base", "base: image UNet", ["models/animatediff/base"]),
+    ("base@animatediff", "base: image UNet", ["models/animatediff/base"]),
     ("make_pairs@animatediff-dpo", "make_pairs: winners", ["data/animatediff/pairs/dpo", "metrics/animatediff/pairs_dpo.json"]),
-    ("sample@animatediff-dpo-test", "sample: dpo (test)", ["results/animatediff/samples/test/dpo"]),
+    ("sample@animatediff-dpo-test", "sample: animatediff dpo (test)", ["results/animatediff/samples/test/dpo"]),
     ("evaluate@animatediff-test", "evaluate@animatediff-test: base", ["metrics/animatediff/eval_test.json"]),
 ]
 TRAINING_STAGES = [

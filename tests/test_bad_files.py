@@ -130,7 +130,7 @@ BAD_FILES = [  # (what is wrong, how to make it so, who reads it, what the error
      lambda p: latents.load_latents(p / "data/animatediff/latents/dpo", "encode_latents@animatediff-dpo"),
      ["latents-00000.safetensors", "winners 3, losers 3, text 2", "encode_latents@animatediff-dpo"]),
     ("truncated vader query tensors", lambda p: truncate(p / "data/animatediff/latents/vader" / vader.QUERY_TENSORS),
-     lambda p: vader.load_query_tensors(p / "data/animatediff/latents/vader"), [vader.QUERY_TENSORS, "encode_latents@animatediff-vader"]),
+     lambda p: vader.load_query_tensors(p / "data/animatediff/latents/vader", "encode_latents@animatediff-vader"), [vader.QUERY_TENSORS, "encode_latents@animatediff-vader"]),
     ("missing models/animatediff/base", lambda p: shutil.rmtree(p / "models/animatediff/base"), read_base, ["models/animatediff/base", "`base`"]),
     ("models/animatediff/base without its model card", lambda p: (p / "models/animatediff/base" / models.MODEL_CARD).unlink(), read_base,
      [models.MODEL_CARD, "`base`"]),

@@ -85,10 +85,10 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
 def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validates_beside_dpo(micro_project):
     from videodpo import families, toyworld, vader
 
-    records, references = vader.read_query_clips(micro_project / "data/animatediff/pairs/vader")
+    records, references = vader.read_query_clips(micro_project / "data/animatediff/pairs/vader", "make_pairs@animatediff-vader")
     assert len(records) == 3 and references.shape == (3, 8, 32, 32, 3)
     assert not {r["caption"] for r in records} & {c.text for c in toyworld.held_out_captions()}
-    queries = vader.load_query_tensors(micro_project / "data/animatediff/latents/vader")
+    queries = vader.load_query_tensors(micro_project / "data/animatediff/latents/vader", "encode_latents@animatediff-vader")
     assert queries.seeds == [r["seed"] for r in records] and queries.references.shape == (3, 8, 3, 32, 32)
     report = json.loads((micro_project / "metrics/animatediff/pairs_vader.json").read_text())
     assert report["queries"] == 3 and report["reference_warping_error"] >= 0

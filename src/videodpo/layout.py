@@ -108,3 +108,9 @@ def lora_stage(folder: str | Path) -> str:
     folder = Path(folder)
     family = folder.parent.parent.name if folder.parent.name == "lora" else "<family>"
     return f"train@{family}-{folder.name}"
+
+
+def base_stage(folder: str | Path) -> str:
+    """The stage that writes a base folder: base@<family> for models/<family>/base."""
+    folder = Path(folder)
+    return f"base@{folder.parent.name if folder.name == 'base' and folder.parent.parent.name == 'models' else '<family>'}"

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from videodpo import layout
 from videodpo.integrity import DamagedFileError, remake_hint
 
 MODEL_CARD = "videodpo.json"
@@ -30,8 +31,8 @@ class ModelCard:
     def load(cls, folder: Path) -> "ModelCard":
         path = Path(folder) / MODEL_CARD
         if not path.is_file():
-            raise DamagedFileError(f"{path} is missing: {folder} was not written whole by the base stage; {remake_hint('base')}")
+            raise DamagedFileError(f"{path} is missing: {folder} was not written whole by the base stage; {remake_hint(layout.base_stage(folder))}")
         try:
             return cls(**json.loads(path.read_text()))
         except (json.JSONDecodeError, TypeError) as error:
-            raise DamagedFileError(f"{path} is damaged ({error}); {remake_hint('base')}") from error
+            raise DamagedFileError(f"{path} is damaged ({error}); {remake_hint(layout.base_stage(folder))}") from error

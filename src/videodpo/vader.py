@@ -173,10 +173,11 @@ def write_query_clips(folder: Path, captions: list[str], seeds: list[int], refer
     write_manifest(Path(folder), [{"row": i, "caption": c, "seed": s} for i, (c, s) in enumerate(zip(captions, seeds))])
 
 
-def read_query_clips(folder: Path) -> tuple[list[dict], np.ndarray]:
+def read_query_clips(folder: Path, made_by: str) -> tuple[list[dict], np.ndarray]:
+    """The queries and their reference clips as `made_by` (the branch's make_pairs stage) wrote them."""
     path = Path(folder) / QUERY_CLIPS
-    clips = read_tensors(path, "make_pairs@vader", ("references",), numpy=True)
-    return read_manifest(folder, "make_pairs@vader"), clips["references"]
+    clips = read_tensors(path, made_by, ("references",), numpy=True)
+    return read_manifest(folder, made_by), clips["references"]
 
 
 def write_query_tensors(folder: Path, queries: VaderQueries) -> None:
@@ -188,8 +189,9 @@ def write_query_tensors(folder: Path, queries: VaderQueries) -> None:
     )
 
 
-def load_query_tensors(folder: Path) -> VaderQueries:
-    path, made_by = Path(folder) / QUERY_TENSORS, "encode_latents@vader"
+def load_query_tensors(folder: Path, made_by: str) -> VaderQueries:
+    """The query tensors as `made_by` (the branch's encode_latents stage) wrote them."""
+    path = Path(folder) / QUERY_TENSORS
     if not path.is_file():
         raise DamagedFileError(f"{path} is missing; {remake_hint(made_by)}")
     try:

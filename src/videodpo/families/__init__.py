@@ -30,6 +30,7 @@ import json
 import pkgutil
 from pathlib import Path
 
+from videodpo import layout
 from videodpo.integrity import DamagedFileError, remake_hint
 
 FOLDER = Path(__file__).parent
@@ -99,7 +100,7 @@ def family_of(folder: str | Path) -> str:
     try:
         pipeline = json.loads(index.read_text())["_class_name"]
     except (OSError, ValueError, KeyError) as error:
-        raise DamagedFileError(f"{index} is missing or damaged ({error}): {folder} is not a whole base model; {remake_hint('base')}") from error
+        raise DamagedFileError(f"{index} is missing or damaged ({error}): {folder} is not a whole base model; {remake_hint(layout.base_stage(folder))}") from error
     for name in known():
         if family_module(name).PIPELINE == pipeline:
             return name

@@ -104,7 +104,7 @@ def encode_latents(branch, settings: Empty, state) -> None:
     from videodpo.clips import clips_to_tensor
 
     model = families.load_base(branch.family.base).to(state.device)
-    records, references = vader.read_query_clips(branch.pairs)
+    records, references = vader.read_query_clips(branch.pairs, branch.stage("make_pairs"))
     unconditional, conditional = model.guidance_embeddings([record["caption"] for record in records])
     queries = vader.VaderQueries(
         [record["seed"] for record in records], [record["caption"] for record in records], unconditional.float().cpu(),
@@ -127,7 +127,7 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
     checkpoint = branch.checkpoint
     card = models.ModelCard.load(branch.family.base)
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
-    queries = vader.load_query_tensors(branch.latents)
+    queries = vader.load_query_tensors(branch.latents, branch.stage("encode_latents"))
     torch.manual_seed(options.seed)  # the LoRA's initial weights
     lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
     if settings.gradient_checkpointing:

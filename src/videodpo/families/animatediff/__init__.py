@@ -43,11 +43,11 @@ def load(folder: Path, dtype: torch.dtype = torch.float32) -> AnimateDiff:
     """Open a saved base folder from disk only (safetensors weights, no network)."""
     folder = Path(folder)
     if not (folder / "model_index.json").is_file():
-        raise DamagedFileError(f"{folder} is not a diffusers pipeline folder (no model_index.json); {remake_hint('base')}")
+        raise DamagedFileError(f"{folder} is not a diffusers pipeline folder (no model_index.json); {remake_hint(layout.base_stage(folder))}")
     try:
         pipe = AnimateDiffPipeline.from_pretrained(folder, torch_dtype=dtype, use_safetensors=True, local_files_only=True)
     except (OSError, ValueError, RuntimeError, SafetensorError) as error:  # a part missing, truncated or of other shapes
-        raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint('base')}") from error
+        raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint(layout.base_stage(folder))}") from error
     pipe.set_progress_bar_config(disable=True)
     return AnimateDiff(pipe)
 
@@ -58,7 +58,7 @@ def load_tokenizer(folder: Path):
 
     tokenizer_folder = Path(folder) / "tokenizer"
     if not tokenizer_folder.is_dir():
-        raise DamagedFileError(f"{tokenizer_folder} is missing; {remake_hint('base')}")
+        raise DamagedFileError(f"{tokenizer_folder} is missing; {remake_hint(layout.base_stage(folder))}")
     return CLIPTokenizer.from_pretrained(str(tokenizer_folder), local_files_only=True)
 
 

@@ -46,7 +46,7 @@ def load(folder: Path, dtype: torch.dtype = torch.float32) -> "Wan":
         vae = AutoencoderKLWan.from_pretrained(Path(folder) / "vae", local_files_only=True, use_safetensors=True)
         pipe = WanPipeline.from_pretrained(folder, vae=vae, torch_dtype=dtype, local_files_only=True, use_safetensors=True)
     except (OSError, ValueError) as error:
-        raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint('base')}") from error
+        raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint(layout.base_stage(folder))}") from error
     pipe.set_progress_bar_config(disable=True)
     card = Path(folder) / "videodpo.json"  # the model card (videodpo.models): the frame size it samples
     return Wan(pipe, resolution=json.loads(card.read_text())["frame_size"] if card.is_file() else None)
@@ -57,7 +57,7 @@ def load_tokenizer(folder: Path):
 
     tokenizer_folder = Path(folder) / "tokenizer"
     if not tokenizer_folder.is_dir():
-        raise DamagedFileError(f"{tokenizer_folder} is missing; {remake_hint('base')}")
+        raise DamagedFileError(f"{tokenizer_folder} is missing; {remake_hint(layout.base_stage(folder))}")
     return AutoTokenizer.from_pretrained(str(tokenizer_folder), local_files_only=True)
 
 
