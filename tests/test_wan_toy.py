@@ -221,3 +221,17 @@ def test_the_toy_wan_pretrains_and_fits_its_latent_normalisation_to_its_clips(tm
     reopened = families.load_base(tmp_path / "base")
     assert reopened.pipe.vae.config.latents_mean == config.latents_mean
     assert reopened.generate(["a red square moving left"], [0], 9, 2, 4.0, 0.0, resolution=32).shape == (1, 9, 32, 32, 3)
+
+
+def test_kept_prompt_embeddings_sample_as_the_text_encoder_did_once_it_is_released():
+    from videodpo.families import wan
+
+    torch.manual_seed(0)
+    model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()), resolution=32)
+    prompts = ["a red square moving left", "a blue circle moving up"]
+    before = model.generate(prompts, [3, 4], 9, 2, 4.0, 0.0)
+    model.keep_prompt_embeddings(prompts)
+    assert model.pipe.text_encoder is None
+    assert np.array_equal(model.generate(prompts, [3, 4], 9, 2, 4.0, 0.0), before)
+    with pytest.raises(ValueError, match="text encoder was released.*a green triangle"):
+        model.encode_prompts(["a green triangle moving down"])

@@ -233,8 +233,11 @@ def publish_run(model, lora, branch, consumed: str) -> Path:
 
 def validation_scorer(model, settings, card):
     """Scores the model as it is now on the first prompts of the training set (settings: the train
-    step's validation_prompts, validation_steps and guidance_scale)."""
+    step's validation_prompts, validation_steps and guidance_scale). Their embeddings are kept and
+    the text encoder released (model.keep_prompt_embeddings): training reads cached embeddings."""
     from videodpo import prompts, validation
 
     texts = prompts.read_prompt_set(settings.validation_prompts, card.source, "prompts.train").prompts
-    return validation.scorer(model, texts, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
+    scorer = validation.scorer(model, texts, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)
+    model.keep_prompt_embeddings(validation.validation_prompts(texts, validation.VALIDATION_CLIPS))
+    return scorer

@@ -34,8 +34,11 @@ def clip_scores(clips: np.ndarray) -> dict[str, float]:
     }
 
 
+VALIDATION_CLIPS = 8  # clips a validation samples and scores
+
+
 def scorer(
-    model, prompt_texts: list[str], frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = 8
+    model, prompt_texts: list[str], frames: int, steps: int, guidance_scale: float, shared_noise: float, count: int = VALIDATION_CLIPS
 ) -> Callable[[], dict[str, float]]:
     """A function that samples the validation set with the model as it is now and scores it."""
     prompts, validation_seeds = validation_prompts(prompt_texts, count), seeds.validation_seeds(count)

@@ -5,7 +5,8 @@ every family's model object offers (today: videodpo.families.animatediff.Animate
 - parts: `denoiser` (what LoRA and accelerate wrap), `device`, `dtype`, `to(device)`, `save(folder)`;
 - LoRA: `add_lora(rank, alpha, targets)`, `save_lora(config, folder)`, `load_lora(folder)`,
   `adapters_disabled(denoiser)` (the reference model is the policy with its LoRA off);
-- prompts: `encode_prompts(prompts)` (training conditioning), `guidance_embeddings(prompts)`;
+- prompts: `encode_prompts(prompts)` (training conditioning), `guidance_embeddings(prompts)`,
+  `keep_prompt_embeddings(prompts)` (encode them once and release the text encoder, where it is big);
 - clips: `encode_clips(uint8 clips)` → latents, `decode(latents, window)` → frames in [-1, 1]
   (differentiable), `latent_frames(pixel_frames)` and `latent_segments(segments)` (pixel frames →
   latent frames), `initial_latents(frames, seed, shared_noise, resolution)`;
@@ -38,7 +39,7 @@ FOLDER = Path(__file__).parent
 SEAM = (
     "denoiser", "device", "dtype", "to", "save", "enable_gradient_checkpointing",
     "add_lora", "save_lora", "load_lora", "adapters_disabled",
-    "encode_prompts", "guidance_embeddings",
+    "encode_prompts", "guidance_embeddings", "keep_prompt_embeddings",
     "encode_clips", "decode", "latent_frames", "latent_segments", "initial_latents",
     "predict", "training_draw", "num_train_timesteps",
     "generate", "denoise", "sampler", "sampler_step", "denoise_from", "strength_for",

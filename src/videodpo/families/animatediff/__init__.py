@@ -184,6 +184,10 @@ class AnimateDiff:
         ids = self.caption_ids(prompts).to(self.pipe.text_encoder.device)
         return self.pipe.text_encoder(ids)[0].float().contiguous().cpu()
 
+    def keep_prompt_embeddings(self, prompts: list[str]) -> None:
+        """Nothing to release: AnimateDiff's CLIP text encoder is small beside its UNet, and the
+        pipeline keeps encoding prompts itself (the seam's member for text encoders worth dropping)."""
+
     def guidance_embeddings(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(unconditional, conditional) prompt embeddings for classifier-free guidance, one row per prompt."""
         with torch.no_grad():

@@ -68,6 +68,7 @@ class Wan:
 
     def __init__(self, pipe, resolution: int | None = None) -> None:
         self.pipe = pipe
+        self.kept_embeddings: dict[str, torch.Tensor] = {}  # keep_prompt_embeddings: prompt → its embedding
         self.resolution = resolution  # the frame size it samples when none is asked (WanPipeline has no default of its own)
 
     @property
@@ -157,7 +158,13 @@ class Wan:
     # -- conditioning ----------------------------------------------------------------------------
     @torch.no_grad()
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
-        """UMT5 embeddings (N, seq, dim) with the padding positions zeroed, as WanPipeline gives them."""
+        """UMT5 embeddings (N, seq, dim) with the padding positions zeroed, as WanPipeline gives them
+        (after keep_prompt_embeddings: the kept ones)."""
+        if self.pipe.text_encoder is None:
+            missing = sorted(set(prompts) - set(self.kept_embeddings))
+            if missing:
+                raise ValueError(f"the text encoder was released (keep_prompt_embeddings) before these prompts were encoded: {missing}")
+            return torch.stack([self.kept_embeddings[prompt] for prompt in prompts])
         tokens = self.pipe.tokenizer(
             prompts, padding="max_length", max_length=self.pipe.tokenizer.model_max_length, truncation=True, return_tensors="pt",
         )
@@ -165,6 +172,16 @@ class Wan:
         mask = tokens.attention_mask.to(encoder.device)
         hidden = encoder(tokens.input_ids.to(encoder.device), attention_mask=mask).last_hidden_state
         return (hidden * mask[..., None]).float().contiguous().cpu()
+
+    def keep_prompt_embeddings(self, prompts: list[str]) -> None:
+        """Encode these prompts and the empty one (guidance's) once, keep their embeddings, and release
+        the text encoder: training reads cached embeddings, and the hub Wan's UMT5 (5.7 B parameters)
+        does not stay in memory beside the transformer."""
+        texts = list(dict.fromkeys(["", *prompts]))
+        self.kept_embeddings = {**self.kept_embeddings, **dict(zip(texts, self.encode_prompts(texts)))}
+        self.pipe.text_encoder = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def guidance_embeddings(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(unconditional, conditional) prompt embeddings for classifier-free guidance: the empty
@@ -225,10 +242,11 @@ class Wan:
         clips = []
         for start in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch"):
             latents = torch.cat([self.initial_latents(frames, seed, shared_noise, resolution) for seed in seeds[start : start + batch_size]])
+            unconditional, conditional = self.guidance_embeddings(prompts[start : start + batch_size])
             output = self.pipe(
-                prompt=prompts[start : start + batch_size], num_frames=frames, height=resolution, width=resolution,
-                num_inference_steps=steps, guidance_scale=guidance_scale, latents=latents.to(self.device),
-                max_sequence_length=self.pipe.tokenizer.model_max_length, output_type="np",
+                prompt_embeds=conditional.to(self.device, self.dtype), negative_prompt_embeds=unconditional.to(self.device, self.dtype),
+                num_frames=frames, height=resolution, width=resolution, num_inference_steps=steps, guidance_scale=guidance_scale,
+                latents=latents.to(self.device), output_type="np",
             )
             clips.append((np.asarray(output.frames) * 255).round().clip(0, 255).astype(np.uint8))
         return np.concatenate(clips)
