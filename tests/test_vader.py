@@ -63,9 +63,28 @@ def test_random_cutoff_varies_and_stays_in_range():
 def test_decode_window_is_consecutive_and_inside_the_clip():
     sampling = _sampling(frames=8, decode_frames=3)
     generator = torch.Generator().manual_seed(0)
-    windows = [vader.decode_window(sampling, generator) for _ in range(40)]
+    windows = [vader.decode_window(sampling, 8, generator) for _ in range(40)]
     assert all(w.stop - w.start == 3 and 0 <= w.start and w.stop <= 8 for w in windows)
     assert len({w.start for w in windows}) > 2
+    with pytest.raises(ValueError, match="more than the clips' 2 latent frames"):
+        vader.decode_window(sampling, 2, generator)
+
+
+def test_a_wan_window_of_latent_frames_decodes_from_the_start_to_the_clips_own_pixel_frames():
+    from videodpo.families import wan
+    from videodpo.families.wan import toy as wan_toy
+    from videodpo.toy_tokenizer import build_toy_tokenizer
+
+    torch.manual_seed(0)
+    model = wan.Wan(wan_toy.build_toy_pipeline(build_toy_tokenizer()), resolution=32)
+    latents = torch.randn(1, 8, 3, 8, 8)
+    assert model.window_frames(slice(0, 3)) == slice(0, 9) and model.window_frames(slice(1, 3)) == slice(1, 9)
+    assert model.window_frames(slice(2, 3)) == slice(5, 9)
+    with torch.no_grad():
+        whole = model.decode(latents)
+        assert whole.shape == (1, 9, 3, 32, 32)
+        assert torch.allclose(model.decode(latents, slice(2, 3)), whole[:, 5:9], atol=1e-5)  # the clip's own frames 5-8
+        assert torch.allclose(model.decode(latents, slice(0, 2)), whole[:, :5], atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -145,7 +145,7 @@ class VaderSettings(Section):
     num_inference_steps: int = Field(default=10, gt=0)  # DDIM steps of the training samples
     backprop: Literal["last", "random", "all"] = "all"  # which denoising steps carry gradients
     backprop_steps: int = Field(default=1, gt=0)  # K, for backprop: last
-    decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive frames; 0 = all
+    decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive latent frames (wan: 4 pixel frames each); 0 = all
     rewards: dict[str, float] = Field(default_factory=lambda: {"temporal": 1.0, "brightness": 1.0})
     guard: dict[str, float] = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
     lora_targets: str = "motion_and_spatial"  # attention the LoRA adapts: one of the family's (videodpo.families.lora_targets)

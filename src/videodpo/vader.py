@@ -61,10 +61,13 @@ def first_gradient_step(sampling: VaderSampling, generator: torch.Generator) -> 
     return int(torch.randint(steps, (1,), generator=generator))
 
 
-def decode_window(sampling: VaderSampling, generator: torch.Generator) -> slice:
-    if sampling.decode_frames in (0, sampling.frames):
-        return slice(0, sampling.frames)
-    start = int(torch.randint(sampling.frames - sampling.decode_frames + 1, (1,), generator=generator))
+def decode_window(sampling: VaderSampling, latent_frames: int, generator: torch.Generator) -> slice:
+    """A random window of `decode_frames` consecutive latent frames of the clip's `latent_frames` (all: 0)."""
+    if sampling.decode_frames in (0, latent_frames):
+        return slice(0, latent_frames)
+    if sampling.decode_frames > latent_frames:
+        raise ValueError(f"vader.decode_frames: {sampling.decode_frames}, more than the clips' {latent_frames} latent frames")
+    start = int(torch.randint(latent_frames - sampling.decode_frames + 1, (1,), generator=generator))
     return slice(start, start + sampling.decode_frames)
 
 
@@ -127,7 +130,7 @@ def vader_step(
     is the policy (model.denoiser, or its DDP wrapper); `scorers` are the model rewards' models
     (rewards.load_scorers)."""
     gradient_from = first_gradient_step(sampling, generator)
-    window = decode_window(sampling, generator)
+    window = decode_window(sampling, model.latent_frames(sampling.frames), generator)
     device, dtype = model.device, model.dtype
     latents = starting_latents(model, batch.seeds, sampling)
     final = model.denoise(
@@ -136,7 +139,7 @@ def vader_step(
     )
     frames = model.decode(final, window).float()
     reward, parts = rewards.combined(frames, objective.rewards, rewards.RewardContext(batch.prompts, scorers or {}))
-    guard = rewards.appearance_guard(frames, batch.references[:, window].to(frames.device))
+    guard = rewards.appearance_guard(frames, batch.references[:, model.window_frames(window)].to(frames.device))
     penalty = sum(objective.guard.get(name, 0.0) * value for name, value in guard.items())
     parts = {**parts, **{f"guard_{name}": value for name, value in guard.items()}}
     return VaderStep(loss=-(reward - penalty).mean(), reward=reward.detach(), parts={k: v.detach() for k, v in parts.items()})

@@ -8,7 +8,7 @@ every family's model object offers (today: videodpo.families.animatediff.Animate
 - prompts: `encode_prompts(prompts)` (training conditioning), `guidance_embeddings(prompts)`,
   `keep_prompt_embeddings(prompts)` (encode them once and release the text encoder, where it is big);
 - clips: `encode_clips(uint8 clips)` → latents, `decode(latents, window)` → frames in [-1, 1]
-  (differentiable), `latent_frames(pixel_frames)` and `latent_segments(segments)` (pixel frames →
+  (differentiable; a window of latent frames gives the pixel frames `window_frames(window)`), `latent_frames(pixel_frames)` and `latent_segments(segments)` (pixel frames →
   latent frames), `initial_latents(frames, seed, shared_noise, resolution)`;
 - training: `predict(denoiser, noisy, timesteps, conditioning)`, `training_draw(latents, noise,
   timesteps)` → (noisy latents, target), `num_train_timesteps`;
@@ -40,7 +40,7 @@ SEAM = (
     "denoiser", "device", "dtype", "to", "save", "enable_gradient_checkpointing",
     "add_lora", "save_lora", "load_lora", "adapters_disabled",
     "encode_prompts", "guidance_embeddings", "keep_prompt_embeddings",
-    "encode_clips", "decode", "latent_frames", "latent_segments", "initial_latents",
+    "encode_clips", "decode", "window_frames", "latent_frames", "latent_segments", "initial_latents",
     "predict", "training_draw", "num_train_timesteps",
     "generate", "denoise", "sampler", "sampler_step", "denoise_from", "strength_for",
 )
@@ -93,6 +93,12 @@ def latent_segments(family: str, frames: int, segment_frames: int) -> list[tuple
 def lora_targets(family: str) -> tuple[str, ...]:
     """The names of the attention a LoRA of family `family` may adapt (its model's add_lora targets)."""
     return importlib.import_module(f"{__name__}.{family}.settings").LORA_TARGETS
+
+
+def noise_timestep(family: str, eta: float, steps: int) -> int:
+    """The training timestep of the noise level SDEdit starts from when it denoises the last
+    round(η · steps) of `steps` sampling steps (dense_dpo's copies): DPO on its pairs trains below it."""
+    return importlib.import_module(f"{__name__}.{family}.settings").noise_timestep(eta, steps)
 
 
 def family_of(folder: str | Path) -> str:

@@ -18,10 +18,12 @@ SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
 
 
 def dense_training(config: Config) -> TrainingSettings:
-    """`training` for guided pairs: DPO timesteps only below η (at most `training.max_timestep`).
-    Above it the two copies are the same ground truth under more noise; their details, where the
-    labels lie, were made below it, so higher timesteps add gradient noise and no preference."""
-    below_eta = round(config.dense_dpo.eta * NUM_TRAIN_TIMESTEPS)
+    """`training` for guided pairs: DPO timesteps only below the noise level the copies start from at
+    η (its family's timestep of it; at most `training.max_timestep`). Above it the two copies are the
+    same ground truth under more noise; their details, where the labels lie, were made below it, so
+    higher timesteps add gradient noise and no preference."""
+    family = config.family or config.families[0]
+    below_eta = families.noise_timestep(family, config.dense_dpo.eta, config.sample.num_inference_steps)
     return config.training.model_copy(update={"max_timestep": min(config.training.max_timestep, below_eta)})
 
 

@@ -212,6 +212,11 @@ class AnimateDiff:
         return vae.decode(flat.to(vae.dtype)).sample.unflatten(0, picked.shape[:2])
 
     @staticmethod
+    def window_frames(window: slice) -> slice:
+        """The pixel frames a window of latent frames decodes to: the same frames."""
+        return window
+
+    @staticmethod
     def latent_frames(pixel_frames: int) -> int:
         """Latent frames of a clip of `pixel_frames` frames: one each (the VAE is 2-D)."""
         return pixel_frames

@@ -78,3 +78,8 @@ def frame_segments(frames: int, segment_frames: int) -> list[range]:
 def latent_segments(segments, pixel_frames: int) -> list[range]:
     """The latent frames of each segment of pixel frames: the same frames (the VAE is 2-D)."""
     return [range(part.start, part.stop) for part in segments]
+
+
+def noise_timestep(eta: float, steps: int) -> int:
+    """DDIM's timesteps are spaced evenly over the schedule: η of the way is timestep η · 1000."""
+    return round(eta * 1000)

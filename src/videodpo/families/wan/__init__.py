@@ -207,13 +207,21 @@ class Wan:
         return ((latents - mean) / std).contiguous().cpu()
 
     def decode(self, latents: torch.Tensor, window: slice | None = None) -> torch.Tensor:
-        """Normalised latents (B, C, F', h, w) → frames (B, W, 3, H, W) in [-1, 1], differentiable. A
-        window of latent frames decodes those alone: the causal VAE decodes a window's first latent
-        frame as a first frame, so a window after the start is an approximation of the clip there."""
+        """Normalised latents (B, C, F', h, w) → frames (B, F, 3, H, W) in [-1, 1], differentiable: all
+        of them, or the pixel frames of a window of latent frames (window_frames). The causal VAE
+        decodes each latent frame from the ones before it, so a window is decoded from the clip's
+        start and its frames are the clip's own; it saves the decoding of the frames after it."""
         vae = self.pipe.vae
         mean, std = self._normalisation(latents)
-        picked = (latents * std + mean)[:, :, window or slice(None)]
-        return vae.decode(picked.to(vae.dtype)).sample.transpose(1, 2)
+        stop = None if window is None else window.stop
+        frames = vae.decode(((latents * std + mean)[:, :, :stop]).to(vae.dtype)).sample.transpose(1, 2)
+        return frames if window is None else frames[:, self.window_frames(window)]
+
+    @staticmethod
+    def window_frames(window: slice) -> slice:
+        """The pixel frames a window of latent frames [start, stop) decodes to: from the first frame
+        of latent frame `start` to the last of latent frame stop − 1."""
+        return slice(pixel_frames_of(window.start or 0).start, pixel_frames_of(window.stop - 1).stop)
 
     def initial_latents(self, frames: int, seed: int, shared_noise: float, resolution: int | None = None) -> torch.Tensor:
         """The starting noise of one clip of `frames` pixel frames, (1, C, 1 + (frames − 1)/4, h, w), a pure

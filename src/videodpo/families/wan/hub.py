@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from videodpo.families.wan import Wan
+from videodpo.families.wan.settings import FLOW_SHIFT
 from videodpo.hub import failure_hint, hub_offline, resolved_commit
 from videodpo.integrity import first_line
 
@@ -27,6 +28,6 @@ def load_hub_model(hub, dtype: torch.dtype = torch.bfloat16) -> tuple[Wan, dict[
         hint = failure_hint(error, [(hub.base, hub.revision)], offline, "wan.hub")
         raise RuntimeError(f"could not load the hub model ({first_line(error)}); {hint}") from error
     if not isinstance(pipe.scheduler, FlowMatchEulerDiscreteScheduler):  # the published one is UniPC over flow sigmas
-        pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=pipe.scheduler.config.get("flow_shift") or 3.0)
+        pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=pipe.scheduler.config.get("flow_shift") or FLOW_SHIFT)
     pipe.set_progress_bar_config(disable=True)
     return Wan(pipe), {hub.base: resolved_commit(hub.base, hub.revision, "model_index.json")}

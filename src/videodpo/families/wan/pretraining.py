@@ -1,8 +1,9 @@
 """Pretraining the embedded default's Wan on toy-world clips of 4k + 1 frames, Wan's way.
 
-Two phases: (1) the causal 3-D VAE, first on single frames (each is a clip's first frame, encoded
-alone) and then on whole clips, where it learns to fold four frames into one latent frame; its
-latents_mean and latents_std are then fitted to the training clips, as Wan normalises its latents;
+Two phases: (1) the causal 3-D VAE on whole clips, where it learns to fold four frames into one
+latent frame (optionally after single frames, each encoded alone as a clip's first frame: they
+never train the convolutions that fold time); its latents_mean and latents_std are then fitted to
+the training clips, as Wan normalises its latents;
 (2) the transformer and the UMT5 text encoder together by flow matching on whole clips, with a
 share of single-frame "images" as Wan trains jointly on images and videos. Latents are encoded once.
 """
@@ -29,11 +30,11 @@ class WanPretrainSchedule:
 
     seed: int = 0
     clips_per_caption: int = 60
-    vae_frame_steps: int = 600
-    vae_clip_steps: int = 400
+    vae_frame_steps: int = 0
+    vae_clip_steps: int = 1500
     vae_batch_frames: int = 32
-    vae_batch_clips: int = 8
-    vae_lr: float = 1.5e-3
+    vae_batch_clips: int = 4
+    vae_lr: float = 3e-3
     steps: int = 2500
     batch_clips: int = 16
     image_share: float = 0.25   # share of each batch trained as single-frame images (the clip's first latent frame)

@@ -11,6 +11,7 @@ from pydantic import Field
 from videodpo.config import Section
 
 HUB_MODEL = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
+FLOW_SHIFT = 3.0  # the Euler sampler's shift: the toy Wan's, and the 1.3B pipeline's for 480p
 
 
 LORA_TARGETS = ("self_attention", "self_and_cross_attention")  # what a LoRA may adapt (self_attention: the attention over every frame's tokens, where Wan models motion; self_and_cross_attention: and the prompt's)
@@ -39,11 +40,11 @@ class WanToySettings(Section):
 class WanPretrainSettings(Section):
     seed: int = 0
     clips_per_caption: int = Field(default=60, gt=0)
-    vae_frame_steps: int = Field(default=600, ge=0)
-    vae_clip_steps: int = Field(default=300, ge=0)
+    vae_frame_steps: int = Field(default=0, ge=0)
+    vae_clip_steps: int = Field(default=1500, ge=0)
     vae_batch_frames: int = Field(default=32, gt=0)
-    vae_batch_clips: int = Field(default=8, gt=0)
-    vae_lr: float = Field(default=1.5e-3, gt=0)
+    vae_batch_clips: int = Field(default=4, gt=0)
+    vae_lr: float = Field(default=3e-3, gt=0)
     steps: int = Field(default=2500, ge=0)
     batch_clips: int = Field(default=16, gt=0)
     image_share: float = Field(default=0.25, ge=0, le=1)
@@ -114,3 +115,10 @@ def latent_segments(segments, pixel_frames: int) -> list[range]:
     from videodpo.families.wan import frames
 
     return frames.latent_segments(segments, pixel_frames)
+
+
+def noise_timestep(eta: float, steps: int) -> int:
+    """The shifted flow sampler starts the last round(η · steps) of `steps` steps at noise level
+    σ = shift · e / (1 + (shift − 1) · e), e = round(η · steps) / steps: timestep 1000 · σ, above η · 1000."""
+    e = max(1, round(eta * steps)) / steps
+    return round(1000 * FLOW_SHIFT * e / (1 + (FLOW_SHIFT - 1) * e))

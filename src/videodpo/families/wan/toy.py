@@ -13,6 +13,7 @@ from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipe
 from transformers import CLIPTokenizer, UMT5Config, UMT5EncoderModel
 
 from videodpo.families.wan.frames import TEMPORAL_COMPRESSION
+from videodpo.families.wan.settings import FLOW_SHIFT
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class ToyWanArchitecture:
     frame_size: int = 32
     frames: int = 9  # 4k + 1
     latent_channels: int = 8
-    vae_base: int = 16
+    vae_base: int = 8
     vae_levels: int = 3  # each halves space; the last two halve time too: 4× in both
     heads: int = 4
     head_width: int = 16
@@ -69,7 +70,7 @@ def build_toy_transformer(arch: ToyWanArchitecture) -> WanTransformer3DModel:
 
 
 def build_toy_scheduler() -> FlowMatchEulerDiscreteScheduler:
-    return FlowMatchEulerDiscreteScheduler(shift=3.0)
+    return FlowMatchEulerDiscreteScheduler(shift=FLOW_SHIFT)
 
 
 def build_toy_pipeline(tokenizer: CLIPTokenizer, arch: ToyWanArchitecture = ToyWanArchitecture()) -> WanPipeline:
