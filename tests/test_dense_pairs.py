@@ -51,7 +51,7 @@ def test_a_captioned_video_folder_reads_as_clips_of_the_model_size(tmp_path):
     "problem, message",
     [
         ("no caption", "no caption; write it in clip.txt"),
-        ("too short", "4 frames, shorter than the tier's 8"),
+        ("too short", "4 frames, shorter than the clips' 8 (data.frames)"),
         ("not a video", "cannot be decoded"),
         ("empty folder", "holds no videos"),
     ],

@@ -36,7 +36,7 @@ def ground_truth(settings, pair_seeds: list[int], prompt_set: prompts.PromptSet)
                     "training prompts, so each must be a toy-world caption"
                 ) from error
         return guided_pairs.toy_ground_truth(captions, len(pair_seeds), pair_seeds, world.frames, world.frame_size, world.radius, world.speed)
-    videos = user_videos.read_captioned_videos(settings.gt_videos, settings.frames, settings.resolution)
+    videos = user_videos.read_captioned_videos(settings.gt_videos, settings.frames, settings.resolution, settings.frames_key)
     return guided_pairs.GroundTruth(*videos)
 
 

@@ -40,7 +40,7 @@ def _square(frame: np.ndarray, resolution: int) -> np.ndarray:
     return cv2.resize(crop, (resolution, resolution), interpolation=interpolation)
 
 
-def read_video(path: Path, frames: int, resolution: int) -> np.ndarray:
+def read_video(path: Path, frames: int, resolution: int, frames_key: str = "data.frames") -> np.ndarray:
     """One video as uint8 (frames, resolution, resolution, 3)."""
     try:
         video = np.asarray(iio.imread(path, index=None))
@@ -50,13 +50,15 @@ def read_video(path: Path, frames: int, resolution: int) -> np.ndarray:
         raise VideoFolderError(f"{path}: holds one image, not a video of {frames} frames")
     video = _as_rgb(video, path)
     if len(video) < frames:
-        raise VideoFolderError(f"{path}: {len(video)} frames, shorter than the tier's {frames}; use a longer video or fewer data.frames")
+        raise VideoFolderError(f"{path}: {len(video)} frames, shorter than the clips' {frames} ({frames_key}); use a longer video or fewer {frames_key}")
     if video.dtype != np.uint8:
         video = np.clip(video, 0, 255).astype(np.uint8)
     return np.stack([_square(frame, resolution) for frame in video[:frames]])
 
 
-def read_captioned_videos(folder: str | Path, frames: int, resolution: int) -> tuple[np.ndarray, list[str], list[str]]:
+def read_captioned_videos(
+    folder: str | Path, frames: int, resolution: int, frames_key: str = "data.frames"
+) -> tuple[np.ndarray, list[str], list[str]]:
     """Every captioned video of `folder`, sorted by name: clips uint8 (N, frames, R, R, 3), captions
     and file names."""
     folder = Path(folder)
@@ -71,6 +73,6 @@ def read_captioned_videos(folder: str | Path, frames: int, resolution: int) -> t
         caption = caption_file.read_text().strip() if caption_file.is_file() else ""
         if not caption:
             raise VideoFolderError(f"{path}: no caption; write it in {caption_file.name} beside the video")
-        clips.append(read_video(path, frames, resolution))
+        clips.append(read_video(path, frames, resolution, frames_key))
         captions.append(caption)
     return np.stack(clips), captions, [p.name for p in paths]

@@ -101,6 +101,12 @@ def noise_timestep(family: str, eta: float, steps: int) -> int:
     return importlib.import_module(f"{__name__}.{family}.settings").noise_timestep(eta, steps)
 
 
+def frames_key(family: str, tier: str) -> str:
+    """The params key that sets the frames of family `family`'s clips on tier `tier`."""
+    module = importlib.import_module(f"{__name__}.{family}.settings")
+    return module.frames_key(tier) if hasattr(module, "frames_key") else f"tiers.{tier}.data.frames"
+
+
 def family_of(folder: str | Path) -> str:
     """The family whose pipeline class wrote the base folder (its model_index.json names the class)."""
     index = Path(folder) / "model_index.json"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from videodpo import families
 from videodpo.config import Config, DenseDPOSettings, Section, ToyworldSettings
 from videodpo.methods import Empty
 from videodpo.methods.dpo import DPOTrainSettings, dpo_train_settings, encode_latents, train  # noqa: F401 (dpo's steps are this method's)
@@ -29,6 +30,7 @@ class LabelledPairSettings(Section):
     source: str  # toy: ground truth rendered from toyworld; hub: read from gt_videos
     gt_videos: str
     frames: int
+    frames_key: str  # the params key that sets `frames` for this family (named when a video is too short)
     resolution: int
     toyworld: ToyworldSettings
     num_inference_steps: int
@@ -41,8 +43,6 @@ SETTINGS = {"pairs": LabelledPairSettings, "latents": Empty, "train": DPOTrainSe
 
 def check_labelling(config: Config) -> None:
     """The `dense_dpo` section's labeller and segments fit the tier (every labelled method reads them)."""
-    from videodpo import families
-
     dense = config.dense_dpo
     families.frame_segments(config.family or config.families[0], config.data.frames, dense.segment_frames)
     if dense.labeller == "oracle" and config.model.source != "toy":
@@ -55,6 +55,7 @@ def labelled_pair_settings(config: Config, kind: str, label_budget: int | None =
     return LabelledPairSettings(
         kind=kind, num_pairs=data.num_pairs, seed=data.seed, dense=config.dense_dpo, label_budget=label_budget,
         train_prompts=config.train_prompts_file(), source=config.model.source, gt_videos=data.gt_videos, frames=data.frames,
+        frames_key=families.frames_key(config.family or config.families[0], config.tier),
         resolution=data.resolution, toyworld=config.toyworld, num_inference_steps=config.sample.num_inference_steps,
         guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
     )

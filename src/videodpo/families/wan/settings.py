@@ -122,3 +122,8 @@ def noise_timestep(eta: float, steps: int) -> int:
     σ = shift · e / (1 + (shift − 1) · e), e = round(η · steps) / steps: timestep 1000 · σ, above η · 1000."""
     e = max(1, round(eta * steps)) / steps
     return round(1000 * FLOW_SHIFT * e / (1 + (FLOW_SHIFT - 1) * e))
+
+
+def frames_key(tier: str) -> str:
+    """Wan's clips take their frames from its overrides (4k + 1 of them)."""
+    return f"wan.overrides.tiers.{tier}.data.frames (4k + 1)"
