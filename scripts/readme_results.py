@@ -407,13 +407,36 @@ def family_results(family: str) -> str:
     return "\n\n".join(parts)
 
 
+def families_table(tests: dict[str, dict]) -> str:
+    """Every method of every family against its own family's base on the test split: a row per
+    (method, family), so one method reads across both families."""
+    keys = [(key, label) for key, label in COMPARED if all(key in metrics["base"] for metrics in tests.values())]
+    rows = ["| method | family | " + " | ".join(label for _, label in keys) + " |", "|---|---|" + "---|" * len(keys)]
+    methods = list(dict.fromkeys(m for metrics in tests.values() for m in metrics["methods"]))
+    for method in methods:
+        for family, metrics in tests.items():
+            if method in metrics["methods"]:
+                cells = [change_cell(metrics["methods"][method]["change"][key]) for key, _ in keys]
+                rows.append(f"| `{method}` | {family} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def results_section() -> str:
-    """Every family listed in params.yaml: each method against its own family's base."""
+    """Both families side by side, then each family's own tables: each method against its own family's base."""
     import yaml
 
     families = yaml.safe_load((ROOT / "params.yaml").read_text())["families"]
+    tests = {f: read_json(ROOT / "metrics" / f / "eval_test.json") for f in families}
+    tests = {f: metrics for f, metrics in tests.items() if metrics and metrics.get("methods")}
+    parts = []
+    if len(tests) > 1:
+        parts.append(
+            "**Both families, test split** (`metrics/<family>/eval_test.json`): each method against its own family's base on that "
+            "family's test samples (the same prompts and seeds in both), change of the mean with its paired 95 % bootstrap "
+            "interval:\n\n" + families_table(tests)
+        )
     sections = [(family, family_results(family)) for family in families]
-    parts = [f"#### {family}\n\n{text}" for family, text in sections if text]
+    parts += [f"#### {family}\n\n{text}" for family, text in sections if text]
     return "\n\n".join(parts) or "_No results yet: run `dvc repro`._"
 
 
