@@ -1,6 +1,7 @@
 """Model families: the only code that knows how a kind of text-to-video model is built, conditioned,
 noised, sampled and fine-tuned. Stages, methods, metrics and rewards reach a model through the seam
-every family's model object offers (today: videodpo.families.animatediff.AnimateDiff):
+every family's model object offers (videodpo.families.animatediff.AnimateDiff,
+videodpo.families.wan.Wan):
 
 - parts: `denoiser` (what LoRA and accelerate wrap), `device`, `dtype`, `to(device)`, `save(folder)`;
 - LoRA: `add_lora(rank, alpha, targets)`, `save_lora(config, folder)`, `load_lora(folder)`,
@@ -8,20 +9,23 @@ every family's model object offers (today: videodpo.families.animatediff.Animate
 - prompts: `encode_prompts(prompts)` (training conditioning), `guidance_embeddings(prompts)`,
   `keep_prompt_embeddings(prompts)` (encode them once and release the text encoder, where it is big);
 - clips: `encode_clips(uint8 clips)` → latents, `decode(latents, window)` → frames in [-1, 1]
-  (differentiable; a window of latent frames gives the pixel frames `window_frames(window)`), `latent_frames(pixel_frames)` and `latent_segments(segments)` (pixel frames →
+  (differentiable; a window of latent frames gives the pixel frames `window_frames(window)`),
+  `latent_frames(pixel_frames)` and `latent_segments(segments, pixel_frames)` (pixel frames →
   latent frames), `initial_latents(frames, seed, shared_noise, resolution)`;
 - training: `predict(denoiser, noisy, timesteps, conditioning)`, `training_draw(latents, noise,
-  timesteps)` → (noisy latents, target), `num_train_timesteps`;
+  timesteps)` → (noisy latents, target: AnimateDiff's v, Wan's velocity ε − x0), `num_train_timesteps`;
 - sampling: `generate(...)` → uint8 clips, `denoise(...)` (a sampler loop that can keep its graph for
   reward back-propagation), `sampler(steps)` and `sampler_step(scheduler, prediction, timestep,
-  latents, eta)` → (next latents, their log-probability at eta > 0), `denoise_from(...)` and
-  `strength_for(count, steps)` (SDEdit).
+  latents, eta)` → (next latents, their log-probability at eta > 0: DDIM's, or the flow SDE's),
+  `denoise_from(...)` and `strength_for(count, steps)` (SDEdit).
 
 A base folder (models/<family>/base) is opened by the family whose pipeline class wrote it. Each
 family's package also offers PACKAGE: its NAME, the PIPELINE class name its base folders hold, MODEL
 (its class), load/load_tokenizer of a base folder, and make_base(config, log, clock) for the base
-stage; its light `settings` module (no model code: params checks use it) holds SETTINGS, the class
-of its params section, frame_segments(frames, segment_frames) and, optionally, check(config).
+stage. Its light `settings` module (no model code: params checks import it) holds SETTINGS, the
+class of its params section, LORA_TARGETS, frame_segments(frames, segment_frames),
+latent_segments(segments, frames), noise_timestep(eta, steps) and, optionally, check(config) and
+frames_key(tier). The families are the packages of this folder (known()); none is imported until used.
 """
 
 from __future__ import annotations
