@@ -1,21 +1,25 @@
 import numpy as np
+import torch
 import pytest
 
 from videodpo.base_report import reconstruction_psnr
+from videodpo.clips import clips_to_tensor
 
 
 class _OffsetAutoencoder:
-    """Encodes to the frames themselves and decodes them shifted by a constant."""
+    """A model whose latents are the clip's frames themselves (in [-1, 1]) and which decodes them
+    shifted by a constant."""
+
+    device = torch.device("cpu")
 
     def __init__(self, offset: float):
         self.offset = offset
 
-    def encode(self, frames):
-        mean = frames.clone()
-        return type("Encoded", (), {"latent_dist": type("Posterior", (), {"mode": lambda self: mean})()})()
+    def encode_clips(self, clips):
+        return clips_to_tensor(clips)
 
     def decode(self, latents):
-        return type("Decoded", (), {"sample": latents + self.offset})()
+        return latents + self.offset
 
 
 def test_reconstruction_psnr_is_that_of_the_error_on_a_minus_one_to_one_scale():

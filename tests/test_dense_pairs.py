@@ -51,7 +51,7 @@ def test_a_captioned_video_folder_reads_as_clips_of_the_model_size(tmp_path):
     "problem, message",
     [
         ("no caption", "no caption; write it in clip.txt"),
-        ("too short", "4 frames, shorter than the clips' 8 (data.frames)"),
+        ("too short", r"4 frames, shorter than the clips' 8 \(data.frames\)"),
         ("not a video", "cannot be decoded"),
         ("empty folder", "holds no videos"),
     ],
@@ -127,7 +127,9 @@ def run_dense_make_pairs(
         label_budget=label_budget, train_prompts="prompts/train/hub.txt", source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
         toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
     )
-    stage.make_labelled_pairs("dense_dpo", settings, types.SimpleNamespace(device="cpu"))
+    from videodpo import layout
+
+    stage.make_labelled_pairs(layout.branch("animatediff", "dense_dpo"), settings, types.SimpleNamespace(device="cpu"))
     pairs_dir = project / "data/animatediff/pairs/dense_dpo"
     shard = load_file(str(pairs_dir / "pairs-00000.safetensors"))
     return latents.read_manifest(pairs_dir), shard, json.loads((project / "metrics/animatediff/pairs_dense_dpo.json").read_text())

@@ -59,7 +59,7 @@ def test_the_committed_params_hold_what_each_dev_sweep_chose():
 
     import yaml
 
-    sweeps = sorted((Path(__file__).parents[1] / "docs/measured").glob("sweep_*.json"))
+    sweeps = sorted((Path(__file__).parents[1] / "docs/measured").glob("*/sweep_*.json"))  # docs/measured/<family>/
     assert sweeps, "no dev sweep recorded: run scripts/dev_sweep.py"
     params = committed_params()
     for path in sweeps:

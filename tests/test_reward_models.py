@@ -165,12 +165,12 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
         save_file({"clips": clips}, str(folder / "clips.safetensors"))
         (folder / "samples.json").write_text(json.dumps(samples))
     params = committed_params()
-    params.update(methods=["dpo"], evaluate={"bootstrap_samples": 20})
+    params.update(families=["animatediff"], methods=["dpo"], evaluate={"bootstrap_samples": 20})
 
     def evaluate_with(clip_hub: str) -> dict:
         params["reward_models"]["clip"] = {"hub": clip_hub, "revision": "main"}
         Path("params.yaml").write_text(yaml.safe_dump(params))
-        stage.main("test")
+        stage.main("animatediff", "test")
         return json.loads(Path("metrics/animatediff/eval_test.json").read_text())
 
     with_clip = evaluate_with(str(tiny_clip))

@@ -30,7 +30,7 @@ class LabelledPairSettings(Section):
     source: str  # toy: ground truth rendered from toyworld; hub: read from gt_videos
     gt_videos: str
     frames: int
-    frames_key: str  # the params key that sets `frames` for this family (named when a video is too short)
+    frames_key: str = "data.frames"  # the params key that sets `frames` for this family (named when a video is too short)
     resolution: int
     toyworld: ToyworldSettings
     num_inference_steps: int

@@ -20,10 +20,13 @@ def load_hub_model(hub, dtype: torch.dtype = torch.bfloat16) -> tuple[Wan, dict[
     from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline
 
     offline = hub_offline()
-    common = dict(revision=hub.revision, use_safetensors=True, local_files_only=offline)
     try:
-        vae = AutoencoderKLWan.from_pretrained(hub.base, subfolder="vae", torch_dtype=torch.float32, **common)
-        pipe = WanPipeline.from_pretrained(hub.base, vae=vae, torch_dtype=dtype, **common)
+        vae = AutoencoderKLWan.from_pretrained(
+            hub.base, subfolder="vae", revision=hub.revision, torch_dtype=torch.float32, use_safetensors=True, local_files_only=offline,
+        )
+        pipe = WanPipeline.from_pretrained(
+            hub.base, revision=hub.revision, vae=vae, torch_dtype=dtype, use_safetensors=True, local_files_only=offline,
+        )
     except OSError as error:
         hint = failure_hint(error, [(hub.base, hub.revision)], offline, "wan.hub")
         raise RuntimeError(f"could not load the hub model ({first_line(error)}); {hint}") from error
