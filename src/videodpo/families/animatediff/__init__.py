@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +20,9 @@ from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
 from videodpo.clips import clips_to_tensor
-from videodpo import layout
+from videodpo import layout, lora_files
 from videodpo.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.noise import correlated_noise
-from videodpo.outputs import canonical_safetensors
 
 NAME = "animatediff"
 PIPELINE = "AnimateDiffPipeline"  # the class its base folders hold (videodpo.families.family_of)
@@ -78,16 +76,8 @@ def add_lora(unet, rank: int, alpha: float, targets: str = "motion", adapter_nam
 
 
 def save_lora(unet, lora_config, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
-    """Save a UNet's LoRA in diffusers format, with its adapter metadata so lora_alpha ≠ r reloads at the right scale."""
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft.utils import get_peft_model_state_dict
-
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=adapter_name))
-    AnimateDiffPipeline.save_lora_weights(
-        folder, unet_lora_layers=layers, unet_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True
-    )
-    for weights in Path(folder).glob("*.safetensors"):
-        canonical_safetensors(weights)  # the same LoRA, the same bytes: its DVC hash does not flip between runs
+    """Save a UNet's LoRA in diffusers format, with its adapter metadata (videodpo.lora_files)."""
+    lora_files.save_lora(AnimateDiffPipeline, unet, "unet_lora_layers", lora_config, folder, adapter_name)
 
 
 class AnimateDiff:
@@ -147,31 +137,9 @@ class AnimateDiff:
 
     def load_lora(self, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
         """Load a LoRA written by save_lora and make it the active adapter."""
-        folder = Path(folder)
-        made_by = layout.lora_stage(folder)
-        if not any(folder.glob("*.safetensors")):
-            raise DamagedFileError(f"no LoRA weights in {folder}; {remake_hint(made_by)}")
-        try:
-            self.pipe.load_lora_weights(folder, adapter_name=adapter_name)
-        except RuntimeError as error:  # size mismatches: weights of another base, or not of the rank their metadata names
-            mismatches = str(error).count("size mismatch")
-            raise DamagedFileError(
-                f"{folder} does not fit this base model ({mismatches} weights of other shapes: trained on another base, "
-                f"or its weights are not of the rank its adapter metadata names); {remake_hint(made_by)}"
-            ) from error
-        except (OSError, ValueError, SafetensorError) as error:
-            raise DamagedFileError(f"{folder} is damaged ({first_line(error)}); {remake_hint(made_by)}") from error
-        self.pipe.set_adapters([adapter_name])
+        lora_files.load_lora(self.pipe, folder, adapter_name)
 
-    @staticmethod
-    @contextmanager
-    def adapters_disabled(denoiser: torch.nn.Module):
-        """Inside this block the denoiser is the base model: its LoRA adapters are switched off."""
-        denoiser.disable_adapters()
-        try:
-            yield denoiser
-        finally:
-            denoiser.enable_adapters()
+    adapters_disabled = staticmethod(lora_files.adapters_disabled)
 
     # -- prompts -----------------------------------------------------------------------------
     def caption_ids(self, texts: list[str]) -> torch.Tensor:

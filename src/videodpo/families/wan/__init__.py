@@ -12,7 +12,7 @@ import copy
 import json
 import math
 from collections.abc import Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,9 @@ import torch
 from tqdm.auto import tqdm
 
 from videodpo.clips import clips_to_tensor
-from videodpo import layout
+from videodpo import layout, lora_files
 from videodpo.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.noise import correlated_noise
-from videodpo.outputs import canonical_safetensors
 from videodpo.families.wan.frames import latent_frames, latent_segments, pixel_frames_of  # noqa: F401  (the family's frame grouping)
 
 NAME = "wan"
@@ -115,37 +114,13 @@ class Wan:
     def save_lora(self, lora_config, folder, adapter_name: str = LORA_ADAPTER) -> None:
         """The transformer's LoRA in diffusers format (WanPipeline.load_lora_weights reads it), with
         its adapter metadata so lora_alpha ≠ r reloads at the right scale."""
-        from diffusers.utils import convert_state_dict_to_diffusers
-        from peft.utils import get_peft_model_state_dict
-
-        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.pipe.transformer, adapter_name=adapter_name))
-        type(self.pipe).save_lora_weights(
-            folder, transformer_lora_layers=layers, transformer_lora_adapter_metadata=lora_config.to_dict(), safe_serialization=True,
-        )
-        for weights in Path(folder).glob("*.safetensors"):
-            canonical_safetensors(weights)  # the same LoRA, the same bytes: its DVC hash does not flip between runs
+        lora_files.save_lora(type(self.pipe), self.pipe.transformer, "transformer_lora_layers", lora_config, folder, adapter_name)
 
     def load_lora(self, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
         """Load a LoRA written by save_lora and make it the active adapter."""
-        folder = Path(folder)
-        made_by = layout.lora_stage(folder)
-        if not any(folder.glob("*.safetensors")):
-            raise DamagedFileError(f"no LoRA weights in {folder}; {remake_hint(made_by)}")
-        try:
-            self.pipe.load_lora_weights(folder, adapter_name=adapter_name)
-        except (RuntimeError, OSError, ValueError) as error:
-            raise DamagedFileError(f"{folder} does not fit this base model or is damaged ({first_line(error)}); {remake_hint(made_by)}") from error
-        self.pipe.set_adapters([adapter_name])
+        lora_files.load_lora(self.pipe, folder, adapter_name)
 
-    @staticmethod
-    @contextmanager
-    def adapters_disabled(denoiser: torch.nn.Module):
-        """Inside this block the denoiser is the base model: its LoRA adapters are switched off."""
-        denoiser.disable_adapters()
-        try:
-            yield denoiser
-        finally:
-            denoiser.enable_adapters()
+    adapters_disabled = staticmethod(lora_files.adapters_disabled)
 
     @staticmethod
     def latent_frames(pixel_frames: int) -> int:
