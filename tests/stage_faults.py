@@ -104,7 +104,7 @@ def kill_each_and_rerun(project: Path, kill_points: list, logs: Path, seed: int)
         out = run(["dvc", "repro", "--force", "--single-item", stage], project)
         if stage.startswith("train@animatediff-"):
             assert "resuming from the checkpoint at step" in out, out
-            method = stage.split("@")[1]
+            method = stage.removeprefix("train@animatediff-")
             assert json.loads((project / f"metrics/animatediff/train_{method}.json").read_text())["resumed_from_step"] >= 1
         assert locked_hashes(project, stage, compared) == expected, stage  # bit-identical to the uninterrupted run
         leftovers = [p for p in project.rglob(".*.*") if p.is_dir() and ".dvc" not in p.parts and ".git" not in p.parts]

@@ -34,10 +34,10 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
     lock = yaml.safe_load((micro_project / "dvc.lock").read_text())
     assert set(lock["stages"]) == {
         "base@animatediff", "preview_base@animatediff", "vjepa@animatediff", "validation_curves", "sample_base@animatediff-dev", "sample_base@animatediff-test", "evaluate@animatediff-dev", "evaluate@animatediff-test",
-        *(f"{stage}@{method}" for stage in ("settings", "make_pairs", "encode_latents", "train") for method in MICRO["methods"]),
+        *(f"{stage}@animatediff-{method}" for stage in ("settings", "make_pairs", "encode_latents", "train") for method in MICRO["methods"]),
         *(f"sample@animatediff-{method}-{split}" for method in MICRO["methods"] for split in ("dev", "test")),
     }
-    assert "Stage 'base' didn't change" in run(["dvc", "repro"], micro_project)
+    assert "Stage 'base@animatediff' didn't change" in run(["dvc", "repro"], micro_project)
 
 
 @pytest.mark.slow
@@ -160,7 +160,7 @@ def test_editing_an_evaluation_prompt_changes_only_the_sampling_stages(micro_pro
     finally:
         prompt_file.write_text(original)
     assert changed == {f"{stage}-{split}" if "@" in stage else f"{stage}@{split}"
-                       for stage in ("sample_base", "sample@animatediff-dpo", "sample@animatediff-vader", "sample@animatediff-dense_dpo") for split in ("dev", "test")}, changed
+                       for stage in ("sample_base@animatediff", "sample@animatediff-dpo", "sample@animatediff-vader", "sample@animatediff-dense_dpo") for split in ("dev", "test")}, changed
 
 
 @pytest.mark.slow

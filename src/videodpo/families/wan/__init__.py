@@ -90,9 +90,10 @@ class Wan:
         self.pipe.save_pretrained(folder, safe_serialization=True)
 
     def enable_gradient_checkpointing(self, decoder: bool = False) -> None:
+        """The transformer's blocks recompute in the backward pass. diffusers' AutoencoderKLWan has no
+        gradient checkpointing: a reward's gradient through the decoder is kept whole (vader.decode_frames
+        decodes less of the clip instead)."""
         self.pipe.transformer.enable_gradient_checkpointing()
-        if decoder:  # a reward's gradient runs back through the decoder too
-            self.pipe.vae.enable_gradient_checkpointing()
 
     num_train_timesteps = NUM_TRAIN_TIMESTEPS
 
