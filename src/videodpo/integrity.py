@@ -67,9 +67,11 @@ def require_finite(what: str, **tensors: torch.Tensor) -> None:
 
 @contextmanager
 def stage_errors(stage: str):
-    """A damaged input, an unusable prompt set or a non-finite value ends the stage with one line naming the stage and the
-    cause (what DVC prints), not a traceback."""
+    """A damaged input, an unusable prompt set, a non-finite value or a bad params value ends the stage with one line
+    naming the stage and the cause (what DVC prints), not a traceback."""
+    from videodpo.config import ConfigError
+
     try:
         yield
-    except InputError as error:
+    except (InputError, ConfigError) as error:
         raise SystemExit(f"{stage}: {error}") from error
