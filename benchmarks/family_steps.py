@@ -121,8 +121,9 @@ def main() -> None:
                 run()
                 seconds[family].append(time.perf_counter() - started)
         results[method] = {family: round(sorted(times)[len(times) // 2], 4) for family, times in seconds.items()}
-    shapes = {family: {"frames": config.toyworld.frames, "frame_size": config.toyworld.frame_size} for family, (_, config) in toy_models().items()}
-    config = load_config(family="animatediff")
+    configs = {family: load_config(family=family) for family in ("animatediff", "wan")}
+    shapes = {family: {"frames": c.toyworld.frames, "frame_size": c.toyworld.frame_size} for family, c in configs.items()}
+    config = configs["animatediff"]
     report = {
         **device_info(torch.device("cpu")), "steps": args.steps, "statistic": "median seconds per step", "clips": shapes,
         "dpo_pairs_per_step": config.training.batch_size, "vader_clips_per_step": config.vader.clips_per_step,

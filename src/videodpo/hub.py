@@ -4,6 +4,7 @@ and telling a hub that cannot be reached from a name that is wrong."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 
@@ -67,3 +68,14 @@ def failure_hint(error: BaseException, repos: list[tuple[str, str]], offline: bo
             f"with HF_HUB_OFFLINE=1; or give this machine access to the hub (HTTPS_PROXY for a proxy)"
         )
     return f"check the repository names and revisions under `{params_key}` in params.yaml"
+
+
+def warn_unpinned(params_key: str, repos: list[tuple[str, str]], commits: dict[str, str | None]) -> None:
+    """Warn for each (repo, revision) of params `params_key` loaded at a branch or tag: a later run may load other weights."""
+    for repo, revision in repos:
+        if not is_commit(revision) and not Path(repo).is_dir():
+            warnings.warn(
+                f"{params_key}: {repo} at {revision!r} is a branch or tag, so a later run may load other weights "
+                f"(loaded now: commit {commits[repo]}); pin commits with `python scripts/pin_hub_revisions.py`",
+                stacklevel=2,
+            )

@@ -41,8 +41,9 @@ def per_segment_mse(prediction: torch.Tensor, target: torch.Tensor, segments: in
     bounds = [(int(start), int(stop)) for start, stop in segments]
     if any(not 0 <= start < stop <= frames for start, stop in bounds):
         raise ValueError(f"segments {bounds} are not non-empty ranges of {frames} latent frames")
-    if frames % len(bounds) == 0 and bounds == [(i * (frames // len(bounds)), (i + 1) * (frames // len(bounds))) for i in range(len(bounds))]:
-        return per_segment_mse(prediction, target, len(bounds))  # equal segments: the same arithmetic as a count
+    size = frames // len(bounds)
+    if bounds == [(i * size, (i + 1) * size) for i in range(len(bounds))] and size * len(bounds) == frames:
+        return per_frame.reshape(batch, len(bounds), size).mean(dim=2)  # equal segments: the same arithmetic as a count
     return torch.stack([per_frame[:, start:stop].mean(dim=1) for start, stop in bounds], dim=1)
 
 

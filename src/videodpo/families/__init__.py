@@ -64,18 +64,22 @@ def family_module(name: str):
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def family_settings(name: str):
-    """The Section class of family `name`'s params section (its light `settings` module: no model code)."""
-    family_module_name = f"{__name__}.{name}.settings"
+def settings_module(name: str):
+    """Family `name`'s light `settings` module (no model code), or a ValueError naming the known families."""
     if name not in known():
         raise ValueError(f"unknown model family {name!r}; known: {', '.join(known())}")
-    return importlib.import_module(family_module_name).SETTINGS
+    return importlib.import_module(f"{__name__}.{name}.settings")
+
+
+def family_settings(name: str):
+    """The Section class of family `name`'s params section."""
+    return settings_module(name).SETTINGS
 
 
 def check_config(config) -> None:
     """The checks of config.family's settings module (`check(config)`, if it has one): what the family
     cannot run, refused before any model loads."""
-    module = importlib.import_module(f"{__name__}.{config.family}.settings")
+    module = settings_module(config.family)
     if hasattr(module, "check"):
         module.check(config)
 
@@ -83,31 +87,31 @@ def check_config(config) -> None:
 def frame_segments(family: str, frames: int, segment_frames: int) -> list[range]:
     """The labelled segments of a clip of `frames` pixel frames in family `family` (its settings
     module's rule: each segment holds whole latent frames), or a ValueError naming the key and the fix."""
-    return importlib.import_module(f"{__name__}.{family}.settings").frame_segments(frames, segment_frames)
+    return settings_module(family).frame_segments(frames, segment_frames)
 
 
 def latent_segments(family: str, frames: int, segment_frames: int) -> list[tuple[int, int]]:
     """Each labelled segment's latent frames [start, stop) in family `family` (frame_segments mapped
     through its VAE's grouping of frames)."""
-    module = importlib.import_module(f"{__name__}.{family}.settings")
+    module = settings_module(family)
     mapped = module.latent_segments(module.frame_segments(frames, segment_frames), frames)
     return [(part.start, part.stop) for part in mapped]
 
 
 def lora_targets(family: str) -> tuple[str, ...]:
     """The names of the attention a LoRA of family `family` may adapt (its model's add_lora targets)."""
-    return importlib.import_module(f"{__name__}.{family}.settings").LORA_TARGETS
+    return settings_module(family).LORA_TARGETS
 
 
 def noise_timestep(family: str, eta: float, steps: int) -> int:
     """The training timestep of the noise level SDEdit starts from when it denoises the last
     round(η · steps) of `steps` sampling steps (dense_dpo's copies): DPO on its pairs trains below it."""
-    return importlib.import_module(f"{__name__}.{family}.settings").noise_timestep(eta, steps)
+    return settings_module(family).noise_timestep(eta, steps)
 
 
 def frames_key(family: str, tier: str) -> str:
     """The params key that sets the frames of family `family`'s clips on tier `tier`."""
-    module = importlib.import_module(f"{__name__}.{family}.settings")
+    module = settings_module(family)
     return module.frames_key(tier) if hasattr(module, "frames_key") else f"tiers.{tier}.data.frames"
 
 

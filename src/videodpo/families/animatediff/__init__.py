@@ -357,24 +357,17 @@ def caption_ids(tokenizer, texts: list[str]) -> torch.Tensor:
 def make_base(config, log, clock):
     """The base stage's model for config.tier: the toy model pretrained on the toy world, or SD1.5 and
     the motion adapter from the hub. Returns (model, model card, summary for the stage's metrics)."""
-    import warnings
-
     from videodpo import models
     from videodpo.families.animatediff import hub as animatediff_hub
     from videodpo.families.animatediff import pretraining, toy
+    from videodpo.hub import warn_unpinned
 
     section = config.family_section(NAME)
     if config.model.source == "hub":
         hub = animatediff_hub.HubModel(**section.hub.model_dump())
         model = animatediff_hub.load_hub_model(hub)
         commits = animatediff_hub.hub_commits(hub)
-        for repo, revision in ((hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)):
-            if not animatediff_hub.is_commit(revision) and not Path(repo).is_dir():
-                warnings.warn(
-                    f"animatediff.hub: {repo} at {revision!r} is a branch or tag, so a later run may load other weights "
-                    f"(loaded now: commit {commits[repo]}); pin commits with `python scripts/pin_hub_revisions.py`",
-                    stacklevel=1,
-                )
+        warn_unpinned("animatediff.hub", [(hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)], commits)
         return model, models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
     world = config.toyworld
     arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())

@@ -9,7 +9,6 @@ VAE's latents_mean and latents_std, as WanPipeline denormalises them before deco
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -47,8 +46,10 @@ def load(folder: Path, dtype: torch.dtype = torch.float32) -> "Wan":
     except (OSError, ValueError) as error:
         raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint(layout.base_stage(folder))}") from error
     pipe.set_progress_bar_config(disable=True)
-    card = Path(folder) / "videodpo.json"  # the model card (videodpo.models): the frame size it samples
-    return Wan(pipe, resolution=json.loads(card.read_text())["frame_size"] if card.is_file() else None)
+    from videodpo import models
+
+    has_card = (Path(folder) / models.MODEL_CARD).is_file()  # the frame size it samples
+    return Wan(pipe, resolution=models.ModelCard.load(folder).frame_size if has_card else None)
 
 
 def load_tokenizer(folder: Path):
@@ -162,7 +163,7 @@ class Wan:
     def guidance_embeddings(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(unconditional, conditional) prompt embeddings for classifier-free guidance: the empty
         prompt's and each prompt's, one row per prompt."""
-        return self.encode_prompts([""] * len(prompts)), self.encode_prompts(prompts)
+        return self.encode_prompts([""]).expand(len(prompts), -1, -1).contiguous(), self.encode_prompts(prompts)
 
     # -- latents -----------------------------------------------------------------------------------
     def _normalisation(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -330,21 +331,14 @@ def make_base(config, log, clock):
     Returns (model, model card, summary for the stage's metrics)."""
     from videodpo import models
     from videodpo.families.wan import pretraining, toy
-    from videodpo.hub import is_commit
+    from videodpo.hub import warn_unpinned
 
     section = config.family_section(NAME)
     if config.model.source == "hub":
         from videodpo.families.wan import hub
 
         model, commits = hub.load_hub_model(section.hub)
-        if not is_commit(section.hub.revision) and not Path(section.hub.base).is_dir():
-            import warnings
-
-            warnings.warn(
-                f"wan.hub: {section.hub.base} at {section.hub.revision!r} is a branch or tag, so a later run may load other "
-                f"weights (loaded now: commit {commits[section.hub.base]}); pin commits with `python scripts/pin_hub_revisions.py`",
-                stacklevel=1,
-            )
+        warn_unpinned("wan.hub", [(section.hub.base, section.hub.revision)], commits)
         return model, models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
     world = config.toyworld
     arch = toy.ToyWanArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
