@@ -21,7 +21,7 @@ def test_the_toy_wan_vae_compresses_space_and_time_four_times_keeping_the_first_
     clips = torch.rand(2, 3, 9, 32, 32) * 2 - 1
     with torch.no_grad():
         latents = vae.encode(clips).latent_dist.mode()
-        assert latents.shape == (2, 8, 3, 8, 8)
+        assert latents.shape == (2, 16, 3, 8, 8)
         assert vae.decode(latents).sample.shape == clips.shape
         changed_first = clips.clone()
         changed_first[:, :, 0] = 0.0
@@ -71,7 +71,7 @@ def test_the_flow_matching_draw_is_wans_and_encoded_latents_decode_to_the_clip_s
     assert torch.allclose(half, (x0 + noise) / 2)
     clips = np.random.default_rng(0).integers(0, 256, (2, 9, 32, 32, 3), dtype=np.uint8)
     latents = model.encode_clips(clips)
-    assert latents.shape == (2, 8, 3, 8, 8)
+    assert latents.shape == (2, 16, 3, 8, 8)
     with torch.no_grad():
         assert model.decode(latents).shape == (2, 9, 3, 32, 32)
     text = model.encode_prompts(["a red square moving left", "a blue circle"])

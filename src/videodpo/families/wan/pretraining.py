@@ -31,11 +31,11 @@ class WanPretrainSchedule:
     seed: int = 0
     clips_per_caption: int = 60
     vae_frame_steps: int = 0
-    vae_clip_steps: int = 1500
+    vae_clip_steps: int = 4000
     vae_batch_frames: int = 32
     vae_batch_clips: int = 4
     vae_lr: float = 3e-3
-    steps: int = 2500
+    steps: int = 4000
     batch_clips: int = 16
     image_share: float = 0.25   # share of each batch trained as single-frame images (the clip's first latent frame)
     learning_rate: float = 1e-3

@@ -27,11 +27,13 @@ class WanHubSettings(Section):
 class WanToySettings(Section):
     """Sizes of the toy Wan (frames and frame size come from `toyworld`)."""
 
-    latent_channels: int = Field(default=8, gt=0)
+    latent_channels: int = Field(default=16, gt=0)
     vae_base: int = Field(default=8, gt=0)
     vae_levels: int = Field(default=3, ge=3)
-    heads: int = Field(default=4, gt=0)
-    head_width: int = Field(default=16, gt=0)
+    heads: int = Field(default=2, gt=0)
+    # Wan's rotary positions give each spatial axis head_width // 6 frequencies: below 4 of them
+    # the transformer barely tells latent positions apart (shapes scatter, directions come out wrong)
+    head_width: int = Field(default=32, ge=24)
     layers: int = Field(default=4, gt=0)
     text_width: int = Field(default=32, gt=0)
     text_layers: int = Field(default=2, gt=0)
@@ -41,11 +43,11 @@ class WanPretrainSettings(Section):
     seed: int = 0
     clips_per_caption: int = Field(default=60, gt=0)
     vae_frame_steps: int = Field(default=0, ge=0)
-    vae_clip_steps: int = Field(default=1500, ge=0)
+    vae_clip_steps: int = Field(default=4000, ge=0)
     vae_batch_frames: int = Field(default=32, gt=0)
     vae_batch_clips: int = Field(default=4, gt=0)
     vae_lr: float = Field(default=3e-3, gt=0)
-    steps: int = Field(default=2500, ge=0)
+    steps: int = Field(default=4000, ge=0)
     batch_clips: int = Field(default=16, gt=0)
     image_share: float = Field(default=0.25, ge=0, le=1)
     learning_rate: float = Field(default=1e-3, gt=0)

@@ -22,11 +22,11 @@ class ToyWanArchitecture:
 
     frame_size: int = 32
     frames: int = 9  # 4k + 1
-    latent_channels: int = 8
+    latent_channels: int = 16
     vae_base: int = 8
     vae_levels: int = 3  # each halves space; the last two halve time too: 4× in both
-    heads: int = 4
-    head_width: int = 16
+    heads: int = 2
+    head_width: int = 32  # Wan's rotary positions: head_width // 6 frequencies per spatial axis
     layers: int = 4
     text_width: int = 32
     text_layers: int = 2
@@ -57,6 +57,7 @@ def build_toy_text_encoder(tokenizer: CLIPTokenizer, arch: ToyWanArchitecture) -
     config = UMT5Config(
         vocab_size=len(tokenizer), d_model=arch.text_width, d_kv=arch.text_width // 4, d_ff=arch.text_width * 2,
         num_layers=arch.text_layers, num_heads=4, relative_attention_num_buckets=8, pad_token_id=tokenizer.pad_token_id,
+        dropout_rate=0.0,  # as the toy AnimateDiff's CLIP text model: dropout in a 32-wide encoder blurs the caption words
     )
     return UMT5EncoderModel(config)
 
