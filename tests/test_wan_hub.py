@@ -94,7 +94,7 @@ def test_the_hub_wan_trains_dpo_dense_dpo_and_vader_through_dvc_repro_and_its_lo
     assert settings["training"]["max_timestep"] == families.noise_timestep("wan", 0.6, 2) == 750
 
     base = WanPipeline.from_pretrained(project / "models/wan/base", local_files_only=True)
-    latents = torch.randn(1, 8, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    latents = torch.randn(1, base.transformer.config.in_channels, 3, 8, 8, generator=torch.Generator().manual_seed(0))
 
     def sample(pipe) -> np.ndarray:
         return pipe(prompt=PROMPT, num_frames=9, height=32, width=32, num_inference_steps=2, guidance_scale=4.0,

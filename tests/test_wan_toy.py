@@ -63,7 +63,7 @@ def test_the_flow_matching_draw_is_wans_and_encoded_latents_decode_to_the_clip_s
 
     torch.manual_seed(0)
     model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
-    x0, noise = torch.randn(2, 8, 3, 8, 8), torch.randn(2, 8, 3, 8, 8)
+    x0, noise = torch.randn(2, 16, 3, 8, 8), torch.randn(2, 16, 3, 8, 8)
     noisy, target = model.training_draw(x0, noise, torch.tensor([0, 1000]))
     assert torch.allclose(noisy[0], x0[0]) and torch.allclose(noisy[1], noise[1])  # σ = 0: data, σ = 1: noise
     assert torch.equal(target, noise - x0)
@@ -89,7 +89,7 @@ def test_the_deterministic_step_is_diffusers_euler_and_a_stochastic_one_scores_i
 
     model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
     scheduler = model.sampler(4)
-    latents, velocity = torch.randn(2, 8, 3, 8, 8), torch.randn(2, 8, 3, 8, 8)
+    latents, velocity = torch.randn(2, 16, 3, 8, 8), torch.randn(2, 16, 3, 8, 8)
     for timestep in scheduler.timesteps:
         reference = model.sampler(4)
         reference._step_index = None
@@ -142,7 +142,7 @@ def test_generation_is_a_pure_function_of_prompt_and_seed_and_guidance_embeds_th
 
     torch.manual_seed(0)
     model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
-    assert model.initial_latents(9, seed=5, shared_noise=0.5, resolution=32).shape == (1, 8, 3, 8, 8)
+    assert model.initial_latents(9, seed=5, shared_noise=0.5, resolution=32).shape == (1, 16, 3, 8, 8)
     prompts = ["a red square moving left", "a blue circle moving up", "a red square moving left"]
     clips = model.generate(prompts, [1, 2, 1], frames=9, steps=2, guidance_scale=4.0, shared_noise=0.5, resolution=32, batch_size=2)
     assert clips.shape == (3, 9, 32, 32, 3) and clips.dtype == np.uint8
