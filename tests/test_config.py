@@ -61,6 +61,7 @@ def test_wan_on_a_tier_without_bf16_is_refused_at_once_with_the_reason_and_the_w
         (lambda p: p.update(families=[]), "families: Value error, an empty list"),
         (lambda p: p["wan"]["toy"].update(heads=0), "wan.toy.heads"),
         (lambda p: p["wan"]["toy"].update(head_width=16), "wan.toy.head_width: Input should be greater than or equal to 24"),
+        (lambda p: p["wan"]["overrides"].update(sample={"guidance_scale": 7.0}), "wan.overrides.sample: every family is sampled and scored alike"),
         (lambda p: p["dense_dpo"].update(segment_frames=2), "dense_dpo.segment_frames: 2 does not fit Wan's latent grouping of 9 frames"),
         (lambda p: p.update(tier="l4") or p["wan"]["overrides"]["tiers"]["l4"]["data"].update(frames=16),
          "data.frames: 16 (tier l4), but Wan's VAE makes clips of 4k + 1 frames: set wan.overrides.tiers.l4.data.frames to 13 or 17"),

@@ -44,3 +44,24 @@ def test_a_folder_names_the_stage_that_writes_it():
     assert layout.base_stage(Path("models/animatediff/base")) == "base@animatediff"
     assert layout.branch("wan", "vader").stage("encode_latents") == "encode_latents@wan-vader"
     assert layout.Family("wan").stage("sample", "dpo", "test") == "sample@wan-dpo-test"
+
+
+FAMILY_KEYS = ("hub", "toy", "pretrain", "overrides.toyworld", "overrides.tiers")
+
+
+def test_a_familys_model_stages_depend_on_its_model_and_clips_not_on_its_overrides_of_a_methods_section():
+    # wan.overrides.dense_dpo reruns wan's dense_dpo branch from its settings stage, never base@wan
+    for name, item in (("base", "${item}"), ("preview_base", "${item}"), ("vjepa", "${item}"), ("sample_base", FAMILY), ("sample", FAMILY)):
+        params = set(stage(name)["params"])
+        assert {f"{item}.{key}" for key in FAMILY_KEYS} <= params, name
+        assert item not in params and f"{item}.overrides" not in params, name
+
+
+def test_every_family_has_the_override_keys_its_stages_depend_on():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for family in params["families"]:
+        for key in FAMILY_KEYS:
+            section = params[family]
+            for part in key.split("."):
+                assert part in section, f"{family}.{key}: DVC reads it by name (give {{}} for none)"
+                section = section[part]

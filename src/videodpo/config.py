@@ -399,12 +399,22 @@ def _deep_merge(into: dict, overlay: dict) -> dict:
     return merged
 
 
+# sections a family may not override: the evaluation protocol and the run's shape
+SHARED_SECTIONS = ("families", "methods", "tier", "launch", "model", "prompts", "sample", "evaluate", "reward_models")
+
+
 def family_overlay(params: dict[str, Any], family: str) -> dict[str, Any]:
     """params as family `family`'s stages read them: its section's `overrides` merged over the other
     sections (a tier preset too: overrides.tiers.<tier>.<key>), each value replacing the one there."""
     overrides = (params.get(family) or {}).get("overrides") or {}
     if not isinstance(overrides, dict):
         raise ConfigError(f"{family}.overrides: give a mapping of sections to values, not {overrides!r}")
+    shared = sorted(set(overrides) & set(SHARED_SECTIONS))
+    if shared:
+        raise ConfigError(
+            f"{family}.overrides.{shared[0]}: every family is sampled and scored alike ({', '.join(SHARED_SECTIONS)} are shared), "
+            f"so the families' figures compare; change `{shared[0]}` itself, or override the family's clips (toyworld, tiers) or a method's section"
+        )
     return {**_deep_merge(params, overrides), "family": family}
 
 
