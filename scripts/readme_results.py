@@ -354,7 +354,15 @@ def family_results(family: str) -> str:
         if all(key in metrics["base"] for key in BAR_KEYS):
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
-        for path in sorted((ROOT / measured).glob("sweep_*.json")):
+        sweeps = sorted((ROOT / measured).glob("sweep_*.json"))
+        if not sweeps:
+            swept = sorted(d.name for d in (ROOT / "docs/measured").iterdir() if d.is_dir() and any(d.glob("sweep_*.json")))
+            parts.append(
+                f"**Settings on {family}**: no sweep has run on {family}'s dev split (`docs/measured/{family}/` holds none), so every "
+                f"method runs here with the committed settings, chosen on the dev split of {' and '.join(swept) or 'no family'}; nothing "
+                f"was chosen on {family}'s test samples."
+            )
+        for path in sweeps:
             parts.append(sweep_section(path.stem.removeprefix("sweep_"), json.loads(path.read_text()), metrics, family))
         seeds = read_json(ROOT / measured / "training_seeds.json")
         if seeds:
