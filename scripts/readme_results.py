@@ -357,9 +357,15 @@ def family_results(family: str) -> str:
         sweeps = sorted((ROOT / measured).glob("sweep_*.json"))
         if not sweeps:
             swept = sorted(d.name for d in (ROOT / "docs/measured").iterdir() if d.is_dir() and any(d.glob("sweep_*.json")))
+            import yaml
+
+            overrides = (yaml.safe_load((ROOT / "params.yaml").read_text())[family].get("overrides") or {})
+            tuned = [f"`{family}.overrides.{section}.{key}`" for section, values in overrides.items() if section not in ("toyworld", "tiers")
+                     for key in (values or {})]
+            own = f", except {', '.join(tuned)} (set in params.yaml, whose comments say why; not chosen on a dev split)" if tuned else ""
             parts.append(
                 f"**Settings on {family}**: no sweep has run on {family}'s dev split (`docs/measured/{family}/` holds none), so every "
-                f"method runs here with the committed settings, chosen on the dev split of {' and '.join(swept) or 'no family'}; nothing "
+                f"method runs here with the committed settings, chosen on the dev split of {' and '.join(swept) or 'no family'}{own}; nothing "
                 f"was chosen on {family}'s test samples."
             )
         for path in sweeps:
