@@ -47,8 +47,9 @@ def committed_params(revision: str = "HEAD") -> dict:
 
 
 def setting(params: dict, key: str):
-    for part in key.split("."):
-        params = params[part]
+    """The value at a dotted key (a change's `+` prefix, which adds a key, dropped); None where it is absent."""
+    for part in key.lstrip("+").split("."):
+        params = params.get(part) if isinstance(params, dict) else None
     return params
 
 
@@ -72,3 +73,17 @@ def test_the_committed_params_hold_what_each_dev_sweep_chose():
             for key in (change.split("=", 1)[0] for change in run["overrides"]):
                 if key not in chosen:
                     assert setting(params, key) == setting(started_from, key), (path.name, key)
+
+
+def test_a_change_reaches_a_family_through_its_own_overrides_where_it_has_them():
+    """A family that overrides a section would ignore the shared value, so its sweep must change its override:
+    in place where the key exists, added (Hydra's `+`) where it does not."""
+    from dev_sweep import for_family
+
+    params = {"wan": {"overrides": {"dense_dpo": {"tie_margin": 0.2}, "vader": {"lora_targets": "self_attention"}}},
+              "animatediff": {"overrides": {"toyworld": {}, "tiers": {}}}}
+    assert for_family("dense_dpo.tie_margin=0.3", "wan", params) == "wan.overrides.dense_dpo.tie_margin=0.3"
+    assert for_family("vader.max_steps=10", "wan", params) == "+wan.overrides.vader.max_steps=10"
+    assert for_family("vader.guard.layout=5.0", "wan", params) == "+wan.overrides.vader.guard.layout=5.0"
+    assert for_family("data.jitter_strength=2.0", "wan", params) == "data.jitter_strength=2.0"
+    assert for_family("dense_dpo.tie_margin=0.3", "animatediff", params) == "dense_dpo.tie_margin=0.3"
