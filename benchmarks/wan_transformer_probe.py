@@ -11,8 +11,8 @@ from videodpo.families.wan import pretraining, toy, Wan
 from videodpo.toy_tokenizer import build_toy_tokenizer
 from diffusers import AutoencoderKLWan
 over = json.loads(sys.argv[1])
-arch_over = over.pop("arch", {}); dropout = over.pop("text_dropout", 0.1); evals = set(over.pop("evals", []))
-arch = toy.ToyWanArchitecture(latent_channels=16, **arch_over)
+arch_over = over.pop("arch", {}); dropout = over.pop("text_dropout", 0.1); evals = set(over.pop("evals", [])); vae_path = over.pop("vae", "models/wan/base/vae")
+arch = toy.ToyWanArchitecture(**arch_over)
 sched = pretraining.WanPretrainSchedule(**over)
 torch.set_num_threads(2); torch.manual_seed(0)
 orig = toy.UMT5Config
@@ -22,7 +22,7 @@ toy.UMT5Config = cfg
 g = torch.Generator().manual_seed(0)
 pixels, texts = pretraining.training_pixels(arch, sched)
 model = Wan(toy.build_toy_pipeline(build_toy_tokenizer(), arch), resolution=32)
-model.pipe.vae = AutoencoderKLWan.from_pretrained("models/wan/base/vae").eval().requires_grad_(False)
+model.pipe.vae = AutoencoderKLWan.from_pretrained(vae_path).eval().requires_grad_(False)
 print("text dropout", model.pipe.text_encoder.config.dropout_rate)
 latents = pretraining.fit_latent_normalisation(model.pipe.vae, pixels)
 tok = model.pipe.tokenizer

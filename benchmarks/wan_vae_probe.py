@@ -2,6 +2,8 @@
 oracle's reading of its reconstructions of held-out ground truth (preview seeds, never dev or test) at chosen steps.
 
     python benchmarks/wan_vae_probe.py '{"arch": {"vae_base": 16}, "vae_clip_steps": 4000, "evals": [2000, 3000]}'
+
+"save": a folder to save the trained VAE in (for benchmarks/wan_transformer_probe.py's "vae").
 """
 import json
 import sys
@@ -16,6 +18,7 @@ from videodpo.families.wan import pretraining, toy  # noqa: E402
 overrides = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 arch = toy.ToyWanArchitecture(**overrides.pop("arch", {}))
 evals = set(overrides.pop("evals", []))
+save = overrides.pop("save", None)
 schedule = pretraining.WanPretrainSchedule(**overrides)
 torch.manual_seed(schedule.seed)
 generator = torch.Generator().manual_seed(schedule.seed)
@@ -43,3 +46,5 @@ def log(name: str, value: float, step: int) -> None:
 
 pretraining.train_vae(vae, pixels, schedule, generator, log)
 read(schedule.vae_frame_steps + schedule.vae_clip_steps)
+if save:
+    vae.save_pretrained(save)
