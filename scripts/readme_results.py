@@ -488,6 +488,26 @@ def benchmarks_section() -> str:
             f"| base pretraining wall time, params.yaml recipe / the one before | embedded default, {r['mode']} | {device_name(r)} "
             f"| {now['minutes']:.1f} vs {before['minutes']:.1f} min | **{r['params_over_before']:.2f}×** |"
         )
+    steps = results / "family_steps.json"
+    if steps.is_file():
+        r = json.loads(steps.read_text())
+        clips = ", ".join(f"{family} {c['frames']} frames of {c['frame_size']}²" for family, c in r["clips"].items())
+        for step, setup in (("dpo", f"{r['dpo_pairs_per_step']} pairs per step"),
+                            ("vader", f"K = 1, {r['vader_clips_per_step']} clips per step, {r['vader_sampling_steps']} sampling steps")):
+            seconds = r["seconds"][step]
+            rows.append(
+                f"| one {step.upper()} step, toy Wan / toy AnimateDiff | embedded defaults ({clips}), {setup}, {r['statistic']} of {r['steps']} "
+                f"| {device_name(r)} | {seconds['wan']:.3f} vs {seconds['animatediff']:.3f} s | **{seconds['wan'] / seconds['animatediff']:.2f}×** |"
+            )
+    memory = results / "wan_dpo_memory.json"
+    if memory.is_file():
+        r = json.loads(memory.read_text())
+        rows.append(
+            f"| peak memory of one DPO step | {r['model']}, tier {r['tier']} clip ({r['frames']} frames of {r['resolution']}², "
+            f"latents {'×'.join(map(str, r['latents']))}, {r['tokens']} tokens), {r['precision']}, LoRA rank {r['lora_rank']}, checkpointing on, "
+            f"{r['pairs']} pair(s); {r['measure']} | {device_name(r)} | {r['peak_mib'] / 1024:.2f} GiB, {r['step_seconds']:.0f} s a step "
+            f"| {'fits' if r['fits_24_gib'] else 'does not fit'} in 24 GiB |"
+        )
     tables = [vader_memory_table(json.loads(path.read_text())) for path in sorted(results.glob("vader_memory_*.json"))]
     timesteps = results / "image_timesteps.json"
     if timesteps.is_file():
