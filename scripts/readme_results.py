@@ -355,18 +355,25 @@ def family_results(family: str) -> str:
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
         sweeps = sorted((ROOT / measured).glob("sweep_*.json"))
+        import yaml
+
+        overrides = (yaml.safe_load((ROOT / "params.yaml").read_text())[family].get("overrides") or {})
+        swept_keys = {change.split("=", 1)[0].lstrip("+").removeprefix(f"{family}.overrides.")
+                      for path in sweeps for run in json.loads(path.read_text())["runs"].values() for change in run["overrides"]}
+        unswept = [f"`{family}.overrides.{section}.{key}`" for section, values in overrides.items() if section not in ("toyworld", "tiers")
+                   for key in (values or {}) if f"{section}.{key}" not in swept_keys]
+        own = f", except {', '.join(unswept)} (set in params.yaml, whose comments say why; not chosen on a dev split)" if unswept else ""
         if not sweeps:
             swept = sorted(d.name for d in (ROOT / "docs/measured").iterdir() if d.is_dir() and any(d.glob("sweep_*.json")))
-            import yaml
-
-            overrides = (yaml.safe_load((ROOT / "params.yaml").read_text())[family].get("overrides") or {})
-            tuned = [f"`{family}.overrides.{section}.{key}`" for section, values in overrides.items() if section not in ("toyworld", "tiers")
-                     for key in (values or {})]
-            own = f", except {', '.join(tuned)} (set in params.yaml, whose comments say why; not chosen on a dev split)" if tuned else ""
             parts.append(
                 f"**Settings on {family}**: no sweep has run on {family}'s dev split (`docs/measured/{family}/` holds none), so every "
                 f"method runs here with the committed settings, chosen on the dev split of {' and '.join(swept) or 'no family'}{own}; nothing "
                 f"was chosen on {family}'s test samples."
+            )
+        elif unswept:
+            parts.append(
+                f"**Settings on {family}**: chosen on {family}'s own dev split by the sweeps below{own}; nothing was chosen on {family}'s "
+                "test samples."
             )
         for path in sweeps:
             parts.append(sweep_section(path.stem.removeprefix("sweep_"), json.loads(path.read_text()), metrics, family))
