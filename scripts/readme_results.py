@@ -259,8 +259,13 @@ def sweep_section(name: str, sweep: dict, test: dict, family: str) -> str:
     elif method in test["methods"]:
         dev_change = sweep["runs"][chosen]["change"]["warping_error"]
         test_change = test["methods"][method]["change"]["warping_error"]
-        carries = "carries to test (interval below zero)" if test_change["ci95"][1] < 0 else "does **not** carry to test (its interval reaches zero or above)"
-        rows.append(f"\nChosen: `{chosen}`. Warping error on dev {change_cell(dev_change)}, on test {change_cell(test_change)}: the dev gain {carries}.")
+        figures = f"Warping error on dev {change_cell(dev_change)}, on test {change_cell(test_change)}"
+        if dev_change["relative"] >= 0:
+            rows.append(f"\nChosen: `{chosen}`, the least harm: no candidate that keeps the video lowers warping error on dev. {figures}: "
+                        f"`{method}` does **not** help on this family.")
+        else:
+            carries = "carries to test (interval below zero)" if test_change["ci95"][1] < 0 else "does **not** carry to test (its interval reaches zero or above)"
+            rows.append(f"\nChosen: `{chosen}`. {figures}: the dev gain {carries}.")
     return "\n".join(rows)
 
 
