@@ -22,7 +22,7 @@ toy.UMT5Config = cfg
 g = torch.Generator().manual_seed(0)
 pixels, texts = pretraining.training_pixels(arch, sched)
 model = Wan(toy.build_toy_pipeline(build_toy_tokenizer(), arch), resolution=32)
-model.pipe.vae = AutoencoderKLWan.from_pretrained(vae_path).eval().requires_grad_(False)
+model.pipe.vae = AutoencoderKLWan.from_pretrained(vae_path, local_files_only=True).eval().requires_grad_(False)
 print("text dropout", model.pipe.text_encoder.config.dropout_rate)
 latents = pretraining.fit_latent_normalisation(model.pipe.vae, pixels)
 tok = model.pipe.tokenizer

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from safetensors.numpy import save_file
 
 from videodpo import distributed, families, integrity, layout, models, outputs, precision, prompts, seeds, visuals
@@ -51,7 +52,7 @@ def main(family: str, variant: str, split: str, state) -> None:
 
 def write_samples(folder: Path, clips, samples, seeds_per_prompt: int) -> None:
     with outputs.atomic_directory(folder) as staging:
-        save_file({"clips": clips}, str(Path(staging) / "clips.safetensors"))
+        save_file({"clips": np.ascontiguousarray(clips)}, str(Path(staging) / "clips.safetensors"))  # safetensors writes a strided view's memory as is
         (Path(staging) / "samples.json").write_text(json.dumps([{"prompt": p, "seed": s} for p, s in samples], indent=1))
         for i in range(min(GIFS, len(clips) // seeds_per_prompt)):
             visuals.write_gif(clips[i * seeds_per_prompt], Path(staging) / f"sample_{i}.gif")

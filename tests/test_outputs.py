@@ -47,3 +47,17 @@ def test_the_same_tensors_and_metadata_always_give_the_same_bytes(tmp_path):
             assert handle.metadata() == metadata
     assert len(set(saved)) == 1
     assert (len(saved[0]) - 8 - int.from_bytes(saved[0][:8], "little")) == 6 * 4 + 4 * 2  # the data section untouched
+
+
+def test_written_samples_read_back_as_the_clips_whatever_their_memory_order(tmp_path):
+    """safetensors writes an array's memory as it lies: a transposed view (a pipeline's frames) would come
+    back scrambled and every figure scored on it would be wrong."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from stage_scripts import load_stage
+
+    channels_first = np.random.default_rng(0).integers(0, 256, (4, 9, 3, 8, 8), dtype=np.uint8)
+    clips = channels_first.transpose(0, 1, 3, 4, 2)  # (N, F, H, W, 3), not C-contiguous
+    load_stage("sample").write_samples(tmp_path / "samples", clips, [("a red square moving left", s) for s in range(4)], 2)
+    assert np.array_equal(load_file(str(tmp_path / "samples" / "clips.safetensors"))["clips"], clips)

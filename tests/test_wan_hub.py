@@ -56,7 +56,7 @@ def build_project(project: Path) -> dict:
     params["wan"]["overrides"]["tiers"]["l4"]["data"].update(frames=9, resolution=32)  # the tiny model's clips, not an L4's
     params["reward_models"]["vjepa"].update(hub=str(project / "hub/vjepa"))
     params["data"].update(appearance_tolerance=10.0, gt_videos="my_videos")  # an untrained model makes noise: appearance is not checked
-    params["dense_dpo"].update(tie_margin=0.0)
+    params["wan"]["overrides"]["dense_dpo"].update(tie_margin=0.0)  # wan's own value wins over the shared one: label every segment
     params["training"].update(batch_size=2, val_every=0, checkpoint_every=1)
     params["vader"].update(queries=2, max_steps=1, clips_per_step=1, num_inference_steps=2, val_every=0, checkpoint_every=1)
     params["sample"].update(seeds_per_prompt={"dev": 1, "test": 1}, num_inference_steps=2)
