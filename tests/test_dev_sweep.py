@@ -53,6 +53,13 @@ def setting(params: dict, key: str):
     return params
 
 
+def effective(params: dict, family: str, key: str):
+    """The value the family's runs read at a key: its own override where it has one, else the shared value."""
+    key = key.lstrip("+").removeprefix(f"{family}.overrides.")
+    own = setting(params, f"{family}.overrides.{key}")
+    return own if own is not None else setting(params, key)
+
+
 def test_the_committed_params_hold_what_each_dev_sweep_chose():
     """Each sweep's chosen candidate is what params.yaml commits: its own changes, and for every other
     key the sweep tried, the value the sweep started from."""
@@ -67,12 +74,13 @@ def test_the_committed_params_hold_what_each_dev_sweep_chose():
         sweep = json.loads(path.read_text())
         chosen = dict(change.split("=", 1) for change in sweep["runs"][sweep["chosen"]]["overrides"]) if sweep["chosen"] else {}
         started_from = committed_params(sweep["commit"])
+        family = sweep["family"]
         for key, value in chosen.items():
-            assert setting(params, key) == yaml.safe_load(value), (path.name, key)
+            assert effective(params, family, key) == yaml.safe_load(value), (path.name, key)
         for run in sweep["runs"].values():
             for key in (change.split("=", 1)[0] for change in run["overrides"]):
                 if key not in chosen:
-                    assert setting(params, key) == setting(started_from, key), (path.name, key)
+                    assert effective(params, family, key) == effective(started_from, family, key), (path.name, key)
 
 
 def test_a_change_reaches_a_family_through_its_own_overrides_where_it_has_them():
