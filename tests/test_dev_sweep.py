@@ -74,7 +74,7 @@ def test_the_committed_params_hold_what_each_dev_sweep_chose():
         sweep = json.loads(path.read_text())
         chosen = dict(change.split("=", 1) for change in sweep["runs"][sweep["chosen"]]["overrides"]) if sweep["chosen"] else {}
         started_from = committed_params(sweep["commit"])
-        family = sweep["family"]
+        family = path.parent.name  # docs/measured/<family>/sweep_<name>.json
         for key, value in chosen.items():
             assert effective(params, family, key) == yaml.safe_load(value), (path.name, key)
         for run in sweep["runs"].values():
