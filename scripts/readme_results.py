@@ -359,12 +359,12 @@ def family_results(family: str) -> str:
         if all(key in metrics["base"] for key in BAR_KEYS):
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
-        sweeps = sorted((ROOT / measured).glob("sweep_*.json"))
+        sweeps = {path.stem.removeprefix("sweep_"): json.loads(path.read_text()) for path in sorted((ROOT / measured).glob("sweep_*.json"))}
         import yaml
 
         overrides = (yaml.safe_load((ROOT / "params.yaml").read_text())[family].get("overrides") or {})
         swept_keys = {change.split("=", 1)[0].lstrip("+").removeprefix(f"{family}.overrides.")
-                      for path in sweeps for run in json.loads(path.read_text())["runs"].values() for change in run["overrides"]}
+                      for sweep in sweeps.values() for run in sweep["runs"].values() for change in run["overrides"]}
         unswept = [f"`{family}.overrides.{section}.{key}`" for section, values in overrides.items() if section not in ("toyworld", "tiers")
                    for key in (values or {}) if f"{section}.{key}" not in swept_keys]
         own = f", except {', '.join(unswept)} (set in params.yaml, whose comments say why; not chosen on a dev split)" if unswept else ""
@@ -380,8 +380,8 @@ def family_results(family: str) -> str:
                 f"**Settings on {family}**: chosen on {family}'s own dev split by the sweeps below{own}; nothing was chosen on {family}'s "
                 "test samples."
             )
-        for path in sweeps:
-            parts.append(sweep_section(path.stem.removeprefix("sweep_"), json.loads(path.read_text()), metrics, family))
+        for name, sweep in sweeps.items():
+            parts.append(sweep_section(name, sweep, metrics, family))
         seeds = read_json(ROOT / measured / "training_seeds.json")
         if seeds:
             parts.append(training_seeds_section(seeds, family))
@@ -500,9 +500,8 @@ def benchmarks_section() -> str:
             f"| base pretraining wall time, params.yaml recipe / the one before | embedded default, {r['mode']} | {device_name(r)} "
             f"| {now['minutes']:.1f} vs {before['minutes']:.1f} min | **{r['params_over_before']:.2f}×** |"
         )
-    steps = results / "family_steps.json"
-    if steps.is_file():
-        r = json.loads(steps.read_text())
+    r = read_json(results / "family_steps.json")
+    if r:
         clips = ", ".join(f"{family} {c['frames']} frames of {c['frame_size']}²" for family, c in r["clips"].items())
         for step, setup in (("dpo", f"{r['dpo_pairs_per_step']} pairs per step"),
                             ("vader", f"K = 1, {r['vader_clips_per_step']} clips per step, {r['vader_sampling_steps']} sampling steps")):
@@ -511,9 +510,8 @@ def benchmarks_section() -> str:
                 f"| one {step.upper()} step, toy Wan / toy AnimateDiff | embedded defaults ({clips}), {setup}, {r['statistic']} of {r['steps']} "
                 f"| {device_name(r)} | {seconds['wan']:.3f} vs {seconds['animatediff']:.3f} s | **{seconds['wan'] / seconds['animatediff']:.2f}×** |"
             )
-    memory = results / "wan_dpo_memory.json"
-    if memory.is_file():
-        r = json.loads(memory.read_text())
+    r = read_json(results / "wan_dpo_memory.json")
+    if r:
         rows.append(
             f"| peak memory of one DPO step | {r['model']}, tier {r['tier']} clip ({r['frames']} frames of {r['resolution']}², "
             f"latents {'×'.join(map(str, r['latents']))}, {r['tokens']} tokens), {r['precision']}, LoRA rank {r['lora_rank']}, checkpointing on, "
