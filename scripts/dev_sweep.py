@@ -35,6 +35,13 @@ SWEEPS = {
         "vader.max_steps=20": ["vader.max_steps=20"],
         "vader.guard.layout=5": ["vader.guard.layout=5.0"],
     }),
+    "grpo": ("grpo", {
+        "committed": [],
+        "grpo.learning_rate=0.01": ["grpo.learning_rate=0.01"],
+        "grpo.updates_per_round=1": ["grpo.updates_per_round=1"],  # a round per step: twice the clips
+        "grpo.train_steps=5": ["grpo.train_steps=5"],  # the high-noise half of the sampler steps, as Flow-GRPO prefers
+        "grpo.guard=vader_guard": ["grpo.guard={contrast:20.0,colour:1.0,layout:1.0}"],  # VADER's appearance guard as a penalty
+    }),
     # the dense_dpo section is also vanilla_dpo's (labeller, tie margin) and dense_dpo_third's: they follow its choice
     "dense_dpo": ("dense_dpo", {
         "committed": [],

@@ -108,6 +108,25 @@ def training_data(cost: dict) -> str:
     return "–"
 
 
+FOLLOWS = {"vanilla_dpo": "dense_dpo", "dense_dpo_third": "dense_dpo"}  # methods whose settings are another's section, chosen by its sweep
+REWARD_METHODS = ("vader", "grpo")  # the methods that sample their own clips and score them with rewards
+UNOPTIMISED = (("warping_error_seed", "seed-definition warping error"), ("temporal_flickering", "VBench temporal flickering"))
+
+
+def reward_methods_table(metrics: dict, costs: dict[str, dict]) -> str:
+    """The reward methods side by side: what each sampled, how long it trained, which rewards it
+    optimised, its changes on the compared measures and on two flicker measures neither optimises."""
+    keys = [(key, label) for key, label in COMPARED + UNOPTIMISED if key in metrics["base"]]
+    rows = ["| method | clips sampled (reward queries) | training seconds | optimised rewards | " + " | ".join(label for _, label in keys) + " |",
+            "|---|---|---|---|" + "---|" * len(keys)]
+    for method in REWARD_METHODS:
+        if method in metrics["methods"] and costs.get(method):
+            cost = costs[method]
+            cells = [change_cell(metrics["methods"][method]["change"][key]) for key, _ in keys]
+            rows.append(f"| `{method}` | {cost['clips_sampled']} | {cost['train_seconds']:.0f} | {', '.join(cost['optimised_rewards'])} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def eval_table(metrics: dict) -> str:
     methods = list(metrics["methods"])
     rows = [
@@ -356,6 +375,12 @@ def family_results(family: str) -> str:
             "mean with its paired 95 % bootstrap interval):\n\n" + methods_table(metrics, costs)
         )
         parts.append(f"**Every measure, test split** (`{metrics_dir}/eval_test.json`):\n\n" + eval_table(metrics))
+        if sum(1 for m in REWARD_METHODS if m in metrics["methods"] and costs.get(m)) > 1:
+            parts.append(
+                f"**The reward methods side by side, test split** (`{metrics_dir}/eval_test.json`, `{metrics_dir}/train_<method>.json`): each at "
+                "its committed settings, with the clips it sampled (each one reward query), its training seconds and the rewards it optimised; "
+                "the last two columns are flicker measures neither optimises:\n\n" + reward_methods_table(metrics, costs)
+            )
         if all(key in metrics["base"] for key in BAR_KEYS):
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
@@ -380,6 +405,12 @@ def family_results(family: str) -> str:
                 f"**Settings on {family}**: chosen on {family}'s own dev split by the sweeps below{own}; nothing was chosen on {family}'s "
                 "test samples."
             )
+        unchosen = [m for m in methods if m not in sweeps and FOLLOWS.get(m) not in sweeps]
+        if unchosen and sweeps:
+            parts.append(
+                f"**Not yet chosen on {family}'s dev split**: {', '.join(f'`{m}`' for m in unchosen)} (no `{measured}/sweep_<method>.json`): "
+                "run with the committed settings, which no dev or test figure chose."
+            )
         for name, sweep in sweeps.items():
             parts.append(sweep_section(name, sweep, metrics, family))
         seeds = read_json(ROOT / measured / "training_seeds.json")
@@ -398,7 +429,7 @@ def family_results(family: str) -> str:
             parts.append(
                 f"**Validation during training** (`plots/train/{family}/<method>/validation.csv`, drawn by `validation_curves`): warping error of the "
                 "first 8 training prompts, seeds disjoint from the pairs' and from both evaluation splits', against training seconds and against the data "
-                "consumed (DPO pairs drawn, VADER clips sampled):\n\n![validation curves](plots/eval/validation.png)"
+                "consumed (DPO pairs drawn, VADER and GRPO clips sampled):\n\n![validation curves](plots/eval/validation.png)"
             )
     reports = {m: read_json(ROOT / metrics_dir / f"pairs_{m}.json") for m in methods}
     if sum(1 for m in methods if m in PREFERENCE_METHODS and reports[m]) > 1:
@@ -420,6 +451,9 @@ def family_results(family: str) -> str:
                 f"the reference model's clips from the same noise, which the appearance guard compares with, have warping error "
                 f"{report['reference_warping_error']:.2f} and frame difference {report['reference_frame_difference']:.2f}."
             )
+        elif report and "prompts" in report:
+            parts.append(f"**Training prompts of `{method}`** (`{metrics_dir}/pairs_{method}.json`): {report['prompts']} prompts; each round "
+                         "samples its own clips from them.")
         elif report:
             parts.append(f"**Preference pairs of `{method}`** (`{metrics_dir}/pairs_{method}.json`; pairs that fail a check are "
                          "dropped before training):\n\n" + pairs_table(report))

@@ -38,7 +38,7 @@ def main() -> None:
 
         by_time, by_data = f"{family}: validation warping error by training time", f"{family}: … by data consumed"
         charts.update({by_time: series("train_seconds"), by_data: series("consumed")})
-        x_labels.update({by_time: "training seconds", by_data: "DPO pairs drawn / VADER clips sampled"})
+        x_labels.update({by_time: "training seconds", by_data: "DPO pairs drawn / VADER and GRPO clips sampled"})
     visuals.curves(charts, FIGURE, x_labels=x_labels, columns=2)
 
 

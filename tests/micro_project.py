@@ -15,12 +15,15 @@ ROOT = Path(__file__).parents[1]
 
 MICRO = {
     "families": ["animatediff"],
-    "methods": ["dpo", "vader", "dense_dpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
+    "methods": ["dpo", "vader", "dense_dpo", "grpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
     "tiers": {"cpu": {"data": {"num_pairs": 4}, "training": {"max_steps": 3}}},
     "training": {"batch_size": 2, "val_every": 2, "checkpoint_every": 1},  # checkpoints for the kill test to resume from
     # the vjepa reward too, with the vjepa stage's micro scorer
     "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1, "checkpoint_every": 1,
               "rewards": {"temporal": 1.0, "brightness": 1.0, "vjepa": 1.0}},
+    # a round per step, checkpoints for the kill test to resume from, and the flow reward with the guard
+    "grpo": {"max_steps": 2, "prompts_per_round": 1, "group_size": 2, "updates_per_round": 1, "num_inference_steps": 2,
+             "val_every": 2, "checkpoint_every": 1, "guard": {"contrast": 1.0}},
     "reward_models": {"vjepa": {"steps": 2, "clips_per_caption": 1, "batch_clips": 2}},
     # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
     "data": {"jitter_method": ["amplify", "img2img"], "candidates_per_pair": 2, "appearance_tolerance": 10.0},

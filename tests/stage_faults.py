@@ -22,6 +22,7 @@ STAGES_THAT_WRITE_OUTPUTS = [
 TRAINING_STAGES = [
     ("train@animatediff-dpo", "models/animatediff/checkpoints/train_dpo/state.json", ["models/animatediff/lora/dpo"]),
     ("train@animatediff-vader", "models/animatediff/checkpoints/train_vader/state.json", ["models/animatediff/lora/vader"]),
+    ("train@animatediff-grpo", "models/animatediff/checkpoints/train_grpo/state.json", ["models/animatediff/lora/grpo"]),
 ]
 
 

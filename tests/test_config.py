@@ -78,7 +78,7 @@ def test_wan_on_a_tier_without_bf16_is_refused_at_once_with_the_reason_and_the_w
         (lambda p: p["model"].update(source="hub"), "tiers.cpu.model.source"),
         (lambda p: p.update(launch="torchrun --nproc_per_node 2"), "launch: Value error, give `python`"),
         (lambda p: p["toyworld"].update(speed=5.0), "does not fit"),
-        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dense_dpo, dense_dpo_third, dpo, vader, vanilla_dpo"),
+        (lambda p: p.update(methods=["dpo", "ppo"]), "methods: Value error, unknown ['ppo']; list one or more of the known methods: dense_dpo, dense_dpo_third, dpo, grpo, vader, vanilla_dpo"),
         (lambda p: p.update(methods=[]), "methods: Value error, an empty list; list one or more of the known methods"),
         (lambda p: p.update(methods=["dpo", "dpo"]), "methods: Value error, a name listed twice"),
         (lambda p: p["data"].update(seed=5000), "data.seed"),

@@ -58,7 +58,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
     for split in ("dev", "test"):
         evaluation = json.loads((micro_project / f"metrics/animatediff/eval_{split}.json").read_text())
         assert evaluation["split"] == split and evaluation["n_samples"] == 12  # 12 held-out captions × 1 sample
-        assert list(evaluation["methods"]) == ["dpo", "vader", "dense_dpo"]
+        assert list(evaluation["methods"]) == MICRO["methods"]
         dpo = evaluation["methods"]["dpo"]
         for key in (
             "warping_error", "warping_error_seed", "frame_difference", "motion", "dynamic_degree", "contrast", "saturation", "adherence",
@@ -71,7 +71,7 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
         assert len({s["seed"] for s in base_samples}) == len(base_samples)  # every sample its own seed
         split_seeds[split] = {s["seed"] for s in base_samples}
         rows = (micro_project / f"plots/eval/animatediff/{split}/per_sample.csv").read_text().splitlines()
-        assert len(rows) == 1 + 3 * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
+        assert len(rows) == 1 + len(MICRO["methods"]) * 12 and sum(",dpo," in row for row in rows) == sum(",vader," in row for row in rows) == 12
         assert (micro_project / f"plots/eval/animatediff/{split}/side_by_side/dpo.gif").is_file()
         assert (micro_project / f"plots/eval/animatediff/{split}/warping_error_per_sample.png").stat().st_size > 1000
     assert not split_seeds["dev"] & split_seeds["test"]  # the same prompts, other seeds
@@ -110,6 +110,26 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
     from PIL import Image
 
     assert Image.open(micro_project / "plots/eval/validation.png").size[0] > 600  # both methods' curves, two panels
+
+
+def test_the_grpo_branch_trains_on_its_prompts_with_a_reward_without_a_gradient_and_logs_its_rounds(micro_project):
+    from videodpo import families, grpo, toyworld
+
+    prompts = grpo.load_embeddings(micro_project / "data/animatediff/latents/grpo", "encode_latents@animatediff-grpo")
+    written = grpo.read_prompts(micro_project / "data/animatediff/pairs/grpo", "make_pairs@animatediff-grpo")
+    assert prompts.prompts == written and len(written) == json.loads((micro_project / "metrics/animatediff/pairs_grpo.json").read_text())["prompts"]
+    assert not set(written) & {c.text for c in toyworld.held_out_captions()}
+    cost = json.loads((micro_project / "metrics/animatediff/train_grpo.json").read_text())
+    assert cost["optimizer_steps"] == 2 and cost["clips_sampled"] == 2 * 1 * 2  # a round of 1 prompt × 2 clips per step
+    assert cost["optimised_rewards"] == ["brightness", "flow_warping"]
+    families.load_base(micro_project / "models/animatediff/base").load_lora(micro_project / "models/animatediff/lora/grpo")
+    assert not (micro_project / "models/animatediff/checkpoints/train_grpo").exists()  # the rounds went with the checkpoint
+    logged = micro_project / "plots/train/animatediff/grpo/plots/metrics"
+    for name in ("reward_mean", "reward_std", "kl", "clipped_share", "flow_warping", "guard_contrast"):
+        assert len((logged / f"{name}.tsv").read_text().splitlines()) == 1 + 2, name
+    rows = (micro_project / "plots/train/animatediff/grpo/validation.csv").read_text().splitlines()
+    assert [float(row.split(",")[2]) for row in rows[1:]] == [0, 4]  # clips sampled at steps 0 and 2
+    assert (micro_project / "plots/train/animatediff/grpo/curves.png").stat().st_size > 1000
 
 
 @pytest.mark.slow

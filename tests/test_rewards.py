@@ -76,5 +76,45 @@ def test_appearance_guard_catches_washing_out_recolouring_and_moving_elsewhere(c
 def test_the_configs_reward_and_guard_names_are_the_rewards_modules():
     from videodpo import config
 
-    assert set(config.REWARD_NAMES) == set(rewards.REWARDS)
+    assert set(config.REWARD_NAMES) == {name for name, reward in rewards.REWARDS.items() if reward.differentiable}
     assert tuple(config.GUARD_TERMS) == rewards.GUARD_TERMS
+
+
+def test_the_flow_warping_reward_is_the_evaluations_warping_error_and_has_no_gradient(clips):
+    frames = _as_frames(clips).requires_grad_(True)
+    reward = rewards.REWARDS["flow_warping"].score(frames)
+    np.testing.assert_allclose(-reward.numpy(), [temporal.warping_error(clip) for clip in clips], rtol=1e-6)
+    assert not reward.requires_grad and not rewards.REWARDS["flow_warping"].differentiable
+    total, parts = rewards.combined(frames, {"flow_warping": 1.0, "brightness": 1.0})
+    total.sum().backward()  # the differentiable part still reaches the frames
+    assert frames.grad.abs().sum() > 0 and not parts["flow_warping"].requires_grad
+
+
+def test_the_oracle_reward_reads_the_prompts_colour_shape_and_direction():
+    captions = toyworld.train_captions()[:2]
+    clean, texts = toyworld.render_dataset(captions, 1, seed=3, size=32, frames=8)
+    context = rewards.RewardContext(prompts=texts)
+    right = rewards.REWARDS["oracle"].score(_as_frames(clean), context)
+    swapped = rewards.REWARDS["oracle"].score(_as_frames(clean), rewards.RewardContext(prompts=texts[::-1]))
+    assert (right == 1.0).all() and (swapped < 1.0).all()
+    with pytest.raises(ValueError, match="each clip's prompt"):
+        rewards.REWARDS["oracle"].score(_as_frames(clean), rewards.RewardContext())
+
+
+def test_a_users_reward_is_module_function_on_uint8_clips_and_prompts(clips, tmp_path, monkeypatch):
+    (tmp_path / "my_rewards.py").write_text(
+        "import numpy as np\n"
+        "def mean_red(clips, prompts):\n    return [float(c[..., 0].mean()) + len(p) for c, p in zip(clips, prompts)]\n"
+        "def one_number(clips, prompts):\n    return [1.0]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    frames = _as_frames(clips[:2])
+    total, parts = rewards.combined(frames, {"my_rewards:mean_red": 2.0}, rewards.RewardContext(prompts=["ab", "abc"]))
+    np.testing.assert_allclose(parts["my_rewards:mean_red"].numpy(), [clips[0][..., 0].mean() + 2, clips[1][..., 0].mean() + 3], rtol=1e-5)
+    torch.testing.assert_close(total, 2 * parts["my_rewards:mean_red"])
+    with pytest.raises(ValueError, match="one finite number per clip"):
+        rewards.combined(frames, {"my_rewards:one_number": 1.0}, rewards.RewardContext(prompts=["a", "b"]))
+    with pytest.raises(ValueError, match="cannot import 'no_such_module'"):
+        rewards.combined(frames, {"no_such_module:score": 1.0})
+    assert rewards.reward_problem({"my_rewards:mean_red": 1.0}, differentiable=False) is None
+    assert "unknown reward" in rewards.reward_problem({"my_rewards:mean_red": 1.0}, differentiable=True)

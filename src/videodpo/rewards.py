@@ -1,11 +1,13 @@
-"""Differentiable rewards on decoded clips, for reward-gradient alignment (VADER).
+"""Rewards on decoded clips, one registry for the reward methods: VADER back-propagates the
+differentiable ones through the sampler; GRPO takes any, since it only ranks the clips it sampled.
 
 A reward maps frames, float (B, F, 3, H, W) in [-1, 1] as the VAE decodes them, to one value per clip
-(B,), higher is better, differentiable in the frames. `REWARDS` names them for params.yaml; `combined`
+(B,), higher is better. `REWARDS` names them for params.yaml, each flagged `differentiable` or not;
+a `module:function` name is the user's own (scored on uint8 clips, never differentiable); `combined`
 weighs them. The model rewards (`vjepa`, `clip_text`) also read a `RewardContext`: the clips' prompts
-and their frozen scorer models, loaded once by `load_scorers`. `appearance_guard` is the penalty that keeps a reward from being won by washing the
-clip out or changing what moves: it compares the policy's clip with the reference model's clip from
-the same noise.
+and their frozen scorer models, loaded once by `load_scorers`. `appearance_guard` is the penalty that
+keeps a reward from being won by washing the clip out or changing what moves: it compares the
+policy's clip with the reference model's clip from the same noise.
 """
 
 from __future__ import annotations
@@ -37,7 +39,16 @@ class RewardContext:
         return self.scorers[name]
 
 
-Reward = Callable[[torch.Tensor, RewardContext], torch.Tensor]
+Score = Callable[[torch.Tensor, RewardContext], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A score of decoded clips (B, F, 3, H, W) in [-1, 1] → (B,), and whether its gradient in the
+    frames is the reward's (what VADER needs)."""
+
+    score: Score
+    differentiable: bool
 
 # cv2.COLOR_RGB2GRAY, so luminance here is the evaluation's
 LUMA = (0.299, 0.587, 0.114)
@@ -113,19 +124,92 @@ def clip_text_similarity(frames: torch.Tensor, context: RewardContext) -> torch.
     return clip_score.text_similarity(context.scorer("clip_text"), frames, context.prompts)
 
 
+def flow_warping(frames: torch.Tensor, context: RewardContext | None = None) -> torch.Tensor:
+    """Negative warping error of each clip exactly as the evaluation measures it: DIS flow, warp and
+    occlusion mask all on the uint8 clip (temporal.warping_error). No gradient: a reward for GRPO."""
+    clips = to_uint8_clips(frames.detach())
+    return torch.tensor([-temporal.warping_error(clip) for clip in clips], dtype=torch.float32)
+
+
+def oracle_adherence(frames: torch.Tensor, context: RewardContext) -> torch.Tensor:
+    """The share of the prompt's colour, shape and direction the toy world's oracle reads in each clip
+    (toyworld.read_clip): prompt adherence on the embedded default. No gradient."""
+    from videodpo import toyworld
+
+    if len(context.prompts) != len(frames):
+        raise ValueError(f"the oracle reward reads each clip's prompt: {len(frames)} clips, {len(context.prompts)} prompts")
+    scores = []
+    for clip, prompt in zip(to_uint8_clips(frames.detach()), context.prompts):
+        matches = toyworld.read_clip(clip).matches(toyworld.Caption.parse(prompt))
+        scores.append(np.mean([bool(matches[key]) for key in ("colour", "shape", "direction")]))
+    return torch.tensor(scores, dtype=torch.float32)
+
+
 REWARDS: dict[str, Reward] = {
-    "temporal": temporal_consistency,
-    "brightness": brightness_consistency,
-    "vjepa": vjepa_consistency,
-    "clip_text": clip_text_similarity,
+    "temporal": Reward(temporal_consistency, differentiable=True),
+    "brightness": Reward(brightness_consistency, differentiable=True),
+    "vjepa": Reward(vjepa_consistency, differentiable=True),
+    "clip_text": Reward(clip_text_similarity, differentiable=True),
+    "flow_warping": Reward(flow_warping, differentiable=False),
+    "oracle": Reward(oracle_adherence, differentiable=False),  # toy-world prompts only
 }
-assert tuple(REWARDS) == REWARD_NAMES
+# the config validates VADER's rewards by name (it imports no model code): the differentiable ones
+assert tuple(name for name, reward in REWARDS.items() if reward.differentiable) == REWARD_NAMES
 
 
-def check_reward_names(weights: dict[str, float]) -> None:
-    unknown = sorted(set(weights) - set(REWARDS))
+def is_user_reward(name: str) -> bool:
+    """`module:function`: the user's own reward, importable from the stage's PYTHONPATH."""
+    module, colon, function = name.partition(":")
+    return bool(colon and module and function)
+
+
+def user_reward(name: str) -> Reward:
+    """The user's `module:function` as a reward: it gets uint8 clips (B, F, H, W, 3) and the prompts and
+    returns one number per clip, higher is better; it has no gradient."""
+    import importlib
+
+    module_name, _, function_name = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"reward {name!r}: cannot import {module_name!r} ({error}); put it on PYTHONPATH (src/ is)") from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ValueError(f"reward {name!r}: {module_name} has no function {function_name!r}")
+
+    def score(frames: torch.Tensor, context: RewardContext) -> torch.Tensor:
+        values = np.asarray(function(to_uint8_clips(frames.detach()), list(context.prompts)), dtype=np.float64).reshape(-1)
+        if len(values) != len(frames) or not np.isfinite(values).all():
+            raise ValueError(f"reward {name!r} must return one finite number per clip ({len(frames)}); got {values.tolist()}")
+        return torch.tensor(values, dtype=torch.float32)
+
+    return Reward(score, differentiable=False)
+
+
+def reward_problem(weights: dict[str, float], differentiable: bool) -> str | None:
+    """What is wrong with a reward weighting, for a params error (None: nothing): an unknown name, no
+    weight at all, or, where the method back-propagates (`differentiable`), a reward with no gradient."""
+    unknown = sorted(name for name in weights if name not in REWARDS and (differentiable or not is_user_reward(name)))
     if unknown:
-        raise ValueError(f"unknown reward(s) {', '.join(unknown)}: known rewards are {', '.join(REWARDS)}")
+        known = [name for name, reward in REWARDS.items() if reward.differentiable or not differentiable]
+        return f"unknown reward(s) {', '.join(unknown)}: known rewards are {', '.join(known)}" + ("" if differentiable else ", or your own as module:function")
+    if not any(weights.values()):
+        return "no reward with a weight; weigh one or more, e.g. {flow_warping: 1.0}"
+    if differentiable:
+        scored = sorted(name for name in weights if not REWARDS[name].differentiable)
+        if scored:
+            return f"reward(s) {', '.join(scored)} have no gradient, and vader back-propagates its reward through the sampler; train grpo with them (it needs none), or weigh {', '.join(REWARD_NAMES)}"
+    return None
+
+
+def check_reward_names(weights: dict[str, float], differentiable: bool = False) -> None:
+    problem = reward_problem(weights, differentiable)
+    if problem:
+        raise ValueError(problem)
+
+
+def resolve(name: str) -> Reward:
+    return REWARDS[name] if name in REWARDS else user_reward(name)
 
 
 def load_scorers(
@@ -151,9 +235,14 @@ def load_scorers(
 def combined(
     frames: torch.Tensor, weights: dict[str, float], context: RewardContext = RewardContext(),
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Σ weight · reward per clip, and each named reward (B,) for logging."""
+    """Σ weight · reward per clip, and each named reward (B,) for logging. A reward without a gradient
+    is scored on the detached frames, on their device."""
     check_reward_names(weights)
-    parts = {name: REWARDS[name](frames, context) for name, weight in weights.items() if weight}
+    parts = {}
+    for name, weight in weights.items():
+        if weight:
+            reward = resolve(name)
+            parts[name] = reward.score(frames if reward.differentiable else frames.detach(), context).to(frames.device)
     total = sum(weights[name] * value for name, value in parts.items())
     return total, parts
 

@@ -97,7 +97,7 @@ class VaderObjective:
     guard: dict[str, float]  # weight per appearance_guard term
 
     def __post_init__(self) -> None:
-        rewards.check_reward_names(self.rewards)
+        rewards.check_reward_names(self.rewards, differentiable=True)
         unknown = sorted(set(self.guard) - set(rewards.GUARD_TERMS))
         if unknown:
             raise ValueError(f"vader.guard: unknown term(s) {', '.join(unknown)}; known: {', '.join(rewards.GUARD_TERMS)}")

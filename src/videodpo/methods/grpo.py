@@ -1,0 +1,194 @@
+"""grpo: group-relative policy gradients on the policy's own clips, with any reward (section `grpo`;
+the rewards' models: `reward_models`). Its pairs are the training prompts, its latents their embeddings."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from videodpo.config import ClipSettings, Config, Section
+from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
+
+SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
+    "GRPO: the LoRA'd policy samples a group of clips per training prompt with a stochastic sampler (DDIM with eta > 0, or the flow SDE), any rewards score them (no gradient through the reward), and a clipped policy-gradient step raises the log-probability of the clips that beat their group's mean."
+)
+
+
+class GrpoSettings(Section):
+    """grpo: a round samples prompts_per_round × group_size clips and feeds updates_per_round optimiser steps."""
+
+    max_steps: int = Field(default=40, gt=0)  # optimiser steps
+    prompts_per_round: int = Field(default=2, gt=0)  # P
+    group_size: int = 4  # G clips per prompt, ranked against one another
+    updates_per_round: int = Field(default=2, gt=0)  # optimiser steps per round, each over its share of the trained steps
+    num_inference_steps: int = Field(default=10, gt=0)  # sampler steps of the training clips
+    eta: float = 1.0  # the sampler's noise level (DDIM's eta; the flow SDE's), in (0, 1]
+    train_steps: int = Field(default=0, ge=0)  # the highest-noise sampler steps trained; 0 = all
+    clip_range: float = Field(default=1e-4, gt=0)  # PPO's: ratios outside 1 ± clip_range stop pulling
+    kl_weight: float = Field(default=0.0, ge=0)  # KL estimate to the reference (LoRA off)
+    learning_rate: float = Field(default=3e-3, gt=0)
+    rewards: dict[str, float] = Field(default_factory=lambda: {"flow_warping": 1.0, "brightness": 1.0})
+    guard: dict[str, float] = Field(default_factory=dict)  # appearance_guard terms, a penalty on the reward
+    lora_targets: str = "motion_and_spatial"  # one of the family's (videodpo.families.lora_targets)
+    val_every: int = Field(default=10, ge=0)
+    checkpoint_every: int = Field(default=10, gt=0)
+    seed: int = Field(default=0, ge=0, le=999)
+
+    @field_validator("group_size")
+    @classmethod
+    def _a_group(cls, size: int) -> int:
+        if size < 2:
+            raise ValueError("an advantage compares each clip with the others of its group: give 2 or more")
+        return size
+
+    @field_validator("eta")
+    @classmethod
+    def _noisy_sampler(cls, eta: float) -> float:
+        if not 0 < eta <= 1:
+            raise ValueError("a sampler step has a log-probability only with noise: give 0 < eta ≤ 1 (1: DDPM-like, Flow-GRPO uses 0.7)")
+        return eta
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, weights: dict[str, float]) -> dict[str, float]:
+        from videodpo import rewards
+
+        problem = rewards.reward_problem(weights, differentiable=False)
+        if problem:
+            raise ValueError(problem)
+        return weights
+
+    @field_validator("guard")
+    @classmethod
+    def _known_guard_terms(cls, weights: dict[str, float]) -> dict[str, float]:
+        from videodpo.config import GUARD_TERMS
+
+        unknown = sorted(set(weights) - set(GUARD_TERMS))
+        if unknown or any(w < 0 for w in weights.values()):
+            problem = f"unknown {unknown}" if unknown else "a negative weight"
+            raise ValueError(f"{problem}; weigh any of {', '.join(GUARD_TERMS)} with weights ≥ 0, or give {{}} for none")
+        return weights
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> "GrpoSettings":
+        if self.train_steps > self.num_inference_steps:
+            raise ValueError(f"train_steps {self.train_steps} > num_inference_steps {self.num_inference_steps}: it counts sampler steps (0 = all)")
+        trained = self.train_steps or self.num_inference_steps
+        if self.updates_per_round > trained:
+            raise ValueError(f"updates_per_round {self.updates_per_round} > the {trained} trained sampler steps: each update trains its share of them; lower it")
+        return self
+
+
+class GrpoPromptSettings(Section):
+    """make_pairs@grpo: the training prompts the rounds draw from."""
+
+    train_prompts: str
+
+
+class GrpoTrainSettings(LoRAStepSettings):
+    """train@grpo: the rounds, the policy-gradient loop, and the LoRA it trains."""
+
+    grpo: GrpoSettings
+    clip: ClipSettings  # the clip_text reward's model (the vjepa reward's is the vjepa stage's output)
+    mixed_precision: str
+    gradient_checkpointing: bool
+
+
+SETTINGS = {"pairs": GrpoPromptSettings, "latents": Empty, "train": GrpoTrainSettings}
+
+
+def settings(config: Config) -> dict[str, Section]:
+    from videodpo import families
+
+    grpo = config.method_section("grpo", GrpoSettings)
+    family = config.family or config.families[0]
+    if grpo.lora_targets not in families.lora_targets(family):
+        raise ValueError(
+            f"grpo.lora_targets: {grpo.lora_targets!r} is not a LoRA target of {family}; give one of "
+            f"{', '.join(families.lora_targets(family))} ({family}.overrides.grpo.lora_targets sets it for {family} alone)"
+        )
+    if grpo.rewards.get("oracle") and config.model.source != "toy":
+        raise ValueError("grpo.rewards: oracle reads the toy world's captions, and this tier samples hub prompts; weigh another reward")
+    training = config.training
+    return {
+        "pairs": GrpoPromptSettings(train_prompts=config.train_prompts_file()),
+        "latents": Empty(),
+        "train": GrpoTrainSettings(
+            grpo=grpo, clip=config.reward_models.clip, mixed_precision=training.mixed_precision,
+            gradient_checkpointing=training.gradient_checkpointing, **lora_step_settings(config),
+        ),
+    }
+
+
+def make_pairs(branch, settings: GrpoPromptSettings, state) -> None:
+    """The training prompts, each once: GRPO samples its own clips as it trains."""
+    from videodpo import distributed, grpo, models, outputs, prompts
+
+    card = models.ModelCard.load(branch.family.base)
+    texts = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
+    with distributed.main_process_writes() as writes:
+        if writes:
+            outputs.write_json(branch.pairs_metrics, {"prompts": len(texts)})
+            with outputs.atomic_directory(branch.pairs) as staging:
+                grpo.write_prompts(staging, texts)
+
+
+def encode_latents(branch, settings: Empty, state) -> None:
+    """Every training prompt's embeddings, with and without the prompt (classifier-free guidance)."""
+    from videodpo import families, grpo, outputs
+
+    model = families.load_base(branch.family.base).to(state.device)
+    texts = grpo.read_prompts(branch.pairs, branch.stage("make_pairs"))
+    unconditional, conditional = model.guidance_embeddings(texts)
+    with outputs.atomic_directory(branch.latents) as staging:
+        grpo.write_embeddings(staging, grpo.GrpoPrompts(texts, unconditional.float().cpu(), conditional.float().cpu()))
+
+
+def train(branch, settings: GrpoTrainSettings, state) -> None:
+    """GRPO on the training prompts of the branch's latents."""
+    import time
+
+    import torch
+
+    from videodpo import distributed, families, grpo, lora_loop, models, outputs, precision, rewards
+
+    started = time.perf_counter()
+    options = settings.grpo
+    checkpoint = branch.checkpoint
+    card = models.ModelCard.load(branch.family.base)
+    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    prompts = grpo.load_embeddings(branch.latents, branch.stage("encode_latents"))
+    torch.manual_seed(options.seed)  # the LoRA's initial weights
+    lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
+    if settings.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    scorers = rewards.load_scorers(options.rewards, branch.family.vjepa, settings.clip.hub, settings.clip.revision, state.device)
+    sampling = grpo.GrpoSampling(card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise, options.eta, options.train_steps)
+    objective = grpo.GrpoObjective(options.rewards, options.guard, options.clip_range, options.kl_weight)
+    loop = grpo.GrpoLoop(
+        options.max_steps, options.prompts_per_round, options.group_size, options.updates_per_round, options.learning_rate,
+        settings.mixed_precision, options.seed, checkpoint_every=options.checkpoint_every, val_every=options.val_every,
+    )
+    scorer_weights = sorted(str(path) for path in branch.family.vjepa.glob("*.safetensors")) if "vjepa" in scorers else []
+    identity = lora_loop.fingerprint(
+        tuple(scorer_weights), [prompts.unconditional, prompts.conditional],
+        (settings.lora_rank, settings.lora_alpha, options.lora_targets, prompts.prompts, settings.clip),
+    )
+    validate = lora_loop.validation_scorer(model, settings, card)
+    with lora_loop.dvclive_log(checkpoint, state.is_main_process) as log:
+        run = grpo.train_grpo_lora(model, prompts, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
+    with distributed.main_process_writes() as writes:
+        if writes:
+            curves = lora_loop.publish_run(model, lora, branch, "clips_sampled")
+            grpo.plot_curves(curves, branch.train_plots / "curves.png", objective)
+            outputs.write_json(
+                branch.train_metrics,
+                {
+                    "wall_seconds": round(time.perf_counter() - started, 1),
+                    "train_seconds": round(run.train_seconds, 1),
+                    "optimizer_steps": run.steps,
+                    "resumed_from_step": run.resumed_from,
+                    "prompts": len(prompts.prompts),
+                    "clips_sampled": grpo.clips_sampled(run.steps, loop, state.num_processes),  # one reward query each
+                    "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
+                },
+            )
