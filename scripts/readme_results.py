@@ -127,6 +127,24 @@ def reward_methods_table(metrics: dict, costs: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def reward_budget_section(report: dict, family: str) -> str:
+    """docs/measured/<family>/reward_budget.json (scripts/reward_budget.py): grpo at vader's clips and at its seconds."""
+    keys = [(key, label) for key, label in COMPARED + UNOPTIMISED if key in next(iter(report["runs"].values()))["change"]]
+    rows = [
+        f"**GRPO and VADER at the same budget, test split** (`docs/measured/{family}/reward_budget.json`, "
+        f"`python scripts/reward_budget.py --family {family}`; {report['n_samples']} test samples): {report['rule']}. The last two "
+        "columns are flicker measures neither optimises.",
+        "",
+        "| run | clips sampled (reward queries) | training seconds | optimiser steps | optimised rewards | " + " | ".join(label for _, label in keys) + " |",
+        "|---|---|---|---|---|" + "---|" * len(keys),
+    ]
+    for name, run in report["runs"].items():
+        cells = [change_cell(run["change"][key]) for key, _ in keys]
+        rows.append(f"| {name} | {run['clips_sampled']} | {run['train_seconds']:.0f} | {run['optimizer_steps']} | {', '.join(run['optimised_rewards'])} | "
+                    + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def eval_table(metrics: dict) -> str:
     methods = list(metrics["methods"])
     rows = [
@@ -381,6 +399,9 @@ def family_results(family: str) -> str:
                 "its committed settings, with the clips it sampled (each one reward query), its training seconds and the rewards it optimised; "
                 "the last two columns are flicker measures neither optimises:\n\n" + reward_methods_table(metrics, costs)
             )
+        budget = read_json(ROOT / measured / "reward_budget.json")
+        if budget:
+            parts.append(reward_budget_section(budget, family))
         if all(key in metrics["base"] for key in BAR_KEYS):
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))

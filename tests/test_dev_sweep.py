@@ -95,3 +95,23 @@ def test_a_change_reaches_a_family_through_its_own_overrides_where_it_has_them()
     assert for_family("vader.guard.layout=5.0", "wan", params) == "+wan.overrides.vader.guard.layout=5.0"
     assert for_family("data.jitter_strength=2.0", "wan", params) == "data.jitter_strength=2.0"
     assert for_family("dense_dpo.tie_margin=0.3", "animatediff", params) == "dense_dpo.tie_margin=0.3"
+
+
+def test_a_sweep_change_reaches_a_family_through_its_overrides_and_adds_a_key_it_lacks():
+    from dev_sweep import for_family
+
+    params = {"wan": {"overrides": {"grpo": {"eta": 0.7}}}}
+    assert for_family("grpo.eta=1.0", "wan", params) == "wan.overrides.grpo.eta=1.0"
+    assert for_family("grpo.guard={contrast:20.0}", "wan", params) == "+wan.overrides.grpo.guard={contrast:20.0}"
+    assert for_family("grpo.eta=1.0", "animatediff", params) == "grpo.eta=1.0"
+
+
+def test_grpos_budgets_are_whole_rounds_nearest_vaders_clips_and_seconds():
+    from reward_budget import budget_steps
+
+    grpo = {"prompts_per_round": 2, "group_size": 4, "updates_per_round": 2}
+    vader = {"clips_sampled": 40, "train_seconds": 66.0}
+    committed = {"train_seconds": 150.0, "optimizer_steps": 40}  # 3.75 s a step
+    steps = budget_steps(vader, committed, grpo)
+    assert steps == {"clips": 10, "seconds": 18}  # 5 rounds of 8 clips; 66 s / 3.75 s = 17.6 steps → 9 rounds of 2
+    assert budget_steps({"clips_sampled": 2, "train_seconds": 0.1}, committed, grpo) == {"clips": 2, "seconds": 2}  # at least a round

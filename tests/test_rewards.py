@@ -116,5 +116,7 @@ def test_a_users_reward_is_module_function_on_uint8_clips_and_prompts(clips, tmp
         rewards.combined(frames, {"my_rewards:one_number": 1.0}, rewards.RewardContext(prompts=["a", "b"]))
     with pytest.raises(ValueError, match="cannot import 'no_such_module'"):
         rewards.combined(frames, {"no_such_module:score": 1.0})
-    assert rewards.reward_problem({"my_rewards:mean_red": 1.0}, differentiable=False) is None
-    assert "unknown reward" in rewards.reward_problem({"my_rewards:mean_red": 1.0}, differentiable=True)
+    from videodpo import config
+
+    assert config.reward_weights_problem({"my_rewards:mean_red": 1.0}, differentiable=False) is None
+    assert "have no gradient" in config.reward_weights_problem({"my_rewards:mean_red": 1.0}, differentiable=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TIERS = ("cpu", "t4", "l4", "a100")
 LABELLERS = ("warping_error", "oracle")  # videodpo.labellers' built-ins; or module:function
@@ -104,9 +104,59 @@ class TrainingSettings(Section):
 
 
 # the rewards and guard terms of videodpo.rewards (names only here, so the config imports no model code)
-REWARD_NAMES = ("temporal", "brightness", "vjepa", "clip_text")
+REWARD_NAMES = ("temporal", "brightness", "vjepa", "clip_text")  # differentiable in the frames: VADER's
+SCORED_REWARDS = ("flow_warping", "oracle")  # scores without a gradient: GRPO's, beside VADER's and module:function
 MODEL_REWARDS = ("vjepa", "clip_text")  # rewards scored by a model of reward_models
 GUARD_TERMS = ("contrast", "colour", "layout")
+
+
+def is_user_reward(name: str) -> bool:
+    """`module:function`: the user's own reward, importable from the stage's PYTHONPATH (never differentiable)."""
+    module, colon, function = name.partition(":")
+    return bool(colon and module and function)
+
+
+def reward_weights_problem(weights: dict[str, float], differentiable: bool) -> str | None:
+    """What is wrong with a reward weighting, for a params error (None: nothing): an unknown name, no
+    weight at all, or, for a method that back-propagates its reward (`differentiable`), a reward with no gradient."""
+    known = REWARD_NAMES if differentiable else REWARD_NAMES + SCORED_REWARDS
+    unknown = sorted(name for name in weights if name not in REWARD_NAMES + SCORED_REWARDS and not is_user_reward(name))
+    if unknown:
+        return f"unknown reward(s) {', '.join(unknown)}: known rewards are {', '.join(known)}" + ("" if differentiable else ", or your own as module:function")
+    if not any(weights.values()):
+        return f"no reward with a weight; weigh one or more of {', '.join(known)}, e.g. {{brightness: 1.0}}"
+    scored = sorted(name for name in weights if name not in REWARD_NAMES)
+    if differentiable and scored:
+        return (f"reward(s) {', '.join(scored)} have no gradient, and vader back-propagates its reward through the sampler; "
+                f"train grpo with them (it needs none), or weigh {', '.join(REWARD_NAMES)}")
+    return None
+
+
+def guard_weights_problem(weights: dict[str, float]) -> str | None:
+    """What is wrong with appearance-guard weights (None: nothing)."""
+    unknown = sorted(set(weights) - set(GUARD_TERMS))
+    if unknown or any(w < 0 for w in weights.values()):
+        problem = f"unknown {unknown}" if unknown else "a negative weight"
+        return f"{problem}; weigh any of {', '.join(GUARD_TERMS)} with weights ≥ 0"
+    return None
+
+
+def _refusing(problem_of) -> AfterValidator:
+    """A field check that raises what `problem_of(value)` finds wrong (the params error names the key)."""
+
+    def check(value):
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+# the weights of a method's rewards, by name: any reward (GRPO), or only those with a gradient (VADER)
+RewardWeights = Annotated[dict[str, float], _refusing(lambda weights: reward_weights_problem(weights, differentiable=False))]
+DifferentiableRewardWeights = Annotated[dict[str, float], _refusing(lambda weights: reward_weights_problem(weights, differentiable=True))]
+GuardWeights = Annotated[dict[str, float], _refusing(guard_weights_problem)]  # appearance_guard terms, a penalty
 
 
 class VjepaSettings(Section):
@@ -146,31 +196,13 @@ class VaderSettings(Section):
     backprop: Literal["last", "random", "all"] = "all"  # which denoising steps carry gradients
     backprop_steps: int = Field(default=1, gt=0)  # K, for backprop: last
     decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive latent frames (wan: 4 pixel frames each); 0 = all
-    rewards: dict[str, float] = Field(default_factory=lambda: {"temporal": 1.0, "brightness": 1.0})
-    guard: dict[str, float] = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
+    rewards: DifferentiableRewardWeights = Field(default_factory=lambda: {"temporal": 1.0, "brightness": 1.0})
+    guard: GuardWeights = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
     lora_targets: str = "motion_and_spatial"  # attention the LoRA adapts: one of the family's (videodpo.families.lora_targets)
     queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from videodpo.seeds
     val_every: int = Field(default=10, ge=0)  # steps between validation scores; 0 = none
     checkpoint_every: int = Field(default=10, gt=0)  # steps between resumable checkpoints (and at SIGTERM)
     seed: int = Field(default=0, ge=0, le=999)
-
-    @field_validator("rewards")
-    @classmethod
-    def _known_rewards(cls, weights: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(weights) - set(REWARD_NAMES))
-        if unknown or not any(weights.values()):
-            problem = f"unknown {unknown}" if unknown else "no reward with a weight"
-            raise ValueError(f"{problem}; weigh one or more of {', '.join(REWARD_NAMES)}, e.g. {{brightness: 1.0}}")
-        return weights
-
-    @field_validator("guard")
-    @classmethod
-    def _known_guard_terms(cls, weights: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(weights) - set(GUARD_TERMS))
-        if unknown or any(w < 0 for w in weights.values()):
-            problem = f"unknown {unknown}" if unknown else "a negative weight"
-            raise ValueError(f"{problem}; weigh any of {', '.join(GUARD_TERMS)} with weights ≥ 0")
-        return weights
 
     @model_validator(mode="after")
     def _steps_fit(self) -> "VaderSettings":

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from videodpo import temporal
 from videodpo.clips import to_pixels, to_uint8_clips
 from videodpo.config import GUARD_TERMS  # noqa: F401  (the terms appearance_guard returns, named once)
-from videodpo.config import MODEL_REWARDS, REWARD_NAMES
+from videodpo.config import MODEL_REWARDS, REWARD_NAMES, SCORED_REWARDS, is_user_reward, reward_weights_problem
 
 
 @dataclass(frozen=True)
@@ -153,14 +153,9 @@ REWARDS: dict[str, Reward] = {
     "flow_warping": Reward(flow_warping, differentiable=False),
     "oracle": Reward(oracle_adherence, differentiable=False),  # toy-world prompts only
 }
-# the config validates VADER's rewards by name (it imports no model code): the differentiable ones
+# the config validates rewards by name (it imports no model code): the differentiable ones and the others
 assert tuple(name for name, reward in REWARDS.items() if reward.differentiable) == REWARD_NAMES
-
-
-def is_user_reward(name: str) -> bool:
-    """`module:function`: the user's own reward, importable from the stage's PYTHONPATH."""
-    module, colon, function = name.partition(":")
-    return bool(colon and module and function)
+assert tuple(name for name, reward in REWARDS.items() if not reward.differentiable) == SCORED_REWARDS
 
 
 def user_reward(name: str) -> Reward:
@@ -186,24 +181,8 @@ def user_reward(name: str) -> Reward:
     return Reward(score, differentiable=False)
 
 
-def reward_problem(weights: dict[str, float], differentiable: bool) -> str | None:
-    """What is wrong with a reward weighting, for a params error (None: nothing): an unknown name, no
-    weight at all, or, where the method back-propagates (`differentiable`), a reward with no gradient."""
-    unknown = sorted(name for name in weights if name not in REWARDS and (differentiable or not is_user_reward(name)))
-    if unknown:
-        known = [name for name, reward in REWARDS.items() if reward.differentiable or not differentiable]
-        return f"unknown reward(s) {', '.join(unknown)}: known rewards are {', '.join(known)}" + ("" if differentiable else ", or your own as module:function")
-    if not any(weights.values()):
-        return "no reward with a weight; weigh one or more, e.g. {flow_warping: 1.0}"
-    if differentiable:
-        scored = sorted(name for name in weights if not REWARDS[name].differentiable)
-        if scored:
-            return f"reward(s) {', '.join(scored)} have no gradient, and vader back-propagates its reward through the sampler; train grpo with them (it needs none), or weigh {', '.join(REWARD_NAMES)}"
-    return None
-
-
 def check_reward_names(weights: dict[str, float], differentiable: bool = False) -> None:
-    problem = reward_problem(weights, differentiable)
+    problem = reward_weights_problem(weights, differentiable)
     if problem:
         raise ValueError(problem)
 

@@ -61,6 +61,17 @@ def lora_step_settings(config) -> dict:
     }
 
 
+def check_lora_targets(method: str, targets: str, family: str) -> None:
+    """A ValueError naming `<method>.lora_targets` and the fix unless `targets` is a LoRA target of `family`."""
+    from videodpo import families
+
+    if targets not in families.lora_targets(family):
+        raise ValueError(
+            f"{method}.lora_targets: {targets!r} is not a LoRA target of {family}; give one of "
+            f"{', '.join(families.lora_targets(family))} ({family}.overrides.{method}.lora_targets sets it for {family} alone)"
+        )
+
+
 def known() -> tuple[str, ...]:
     """The methods there are: the modules of this folder (a leading underscore marks a helper)."""
     return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")))

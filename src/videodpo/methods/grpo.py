@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from videodpo.config import ClipSettings, Config, Section
-from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
+from videodpo.config import ClipSettings, Config, GuardWeights, RewardWeights, Section
+from videodpo.methods import Empty, LoRAStepSettings, check_lora_targets, lora_step_settings
 
 SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     "GRPO: the LoRA'd policy samples a group of clips per training prompt with a stochastic sampler (DDIM with eta > 0, or the flow SDE), any rewards score them (no gradient through the reward), and a clipped policy-gradient step raises the log-probability of the clips that beat their group's mean."
@@ -26,8 +26,8 @@ class GrpoSettings(Section):
     clip_range: float = Field(default=1e-4, gt=0)  # PPO's: ratios outside 1 ± clip_range stop pulling
     kl_weight: float = Field(default=0.0, ge=0)  # KL estimate to the reference (LoRA off)
     learning_rate: float = Field(default=3e-3, gt=0)
-    rewards: dict[str, float] = Field(default_factory=lambda: {"flow_warping": 1.0, "brightness": 1.0})
-    guard: dict[str, float] = Field(default_factory=dict)  # appearance_guard terms, a penalty on the reward
+    rewards: RewardWeights = Field(default_factory=lambda: {"flow_warping": 1.0, "brightness": 1.0})
+    guard: GuardWeights = Field(default_factory=dict)  # appearance_guard terms, a penalty on the reward
     lora_targets: str = "motion_and_spatial"  # one of the family's (videodpo.families.lora_targets)
     val_every: int = Field(default=10, ge=0)
     checkpoint_every: int = Field(default=10, gt=0)
@@ -46,27 +46,6 @@ class GrpoSettings(Section):
         if not 0 < eta <= 1:
             raise ValueError("a sampler step has a log-probability only with noise: give 0 < eta ≤ 1 (1: DDPM-like, Flow-GRPO uses 0.7)")
         return eta
-
-    @field_validator("rewards")
-    @classmethod
-    def _known_rewards(cls, weights: dict[str, float]) -> dict[str, float]:
-        from videodpo import rewards
-
-        problem = rewards.reward_problem(weights, differentiable=False)
-        if problem:
-            raise ValueError(problem)
-        return weights
-
-    @field_validator("guard")
-    @classmethod
-    def _known_guard_terms(cls, weights: dict[str, float]) -> dict[str, float]:
-        from videodpo.config import GUARD_TERMS
-
-        unknown = sorted(set(weights) - set(GUARD_TERMS))
-        if unknown or any(w < 0 for w in weights.values()):
-            problem = f"unknown {unknown}" if unknown else "a negative weight"
-            raise ValueError(f"{problem}; weigh any of {', '.join(GUARD_TERMS)} with weights ≥ 0, or give {{}} for none")
-        return weights
 
     @model_validator(mode="after")
     def _steps_fit(self) -> "GrpoSettings":
@@ -97,15 +76,9 @@ SETTINGS = {"pairs": GrpoPromptSettings, "latents": Empty, "train": GrpoTrainSet
 
 
 def settings(config: Config) -> dict[str, Section]:
-    from videodpo import families
-
     grpo = config.method_section("grpo", GrpoSettings)
     family = config.family or config.families[0]
-    if grpo.lora_targets not in families.lora_targets(family):
-        raise ValueError(
-            f"grpo.lora_targets: {grpo.lora_targets!r} is not a LoRA target of {family}; give one of "
-            f"{', '.join(families.lora_targets(family))} ({family}.overrides.grpo.lora_targets sets it for {family} alone)"
-        )
+    check_lora_targets("grpo", grpo.lora_targets, family)
     if grpo.rewards.get("oracle") and config.model.source != "toy":
         raise ValueError("grpo.rewards: oracle reads the toy world's captions, and this tier samples hub prompts; weigh another reward")
     training = config.training
@@ -147,48 +120,28 @@ def train(branch, settings: GrpoTrainSettings, state) -> None:
     """GRPO on the training prompts of the branch's latents."""
     import time
 
-    import torch
-
-    from videodpo import distributed, families, grpo, lora_loop, models, outputs, precision, rewards
+    from videodpo import grpo, lora_loop
+    from videodpo.methods import _reward_runs
 
     started = time.perf_counter()
     options = settings.grpo
-    checkpoint = branch.checkpoint
-    card = models.ModelCard.load(branch.family.base)
-    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    card, model, lora, scorers = _reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=False)
     prompts = grpo.load_embeddings(branch.latents, branch.stage("encode_latents"))
-    torch.manual_seed(options.seed)  # the LoRA's initial weights
-    lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
-    if settings.gradient_checkpointing:
-        model.enable_gradient_checkpointing()
-    scorers = rewards.load_scorers(options.rewards, branch.family.vjepa, settings.clip.hub, settings.clip.revision, state.device)
     sampling = grpo.GrpoSampling(card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise, options.eta, options.train_steps)
     objective = grpo.GrpoObjective(options.rewards, options.guard, options.clip_range, options.kl_weight)
     loop = grpo.GrpoLoop(
         options.max_steps, options.prompts_per_round, options.group_size, options.updates_per_round, options.learning_rate,
         settings.mixed_precision, options.seed, checkpoint_every=options.checkpoint_every, val_every=options.val_every,
     )
-    scorer_weights = sorted(str(path) for path in branch.family.vjepa.glob("*.safetensors")) if "vjepa" in scorers else []
-    identity = lora_loop.fingerprint(
-        tuple(scorer_weights), [prompts.unconditional, prompts.conditional],
-        (settings.lora_rank, settings.lora_alpha, options.lora_targets, prompts.prompts, settings.clip),
-    )
+    identity = _reward_runs.run_identity(branch, settings, options, scorers, [prompts.unconditional, prompts.conditional], prompts.prompts)
     validate = lora_loop.validation_scorer(model, settings, card)
-    with lora_loop.dvclive_log(checkpoint, state.is_main_process) as log:
-        run = grpo.train_grpo_lora(model, prompts, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
-    with distributed.main_process_writes() as writes:
-        if writes:
-            curves = lora_loop.publish_run(model, lora, branch, "clips_sampled")
-            grpo.plot_curves(curves, branch.train_plots / "curves.png", objective)
-            outputs.write_json(
-                branch.train_metrics,
-                {
-                    "wall_seconds": round(time.perf_counter() - started, 1),
-                    "train_seconds": round(run.train_seconds, 1),
-                    "optimizer_steps": run.steps,
-                    "resumed_from_step": run.resumed_from,
-                    "prompts": len(prompts.prompts),
-                    "clips_sampled": grpo.clips_sampled(run.steps, loop, state.num_processes),  # one reward query each
-                    "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
-                },
-            )
+    with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:
+        run = grpo.train_grpo_lora(model, prompts, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers)
+    _reward_runs.publish(
+        branch, model, lora, run, started, lambda curves, png: grpo.plot_curves(curves, png, objective),
+        {
+            "prompts": len(prompts.prompts),
+            "clips_sampled": grpo.clips_sampled(run.steps, loop, state.num_processes),  # one reward query each
+            "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
+        },
+    )

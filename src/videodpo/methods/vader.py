@@ -5,7 +5,7 @@ seed) with the reference model's clip of each, which the appearance guard holds 
 from __future__ import annotations
 
 from videodpo.config import ClipSettings, Config, Section, VaderSettings
-from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
+from videodpo.methods import Empty, LoRAStepSettings, check_lora_targets, lora_step_settings
 
 SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     "VADER: the LoRA'd policy samples clips from recorded seeds and training captions, differentiable rewards score the decoded frames (temporal consistency), and the reward's gradient flows back through the denoising steps into a LoRA; an appearance guard keeps contrast, colour and layout near the LoRA-off model's clip from the same noise."
@@ -37,15 +37,9 @@ SETTINGS = {"pairs": VaderQuerySettings, "latents": Empty, "train": VaderTrainSe
 
 
 def settings(config: Config) -> dict[str, Section]:
-    from videodpo import families
-
     vader, training = config.vader, config.training
     family = config.family or config.families[0]
-    if vader.lora_targets not in families.lora_targets(family):
-        raise ValueError(
-            f"vader.lora_targets: {vader.lora_targets!r} is not a LoRA target of {family}; give one of "
-            f"{', '.join(families.lora_targets(family))} ({family}.overrides.vader.lora_targets sets it for {family} alone)"
-        )
+    check_lora_targets("vader", vader.lora_targets, family)
     return {
         "pairs": VaderQuerySettings(
             queries=vader.queries, seed=vader.seed, train_prompts=config.train_prompts_file(), num_inference_steps=vader.num_inference_steps,
@@ -120,19 +114,14 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
 
     import torch
 
-    from videodpo import distributed, families, lora_loop, models, outputs, precision, rewards, vader
+    from videodpo import lora_loop, vader
+    from videodpo.methods import _reward_runs
 
     started = time.perf_counter()
     options = settings.vader
-    checkpoint = branch.checkpoint
-    card = models.ModelCard.load(branch.family.base)
-    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    # the reward's gradient runs back through the decoder too: it checkpoints as well
+    card, model, lora, scorers = _reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=True)
     queries = vader.load_query_tensors(branch.latents, branch.stage("encode_latents"))
-    torch.manual_seed(options.seed)  # the LoRA's initial weights
-    lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
-    if settings.gradient_checkpointing:
-        model.enable_gradient_checkpointing(decoder=True)  # the reward's gradient runs back through the decoder too
-    scorers = rewards.load_scorers(options.rewards, branch.family.vjepa, settings.clip.hub, settings.clip.revision, state.device)
     sampling = vader.VaderSampling(
         card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
         options.backprop, options.backprop_steps, options.decode_frames,
@@ -142,28 +131,17 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
         options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed,
         val_every=options.val_every, lr_schedule=options.lr_schedule, checkpoint_every=options.checkpoint_every,
     )
-    scorer_weights = sorted(str(path) for path in branch.family.vjepa.glob("*.safetensors")) if "vjepa" in scorers else []
-    identity = lora_loop.fingerprint(
-        tuple(scorer_weights),
-        [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references],
-        (settings.lora_rank, settings.lora_alpha, options.lora_targets, queries.prompts, settings.clip),
+    identity = _reward_runs.run_identity(
+        branch, settings, options, scorers, [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references], queries.prompts,
     )
     validate = lora_loop.validation_scorer(model, settings, card)
-    with lora_loop.dvclive_log(checkpoint, state.is_main_process) as log:
-        run = vader.train_vader_lora(model, queries, sampling, objective, loop, checkpoint, log, identity, validate, scorers)
-    with distributed.main_process_writes() as writes:
-        if writes:
-            curves = lora_loop.publish_run(model, lora, branch, "clips_sampled")
-            vader.plot_curves(curves, branch.train_plots / "curves.png", objective)
-            outputs.write_json(
-                branch.train_metrics,
-                {
-                    "wall_seconds": round(time.perf_counter() - started, 1),
-                    "train_seconds": round(run.train_seconds, 1),
-                    "optimizer_steps": run.steps,
-                    "resumed_from_step": run.resumed_from,
-                    "queries": len(queries.seeds),
-                    "clips_sampled": run.steps * loop.clips_per_step * state.num_processes,  # one reward query each
-                    "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
-                },
-            )
+    with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:
+        run = vader.train_vader_lora(model, queries, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers)
+    _reward_runs.publish(
+        branch, model, lora, run, started, lambda curves, png: vader.plot_curves(curves, png, objective),
+        {
+            "queries": len(queries.seeds),
+            "clips_sampled": run.steps * loop.clips_per_step * state.num_processes,  # one reward query each
+            "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
+        },
+    )

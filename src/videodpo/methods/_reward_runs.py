@@ -1,0 +1,57 @@
+"""What the reward methods' train steps (vader, grpo) share around their loops: the policy with its
+LoRA and the rewards' scorer models, the identity a checkpoint must match, and what a finished run
+publishes (its LoRA, curves and cost)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+
+def policy_and_scorers(branch, settings, options, state, decoder_checkpointing: bool):
+    """(model card, the base with a fresh LoRA on `options.lora_targets`, its peft config, the weighted
+    model rewards' scorers) for a train step's `settings` (LoRAStepSettings) and method `options`."""
+    import torch
+
+    from videodpo import families, models, precision, rewards
+
+    card = models.ModelCard.load(branch.family.base)
+    model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
+    torch.manual_seed(options.seed)  # the LoRA's initial weights
+    lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
+    if settings.gradient_checkpointing:
+        model.enable_gradient_checkpointing(decoder=decoder_checkpointing)
+    scorers = rewards.load_scorers(options.rewards, branch.family.vjepa, settings.clip.hub, settings.clip.revision, state.device)
+    return card, model, lora, scorers
+
+
+def run_identity(branch, settings, options, scorers: dict, tensors: list, data) -> str:
+    """What a checkpoint's weights depend on beyond the loop's settings (lora_loop.fingerprint): the
+    scorer weights read, the method's data tensors and prompts, the LoRA and the CLIP reward's model."""
+    from videodpo import lora_loop
+
+    scorer_weights = sorted(str(path) for path in Path(branch.family.vjepa).glob("*.safetensors")) if "vjepa" in scorers else []
+    return lora_loop.fingerprint(tuple(scorer_weights), tensors, (settings.lora_rank, settings.lora_alpha, options.lora_targets, data, settings.clip))
+
+
+def publish(branch, model, lora, run, started: float, plot: Callable[[Path, Path], None], cost: dict) -> None:
+    """On the main process: the LoRA and the curves (lora_loop.publish_run), the method's curves PNG
+    (`plot(logged folder, png path)`), and the run's cost with the method's own entries (`cost`)."""
+    import time
+
+    from videodpo import distributed, lora_loop, outputs
+
+    with distributed.main_process_writes() as writes:
+        if writes:
+            curves = lora_loop.publish_run(model, lora, branch, "clips_sampled")
+            plot(curves, branch.train_plots / "curves.png")
+            outputs.write_json(
+                branch.train_metrics,
+                {
+                    "wall_seconds": round(time.perf_counter() - started, 1),
+                    "train_seconds": round(run.train_seconds, 1),
+                    "optimizer_steps": run.steps,
+                    "resumed_from_step": run.resumed_from,
+                    **cost,
+                },
+            )
