@@ -153,15 +153,16 @@ def test_the_dense_dpo_branch_trains_on_guided_pairs_with_segment_labels(micro_p
 @pytest.mark.slow
 def test_changing_beta_reruns_only_the_dpo_branches_from_training(micro_project):
     """After the settings stages rerun (they read every section), the stages whose inputs changed are
-    the training stages of the methods that read `training` (dpo, dense_dpo) and nothing of vader's;
-    DVC reruns what follows a changed stage (sample@animatediff-<method>, evaluate)."""
+    the training stages of the methods that read `training` (dpo, dense_dpo) and nothing of vader's or
+    grpo's; DVC reruns what follows a changed stage (sample@animatediff-<method>, evaluate)."""
     params = yaml.safe_load((micro_project / "params.yaml").read_text())
     params["training"]["beta"] = 3000
     (micro_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = run(["dvc", "repro", "--single-item", "settings@animatediff-dpo", "settings@animatediff-vader", "settings@animatediff-dense_dpo"], micro_project)
+    settings = [f"settings@animatediff-{method}" for method in MICRO["methods"]]
+    out = run(["dvc", "repro", "--single-item", *settings], micro_project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    # settings@animatediff-vader reads the training section too (its precision); it writes the same files
-    assert ran == {"settings@animatediff-dpo", "settings@animatediff-vader", "settings@animatediff-dense_dpo"}, out
+    # the reward methods' settings stages read the training section too (its precision); they write the same files
+    assert ran == set(settings), out
     changed = yaml.safe_load(run(["dvc", "status", "--json"], micro_project))
     assert set(changed) == {"train@animatediff-dpo", "train@animatediff-dense_dpo"}, changed
 
@@ -180,7 +181,7 @@ def test_editing_an_evaluation_prompt_changes_only_the_sampling_stages(micro_pro
     finally:
         prompt_file.write_text(original)
     assert changed == {f"{stage}-{split}" if "@" in stage else f"{stage}@{split}"
-                       for stage in ("sample_base@animatediff", "sample@animatediff-dpo", "sample@animatediff-vader", "sample@animatediff-dense_dpo") for split in ("dev", "test")}, changed
+                       for stage in ("sample_base@animatediff", *(f"sample@animatediff-{m}" for m in MICRO["methods"])) for split in ("dev", "test")}, changed
 
 
 @pytest.mark.slow
