@@ -122,3 +122,24 @@ def test_every_family_offers_the_seam_and_its_model_of_the_toy_world_answers_thr
         assert toy_model.decode(latents).shape == (1, 8, 3, 32, 32)
         assert toy_model.decode(latents, slice(2, 5)).shape == (1, 3, 3, 32, 32)  # a window of latent frames
     assert toy_model.initial_latents(8, seed=3, shared_noise=0.5).shape == (1, *latents.shape[1:])
+
+
+def test_reading_params_for_every_family_loads_no_model_library():
+    """Every stage reads params, and with them each family's settings module: that import must not
+    pull in the family's model code (diffusers, transformers), which costs seconds per stage."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from videodpo.config import load_config\n"
+        "for family in ('animatediff', 'wan'):\n"
+        "    load_config(family=family)\n"
+        "print(sorted(m for m in ('diffusers', 'transformers', 'peft') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    from videodpo.families import animatediff, wan
+
+    assert animatediff.AnimateDiff.__module__ == "videodpo.families.animatediff.model" and wan.PIPELINE == "WanPipeline"
