@@ -87,7 +87,7 @@ def test_one_step_on_a_fixed_group_raises_the_advantage_weighted_log_probability
     sampling = _sampling(frames)
     objective = grpo.GrpoObjective({"brightness": 1.0}, clip_range=10.0)  # a wide clip: the plain policy gradient
     prompts = _prompts(model)
-    round_ = grpo.sample_round(model, prompts, torch.tensor([0]), sampling, objective, 4, torch.Generator().manual_seed(0))
+    round_ = grpo.sample_round(model, prompts, torch.tensor([0]), grpo.clip_seeds(0, 0, 4), sampling, objective, 4, torch.Generator().manual_seed(0))
     assert round_.advantages.abs().sum() > 0 and round_.advantages.sum().abs() < 1e-4  # ranked within the group
 
     def weighted_log_prob() -> float:
@@ -219,3 +219,12 @@ def test_clips_sampled_counts_a_round_per_updates_per_round_steps():
     loop = grpo.GrpoLoop(max_steps=5, prompts_per_round=2, group_size=4, updates_per_round=2, learning_rate=1e-3)
     assert [grpo.clips_sampled(steps, loop) for steps in (0, 1, 2, 3, 5)] == [0, 8, 8, 16, 24]
     assert grpo.clips_sampled(4, loop, processes=2) == 32
+
+
+def test_each_clip_of_a_run_has_its_own_training_seed():
+    from videodpo import seeds
+
+    first_rounds = grpo.clip_seeds(3, 0, 250)
+    assert len(set(first_rounds)) == 250 and first_rounds == sorted(first_rounds)
+    assert grpo.clip_seeds(3, 100, 2) == first_rounds[100:102]  # a round's seeds follow from its place in the run
+    assert max(grpo.clip_seeds(999, 10**6 - 1, 1)) < seeds.VALIDATION_OFFSET  # below validation's and evaluation's

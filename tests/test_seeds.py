@@ -5,6 +5,7 @@ import pytest
 
 from videodpo import seeds
 from videodpo.config import DataSettings, PreviewSettings, VaderSettings
+from videodpo.methods.grpo import GrpoSettings
 from videodpo.toyworld import all_captions
 
 
@@ -16,13 +17,17 @@ def test_preview_pair_validation_dev_and_test_seeds_never_meet_for_any_allowed_s
     """Every range as wide as params.yaml allows (a split holds at most SPLIT_SIZE samples: more are
     refused), and the ranges lie one above the other without touching."""
     most_previews = len(all_captions()) * _largest(PreviewSettings, "seeds_per_caption")
-    highest_data_seed = max(_largest(DataSettings, "seed"), _largest(VaderSettings, "seed"))
+    highest_data_seed = max(_largest(DataSettings, "seed"), _largest(VaderSettings, "seed"), _largest(GrpoSettings, "seed"))
     most_pairs = max(_largest(DataSettings, "num_pairs"), _largest(VaderSettings, "queries"))
     most_candidates = _largest(DataSettings, "candidates_per_pair")
     preview = seeds.preview_seeds(most_previews)
     pairs = [seed for data_seed in (0, highest_data_seed) for seed in seeds.pair_seeds(data_seed, most_pairs)]
     candidates = [c for pair in (min(pairs), max(pairs)) for c in seeds.candidate_seeds(pair, most_candidates)]
     candidates += [c for pair in (min(pairs), max(pairs)) for c in seeds.candidate_seeds(pair, 2)]  # labelled pairs' two clips
+    from videodpo import grpo
+
+    # the clips GRPO samples: their seeds rise with the clip's index up to the millionth, then repeat
+    candidates += [*grpo.clip_seeds(0, 0, 1), *grpo.clip_seeds(highest_data_seed, 10**6 - 1, 1)]
     validation = seeds.validation_seeds(1000)
     ranges = [
         ("preview", min(preview), max(preview)),

@@ -27,7 +27,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from videodpo import rewards, visuals
+from videodpo import rewards, seeds, visuals
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, step_generator, train_lora
 
@@ -210,6 +210,15 @@ def load_embeddings(folder: Path, made_by: str) -> GrpoPrompts:
 # ---------------------------------------------------------------------------------------------
 # A round: sample, score, rank
 
+def clip_seeds(seed: int, first: int, count: int) -> list[int]:
+    """The starting-noise seeds of clips first .. first + count − 1 of a run: the candidate seeds of the
+    pair block of `seed` (videodpo.seeds), clip i being candidate i mod 100 of pair seed i // 100, so no
+    clip the policy trains on shares a seed with a preview, validation or evaluation sample. They
+    repeat after a million clips."""
+    per_pair, block = seeds.CANDIDATES_PER_SEED, seeds.pair_seeds(seed, 10_000)
+    return [seeds.candidate_seeds(block[(i // per_pair) % len(block)], per_pair)[i % per_pair] for i in range(first, first + count)]
+
+
 @dataclass
 class Round:
     """One round's clips as the updates read them: each clip's prompt row (P · G,), every sampler
@@ -243,20 +252,22 @@ class Round:
 
 
 def sample_round(
-    model, prompts: GrpoPrompts, rows: torch.Tensor, sampling: GrpoSampling, objective: GrpoObjective, group_size: int,
-    generator: torch.Generator, scorers: dict | None = None,
+    model, prompts: GrpoPrompts, rows: torch.Tensor, start_seeds: list[int], sampling: GrpoSampling, objective: GrpoObjective,
+    group_size: int, generator: torch.Generator, scorers: dict | None = None,
 ) -> Round:
     """Sample a group of `group_size` clips for each prompt row in `rows` with the policy (the model's
-    denoiser, LoRA on), score them and rank each within its group."""
+    denoiser, LoRA on), each from its own seed's starting noise (`start_seeds`, one per clip) and the
+    sampler noise of `generator`; score them and rank each within its group."""
     device, dtype = model.device, model.dtype
     clip_rows = rows.repeat_interleave(group_size)
-    seeds = torch.randint(2**31 - 1, (len(clip_rows),), generator=generator).tolist()
+    if len(start_seeds) != len(clip_rows):
+        raise ValueError(f"{len(start_seeds)} seeds for {len(clip_rows)} clips: one seed per clip")
     all_states, all_log_probs, totals, parts_seen = [], [], [], {}
     denoiser = model.denoiser
     with torch.no_grad():
         for first in range(0, len(clip_rows), group_size):
             group = clip_rows[first : first + group_size]
-            start = torch.cat([model.initial_latents(sampling.frames, s, sampling.shared_noise) for s in seeds[first : first + group_size]])
+            start = torch.cat([model.initial_latents(sampling.frames, s, sampling.shared_noise) for s in start_seeds[first : first + group_size]])
             start = start.to(device, dtype)
             unconditional, conditional = prompts.unconditional[group].to(device, dtype), prompts.conditional[group].to(device, dtype)
             noise_state = generator.get_state()
@@ -376,7 +387,9 @@ def train_grpo_lora(
                 generator = step_generator(loop.seed, index * per_round, rank=context.rank)
                 mine = torch.as_tensor(list(context.rows))
                 rows = mine[torch.randint(len(mine), (loop.prompts_per_round,), generator=generator)]
-                round_ = sample_round(model, prompts, rows, sampling, objective, loop.group_size, generator, scorers)
+                first = (index * context.accelerator.num_processes + context.rank) * loop.clips_per_round
+                start_seeds = clip_seeds(loop.seed, first, loop.clips_per_round)
+                round_ = sample_round(model, prompts, rows, start_seeds, sampling, objective, loop.group_size, generator, scorers)
                 require_finite(f"round {index} (step {context.step})", reward_mean=torch.tensor(round_.scores["reward_mean"]))
                 store.save(index, context.rank, round_)
             held[index] = round_
