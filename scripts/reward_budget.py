@@ -60,10 +60,13 @@ def measure(family: str) -> dict:
 
     rows = {"vader (committed)": row(metrics, "vader", costs["vader"]), "grpo (committed)": row(metrics, "grpo", costs["grpo"])}
     with experiments_on_the_commit() as commit:
+        budgets: dict[int, list[str]] = {}  # both budgets may come to the same steps: one run then serves both
         for budget, max_steps in steps.items():
+            budgets.setdefault(max_steps, []).append(budget)
+        for max_steps, names in budgets.items():
             change = for_family(f"grpo.max_steps={max_steps}", family, params)
-            ref = run_experiment(f"budget-{family}-grpo-{budget}", [f"families=[{family}]", "methods=[grpo]", change], f"evaluate@{family}-test")
-            label = f"grpo at vader's {'clips' if budget == 'clips' else 'training seconds'}"
+            ref = run_experiment(f"budget-{family}-grpo-{'-'.join(names)}", [f"families=[{family}]", "methods=[grpo]", change], f"evaluate@{family}-test")
+            label = "grpo at vader's " + " and ".join({"clips": "clips", "seconds": "training seconds"}[name] for name in names)
             rows[label] = {**row(read_json(ref, f"metrics/{family}/eval_test.json"), "grpo", read_json(ref, f"metrics/{family}/train_grpo.json")),
                            "experiment": ref, "max_steps": max_steps}
     return {
