@@ -16,11 +16,10 @@ interrupted sweep resumes (finished candidates are read from their experiment re
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import yaml
-from experiments import ROOT, experiments_on_the_commit, read_json, run_experiment
+from experiments import ROOT, change_cells, experiments_on_the_commit, read_json, run_experiment, write_report
 
 # sweep → the method it scores, and its candidates: name → params changes (-S syntax)
 SWEEPS = {
@@ -144,12 +143,9 @@ def main() -> int:
             print(f"{name} ({method}) on {family}: " + ", ".join(candidates))
         return 0
     report = sweep(args.sweep, args.family)
-    path = ROOT / "docs/measured" / args.family / f"sweep_{args.sweep}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_report(args.family, f"sweep_{args.sweep}", report)
     for candidate, run in report["runs"].items():
-        cells = "  ".join(f"{key} {100 * change['relative']:+.1f} %" for key, change in run["change"].items())
-        print(f"{candidate:40s} {cells}  keeps the video: {all(run['guards'].values())}")
+        print(f"{candidate:40s} {change_cells(run['change'])}  keeps the video: {all(run['guards'].values())}")
     print(f"chosen on dev: {report['chosen']}  ({path.relative_to(ROOT)})")
     return 0
 

@@ -67,3 +67,16 @@ def experiments_on_the_commit():
     finally:
         git("checkout", "--", *COMMITTED)
         subprocess.run(["dvc", "checkout", "--quiet"], cwd=ROOT, check=False)
+
+
+def write_report(family: str, name: str, report: dict) -> Path:
+    """A measurement script's report as docs/measured/<family>/<name>.json; its path."""
+    path = ROOT / "docs/measured" / family / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def change_cells(change: dict) -> str:
+    """Each measure's relative change from the base, for a script's printout."""
+    return "  ".join(f"{key} {100 * value['relative']:+.1f} %" for key, value in change.items())

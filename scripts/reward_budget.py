@@ -20,7 +20,10 @@ import sys
 
 import yaml
 from dev_sweep import for_family
-from experiments import ROOT, experiments_on_the_commit, read_json, run_experiment
+from experiments import ROOT, change_cells, experiments_on_the_commit, read_json, run_experiment, write_report
+
+sys.path.insert(0, str(ROOT / "src"))
+from videodpo.config import family_overlay  # noqa: E402
 
 SHOWN = ("warping_error", "frame_difference", "motion", "travel", "contrast", "saturation", "adherence", "warping_error_seed", "temporal_flickering")
 
@@ -36,18 +39,11 @@ def budget_steps(vader_cost: dict, grpo_cost: dict, grpo: dict) -> dict[str, int
     return {"clips": rounds_for_clips * updates, "seconds": rounds_for_seconds * updates}
 
 
-def effective_grpo(params: dict, family: str) -> dict:
-    """The grpo section as the family's stages read it (its overrides merged)."""
-    section = dict(params["grpo"])
-    section.update(params.get(family, {}).get("overrides", {}).get("grpo") or {})
-    return section
-
-
 def measure(family: str) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     metrics = json.loads((ROOT / f"metrics/{family}/eval_test.json").read_text())
     costs = {m: json.loads((ROOT / f"metrics/{family}/train_{m}.json").read_text()) for m in ("vader", "grpo")}
-    steps = budget_steps(costs["vader"], costs["grpo"], effective_grpo(params, family))
+    steps = budget_steps(costs["vader"], costs["grpo"], family_overlay(params, family)["grpo"])  # as the family's stages read it
 
     def row(evaluation: dict, method: str, cost: dict) -> dict:
         result = evaluation["methods"][method]
@@ -82,12 +78,9 @@ def main() -> int:
     parser.add_argument("--family", default="animatediff", help="the model family (default: animatediff)")
     args = parser.parse_args()
     report = measure(args.family)
-    path = ROOT / "docs/measured" / args.family / "reward_budget.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_report(args.family, "reward_budget", report)
     for name, run in report["runs"].items():
-        cells = "  ".join(f"{key} {100 * change['relative']:+.1f} %" for key, change in run["change"].items())
-        print(f"{name:36s} clips {run['clips_sampled']:4d}  seconds {run['train_seconds']:6.0f}  {cells}")
+        print(f"{name:36s} clips {run['clips_sampled']:4d}  seconds {run['train_seconds']:6.0f}  {change_cells(run['change'])}")
     print(f"written: {path.relative_to(ROOT)}")
     return 0
 
