@@ -39,7 +39,8 @@ SWEEPS = {
         "grpo.learning_rate=0.01": ["grpo.learning_rate=0.01"],
         "grpo.updates_per_round=1": ["grpo.updates_per_round=1"],  # a round per step: twice the clips
         "grpo.train_steps=5": ["grpo.train_steps=5"],  # the high-noise half of the sampler steps, as Flow-GRPO prefers
-        "grpo.guard=vader_guard": ["grpo.guard={contrast:20.0,colour:1.0,layout:1.0}"],  # VADER's appearance guard as a penalty
+        # VADER's appearance guard as a penalty; `++` because grpo.guard is an empty mapping, to which `-S` adds no key otherwise
+        "grpo.guard=vader_guard": ["++grpo.guard={contrast:20.0,colour:1.0,layout:1.0}"],
     }),
     # the dense_dpo section is also vanilla_dpo's (labeller, tie margin) and dense_dpo_third's: they follow its choice
     "dense_dpo": ("dense_dpo", {
@@ -91,6 +92,7 @@ def for_family(change: str, family: str, params: dict) -> str:
     """A change of a shared key (`section.key=value`) as the family's run sees it: through the family's own
     overrides of that section where it has them (they would win over the shared value), else as it is."""
     key, value = change.split("=", 1)
+    key = key.lstrip("+")  # a shared key's `+`/`++` says how it meets the shared section; the family's own key is spelled below
     section, rest = key.split(".", 1)
     overrides = params.get(family, {}).get("overrides", {})
     if section not in overrides:

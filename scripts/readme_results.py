@@ -127,6 +127,36 @@ def reward_methods_table(metrics: dict, costs: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+FLOW_REWARDS = ("flow_warping",)  # rewards read off DIS optical flow: a policy can please the flow rather than steady the clip
+
+
+def flow_reward_check(method: str, change: dict) -> str:
+    """Whether a run that optimised a flow reward hacked it, read off its test changes: a warping-error
+    gain (interval below zero) that frame difference, which reads no flow, does not share, or motion
+    (flow magnitude) rising, is the reward talking rather than the video."""
+    warping, frames, motion = change["warping_error"], change["frame_difference"], change["motion"]
+    figures = (f"warping error {change_cell(warping)}, frame difference {change_cell(frames)}, "
+               f"motion {change_cell(motion)}")
+    signs = []
+    if motion["ci95"][0] > 0:
+        signs.append("motion rose")
+    if warping["ci95"][1] >= 0:
+        verdict = "no warping-error gain, so nothing was hacked and nothing gained"
+    elif frames["ci95"][1] >= 0:
+        signs.append("the warping-error gain is not shared by frame difference")
+    if signs:
+        verdict = "**signs of a hacked reward**: " + " and ".join(signs)
+    elif warping["ci95"][1] < 0:
+        verdict = "no sign of a hacked reward: frame difference, which reads no flow, fell too, and motion did not rise"
+    return f"`{method}` ({figures}): {verdict}."
+
+
+def flow_reward_lines(metrics: dict, costs: dict[str, dict]) -> list[str]:
+    """For each method that optimised a flow reward, whether it was hacked (flow_reward_check)."""
+    return [flow_reward_check(method, metrics["methods"][method]["change"]) for method in metrics["methods"]
+            if any(reward in FLOW_REWARDS for reward in costs.get(method, {}).get("optimised_rewards", []))]
+
+
 def reward_budget_section(report: dict, family: str) -> str:
     """docs/measured/<family>/reward_budget.json (scripts/reward_budget.py): grpo at vader's clips and at its seconds."""
     keys = [(key, label) for key, label in COMPARED + UNOPTIMISED if key in next(iter(report["runs"].values()))["change"]]
@@ -398,6 +428,13 @@ def family_results(family: str) -> str:
                 f"**The reward methods side by side, test split** (`{metrics_dir}/eval_test.json`, `{metrics_dir}/train_<method>.json`): each at "
                 "its committed settings, with the clips it sampled (each one reward query), its training seconds and the rewards it optimised; "
                 "the last two columns are flicker measures neither optimises:\n\n" + reward_methods_table(metrics, costs)
+            )
+        checks = flow_reward_lines(metrics, costs)
+        if checks:
+            parts.append(
+                "**Was the flow reward hacked? test split** (`flow_warping` scores a clip by DIS optical flow, as the evaluation's "
+                "warping error does; a policy can please the flow instead of steadying the clip, which shows as a warping-error gain "
+                "that frame difference does not share, or as motion rising):\n\n" + "\n".join(f"- {line}" for line in checks)
             )
         budget = read_json(ROOT / measured / "reward_budget.json")
         if budget:

@@ -104,6 +104,29 @@ def test_a_sweep_change_reaches_a_family_through_its_overrides_and_adds_a_key_it
     assert for_family("grpo.eta=1.0", "wan", params) == "wan.overrides.grpo.eta=1.0"
     assert for_family("grpo.guard={contrast:20.0}", "wan", params) == "+wan.overrides.grpo.guard={contrast:20.0}"
     assert for_family("grpo.eta=1.0", "animatediff", params) == "grpo.eta=1.0"
+    # a shared key forced into an empty section reaches a family's overrides as that family's own key
+    assert for_family("++grpo.guard={contrast:20.0}", "wan", params) == "+wan.overrides.grpo.guard={contrast:20.0}"
+    assert for_family("++grpo.guard={contrast:20.0}", "animatediff", params) == "++grpo.guard={contrast:20.0}"
+
+
+def test_every_sweep_candidate_applies_to_the_committed_params(tmp_path):
+    """`dvc exp run -S` refuses a change Hydra cannot apply (a key added to an empty section without `+`):
+    each candidate, as each family's run spells it, applies to a copy of params.yaml."""
+    import shutil
+
+    import yaml
+    from dev_sweep import FAMILY_SWEEPS, SWEEPS, for_family
+    from dvc.utils.hydra import apply_overrides
+
+    committed = Path(__file__).parents[1] / "params.yaml"
+    params = yaml.safe_load(committed.read_text())
+    for family in params["families"]:
+        for name in SWEEPS:
+            _, candidates = FAMILY_SWEEPS.get((family, name), SWEEPS[name])
+            for candidate, changes in candidates.items():
+                copy = tmp_path / "params.yaml"
+                shutil.copy(committed, copy)
+                apply_overrides(str(copy), [for_family(change, family, params) for change in changes])
 
 
 def test_grpos_budgets_are_whole_rounds_nearest_vaders_clips_and_seconds():
