@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 from videodpo import rewards, seeds, visuals
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
-from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, step_generator, train_lora
+from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
 
 LOG_RATIO_LIMIT = 20.0  # |log ratio| beyond this is clamped before exp: a far-off step cannot overflow
 
@@ -367,8 +367,7 @@ def train_grpo_lora(
     process did. A round is sampled every `updates_per_round` steps from the step's generator
     (lora_loop.step_generator), so a resumed run samples what it would have sampled. Validation is
     logged against the clips sampled so far."""
-    fingerprint = {k: v for k, v in asdict(loop).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
-    fingerprint.update(identity=identity, sampling=asdict(sampling), objective=asdict(objective))
+    fingerprint = resume_fingerprint(loop, identity=identity, sampling=sampling, objective=objective)
     store = RoundStore(checkpoint_dir, fingerprint)
     held: dict[int, Round] = {}
     per_round = loop.updates_per_round

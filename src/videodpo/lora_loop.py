@@ -13,7 +13,7 @@ import hashlib
 import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 
 import torch
@@ -90,6 +90,17 @@ class StepContext:
 # A method's step: forward and backward (accelerator.backward) for one optimiser step, adding the rows
 # it drew to the run; returns the scalars to log for the step.
 MethodStep = Callable[[StepContext, TrainingRun], dict[str, float]]
+
+
+RUN_LENGTH = ("max_steps", "checkpoint_every", "val_every")  # a longer run continues a finished one; cadence changes no weight
+
+
+def resume_fingerprint(settings, **more) -> dict:
+    """What a checkpoint must share with a run to be resumed by it: the loop's settings (a dataclass)
+    but its length and cadence (RUN_LENGTH), and `more` (dataclasses as their fields)."""
+    fingerprint = {k: v for k, v in asdict(settings).items() if k not in RUN_LENGTH}
+    fingerprint.update({k: asdict(v) if is_dataclass(v) else v for k, v in more.items()})
+    return fingerprint
 
 
 def train_lora(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import torch
 from videodpo import visuals
 from videodpo.distributed import processes
 from videodpo.integrity import require_finite
-from videodpo.lora_loop import LoopPlan, StepContext, StepLog, TrainingRun, step_generator, train_lora
+from videodpo.lora_loop import LoopPlan, StepContext, StepLog, TrainingRun, resume_fingerprint, step_generator, train_lora
 from videodpo.noise import correlated_noise
 from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
 
@@ -145,8 +145,7 @@ def train_dpo_lora(
     if reference_unet is not None:
         reference_unet.to(processes().device)
     # what the trained weights depend on; more max_steps continues a finished run instead of redoing it
-    fingerprint = {k: v for k, v in asdict(settings).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
-    fingerprint["identity"] = identity
+    fingerprint = resume_fingerprint(settings, identity=identity)
     accumulation = settings.gradient_accumulation_steps
 
     def dpo_optimiser_step(context: StepContext, run: TrainingRun) -> dict[str, float]:

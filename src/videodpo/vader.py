@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 from videodpo import rewards, visuals
 from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.latents import read_manifest, write_manifest
-from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, step_generator, train_lora
+from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
 
 BACKPROP_MODES = ("last", "random", "all")
 
@@ -255,8 +255,7 @@ def train_vader_lora(
     """Train the model's LoRA up the reward gradient, in the one LoRA loop (videodpo.lora_loop);
     return what this process did. `scorers`: the model rewards' models (rewards.load_scorers).
     Validation is logged against the clips sampled so far."""
-    fingerprint = {k: v for k, v in asdict(loop).items() if k not in ("max_steps", "checkpoint_every", "val_every")}
-    fingerprint.update(identity=identity, sampling=asdict(sampling), objective=asdict(objective))
+    fingerprint = resume_fingerprint(loop, identity=identity, sampling=sampling, objective=objective)
 
     def vader_optimiser_step(context: StepContext, run: TrainingRun) -> dict[str, float]:
         picked, generator = rows_for_step(len(queries.seeds), context.step, loop, context.rows, context.rank)

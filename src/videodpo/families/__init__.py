@@ -30,6 +30,7 @@ frames_key(tier). The families are the packages of this folder (known()); none i
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import pkgutil
@@ -55,6 +56,51 @@ PACKAGE = ("NAME", "PIPELINE", "MODEL", "load", "load_tokenizer", "make_base")
 def known() -> tuple[str, ...]:
     """The families: the packages in this folder, in name order (none is imported)."""
     return tuple(sorted(info.name for info in pkgutil.iter_modules([str(FOLDER)]) if info.ispkg))
+
+
+class PipelineModel:
+    """The parts of the seam that every family takes alike from its diffusers pipeline (`pipe`) and its
+    `denoiser`: where it runs, its precision, moving it, saving it."""
+
+    @property
+    def device(self) -> "torch.device":
+        return self.denoiser.device
+
+    @property
+    def dtype(self) -> "torch.dtype":
+        return self.denoiser.dtype
+
+    def to(self, device):
+        self.pipe.to(device)
+        return self
+
+    def save(self, folder: Path) -> None:
+        self.pipe.save_pretrained(folder, safe_serialization=True)
+
+    def sampler(self, steps: int):
+        """A fresh copy of the model's scheduler (AnimateDiff's DDIM, Wan's flow-matching Euler) set to
+        `steps` sampling steps; its `.timesteps` run from the highest noise down (Wan's `.sigmas` hold one
+        noise level more, 0 at the end)."""
+        scheduler = copy.deepcopy(self.pipe.scheduler)
+        scheduler.set_timesteps(steps)
+        return scheduler
+
+
+def model_on_first_use(package: str):
+    """A family package's module `__getattr__`: package.X is its `model` module's X, imported on the
+    first use of any such name, so a stage that only reads the family's light `settings` module, as
+    every stage does to check params, loads no model library. A submodule (settings, toy, hub …) is
+    imported as itself."""
+    folder = FOLDER / package.rsplit(".", 1)[-1]
+
+    def __getattr__(name: str):
+        if name.startswith("__"):  # Python's own probes (__path__, __file__ …) are the package's, never the model's
+            raise AttributeError(name)
+        if (folder / f"{name}.py").is_file():
+            return importlib.import_module(f"{package}.{name}")
+        return getattr(importlib.import_module(f"{package}.model"), name)
+
+    return __getattr__
 
 
 def family_module(name: str):

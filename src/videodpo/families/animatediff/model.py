@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from videodpo.clips import clips_to_tensor
 from videodpo import layout, lora_files
 from videodpo.integrity import DamagedFileError, first_line, remake_hint
+from videodpo.families import PipelineModel
 from videodpo.noise import correlated_noise
 
 NAME = "animatediff"
@@ -80,7 +81,7 @@ def save_lora(unet, lora_config, folder: Path, adapter_name: str = LORA_ADAPTER)
     lora_files.save_lora(AnimateDiffPipeline, unet, "unet_lora_layers", lora_config, folder, adapter_name)
 
 
-class AnimateDiff:
+class AnimateDiff(PipelineModel):
     """One AnimateDiff model: its denoiser (the UNet that LoRA and accelerate wrap), VAE, text side
     and DDIM scheduler. Latents are (N, C, F, h, w) with one latent frame per pixel frame."""
 
@@ -105,21 +106,6 @@ class AnimateDiff:
     @property
     def tokenizer(self):
         return self.pipe.tokenizer
-
-    @property
-    def device(self) -> torch.device:
-        return self.pipe.unet.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.pipe.unet.dtype
-
-    def to(self, device) -> AnimateDiff:
-        self.pipe.to(device)
-        return self
-
-    def save(self, folder: Path) -> None:
-        self.pipe.save_pretrained(folder, safe_serialization=True)
 
     def enable_gradient_checkpointing(self, decoder: bool = False) -> None:
         self.pipe.unet.enable_gradient_checkpointing()
@@ -247,13 +233,6 @@ class AnimateDiff:
                 prediction = plain + guidance_scale * (guided - plain)
                 latents = scheduler.step(prediction, timestep, latents).prev_sample
         return latents
-
-    def sampler(self, steps: int):
-        """A fresh copy of the model's DDIM scheduler set to `steps` sampling steps; its `.timesteps`
-        are the steps' timesteps, highest noise first."""
-        scheduler = copy.deepcopy(self.pipe.scheduler)
-        scheduler.set_timesteps(steps)
-        return scheduler
 
     @staticmethod
     def sampler_step(

@@ -8,7 +8,6 @@ VAE's latents_mean and latents_std, as WanPipeline denormalises them before deco
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -21,6 +20,7 @@ from tqdm.auto import tqdm
 from videodpo.clips import clips_to_tensor
 from videodpo import layout, lora_files
 from videodpo.integrity import DamagedFileError, first_line, remake_hint
+from videodpo.families import PipelineModel
 from videodpo.noise import correlated_noise
 from videodpo.families.wan.frames import latent_frames, latent_segments, pixel_frames_of  # noqa: F401  (the family's frame grouping)
 
@@ -61,7 +61,7 @@ def load_tokenizer(folder: Path):
     return AutoTokenizer.from_pretrained(str(tokenizer_folder), local_files_only=True)
 
 
-class Wan:
+class Wan(PipelineModel):
     """A Wan pipeline (diffusers' WanPipeline) seen through the family seam."""
 
     family = "wan"
@@ -74,21 +74,6 @@ class Wan:
     @property
     def denoiser(self) -> torch.nn.Module:
         return self.pipe.transformer
-
-    @property
-    def device(self) -> torch.device:
-        return self.pipe.transformer.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.pipe.transformer.dtype
-
-    def to(self, device) -> "Wan":
-        self.pipe.to(device)
-        return self
-
-    def save(self, folder: Path) -> None:
-        self.pipe.save_pretrained(folder, safe_serialization=True)
 
     def enable_gradient_checkpointing(self, decoder: bool = False) -> None:
         """The transformer's blocks recompute in the backward pass. diffusers' AutoencoderKLWan has no
@@ -249,13 +234,6 @@ class Wan:
         return (1 - sigma) * latents + sigma * noise, noise - latents
 
     # -- sampling --------------------------------------------------------------------------------
-    def sampler(self, steps: int):
-        """A fresh copy of the flow-matching Euler scheduler set to `steps` steps; its `.timesteps`
-        run from the highest noise down and its `.sigmas` hold one noise level more (0 at the end)."""
-        scheduler = copy.deepcopy(self.pipe.scheduler)
-        scheduler.set_timesteps(steps)
-        return scheduler
-
     @staticmethod
     def sampler_step(
         scheduler, prediction: torch.Tensor, timestep, latents: torch.Tensor, eta: float = 0.0,
