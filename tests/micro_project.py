@@ -21,8 +21,8 @@ MICRO = {
     # the vjepa reward too, with the vjepa stage's micro scorer
     "vader": {"queries": 3, "max_steps": 2, "clips_per_step": 1, "num_inference_steps": 2, "val_every": 1, "checkpoint_every": 1,
               "rewards": {"temporal": 1.0, "brightness": 1.0, "vjepa": 1.0}},
-    # a round per step, checkpoints for the kill test to resume from, and the flow reward with the guard
-    "grpo": {"max_steps": 2, "prompts_per_round": 1, "group_size": 2, "updates_per_round": 1, "num_inference_steps": 2,
+    # a round per step trained on its highest-noise step, checkpoints for the kill test to resume from, and the flow reward with the guard
+    "grpo": {"max_steps": 2, "prompts_per_round": 1, "group_size": 2, "updates_per_round": 1, "num_inference_steps": 2, "train_steps": 1,
              "val_every": 2, "checkpoint_every": 1, "guard": {"contrast": 1.0}},
     "reward_models": {"vjepa": {"steps": 2, "clips_per_caption": 1, "batch_clips": 2}},
     # a mix of makers and best-of-2 winners; an untrained micro model makes noise, so appearance is not checked
