@@ -137,17 +137,15 @@ def flow_reward_check(method: str, change: dict) -> str:
     warping, frames, motion = change["warping_error"], change["frame_difference"], change["motion"]
     figures = (f"warping error {change_cell(warping)}, frame difference {change_cell(frames)}, "
                f"motion {change_cell(motion)}")
-    signs = []
-    if motion["ci95"][0] > 0:
-        signs.append("motion rose")
-    if warping["ci95"][1] >= 0:
-        verdict = "no warping-error gain, so nothing was hacked and nothing gained"
-    elif frames["ci95"][1] >= 0:
-        signs.append("the warping-error gain is not shared by frame difference")
+    gain = warping["ci95"][1] < 0
+    signs = [sign for sign, shown in (("motion rose", motion["ci95"][0] > 0),
+                                      ("the warping-error gain is not shared by frame difference", gain and frames["ci95"][1] >= 0)) if shown]
     if signs:
         verdict = "**signs of a hacked reward**: " + " and ".join(signs)
-    elif warping["ci95"][1] < 0:
+    elif gain:
         verdict = "no sign of a hacked reward: frame difference, which reads no flow, fell too, and motion did not rise"
+    else:
+        verdict = "no warping-error gain, so nothing was hacked and nothing gained"
     return f"`{method}` ({figures}): {verdict}."
 
 

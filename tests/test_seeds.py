@@ -3,7 +3,7 @@ a validation clip or a sample of another evaluation split."""
 
 import pytest
 
-from videodpo import seeds
+from videodpo import grpo, seeds
 from videodpo.config import DataSettings, PreviewSettings, VaderSettings
 from videodpo.methods.grpo import GrpoSettings
 from videodpo.toyworld import all_captions
@@ -24,8 +24,6 @@ def test_preview_pair_validation_dev_and_test_seeds_never_meet_for_any_allowed_s
     pairs = [seed for data_seed in (0, highest_data_seed) for seed in seeds.pair_seeds(data_seed, most_pairs)]
     candidates = [c for pair in (min(pairs), max(pairs)) for c in seeds.candidate_seeds(pair, most_candidates)]
     candidates += [c for pair in (min(pairs), max(pairs)) for c in seeds.candidate_seeds(pair, 2)]  # labelled pairs' two clips
-    from videodpo import grpo
-
     # the clips GRPO samples: their seeds rise with the clip's index up to the millionth, then repeat
     candidates += [*grpo.clip_seeds(0, 0, 1), *grpo.clip_seeds(highest_data_seed, 10**6 - 1, 1)]
     validation = seeds.validation_seeds(1000)
