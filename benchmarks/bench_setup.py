@@ -18,7 +18,7 @@ import torch
 from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 
 from videodpo.families.animatediff import toy
-from videodpo.training import DPOBatch
+from videodpo.training.dpo import DPOBatch
 
 
 @dataclass(frozen=True)

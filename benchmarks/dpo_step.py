@@ -3,7 +3,7 @@
     PYTHONPATH=src python benchmarks/dpo_step.py [--steps 30] [--batch 4] [--out benchmarks/results/dpo_step.json]
 
 batched: winner and loser in ONE policy forward (and one reference forward with the LoRA off),
-         as training.dpo_step does;
+         as videodpo.training.dpo.dpo_step does;
 naive:   four forwards, policy(winner), policy(loser), reference(winner), reference(loser).
 Both run the same model, inputs and loss in the same process, interleaved step by step so that
 drift in machine load hits both alike. Prints a table and writes JSON with the device info.
@@ -21,8 +21,8 @@ import torch
 from bench_setup import device_info, toy_unet_and_batch
 
 from videodpo.families.animatediff import AnimateDiff, add_lora
-from videodpo.objectives import clip_dpo_loss, per_sample_mse
-from videodpo.training import DPOBatch, dpo_step
+from videodpo.training.objectives import clip_dpo_loss, per_sample_mse
+from videodpo.training.dpo import DPOBatch, dpo_step
 
 
 def naive_step(model, unet, batch: DPOBatch, beta: float):

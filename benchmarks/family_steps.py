@@ -4,7 +4,7 @@
 
 Each family's toy model is built at the committed sizes (params `animatediff.toy`, `wan.toy`, the
 toy world's frames: 8 for AnimateDiff, 9 for Wan) with random weights (a step's cost does not depend
-on them), a LoRA added as training adds it. DPO: training.dpo_step on a batch of `training.batch_size`
+on them), a LoRA added as training adds it. DPO: videodpo.training.dpo.dpo_step on a batch of `training.batch_size`
 pairs (the reference is the policy with its LoRA off), backward and an optimiser step. VADER:
 vader.vader_step with `vader.clips_per_step` clips, `vader.num_inference_steps` sampling steps and
 the gradient through the last one (K = 1), every frame decoded, the temporal and brightness rewards
@@ -22,14 +22,14 @@ from pathlib import Path
 import torch
 from bench_setup import device_info
 
-from videodpo import vader
+from videodpo.training import vader
 from videodpo.config import load_config
 from videodpo.families import animatediff, wan
 from videodpo.families.animatediff import toy as animatediff_toy
 from videodpo.families.wan import toy as wan_toy
-from videodpo.noise import correlated_noise
-from videodpo.toy_tokenizer import build_toy_tokenizer
-from videodpo.training import DPOBatch, dpo_step
+from videodpo.core.noise import correlated_noise
+from videodpo.toyworld.tokenizer import build_toy_tokenizer
+from videodpo.training.dpo import DPOBatch, dpo_step
 
 PROMPT = "a red square moving left"
 

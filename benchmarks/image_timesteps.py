@@ -24,7 +24,8 @@ import torch
 from bench_setup import device_here, device_info
 from diffusers import UNetMotionModel
 
-from videodpo import families, seeds, toyworld
+from videodpo import families, toyworld
+from videodpo.core import seeds
 from videodpo.config import load_config
 from videodpo.families.animatediff import AnimateDiff, encode_frames, pretraining, toy
 

@@ -29,9 +29,9 @@ import torch
 from bench_setup import SHAPES, build_unet, device_here, fixed_batch, peak_bytes
 from diffusers import UNetMotionModel
 
-from videodpo import precision
+from videodpo.core import precision
 from videodpo.families.animatediff import AnimateDiff, add_lora, toy
-from videodpo.training import dpo_step
+from videodpo.training.dpo import dpo_step
 
 FORMS = ("toggle", "frozen_copy")
 

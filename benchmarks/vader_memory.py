@@ -31,7 +31,8 @@ import torch
 from bench_setup import SHAPES, build_unet, build_vae, device_here, device_info, peak_bytes
 from diffusers import AutoencoderKL, UNetMotionModel
 
-from videodpo import precision, vader
+from videodpo.core import precision
+from videodpo.training import vader
 from videodpo.families.animatediff import AnimateDiff, add_lora, toy
 
 # (backprop, decode window, checkpointing) settings, named for the table

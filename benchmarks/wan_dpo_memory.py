@@ -26,11 +26,11 @@ import torch
 import yaml
 from bench_setup import device_info
 
-from videodpo import precision
+from videodpo.core import precision
 from videodpo.config import config_from_params
 from videodpo.families.wan import Wan, latent_frames
-from videodpo.noise import correlated_noise
-from videodpo.training import DPOBatch, dpo_step
+from videodpo.core.noise import correlated_noise
+from videodpo.training.dpo import DPOBatch, dpo_step
 
 WAN_1_3B = dict(  # Wan2.1-T2V-1.3B-Diffusers' transformer/config.json
     patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16, text_dim=4096,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from videodpo import toyworld
-from videodpo.clips import clips_to_tensor
+from videodpo.core.clips import clips_to_tensor
 from videodpo.families import wan
 from videodpo.families.animatediff.toy import build_toy_tokenizer
 from videodpo.families.wan import toy

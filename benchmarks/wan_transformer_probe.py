@@ -6,9 +6,11 @@ encoder, oracle readings of held-out and train captions at chosen steps (preview
 import json, sys, time
 import numpy as np, torch
 sys.path.insert(0, "src")
-from videodpo import toyworld, seeds, temporal
+from videodpo import toyworld
+from videodpo.core import seeds
+from videodpo.evaluation import temporal
 from videodpo.families.wan import pretraining, toy, Wan
-from videodpo.toy_tokenizer import build_toy_tokenizer
+from videodpo.toyworld.tokenizer import build_toy_tokenizer
 from diffusers import AutoencoderKLWan
 over = json.loads(sys.argv[1])
 arch_over = over.pop("arch", {}); dropout = over.pop("text_dropout", 0.1); evals = set(over.pop("evals", [])); vae_path = over.pop("vae", "models/wan/base/vae")

@@ -12,7 +12,8 @@ import time
 import torch
 
 sys.path.insert(0, "src")
-from videodpo import seeds, toyworld  # noqa: E402
+from videodpo import toyworld  # noqa: E402
+from videodpo.core import seeds
 from videodpo.families.wan import pretraining, toy  # noqa: E402
 
 overrides = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}

@@ -8,7 +8,8 @@ import sys
 import torch
 
 sys.path.insert(0, "src")
-from videodpo import families, seeds, toyworld  # noqa: E402
+from videodpo import families, toyworld  # noqa: E402
+from videodpo.core import seeds
 
 model = families.load_base("models/wan/base")
 truth, texts = toyworld.render_dataset(toyworld.held_out_captions(), 2, seed=seeds.PREVIEW_OFFSET, size=32, frames=9)

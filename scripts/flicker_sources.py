@@ -21,7 +21,9 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file
 
-from videodpo import families, models, temporal
+from videodpo import families
+from videodpo.core import model_card
+from videodpo.evaluation import temporal
 from videodpo.config import load_config
 
 
@@ -42,7 +44,7 @@ def summary(clips: np.ndarray) -> dict[str, float]:
 @torch.no_grad()
 def main() -> None:
     config = load_config(family="animatediff")
-    card = models.ModelCard.load("models/animatediff/base")
+    card = model_card.ModelCard.load("models/animatediff/base")
     folder = Path("results/animatediff/samples/dev/base")  # analysis reads dev, never test
     clips = load_file(str(folder / "clips.safetensors"))["clips"]
     samples = json.loads((folder / "samples.json").read_text())

@@ -19,7 +19,10 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file
 
-from videodpo import families, guided_pairs, models, temporal, toyworld
+from videodpo import families, toyworld
+from videodpo.core import model_card
+from videodpo.evaluation import temporal
+from videodpo.pairs import guided
 from videodpo.config import load_config
 
 
@@ -41,11 +44,11 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=["0.6:model", "0.6:0", "0.75:0", "0.9:model"])
     args = parser.parse_args()
     config = load_config(family="animatediff")
-    card, world, sampler = models.ModelCard.load("models/animatediff/base"), config.toyworld, config.sample
+    card, world, sampler = model_card.ModelCard.load("models/animatediff/base"), config.toyworld, config.sample
     model = families.load_base("models/animatediff/base", torch.float32)
     captions = toyworld.train_captions()
     picked = captions[:: max(1, len(captions) // args.clips)][: args.clips]
-    truth = guided_pairs.toy_ground_truth(
+    truth = guided.toy_ground_truth(
         picked, len(picked), list(range(1000, 1000 + len(picked))), card.frames, card.frame_size, world.radius, world.speed
     )
     print(f"ground truth ({len(picked)} clips): {describe(truth.clips)}")
@@ -54,7 +57,7 @@ def main() -> None:
         eta_text, share_text = setting.split(":")
         share = card.shared_noise if share_text == "model" else float(share_text)
         copies = [
-            guided_pairs.corrupted_copies(
+            guided.corrupted_copies(
                 model, truth.clips, truth.captions, [7 * i + which for i in range(len(picked))], float(eta_text),
                 sampler.num_inference_steps, sampler.guidance_scale, share,
                 desc=f"η {eta_text}, share {share}: copies {'ab'[which - 1]}",

@@ -1,5 +1,5 @@
 """Do the test figures hold on samples nobody has seen? The committed base and every method's LoRA
-sampled anew with seeds of a third range (videodpo.seeds: `replication`, neither dev nor test), on
+sampled anew with seeds of a third range (videodpo.core.seeds: `replication`, neither dev nor test), on
 the test split's prompts and sample count, scored as evaluate@test scores, and set beside the test
 split's changes (metrics/<family>/eval_test.json).
 
@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from videodpo import families, layout, models, precision, prompts, seeds, toyworld
+from videodpo import families, toyworld
+from videodpo.core import layout, model_card, precision, prompts, seeds
 from videodpo.config import load_config
-from videodpo.evaluation import clip_metrics, compare
+from videodpo.evaluation.comparison import clip_metrics, compare
 
 ROOT = Path(__file__).parents[1]
 MEASURES = ("warping_error", "frame_difference", "motion", "travel", "contrast", "adherence")
@@ -36,7 +37,7 @@ def main() -> None:
     config = load_config(ROOT / "params.yaml", family=family)
     tree = layout.Family(family)
     base = ROOT / tree.base
-    card = models.ModelCard.load(base)
+    card = model_card.ModelCard.load(base)
     prompt_texts = prompts.split_prompts(config.prompts, "test", card.source, base)
     samples = seeds.evaluation_samples(prompt_texts, config.sample.seeds_per_prompt.test, "replication")
     texts, sample_seeds = [p for p, _ in samples], [s for _, s in samples]

@@ -1,5 +1,5 @@
 """Rewrite the module dependencies of every stage in dvc.yaml to the modules its script imports
-(videodpo.code_closure), leaving every other line as it is; tests/test_stage_deps.py checks them.
+(videodpo.core.code_closure), leaving every other line as it is; tests/test_stage_deps.py checks them.
 
     python scripts/stage_deps.py          # rewrite dvc.yaml
     python scripts/stage_deps.py --check  # exit 1 if dvc.yaml is not up to date
@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from videodpo.code_closure import script_closure  # noqa: E402
+from videodpo.core.code_closure import script_closure  # noqa: E402
 
 MODULE_DEP = re.compile(r"^(\s*)- src/videodpo/\S+\.py\s*$")
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videodpo import families, rewards, toyworld, vader
-from videodpo.evaluation import clip_metrics
+from videodpo import families, rewards, toyworld
+from videodpo.training import vader
+from videodpo.evaluation.comparison import clip_metrics
 
 DEFAULT_GUARD = {"contrast": 20.0, "colour": 1.0, "layout": 1.0}
 

@@ -13,9 +13,10 @@ import time
 
 from dvclive import Live
 
-from videodpo import families, integrity, layout, outputs
+from videodpo import families
+from videodpo.core import integrity, layout, outputs
 from videodpo.config import load_config
-from videodpo.pretraining import PhaseClock
+from videodpo.families.pretraining import PhaseClock
 
 
 def main(family: str) -> None:

@@ -4,7 +4,8 @@ the branch's pairs (data/<family>/pairs/<method>). Writes data/<family>/latents/
 
 import sys
 
-from videodpo import distributed, integrity, layout, methods
+from videodpo import methods
+from videodpo.core import distributed, integrity, layout
 
 
 def main(branch: layout.Branch) -> None:

@@ -21,10 +21,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import clip_score, integrity, layout, models, outputs, seeds, toyworld, visuals
+from videodpo import toyworld
+from videodpo.core import integrity, layout, model_card, outputs, seeds
+from videodpo.evaluation import visuals
+from videodpo.rewards import clip_text
 from videodpo.config import ClipSettings, load_config
-from videodpo.evaluation import METRICS, clip_metrics, compare
-from videodpo.sampling import sample_stage, samples_folder
+from videodpo.evaluation.comparison import METRICS, clip_metrics, compare
+from videodpo.pairs.img2img import sample_stage, samples_folder
 
 STRIP_ROWS = 4
 
@@ -38,7 +41,7 @@ def load_samples(family: str, variant: str, split: str):
 def clip_scorer_or_reason(settings: ClipSettings):
     """(CLIP scorer, None) when its weights are in the local cache (or a local folder), else (None, why not)."""
     try:
-        return clip_score.load_clip_scorer(settings.hub, settings.revision, local_files_only=True), None
+        return clip_text.load_clip_scorer(settings.hub, settings.revision, local_files_only=True), None
     except OSError:
         return None, (
             f"off the toy world adherence is CLIP text-frame similarity, and {settings.hub}@{settings.revision} is not in the "
@@ -53,7 +56,7 @@ def main(family: str, split: str) -> None:
     tree = layout.Family(family)
     stage = tree.stage("evaluate", split)
     plots = tree.plots("eval") / split
-    toy = models.ModelCard.load(tree.base).source == "toy"
+    toy = model_card.ModelCard.load(tree.base).source == "toy"
     clips, samples = {}, None
     for variant in ("base", *config.methods):
         clips[variant], variant_samples = load_samples(family, variant, split)
@@ -72,7 +75,7 @@ def main(family: str, split: str) -> None:
         scorer, reasons["adherence"] = clip_scorer_or_reason(config.reward_models.clip)
         if scorer is not None:
             for variant in tqdm(rows, desc="evaluate: CLIP adherence", unit="model"):
-                for row, score in zip(rows[variant], clip_score.clip_adherence(scorer, clips[variant], prompts)):
+                for row, score in zip(rows[variant], clip_text.clip_adherence(scorer, clips[variant], prompts)):
                     row["adherence"] = float(score)
     methods = {m: rows[m] for m in config.methods}
     report = {"family": family, "split": split, **compare(rows["base"], methods, config.evaluate.bootstrap_samples, strata=prompts, reasons=reasons)}

@@ -1,13 +1,14 @@
 """DVC stage `make_pairs@<family>-<method>`: what a method trains on, made from the family's base
 model by the method's own step (videodpo.methods.<method>.make_pairs): preference pairs, labelled
 pairs or training queries. Writes data/<family>/pairs/<method> and metrics/<family>/pairs_<method>.json
-from the settings in data/<family>/settings/<method>/pairs.json (videodpo.layout). Under `accelerate launch` each process makes its own block; the
+from the settings in data/<family>/settings/<method>/pairs.json (videodpo.core.layout). Under `accelerate launch` each process makes its own block; the
 main process writes them all.
 """
 
 import sys
 
-from videodpo import distributed, integrity, layout, methods
+from videodpo import methods
+from videodpo.core import distributed, integrity, layout
 
 
 def main(branch: layout.Branch, state) -> None:

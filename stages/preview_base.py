@@ -11,15 +11,17 @@ import sys
 
 import numpy as np
 
-from videodpo import distributed, families, integrity, layout, models, outputs, precision, seeds, toyworld, visuals
-from videodpo.base_report import preview_base_model
+from videodpo import families, toyworld
+from videodpo.core import distributed, integrity, layout, model_card, outputs, precision, seeds
+from videodpo.evaluation import visuals
+from videodpo.evaluation.base_report import preview_base_model
 from videodpo.config import load_config
-from videodpo.evaluation import clip_metrics
+from videodpo.evaluation.comparison import clip_metrics
 
 def main(family: str) -> None:
     config = load_config(family=family)
     tree = layout.Family(family)
-    card = models.ModelCard.load(tree.base)
+    card = model_card.ModelCard.load(tree.base)
     world, preview = config.toyworld, config.model.preview
     if card.source != "toy":
         preview_hub_model(tree, card, preview, config.training.mixed_precision)
@@ -40,7 +42,7 @@ def main(family: str) -> None:
     visuals.contact_sheet(sheet, labels, tree.plots("base") / "contact_sheet.png", title=f"{family} base model samples, frames left to right")
 
 
-def preview_hub_model(tree: layout.Family, card: models.ModelCard, preview, mixed_precision: str) -> None:
+def preview_hub_model(tree: layout.Family, card: model_card.ModelCard, preview, mixed_precision: str) -> None:
     model = families.load_base(tree.base, precision.weight_dtype(mixed_precision)).to(distributed.processes().device)
     captions = [c.text for c in toyworld.held_out_captions()]
     clips = model.generate(

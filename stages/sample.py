@@ -1,6 +1,6 @@
 """DVC stages `sample_base@<family>-<split>` and `sample@<family>-<method>-<split>`: clips of one
 evaluation split, `dev` (settings are chosen on it) or `test` (the README reports it), with the
-split's prompts (params `prompts.dev` / `prompts.eval`, videodpo.prompts) and seeds (videodpo.seeds).
+split's prompts (params `prompts.dev` / `prompts.eval`, videodpo.core.prompts) and seeds (videodpo.core.seeds).
 
 base: the family's base model; <method>: that base with the method's LoRA (models/<family>/lora/<method>).
 Every variant of every family uses identical prompts and seeds, and every sample has a seed of its
@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-from videodpo import distributed, families, integrity, layout, models, outputs, precision, prompts, seeds, visuals
+from videodpo import families
+from videodpo.core import distributed, integrity, layout, model_card, outputs, precision, prompts, seeds
+from videodpo.evaluation import visuals
 from videodpo.config import load_config
-from videodpo.sampling import sample_stage, samples_folder
+from videodpo.pairs.img2img import sample_stage, samples_folder
 
 GIFS = 4  # the first sample of each of the first prompts
 
@@ -31,7 +33,7 @@ def main(family: str, variant: str, split: str, state) -> None:
     lora = tree.branch(variant).lora
     if variant != "base" and not lora.is_dir():
         raise SystemExit(f"sample: no LoRA at {lora}: give `base` or a method whose {tree.stage('train', variant)} stage has run")
-    card = models.ModelCard.load(tree.base)
+    card = model_card.ModelCard.load(tree.base)
     per_prompt = getattr(config.sample.seeds_per_prompt, split)
     samples = seeds.evaluation_samples(prompts.split_prompts(config.prompts, split, card.source, tree.base), per_prompt, split)
     model = families.load_base(tree.base, precision.weight_dtype(config.training.mixed_precision)).to(state.device)

@@ -5,14 +5,15 @@ pick a params section by that name. So each branch starts here: this stage depen
 params.yaml and the project's code, and writes data/<family>/settings/<method>/<stage>.json for each
 of the method's steps (pairs, latents, train), from the params as the family reads them (its
 section's overrides merged): exactly the settings the step reads and a digest of the code
-the step runs (videodpo.code_closure). The branch's stages depend on their file, so a change to one
+the step runs (videodpo.core.code_closure). The branch's stages depend on their file, so a change to one
 method's params or code reruns only the steps it reaches.
 """
 
 import sys
 from pathlib import Path
 
-from videodpo import code_closure, layout, methods, outputs
+from videodpo import methods
+from videodpo.core import code_closure, layout, outputs
 from videodpo.config import ConfigError, load_config
 
 

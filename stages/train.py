@@ -1,11 +1,11 @@
 """DVC stage `train@<family>-<method>`: a LoRA of the family's base trained by the method's step
-(videodpo.methods.<method>.train) in the one LoRA loop (videodpo.lora_loop), which scores a small
+(videodpo.methods.<method>.train) in the one LoRA loop (videodpo.training.lora_loop), which scores a small
 validation set every `val_every` steps, logged against training time and data consumed.
 
 Reads data/<family>/settings/<method>/train.json and data/<family>/latents/<method>; writes
 models/<family>/lora/<method> (diffusers format, loadable with the family pipeline's
 load_lora_weights), the training curves under plots/<family>/train/<method> and what training cost
-in metrics/<family>/train_<method>.json (videodpo.layout). An interrupted run resumes from
+in metrics/<family>/train_<method>.json (videodpo.core.layout). An interrupted run resumes from
 models/<family>/checkpoints/train_<method> when its settings, code and data are unchanged; the
 checkpoint is removed once the LoRA is saved. Under `accelerate launch` every process trains on its
 own shard of the data; the main process alone logs and saves the LoRA.
@@ -13,7 +13,8 @@ own shard of the data; the main process alone logs and saves the LoRA.
 
 import sys
 
-from videodpo import distributed, integrity, layout, methods
+from videodpo import methods
+from videodpo.core import distributed, integrity, layout
 
 
 def main(branch: layout.Branch, state) -> None:

@@ -5,7 +5,7 @@ Embedded default: a tiny V-JEPA 2 trained self-supervised on ground-truth toy cl
 captions (as many frames as the family's clips, in whole tubelets), saved to models/<family>/vjepa.
 Hub tiers: the published weights at their revision, named in models/<family>/vjepa/source.json
 (nothing is copied). Either way it scores the family base's dev-split samples and the same samples
-made jittery (pairs.amplified_flicker), and on the embedded default held-out ground truth too, into
+made jittery (jitter.amplified_flicker), and on the embedded default held-out ground truth too, into
 metrics/<family>/vjepa.json: a scorer a reward can lean on ranks ground truth above base samples
 above jittered ones (lower masked-prediction loss = steadier).
 """
@@ -18,9 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videodpo import integrity, layout, outputs, pairs, toyworld, vjepa
+from videodpo import toyworld
+from videodpo.core import integrity, layout, outputs
+from videodpo.pairs import jitter
+from videodpo.rewards import vjepa
 from videodpo.config import load_config
-from videodpo.clips import clips_to_tensor
+from videodpo.core.clips import clips_to_tensor
 
 JITTER_STRENGTH = 1.0  # amplified_flicker at 1 doubles each frame's brightness deviations
 SCORED_SPLIT = "dev"  # this report chooses nothing, but test stays unread
@@ -35,7 +38,7 @@ def main(family: str) -> None:
         tree.samples(SCORED_SPLIT, "base") / "clips.safetensors", tree.stage("sample_base", SCORED_SPLIT), ("clips",), numpy=True
     )
     base = samples["clips"]
-    jittered = np.stack([pairs.amplified_flicker(clip, JITTER_STRENGTH, np.random.default_rng(i)) for i, clip in enumerate(base)])
+    jittered = np.stack([jitter.amplified_flicker(clip, JITTER_STRENGTH, np.random.default_rng(i)) for i, clip in enumerate(base)])
     report: dict = {}
     if config.model.source == "toy":
         render = dict(size=world.frame_size, frames=world.frames, radius=world.radius, speed=world.speed)

@@ -1,10 +1,13 @@
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+SUPPORT = Path(__file__).parent / "support"  # the helpers every test folder imports by name
+sys.path.insert(0, str(SUPPORT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the tests may reach a model hub
 # the stages the tests run share two cores with the workers and one another: one thread each, or their
 # OpenMP threads spin against each other
@@ -21,7 +24,7 @@ def toy_model():
     return build_toy_model()
 
 
-# The micro project that the pipeline modules (tests/test_pipeline_*.py) run the real `dvc repro` on
+# The micro project that the pipeline modules (tests/pipeline/test_pipeline_*.py) run the real `dvc repro` on
 # takes minutes to build. Under pytest-xdist the controller starts building it in the background as
 # the session starts, while both workers run the unit tests; the pipeline modules are collected last
 # (with --no-loadscope-reorder, xdist hands out modules in that order) and wait for it if need be.
@@ -41,7 +44,6 @@ def pipeline_tests_selected(config) -> bool:
 
 def pytest_configure(config):
     import subprocess
-    import sys
     import tempfile
 
     under_xdist = config.getoption("numprocesses", None) not in (None, 0)
@@ -50,7 +52,7 @@ def pytest_configure(config):
     folder = Path(tempfile.mkdtemp(prefix="videodpo-micro-")) / "project"
     log = open(folder.parent / "build.log", "w")
     script = "import sys; from micro_project import build_micro_project, mark_built; mark_built(build_micro_project(__import__('pathlib').Path(sys.argv[1])))"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")])}
     config._micro_builder = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=log, stderr=subprocess.STDOUT, env=env)
     os.environ[BUILD_ENV] = str(folder)  # the workers, started after this, inherit it
 

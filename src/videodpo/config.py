@@ -15,7 +15,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TIERS = ("cpu", "t4", "l4", "a100")
-LABELLERS = ("warping_error", "oracle")  # videodpo.labellers' built-ins; or module:function
+LABELLERS = ("warping_error", "oracle")  # videodpo.pairs.labellers' built-ins; or module:function
 
 
 class ConfigError(ValueError):
@@ -29,7 +29,7 @@ class Section(BaseModel):
 class PreviewSettings(Section):
     """The base stage's own look at its model: samples, contact sheet and oracle scores."""
 
-    seeds_per_caption: int = Field(default=2, gt=0, le=1000)  # keeps preview seeds below pair seeds (videodpo.seeds)
+    seeds_per_caption: int = Field(default=2, gt=0, le=1000)  # keeps preview seeds below pair seeds (videodpo.core.seeds)
     steps: int = Field(default=20, gt=0)
     guidance_scale: float = Field(default=4.0, ge=1)
 
@@ -60,7 +60,7 @@ class ToyworldSettings(Section):
         return self
 
 
-# the loser makers of videodpo.pairs (names only here, so the config imports no model code)
+# the loser makers of videodpo.pairs.jitter (names only here, so the config imports no model code)
 JITTER_METHODS = ("noise", "renormalised", "shake", "stutter", "amplify", "img2img")
 
 
@@ -72,8 +72,8 @@ class DataSettings(Section):
     jitter_strength: float = Field(default=0.5, ge=0)
     appearance_tolerance: float = Field(default=0.05, gt=0)  # largest relative contrast/saturation gap of a kept pair
     candidates_per_pair: int = Field(default=1, ge=1, le=100)  # the winner is the steadiest (lowest warping error) of this many generations
-    seed: int = Field(default=0, ge=0, le=999)  # bounds keep pair seeds apart from evaluation seeds (videodpo.seeds)
-    gt_videos: str = Field(default="videos", min_length=1)  # dense_dpo on the hub tiers: captioned videos (videodpo.user_videos)
+    seed: int = Field(default=0, ge=0, le=999)  # bounds keep pair seeds apart from evaluation seeds (videodpo.core.seeds)
+    gt_videos: str = Field(default="videos", min_length=1)  # dense_dpo on the hub tiers: captioned videos (videodpo.pairs.user_videos)
 
     @field_validator("jitter_method")
     @classmethod
@@ -199,7 +199,7 @@ class VaderSettings(Section):
     rewards: DifferentiableRewardWeights = Field(default_factory=lambda: {"temporal": 1.0, "brightness": 1.0})
     guard: GuardWeights = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
     lora_targets: str = "motion_and_spatial"  # attention the LoRA adapts: one of the family's (videodpo.families.lora_targets)
-    queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from videodpo.seeds
+    queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from videodpo.core.seeds
     val_every: int = Field(default=10, ge=0)  # steps between validation scores; 0 = none
     checkpoint_every: int = Field(default=10, gt=0)  # steps between resumable checkpoints (and at SIGTERM)
     seed: int = Field(default=0, ge=0, le=999)
@@ -236,7 +236,7 @@ class DenseDPOSettings(Section):
 
 
 class SplitSizes(Section):
-    """Evaluation samples per prompt in each split (videodpo.seeds), each sample with its own seed."""
+    """Evaluation samples per prompt in each split (videodpo.core.seeds), each sample with its own seed."""
 
     dev: int = Field(default=6, gt=0)  # settings are chosen on these
     test: int = Field(default=6, gt=0)  # the README reports these; no choice has seen them
@@ -259,7 +259,7 @@ def prompt_set_file(setting: str | Path, source: str) -> Path:
 
 
 class PromptSettings(Section):
-    """The prompt sets (videodpo.prompts): each a file of one prompt per line, or a folder of built-in
+    """The prompt sets (videodpo.core.prompts): each a file of one prompt per line, or a folder of built-in
     sets from which the model picks its own (toy.txt on the embedded default, hub.txt on the hub tiers)."""
 
     train: str = Field(default="prompts/train", min_length=1)  # pairs, and the queries reward methods train on

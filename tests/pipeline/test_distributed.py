@@ -16,9 +16,9 @@ import torch
 from safetensors.numpy import load_file as load_numpy
 from safetensors.torch import load_file
 
-from videodpo.distributed import gather_rows, my_shard, shard_bounds
+from videodpo.core.distributed import gather_rows, my_shard, shard_bounds
 
-PROBE = Path(__file__).parent / "multiprocess_probe.py"
+PROBE = Path(__file__).parents[1] / "support/multiprocess_probe.py"
 
 
 @pytest.mark.parametrize("count, world", [(8, 2), (7, 2), (10, 3), (3, 3), (5, 1)])
@@ -45,7 +45,7 @@ def two_processes(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("two_processes")
     env = {
         **os.environ, "ACCELERATE_USE_CPU": "true", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
     }
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",

@@ -42,15 +42,16 @@ def test_dvc_status_is_clean_after_repro_and_the_lock_records_the_base_stage(mic
 
 @pytest.mark.slow
 def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluation(micro_project):
-    from videodpo import families, latents
+    from videodpo import families
+    from videodpo.pairs import store
 
-    manifest = latents.read_manifest(micro_project / "data/animatediff/pairs/dpo")
+    manifest = store.read_manifest(micro_project / "data/animatediff/pairs/dpo")
     report = json.loads((micro_project / "metrics/animatediff/pairs_dpo.json").read_text())
     assert report["pairs"] == 4 and report["kept"] + report["dropped"] == 4 and len(manifest) == report["kept"] >= 1
     assert set(report["by_method"]) == {"amplify", "img2img"}
     assert {r["method"] for r in manifest} <= {"amplify", "img2img"} and all(r["seed"] % 100 in (0, 1) for r in manifest)
     assert not {r["caption"] for r in manifest} & {c.text for c in __import__("videodpo.toyworld").toyworld.held_out_captions()}
-    data = latents.load_latents(micro_project / "data/animatediff/latents/dpo")
+    data = store.load_latents(micro_project / "data/animatediff/latents/dpo")
     assert data["winners"].shape == (len(manifest), 4, 8, 8, 8) and data["text"].shape[0] == len(manifest)
     families.load_base(micro_project / "models/animatediff/base").load_lora(micro_project / "models/animatediff/lora/dpo")
 
@@ -83,7 +84,8 @@ def test_the_pipeline_writes_pairs_a_loadable_lora_samples_and_a_paired_evaluati
 
 
 def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validates_beside_dpo(micro_project):
-    from videodpo import families, toyworld, vader
+    from videodpo import families, toyworld
+    from videodpo.training import vader
 
     records, references = vader.read_query_clips(micro_project / "data/animatediff/pairs/vader", "make_pairs@animatediff-vader")
     assert len(records) == 3 and references.shape == (3, 8, 32, 32, 3)
@@ -113,7 +115,8 @@ def test_the_vader_branch_samples_its_queries_trains_a_loadable_lora_and_validat
 
 
 def test_the_grpo_branch_trains_on_its_prompts_with_a_reward_without_a_gradient_and_logs_its_rounds(micro_project):
-    from videodpo import families, grpo, toyworld
+    from videodpo import families, toyworld
+    from videodpo.training import grpo
 
     prompts = grpo.load_embeddings(micro_project / "data/animatediff/latents/grpo", "encode_latents@animatediff-grpo")
     written = grpo.read_prompts(micro_project / "data/animatediff/pairs/grpo", "make_pairs@animatediff-grpo")
@@ -134,14 +137,15 @@ def test_the_grpo_branch_trains_on_its_prompts_with_a_reward_without_a_gradient_
 
 @pytest.mark.slow
 def test_the_dense_dpo_branch_trains_on_guided_pairs_with_segment_labels(micro_project):
-    from videodpo import families, latents
+    from videodpo import families
+    from videodpo.pairs import store
 
-    manifest = latents.read_manifest(micro_project / "data/animatediff/pairs/dense_dpo")
+    manifest = store.read_manifest(micro_project / "data/animatediff/pairs/dense_dpo")
     report = json.loads((micro_project / "metrics/animatediff/pairs_dense_dpo.json").read_text())
     assert report["pairs_made"] == 4 and report["segments_per_pair"] == 4 and report["labels_asked"] == 16
     assert len(manifest) == report["pairs_kept"] >= 1 and 0 <= report["tie_rate"] <= 1
     assert all(r["ground_truth"].startswith("toy render seed") and r["eta"] == 0.6 and len(r["labels"]) == 4 for r in manifest)
-    data = latents.load_latents(micro_project / "data/animatediff/latents/dense_dpo")
+    data = store.load_latents(micro_project / "data/animatediff/latents/dense_dpo")
     assert data["labels"].shape == (len(manifest), 4)
     assert data["labels"].tolist() == [r["labels"] for r in manifest]
     cost = json.loads((micro_project / "metrics/animatediff/train_dense_dpo.json").read_text())
@@ -221,11 +225,11 @@ def test_the_launch_switch_runs_the_stages_on_two_processes_with_the_same_result
     and test_distributed runs sharded sampling and training, and the LoRA's save, on two processes."""
     import numpy as np
 
-    from videodpo import latents
+    from videodpo.pairs import store
 
     def outputs_now():
-        shard = next(latents.iter_pair_shards(micro_project / "data/animatediff/pairs/dpo"))
-        return latents.read_manifest(micro_project / "data/animatediff/pairs/dpo"), shard[1]
+        shard = next(store.iter_pair_shards(micro_project / "data/animatediff/pairs/dpo"))
+        return store.read_manifest(micro_project / "data/animatediff/pairs/dpo"), shard[1]
 
     manifest, winners = outputs_now()
     params = yaml.safe_load((micro_project / "params.yaml").read_text())

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from micro_project import run
 
-TEST_METHODS = Path(__file__).parent / "methods"
+TEST_METHODS = Path(__file__).parents[1] / "fixtures"
 
 
 def git_changes(project: Path) -> set[str]:
@@ -27,7 +27,7 @@ def test_a_change_to_the_dpo_training_code_reruns_the_dpo_training_stages_alone(
     that run it (dpo's train step, not its pairs or latents, nothing of vader's), and DVC finds
     nothing else to rerun. (settings@animatediff-dense_dpo, not rerun here, would show train@animatediff-dense_dpo too.)"""
     settings = ["dvc", "repro", "--single-item", "settings@animatediff-dpo", "settings@animatediff-vader"]  # a DPO method and one that is not
-    objectives = micro_project / "src/videodpo/objectives.py"
+    objectives = micro_project / "src/videodpo/training/objectives.py"
     committed = objectives.read_text()
     objectives.write_text(committed + "\n# a change\n")
     try:

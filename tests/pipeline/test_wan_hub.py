@@ -13,11 +13,12 @@ import torch
 import yaml
 from committed import committed_params
 
-from videodpo import families, vjepa
+from videodpo import families
+from videodpo.rewards import vjepa
 from videodpo.families.wan import toy
-from videodpo.toy_tokenizer import build_toy_tokenizer
+from videodpo.toyworld.tokenizer import build_toy_tokenizer
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 PROMPT = "a red square moving left"
 
 pytestmark = pytest.mark.slow
@@ -120,9 +121,9 @@ def test_a_video_too_short_for_wans_clips_fails_before_any_model_loads_naming_th
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project / "src")}
     (project / "models/wan/base").mkdir(parents=True)  # no weights: had the stage reached the model, it would fail there
     (project / "models/wan/base/model_index.json").write_text('{"_class_name": "WanPipeline"}')
-    from videodpo import models
+    from videodpo.core import model_card
 
-    models.ModelCard("hub", 9, 32, 0.0).save(project / "models/wan/base")
+    model_card.ModelCard("hub", 9, 32, 0.0).save(project / "models/wan/base")
     done = subprocess.run(["python", "stages/settings.py", "wan", "dense_dpo"], cwd=project, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     done = subprocess.run(["python", "stages/make_pairs.py", "wan", "dense_dpo"], cwd=project, env=env, capture_output=True, text=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from committed import committed_params
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 MICRO = {
     "families": ["animatediff"],

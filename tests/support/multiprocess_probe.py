@@ -17,8 +17,8 @@ from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 from toy_models import build_toy_model
 
-from videodpo import distributed
-from videodpo.training import LoopSettings, train_dpo_lora
+from videodpo.core import distributed
+from videodpo.training.dpo import LoopSettings, train_dpo_lora
 
 PAIRS = 8
 

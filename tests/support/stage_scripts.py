@@ -3,7 +3,7 @@
 import importlib.util
 from pathlib import Path
 
-STAGES = Path(__file__).parents[1] / "stages"
+STAGES = Path(__file__).parents[2] / "stages"
 
 
 def load_stage(name: str):

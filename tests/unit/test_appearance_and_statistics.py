@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from videodpo import appearance, toyworld
-from videodpo.statistics import relative_change_ci
+from videodpo import toyworld
+from videodpo.evaluation import appearance
+from videodpo.evaluation.statistics import relative_change_ci
 
 
 @pytest.fixture()
@@ -47,7 +48,7 @@ def test_clip_metrics_report_the_shapes_travel_per_frame_and_nan_outside_the_toy
     import math
 
     from videodpo import toyworld
-    from videodpo.evaluation import clip_metrics
+    from videodpo.evaluation.comparison import clip_metrics
 
     clip = toyworld.render_clip(toyworld.Caption("square", "red", "up"), np.random.default_rng(0))  # 2 px/frame
     scores = clip_metrics(clip, "a red square moving up", oracle=True)
@@ -58,7 +59,7 @@ def test_clip_metrics_report_the_shapes_travel_per_frame_and_nan_outside_the_toy
 
 
 def test_stratified_resamples_keep_every_prompts_share_and_draw_only_within_it():
-    from videodpo.statistics import bootstrap_picks
+    from videodpo.evaluation.statistics import bootstrap_picks
 
     strata = ["a"] * 3 + ["b"] * 5
     picks = bootstrap_picks(8, 200, strata=strata)
@@ -79,7 +80,7 @@ def test_a_change_that_differs_only_between_prompts_has_no_spread_under_stratifi
 
 
 def test_compare_reports_the_base_once_and_every_method_against_it():
-    from videodpo.evaluation import METRICS, compare
+    from videodpo.evaluation.comparison import METRICS, compare
 
     def rows(scale: float) -> list[dict]:
         return [{m: scale * (1 + i % 3) for m in METRICS} for i in range(12)]
@@ -96,7 +97,7 @@ def test_compare_reports_the_base_once_and_every_method_against_it():
 
 
 def test_compare_lists_a_metric_undefined_for_the_prompts_as_not_available_with_why():
-    from videodpo.evaluation import METRICS, compare
+    from videodpo.evaluation.comparison import METRICS, compare
 
     rows = [{m: float(1 + i % 3) for m in METRICS} | {"travel": float("nan"), "adherence": float("nan")} for i in range(6)]
     result = compare(rows, {"dpo": rows}, resamples=10, reasons={"travel": "toy-world prompts only"})

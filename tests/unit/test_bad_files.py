@@ -16,10 +16,13 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from videodpo import families, latents, models, training, vader
+from videodpo import families
+from videodpo.core import model_card
+from videodpo.pairs import store
+from videodpo.training import dpo, vader
 from videodpo.families.animatediff import add_lora, save_lora, toy
-from videodpo.checkpoints import STATE
-from videodpo.integrity import DamagedFileError, NonFiniteError
+from videodpo.core.checkpoints import STATE
+from videodpo.core.integrity import DamagedFileError, NonFiniteError
 
 FRAMES, SIZE = 4, 32
 
@@ -28,16 +31,16 @@ FRAMES, SIZE = 4, 32
 def pristine(tmp_path_factory, toy_model) -> Path:
     root = tmp_path_factory.mktemp("pristine")
     toy_model.save(root / "models/animatediff/base")
-    models.ModelCard("toy", FRAMES, SIZE, 0.5).save(root / "models/animatediff/base")
+    model_card.ModelCard("toy", FRAMES, SIZE, 0.5).save(root / "models/animatediff/base")
     rng = np.random.default_rng(0)
     clips = rng.integers(0, 255, (3, FRAMES, SIZE, SIZE, 3), dtype=np.uint8)
     pairs = root / "data/animatediff/pairs/dpo"
     pairs.mkdir(parents=True)
-    shard = latents.write_pair_shard(pairs, 0, clips, clips[::-1].copy())
-    latents.write_manifest(pairs, [{"caption": "a red square moving left", "shard": shard, "row": i} for i in range(3)])
+    shard = store.write_pair_shard(pairs, 0, clips, clips[::-1].copy())
+    store.write_manifest(pairs, [{"caption": "a red square moving left", "shard": shard, "row": i} for i in range(3)])
     encoded = root / "data/animatediff/latents/dpo"
     encoded.mkdir(parents=True)
-    latents.write_latent_shard(encoded, "latents-00000.safetensors", torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 16, 32))
+    store.write_latent_shard(encoded, "latents-00000.safetensors", torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 4, FRAMES, 8, 8), torch.randn(3, 16, 32))
     queries = root / "data/animatediff/latents/vader"
     queries.mkdir(parents=True)
     vader.write_query_tensors(
@@ -98,13 +101,13 @@ def lora_weights_of_another_rank(project: Path) -> None:
 
 def read_pairs(project: Path):
     folder = project / "data/animatediff/pairs/dpo"
-    manifest = latents.read_manifest(folder, "make_pairs@animatediff-dpo")
-    for shard, arrays in latents.iter_pair_arrays(folder, "make_pairs@animatediff-dpo"):
-        latents.shard_records(manifest, shard, len(arrays["winners"]), folder, "make_pairs@animatediff-dpo")
+    manifest = store.read_manifest(folder, "make_pairs@animatediff-dpo")
+    for shard, arrays in store.iter_pair_arrays(folder, "make_pairs@animatediff-dpo"):
+        store.shard_records(manifest, shard, len(arrays["winners"]), folder, "make_pairs@animatediff-dpo")
 
 
 def read_base(project: Path):
-    models.ModelCard.load(project / "models/animatediff/base")
+    model_card.ModelCard.load(project / "models/animatediff/base")
     families.load_base(project / "models/animatediff/base")
 
 
@@ -124,16 +127,16 @@ BAD_FILES = [  # (what is wrong, how to make it so, who reads it, what the error
     ("missing pair shards", lambda p: (p / "data/animatediff/pairs/dpo/pairs-00000.safetensors").unlink(), read_pairs,
      ["no pair shards in", "make_pairs@animatediff-dpo"]),
     ("truncated latent shard", lambda p: truncate(p / "data/animatediff/latents/dpo/latents-00000.safetensors"),
-     lambda p: latents.load_latents(p / "data/animatediff/latents/dpo", "encode_latents@animatediff-dpo"),
+     lambda p: store.load_latents(p / "data/animatediff/latents/dpo", "encode_latents@animatediff-dpo"),
      ["data/animatediff/latents/dpo/latents-00000.safetensors", "encode_latents@animatediff-dpo"]),
     ("latent shard whose tensors disagree on the pairs", disagreeing_latents,
-     lambda p: latents.load_latents(p / "data/animatediff/latents/dpo", "encode_latents@animatediff-dpo"),
+     lambda p: store.load_latents(p / "data/animatediff/latents/dpo", "encode_latents@animatediff-dpo"),
      ["latents-00000.safetensors", "winners 3, losers 3, text 2", "encode_latents@animatediff-dpo"]),
     ("truncated vader query tensors", lambda p: truncate(p / "data/animatediff/latents/vader" / vader.QUERY_TENSORS),
      lambda p: vader.load_query_tensors(p / "data/animatediff/latents/vader", "encode_latents@animatediff-vader"), [vader.QUERY_TENSORS, "encode_latents@animatediff-vader"]),
     ("missing models/animatediff/base", lambda p: shutil.rmtree(p / "models/animatediff/base"), read_base, ["models/animatediff/base", "`base@animatediff`"]),
-    ("models/animatediff/base without its model card", lambda p: (p / "models/animatediff/base" / models.MODEL_CARD).unlink(), read_base,
-     [models.MODEL_CARD, "`base@animatediff`"]),
+    ("models/animatediff/base without its model card", lambda p: (p / "models/animatediff/base" / model_card.MODEL_CARD).unlink(), read_base,
+     [model_card.MODEL_CARD, "`base@animatediff`"]),
     ("half-written models/animatediff/base: UNet weights cut short", lambda p: truncate(next((p / "models/animatediff/base/unet").glob("*.safetensors"))), read_base,
      ["models/animatediff/base", "incomplete or damaged", "`base@animatediff`"]),
     ("half-written models/animatediff/base: no VAE weights", lambda p: next((p / "models/animatediff/base/vae").glob("*.safetensors")).unlink(), read_base,
@@ -168,11 +171,11 @@ def dpo_data(rows: int = 6) -> dict:
     return {"winners": winners, "losers": winners + 0.3 * torch.randn(winners.shape, generator=g), "text": torch.randn(rows, 16, 32, generator=g)}
 
 
-def latest_drawn_row(settings: training.LoopSettings, data: dict) -> tuple[int, int]:
+def latest_drawn_row(settings: dpo.LoopSettings, data: dict) -> tuple[int, int]:
     """(row, the step that first draws it), for the row drawn last: poisoned, it leaves good steps before it."""
     first = {}
     for step in range(settings.max_steps):
-        for row in training.batch_for_step(data, step, 0, settings).rows.tolist():
+        for row in dpo.batch_for_step(data, step, 0, settings).rows.tolist():
             first.setdefault(row, step)
     row = max(first, key=first.get)
     return row, first[row]
@@ -192,7 +195,7 @@ def inf_in_the_text(monkeypatch, data, settings):
 
 def nan_loss_at_step_two(monkeypatch, data, settings):
     calls = []
-    original = training.dpo_step
+    original = dpo.dpo_step
 
     def dpo_step(*args, **kwargs):
         result = original(*args, **kwargs)
@@ -202,7 +205,7 @@ def nan_loss_at_step_two(monkeypatch, data, settings):
             result = dataclasses.replace(result, terms=terms)
         return result
 
-    monkeypatch.setattr(training, "dpo_step", dpo_step)
+    monkeypatch.setattr(dpo, "dpo_step", dpo_step)
     return 2, ["loss (1 values)"]
 
 
@@ -211,14 +214,14 @@ NON_FINITE_DPO = [("NaN in a pair's latents", nan_in_a_pair), ("inf in a caption
 
 @pytest.mark.parametrize("poison", [row[1] for row in NON_FINITE_DPO], ids=[row[0] for row in NON_FINITE_DPO])
 def test_a_non_finite_batch_or_loss_stops_dpo_at_that_step_and_keeps_the_last_checkpoint(toy_model, tmp_path, monkeypatch, poison):
-    settings = training.LoopSettings(max_steps=8, batch_size=2, learning_rate=1e-3, beta=500, checkpoint_every=1)
+    settings = dpo.LoopSettings(max_steps=8, batch_size=2, learning_rate=1e-3, beta=500, checkpoint_every=1)
     data = dpo_data()
     step, named = poison(monkeypatch, data, settings)
     assert step > 0  # so there is a good checkpoint to keep
     model = copy.deepcopy(toy_model)
     model.add_lora(rank=4, alpha=4)
     with pytest.raises(NonFiniteError) as raised:
-        training.train_dpo_lora(model, None, data, settings, tmp_path)
+        dpo.train_dpo_lora(model, None, data, settings, tmp_path)
     message = str(raised.value)
     assert f"step {step}," in message and f"last checkpoint kept: step {step}" in message
     for words in named:

@@ -17,10 +17,11 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from videodpo import families, models, toyworld
+from videodpo import families, toyworld
+from videodpo.core import model_card
 from videodpo.families.animatediff import hub as animatediff_hub
 from videodpo.families.animatediff import toy
-from videodpo.integrity import DamagedFileError
+from videodpo.core.integrity import DamagedFileError
 from committed import committed_params
 
 
@@ -56,11 +57,11 @@ def test_saved_base_reloads_and_reproduces_its_output_exactly(toy_model, tmp_pat
 
 
 def test_model_card_round_trips_and_its_absence_says_how_to_fix_it(tmp_path):
-    card = models.ModelCard("toy", frames=8, frame_size=32, shared_noise=0.5)
+    card = model_card.ModelCard("toy", frames=8, frame_size=32, shared_noise=0.5)
     card.save(tmp_path)
-    assert models.ModelCard.load(tmp_path) == card
+    assert model_card.ModelCard.load(tmp_path) == card
     with pytest.raises(DamagedFileError, match="dvc repro --force base"):
-        models.ModelCard.load(tmp_path / "elsewhere")
+        model_card.ModelCard.load(tmp_path / "elsewhere")
 
 
 def test_loading_a_missing_base_says_which_stage_makes_it(tmp_path):
@@ -130,7 +131,7 @@ def test_an_unreachable_hub_is_said_as_such_with_the_two_ways_out(tmp_path):
         "hub.load_hub_model(hub.HubModel('someone/sd15', 'main', 'someone/adapter', 'v1'))\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path), "HF_ENDPOINT": f"http://127.0.0.1:{port}",
-           "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+           "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     message = result.stderr.strip().splitlines()[-1]
@@ -202,7 +203,7 @@ def test_a_hub_tier_run_builds_its_base_offline_and_uses_the_users_prompt_files(
 
     import yaml
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     for name in ("src", "stages", "videos", "prompts"):
         shutil.copytree(root / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(root / "dvc.yaml", tmp_path / "dvc.yaml")

@@ -2,8 +2,8 @@ import numpy as np
 import torch
 import pytest
 
-from videodpo.base_report import reconstruction_psnr
-from videodpo.clips import clips_to_tensor
+from videodpo.evaluation.base_report import reconstruction_psnr
+from videodpo.core.clips import clips_to_tensor
 
 
 class _OffsetAutoencoder:

@@ -1,6 +1,6 @@
 import torch
 
-from videodpo.checkpoints import load_checkpoint, save_checkpoint
+from videodpo.core.checkpoints import load_checkpoint, save_checkpoint
 
 
 def model_and_optimiser(seed: int):

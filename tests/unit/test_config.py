@@ -202,7 +202,7 @@ def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
 
 def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path, monkeypatch):
     from stage_scripts import load_stage
-    from videodpo import layout
+    from videodpo.core import layout
     from videodpo.methods import branch_settings, read_stage_settings
 
     monkeypatch.chdir(tmp_path)

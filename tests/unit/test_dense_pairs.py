@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from videodpo import guided_pairs, latents, models, user_videos
+from videodpo.core import model_card
+from videodpo.pairs import guided, store, user_videos
 from videodpo.config import DenseDPOSettings, ToyworldSettings
 from videodpo.methods.vanilla_dpo import LabelledPairSettings
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def moving_square(frames: int, size: int, colour=(220, 40, 40), channels: int = 3) -> np.ndarray:
@@ -97,10 +98,10 @@ def test_an_alpha_channel_is_dropped_and_the_colours_kept(tmp_path, monkeypatch)
 
 
 def test_eta_sets_how_many_sampling_steps_denoise_a_copy():
-    assert guided_pairs.denoising_steps(0.6, 20) == 12 and guided_pairs.denoising_steps(0.35, 20) == 7
-    assert guided_pairs.denoising_steps(1.0, 20) == 20 and guided_pairs.denoising_steps(0.01, 20) == 1
+    assert guided.denoising_steps(0.6, 20) == 12 and guided.denoising_steps(0.35, 20) == 7
+    assert guided.denoising_steps(1.0, 20) == 20 and guided.denoising_steps(0.01, 20) == 1
     with pytest.raises(ValueError, match=r"eta must be in \(0, 1\]"):
-        guided_pairs.denoising_steps(1.5, 20)
+        guided.denoising_steps(1.5, 20)
 
 
 def plain_labels(clip_a, clip_b, segments):
@@ -110,9 +111,9 @@ def plain_labels(clip_a, clip_b, segments):
 
 @pytest.fixture(scope="module")
 def pair_maker():
-    from videodpo import labelled_pairs
+    from videodpo.pairs import labelled
 
-    return labelled_pairs
+    return labelled
 
 
 def run_dense_make_pairs(
@@ -120,19 +121,19 @@ def run_dense_make_pairs(
     label_budget: int | None = None,
 ) -> tuple[list[dict], dict, dict]:
     toy_model.save(project / "models/animatediff/base")
-    models.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/animatediff/base")
+    model_card.ModelCard(source="hub", frames=8, frame_size=32, shared_noise=0.5).save(project / "models/animatediff/base")
     dense = DenseDPOSettings(eta=0.5, segment_frames=4, labeller=labeller, copy_shared_noise=copy_shared_noise)
     settings = LabelledPairSettings(
         kind="dense", num_pairs=num_pairs, seed=0, dense=dense,
         label_budget=label_budget, train_prompts="prompts/train/hub.txt", source="hub", gt_videos=str(project / "videos"), frames=8, resolution=32,
         toyworld=ToyworldSettings(), num_inference_steps=2, guidance_scale=1.0, mixed_precision="fp32",
     )
-    from videodpo import layout
+    from videodpo.core import layout
 
     stage.make_labelled_pairs(layout.branch("animatediff", "dense_dpo"), settings, types.SimpleNamespace(device="cpu"))
     pairs_dir = project / "data/animatediff/pairs/dense_dpo"
     shard = load_file(str(pairs_dir / "pairs-00000.safetensors"))
-    return latents.read_manifest(pairs_dir), shard, json.loads((project / "metrics/animatediff/pairs_dense_dpo.json").read_text())
+    return store.read_manifest(pairs_dir), shard, json.loads((project / "metrics/animatediff/pairs_dense_dpo.json").read_text())
 
 
 def test_make_pairs_makes_guided_pairs_from_the_users_videos_with_a_plugged_in_labeller(
@@ -195,8 +196,8 @@ def test_a_label_budget_makes_only_the_pairs_it_labels_and_each_as_without_one(p
     write_video_folder(tmp_path / "videos")
     monkeypatch.chdir(tmp_path)
     denoised = []
-    real_copies = guided_pairs.corrupted_copies
-    monkeypatch.setattr(guided_pairs, "corrupted_copies", lambda model, clips, *rest, **options: denoised.append(len(clips)) or real_copies(model, clips, *rest, **options))
+    real_copies = guided.corrupted_copies
+    monkeypatch.setattr(guided, "corrupted_copies", lambda model, clips, *rest, **options: denoised.append(len(clips)) or real_copies(model, clips, *rest, **options))
     always_a = "test_dense_pairs:prefer_a"
     every, every_shard, _ = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=6)
     budget, budget_shard, report = run_dense_make_pairs(pair_maker, tmp_path, toy_model, always_a, num_pairs=6, label_budget=3)

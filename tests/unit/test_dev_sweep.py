@@ -4,7 +4,7 @@ candidates that keep the video."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))
 
 from dev_sweep import choose, keeps_the_video  # noqa: E402
 
@@ -42,7 +42,7 @@ def committed_params(revision: str = "HEAD") -> dict:
 
     import yaml
 
-    shown = subprocess.run(["git", "show", f"{revision}:params.yaml"], cwd=Path(__file__).parents[1], capture_output=True, text=True, check=True)
+    shown = subprocess.run(["git", "show", f"{revision}:params.yaml"], cwd=Path(__file__).parents[2], capture_output=True, text=True, check=True)
     return yaml.safe_load(shown.stdout)
 
 
@@ -67,7 +67,7 @@ def test_the_committed_params_hold_what_each_dev_sweep_chose():
 
     import yaml
 
-    sweeps = sorted((Path(__file__).parents[1] / "docs/measured").glob("*/sweep_*.json"))  # docs/measured/<family>/
+    sweeps = sorted((Path(__file__).parents[2] / "docs/measured").glob("*/sweep_*.json"))  # docs/measured/<family>/
     assert sweeps, "no dev sweep recorded: run scripts/dev_sweep.py"
     params = committed_params()
     for path in sweeps:
@@ -118,7 +118,7 @@ def test_every_sweep_candidate_applies_to_the_committed_params(tmp_path):
     from dev_sweep import FAMILY_SWEEPS, SWEEPS, for_family
     from dvc.utils.hydra import apply_overrides
 
-    committed = Path(__file__).parents[1] / "params.yaml"
+    committed = Path(__file__).parents[2] / "params.yaml"
     params = yaml.safe_load(committed.read_text())
     for family in params["families"]:
         for name in SWEEPS:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from videodpo.families.animatediff import add_lora
-from videodpo.training import DPOBatch, batch_for_step, dpo_step, paired_errors
+from videodpo.training.dpo import DPOBatch, batch_for_step, dpo_step, paired_errors
 
 
 @pytest.fixture()
@@ -99,7 +99,7 @@ def fresh_lora_model(toy_model):
 
 
 def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(toy_model, tmp_path):
-    from videodpo.training import LoopSettings, train_dpo_lora
+    from videodpo.training.dpo import LoopSettings, train_dpo_lora
 
     settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=1)
 
@@ -130,7 +130,7 @@ def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from
     import os
     import signal
 
-    from videodpo.training import LoopSettings, train_dpo_lora
+    from videodpo.training.dpo import LoopSettings, train_dpo_lora
 
     settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=10)
 
@@ -158,7 +158,7 @@ def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from
 def train_twice(toy_model, checkpoint_dir, first, second) -> list[int]:
     """Train a fresh LoRA with `first`, then again with `second` on the same checkpoint folder;
     return the steps the second run logged."""
-    from videodpo.training import train_dpo_lora
+    from videodpo.training.dpo import train_dpo_lora
 
     model = copy.deepcopy(toy_model)
     model.add_lora(rank=4, alpha=4)
@@ -169,21 +169,21 @@ def train_twice(toy_model, checkpoint_dir, first, second) -> list[int]:
 
 
 def test_a_checkpoint_from_other_settings_is_ignored(toy_model, tmp_path):
-    from videodpo.training import LoopSettings
+    from videodpo.training.dpo import LoopSettings
 
     logged = train_twice(toy_model, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(2, 2, 1e-3, 900))
     assert logged == [0, 1]  # β changed: started over
 
 
 def test_raising_max_steps_continues_a_finished_run(toy_model, tmp_path):
-    from videodpo.training import LoopSettings
+    from videodpo.training.dpo import LoopSettings
 
     logged = train_twice(toy_model, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(3, 2, 1e-3, 500))
     assert logged == [2]
 
 
 def test_batches_draw_timesteps_below_max_timestep_and_are_a_function_of_the_step():
-    from videodpo.training import LoopSettings, batch_for_step
+    from videodpo.training.dpo import LoopSettings, batch_for_step
 
     data = {"winners": torch.randn(5, 4, 8, 8, 8), "losers": torch.randn(5, 4, 8, 8, 8), "text": torch.randn(5, 16, 32)}
     settings = LoopSettings(max_steps=10, batch_size=64, learning_rate=1e-4, beta=100.0, max_timestep=300)
@@ -194,7 +194,7 @@ def test_batches_draw_timesteps_below_max_timestep_and_are_a_function_of_the_ste
 
 
 def test_mixed_precision_keeps_frozen_weights_in_half_and_the_lora_in_fp32(toy_model):
-    from videodpo import precision
+    from videodpo.core import precision
 
     assert precision.weight_dtype("fp16") is torch.float16 and precision.accelerate_name("fp32") == "no"
     with pytest.raises(ValueError, match="training.mixed_precision"):
@@ -208,7 +208,7 @@ def test_mixed_precision_keeps_frozen_weights_in_half_and_the_lora_in_fp32(toy_m
 
 
 def test_batches_come_only_from_the_given_shard_and_differ_by_rank():
-    from videodpo.training import LoopSettings, batch_for_step
+    from videodpo.training.dpo import LoopSettings, batch_for_step
 
     data = {"winners": torch.randn(8, 4, 2, 4, 4), "losers": torch.randn(8, 4, 2, 4, 4), "text": torch.randn(8, 16, 32)}
     settings = LoopSettings(max_steps=10, batch_size=16, learning_rate=1e-4, beta=100.0)
@@ -249,7 +249,7 @@ def test_segment_labels_train_each_segment_towards_its_own_preferred_clip(lora_u
 
 
 def test_batches_carry_the_labels_of_the_pairs_they_draw():
-    from videodpo.training import LoopSettings
+    from videodpo.training.dpo import LoopSettings
 
     data = tiny_data()
     data["labels"] = torch.arange(6 * 4, dtype=torch.int8).reshape(6, 4) % 3 - 1
@@ -260,7 +260,7 @@ def test_batches_carry_the_labels_of_the_pairs_they_draw():
 def test_a_resumed_run_keeps_the_curves_up_to_its_checkpoint_and_drops_what_followed(tmp_path):
     """Rows a killed run logged after its last checkpoint are logged again on resume: they go, and
     validation at the checkpoint's own step (scored before the save) stays."""
-    from videodpo import lora_loop as stage
+    from videodpo.training import lora_loop as stage
 
     tables = tmp_path / "plots/metrics"
     tables.mkdir(parents=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 FAMILY_CLASSES = {  # family → the classes of its models that no other code may import
     "animatediff": {"UNetMotionModel", "MotionAdapter", "DDIMScheduler", "AnimateDiffPipeline"},
     "wan": {"WanTransformer3DModel", "AutoencoderKLWan", "WanPipeline", "UMT5EncoderModel", "FlowMatchEulerDiscreteScheduler"},
@@ -34,7 +34,7 @@ def test_only_a_family_imports_its_models_classes(family):
 
 def test_a_base_folder_opens_by_the_pipeline_class_it_holds_and_a_stranger_one_is_refused(tmp_path):
     from videodpo import families
-    from videodpo.integrity import DamagedFileError
+    from videodpo.core.integrity import DamagedFileError
 
     for family, pipeline in (("animatediff", "AnimateDiffPipeline"), ("wan", "WanPipeline")):
         folder = tmp_path / family

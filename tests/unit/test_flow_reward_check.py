@@ -4,7 +4,7 @@ difference does not share it or motion rises (scripts/readme_results.flow_reward
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))
 
 from readme_results import flow_reward_check, flow_reward_lines  # noqa: E402
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import yaml
 
-from videodpo import grpo
+from videodpo.training import grpo
 
 PROMPTS = ["a red square moving left", "a blue circle moving up"]
 
@@ -19,7 +19,7 @@ def _sampling(frames: int = 4, **overrides) -> grpo.GrpoSampling:
 def wan_model():
     from videodpo.families import wan
     from videodpo.families.wan import toy as wan_toy
-    from videodpo.toy_tokenizer import build_toy_tokenizer
+    from videodpo.toyworld.tokenizer import build_toy_tokenizer
 
     torch.manual_seed(0)
     return wan.Wan(wan_toy.build_toy_pipeline(build_toy_tokenizer()), resolution=32)
@@ -182,7 +182,7 @@ def test_vader_refuses_a_reward_without_a_gradient_and_grpo_takes_it():
     with pytest.raises(ValueError, match="flow_warping have no gradient.*train grpo with them"):
         rewards.check_reward_names({"flow_warping": 1.0}, differentiable=True)
     with pytest.raises(ValueError, match="flow_warping have no gradient"):
-        from videodpo import vader
+        from videodpo.training import vader
 
         vader.VaderObjective({"flow_warping": 1.0}, {})
 
@@ -222,7 +222,7 @@ def test_clips_sampled_counts_a_round_per_updates_per_round_steps():
 
 
 def test_each_clip_of_a_run_has_its_own_training_seed():
-    from videodpo import seeds
+    from videodpo.core import seeds
 
     first_rounds = grpo.clip_seeds(3, 0, 250)
     assert len(set(first_rounds)) == 250 and first_rounds == sorted(first_rounds)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from videodpo import labellers, toyworld
+from videodpo import toyworld
+from videodpo.pairs import labellers
 
 
 def toy_clip(seed: int = 0) -> np.ndarray:

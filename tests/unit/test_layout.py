@@ -1,13 +1,13 @@
-"""dvc.yaml spells each family's paths with ${item.family} and ${item.method}; videodpo.layout is where
+"""dvc.yaml spells each family's paths with ${item.family} and ${item.method}; videodpo.core.layout is where
 the stages write them. The two must agree, or DVC would track paths no stage writes."""
 
 from pathlib import Path
 
 import yaml
 
-from videodpo import layout
+from videodpo.core import layout
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 FAMILY, METHOD, SPLIT = "${item.family}", "${item.method}", "${item.split}"
 
 

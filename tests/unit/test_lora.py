@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from videodpo.integrity import DamagedFileError
+from videodpo.core.integrity import DamagedFileError
 
 
 @pytest.fixture()

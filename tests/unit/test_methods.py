@@ -8,11 +8,12 @@ import pytest
 import yaml
 from committed import committed_params
 
-from videodpo import code_closure, layout, methods
+from videodpo import methods
+from videodpo.core import code_closure, layout
 from videodpo.config import Config, ConfigError, config_from_params
 
-ROOT = Path(__file__).parents[1]
-TEST_METHODS = Path(__file__).parent / "methods"  # methods that are not the project's
+ROOT = Path(__file__).parents[2]
+TEST_METHODS = Path(__file__).parents[1] / "fixtures"  # methods that are not the project's
 
 
 def relative(paths) -> set[str]:
@@ -60,15 +61,15 @@ def test_a_steps_code_digest_covers_the_code_it_runs_and_not_the_other_steps():
     """Through steps taken from other method modules too (dense_dpo trains with dpo's step and makes
     pairs with vanilla_dpo's): a step's digest changes with its own code, not with another step's."""
     pairs, train = step_code("dpo", "pairs"), step_code("dpo", "train")
-    assert {"methods/dpo.py", "pair_making.py", "pairs.py", "sampling.py"} <= pairs and "training.py" not in pairs
-    assert {"methods/dpo.py", "training.py", "lora_loop.py", "objectives.py", "noise.py"} <= train and "pair_making.py" not in train
+    assert {"methods/dpo.py", "pairs/synthetic.py", "pairs/jitter.py", "pairs/img2img.py"} <= pairs and "training/dpo.py" not in pairs
+    assert {"methods/dpo.py", "training/dpo.py", "training/lora_loop.py", "training/objectives.py", "core/noise.py"} <= train and "pairs/synthetic.py" not in train
     for method in ("vanilla_dpo", "dense_dpo", "dense_dpo_third"):
-        assert {"methods/dpo.py", "training.py", "objectives.py"} <= step_code(method, "train"), method
-        assert {"labelled_pairs.py", "labellers.py"} <= step_code(method, "pairs") and "training.py" not in step_code(method, "pairs"), method
-        assert "labelled_pairs.py" not in step_code(method, "train") | step_code(method, "latents"), method
-    assert "guided_pairs.py" in step_code("dense_dpo_third", "pairs")
+        assert {"methods/dpo.py", "training/dpo.py", "training/objectives.py"} <= step_code(method, "train"), method
+        assert {"pairs/labelled.py", "pairs/labellers.py"} <= step_code(method, "pairs") and "training/dpo.py" not in step_code(method, "pairs"), method
+        assert "pairs/labelled.py" not in step_code(method, "train") | step_code(method, "latents"), method
+    assert "pairs/guided.py" in step_code("dense_dpo_third", "pairs")
     vader_train = step_code("vader", "train")
-    assert {"methods/vader.py", "vader.py", "rewards.py", "lora_loop.py"} <= vader_train and "training.py" not in vader_train
+    assert {"methods/vader.py", "training/vader.py", "rewards/__init__.py", "training/lora_loop.py"} <= vader_train and "training/dpo.py" not in vader_train
 
 
 def test_an_unknown_method_or_a_module_without_its_steps_is_refused(monkeypatch, tmp_path):

@@ -4,7 +4,7 @@ import pytest
 
 import torch
 
-from videodpo.objectives import clip_dpo_loss, per_sample_mse, segment_dpo_loss
+from videodpo.training.objectives import clip_dpo_loss, per_sample_mse, segment_dpo_loss
 
 
 def test_clip_dpo_loss_matches_a_hand_computed_case():
@@ -77,7 +77,7 @@ def test_the_winner_anchor_resists_raising_the_winners_error_once_the_dpo_term_i
 def test_segment_errors_of_unequal_latent_segments_and_equal_ones_as_a_count():
     import torch
 
-    from videodpo.objectives import per_segment_mse
+    from videodpo.training.objectives import per_segment_mse
 
     prediction, target = torch.randn(2, 4, 3, 2, 2), torch.randn(2, 4, 3, 2, 2)
     per_frame = (prediction - target).pow(2).mean(dim=(1, 3, 4))

@@ -1,6 +1,6 @@
 import pytest
 
-from videodpo import outputs
+from videodpo.core import outputs
 
 
 def test_an_output_folder_is_replaced_whole_or_not_at_all(tmp_path):

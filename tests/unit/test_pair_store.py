@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from videodpo import latents, pairs, toyworld
-from videodpo.integrity import DamagedFileError
+from videodpo import toyworld
+from videodpo.pairs import jitter, store
+from videodpo.core.integrity import DamagedFileError
 
 
 @pytest.fixture()
@@ -11,20 +12,20 @@ def pair_folder(tmp_path):
     clips, texts = toyworld.render_dataset(toyworld.train_captions()[:3], 2, seed=0)
     records, rows_w, rows_l = [], [], []
     for row, (clip, text) in enumerate(zip(clips, texts)):
-        winner, loser = pairs.make_jitter_pair(clip, "noise", 0.1, seed=row)
+        winner, loser = jitter.make_jitter_pair(clip, "noise", 0.1, seed=row)
         rows_w.append(winner)
         rows_l.append(loser)
         records.append({"caption": text, "seed": row, "method": "noise", "strength": 0.1, "row": row})
-    name = latents.write_pair_shard(tmp_path, 0, np.stack(rows_w), np.stack(rows_l))
-    latents.write_manifest(tmp_path, [{**r, "shard": name} for r in records])
+    name = store.write_pair_shard(tmp_path, 0, np.stack(rows_w), np.stack(rows_l))
+    store.write_manifest(tmp_path, [{**r, "shard": name} for r in records])
     return tmp_path, np.stack(rows_w), np.stack(rows_l), texts
 
 
 def test_pair_shards_and_manifest_round_trip_losslessly(pair_folder):
     folder, winners, losers, texts = pair_folder
-    [(name, read_w, read_l)] = list(latents.iter_pair_shards(folder))
+    [(name, read_w, read_l)] = list(store.iter_pair_shards(folder))
     assert np.array_equal(read_w, winners) and np.array_equal(read_l, losers)
-    manifest = latents.read_manifest(folder)
+    manifest = store.read_manifest(folder)
     assert [r["caption"] for r in manifest] == texts and all(r["shard"] == name for r in manifest)
 
 
@@ -39,19 +40,19 @@ def test_encoded_latents_have_the_unet_layout_and_reload_exactly(pair_folder, to
     torch.testing.assert_close(encoded_w[1, :, 3], single[0, :, 0], rtol=1e-4, atol=1e-5)
     out = tmp_path / "latents"
     out.mkdir()
-    latents.write_latent_shard(out, "latents-00000.safetensors", encoded_w, encoded_l, text)
-    loaded = latents.load_latents(out)
+    store.write_latent_shard(out, "latents-00000.safetensors", encoded_w, encoded_l, text)
+    loaded = store.load_latents(out)
     assert torch.equal(loaded["winners"], encoded_w) and torch.equal(loaded["text"], text)
     assert not torch.equal(loaded["winners"], loaded["losers"])
 
 
 def test_missing_inputs_name_the_stage_that_makes_them(tmp_path):
     with pytest.raises(DamagedFileError, match="dvc repro --force make_pairs"):
-        latents.read_manifest(tmp_path)
+        store.read_manifest(tmp_path)
     with pytest.raises(DamagedFileError, match="dvc repro --force encode_latents"):
-        latents.load_latents(tmp_path)
+        store.load_latents(tmp_path)
 
 
 def test_mismatched_shards_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="must match"):
-        latents.write_pair_shard(tmp_path, 0, np.zeros((2, 8, 32, 32, 3), np.uint8), np.zeros((3, 8, 32, 32, 3), np.uint8))
+        store.write_pair_shard(tmp_path, 0, np.zeros((2, 8, 32, 32, 3), np.uint8), np.zeros((3, 8, 32, 32, 3), np.uint8))

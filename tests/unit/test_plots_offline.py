@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dvc_render.html import PAGE_HTML
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 class PageResources(HTMLParser):

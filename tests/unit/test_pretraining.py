@@ -5,7 +5,7 @@ import torch
 from diffusers import UNetMotionModel
 
 from videodpo.families.animatediff import caption_ids, pretraining, toy
-from videodpo.noise import correlated_noise
+from videodpo.core.noise import correlated_noise
 
 
 def test_correlated_noise_has_unit_variance_and_the_requested_frame_correlation():

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from videodpo import models, prompts, toyworld
+from videodpo import toyworld
+from videodpo.core import model_card, prompts
 from videodpo.families.animatediff import toy
 from videodpo.config import PromptSettings, prompt_set_file
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def test_blank_lines_and_comments_are_skipped_and_each_prompt_keeps_its_line_number():
@@ -98,7 +99,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
     fail on the missing weights instead. Each split reads its own set (test: prompts.eval, dev: prompts.dev)."""
     monkeypatch.chdir(tmp_path)
     save_base_tokenizer(tmp_path / BASE)
-    models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(tmp_path / "models/animatediff/base")
+    model_card.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(tmp_path / "models/animatediff/base")
     if train is not None:
         write(tmp_path / "train.txt", train)
     files = {"test": "eval.txt", "dev": "dev.txt"}
@@ -116,7 +117,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
 def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     save_base_tokenizer(tmp_path / BASE)
-    card = models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5)
+    card = model_card.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5)
     write(tmp_path / "train.txt", f"a dog\n{TOO_LONG}\n")
     with pytest.raises(prompts.PromptError, match=r"train\.txt:2: \d+ tokens"):
         prompts.training_prompts("train.txt", card.source, BASE)
@@ -125,7 +126,7 @@ def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, mon
 
 
 def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_cannot_render(tmp_path):
-    from videodpo import labelled_pairs as stage
+    from videodpo.pairs import labelled as stage
 
     path = write(tmp_path / "train.txt", "a red square moving left\na dog on a beach\n")
     prompt_set = prompts.read_prompt_set(path, "toy", "prompts.train")
@@ -143,7 +144,7 @@ def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_canno
 
 
 def test_validation_takes_the_first_prompts_in_turn_and_refuses_none():
-    from videodpo.validation import validation_prompts
+    from videodpo.training.validation import validation_prompts
 
     assert validation_prompts(["a", "b", "c"], 2) == ["a", "b"]
     assert validation_prompts(["a", "b", "c"], 8) == ["a", "b", "c", "a", "b", "c", "a", "b"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from committed import committed_params, committed_text, export_committed
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def test_readme_results_are_generated_from_the_committed_metrics(tmp_path):

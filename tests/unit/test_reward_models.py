@@ -9,8 +9,11 @@ import torch
 from transformers import CLIPConfig, CLIPModel
 
 from stage_scripts import load_stage
-from videodpo import clip_score, models, pairs, rewards, toyworld, vjepa
-from videodpo.clips import clips_to_tensor
+from videodpo import rewards, toyworld
+from videodpo.core import model_card
+from videodpo.pairs import jitter
+from videodpo.rewards import clip_text, vjepa
+from videodpo.core.clips import clips_to_tensor
 from videodpo.families.animatediff import toy
 from committed import committed_params
 
@@ -61,7 +64,7 @@ def test_training_lowers_the_prediction_loss_and_the_reward_is_differentiable_in
 def test_the_trained_scorer_ranks_flickering_clips_below_their_originals(trained_vjepa, toy_clips):
     """What the vjepa stage checks at full size, in miniature: added flicker raises the loss."""
     model = trained_vjepa[0]
-    flickering = np.stack([pairs.noise_jitter(clip, 0.5, np.random.default_rng(i)) for i, clip in enumerate(toy_clips)])
+    flickering = np.stack([jitter.noise_jitter(clip, 0.5, np.random.default_rng(i)) for i, clip in enumerate(toy_clips)])
     assert (vjepa.clip_scores(model, flickering) > vjepa.clip_scores(model, toy_clips)).mean() > 0.8
 
 
@@ -99,7 +102,7 @@ def tiny_clip(tmp_path_factory):
 
 
 def test_clip_text_reward_scores_each_clip_against_its_own_prompt_and_its_gradient_raises_it(tiny_clip, toy_clips):
-    scorer = clip_score.load_clip_scorer(tiny_clip, revision="main")
+    scorer = clip_text.load_clip_scorer(tiny_clip, revision="main")
     frames = clips_to_tensor(toy_clips[:2])
     prompts = ["a red square moving left", "a blue circle moving up"]
     context = rewards.RewardContext(prompts, {"clip_text": scorer})
@@ -112,7 +115,7 @@ def test_clip_text_reward_scores_each_clip_against_its_own_prompt_and_its_gradie
     stepped = (ascending + 0.2 * ascending.grad / ascending.grad.abs().max()).detach().clamp(-1, 1)
     assert rewards.clip_text_similarity(stepped, context).sum() > score.sum()
     with pytest.raises(ValueError, match="1 prompts for 2 clips"):
-        clip_score.text_similarity(scorer, frames, prompts[:1])
+        clip_text.text_similarity(scorer, frames, prompts[:1])
 
 
 def test_a_model_reward_without_its_scorer_says_how_to_load_it(toy_clips):
@@ -135,10 +138,10 @@ def test_evaluation_adherence_off_the_toy_world_is_clip_similarity_when_the_weig
     scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub=str(tiny_clip), revision="main"))
     assert scorer is not None and reason is None
     prompts = ["a red square moving left", "a blue circle moving up", "a green triangle moving down"]
-    scores = clip_score.clip_adherence(scorer, toy_clips[:3], prompts, batch=2)
-    direct = clip_score.text_similarity(scorer, clips_to_tensor(toy_clips[:3]), prompts).numpy()
+    scores = clip_text.clip_adherence(scorer, toy_clips[:3], prompts, batch=2)
+    direct = clip_text.text_similarity(scorer, clips_to_tensor(toy_clips[:3]), prompts).numpy()
     assert scores.shape == (3,) and np.allclose(scores, direct, atol=1e-5)  # per clip, whatever the batching
-    assert not np.allclose(scores, clip_score.clip_adherence(scorer, toy_clips[:3], prompts[::-1]))  # each clip against its own prompt
+    assert not np.allclose(scores, clip_text.clip_adherence(scorer, toy_clips[:3], prompts[::-1]))  # each clip against its own prompt
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub="nobody/no-such-clip", revision="v1"))
@@ -157,7 +160,7 @@ def test_evaluate_off_the_toy_world_reports_clip_adherence_or_says_what_is_not_a
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     Path("models/animatediff/base").mkdir(parents=True)
-    models.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(Path("models/animatediff/base"))
+    model_card.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5).save(Path("models/animatediff/base"))
     samples = [{"prompt": prompt, "seed": seed} for seed, prompt in enumerate(["a dog on a beach", "a campfire at night"] * 2)]
     for variant, clips in (("base", toy_clips[:4]), ("dpo", toy_clips[4:8])):
         folder = Path("results/animatediff/samples/test") / variant

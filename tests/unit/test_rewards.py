@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from videodpo import appearance, pairs, rewards, temporal, toyworld
-from videodpo.clips import clips_to_tensor
+from videodpo import rewards, toyworld
+from videodpo.evaluation import appearance, temporal
+from videodpo.pairs import jitter
+from videodpo.core.clips import clips_to_tensor
 
 
 def _as_frames(clips: np.ndarray) -> torch.Tensor:
@@ -16,8 +18,8 @@ def clips() -> np.ndarray:
     captions = toyworld.train_captions()[:3]
     clean, _ = toyworld.render_dataset(captions, 1, seed=4, size=32, frames=8)
     rng = np.random.default_rng(0)
-    jittered = np.stack([pairs.noise_jitter(clip, 0.3, rng) for clip in clean])
-    shaken = np.stack([pairs.shake(clip, 0.5, rng) for clip in clean])
+    jittered = np.stack([jitter.noise_jitter(clip, 0.3, rng) for clip in clean])
+    shaken = np.stack([jitter.shake(clip, 0.5, rng) for clip in clean])
     return np.concatenate([clean, jittered, shaken])
 
 

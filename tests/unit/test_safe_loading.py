@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SOURCES = sorted(p for folder in ("src", "stages", "scripts", "benchmarks") for p in (ROOT / folder).rglob("*.py"))
 HUB_DOWNLOADS = ("hf_hub_download", "snapshot_download")
 

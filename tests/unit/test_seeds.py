@@ -3,7 +3,8 @@ a validation clip or a sample of another evaluation split."""
 
 import pytest
 
-from videodpo import grpo, seeds
+from videodpo.core import seeds
+from videodpo.training import grpo
 from videodpo.config import DataSettings, PreviewSettings, VaderSettings
 from videodpo.methods.grpo import GrpoSettings
 from videodpo.toyworld import all_captions

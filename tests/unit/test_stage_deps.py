@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from videodpo.code_closure import script_closure
+from videodpo.core.code_closure import script_closure
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 WHOLE_SOURCE = "src/videodpo"  # settings@animatediff-<method> digests every method's code, so it depends on all of it
 
@@ -59,9 +59,9 @@ def test_the_module_closure_follows_imports_inside_functions_and_through_modules
     assert "src/videodpo/methods/__init__.py" in closure
     assert not any(path.startswith("src/videodpo/methods/") and not path.endswith("__init__.py") for path in closure)
     script = tmp_path / "script.py"
-    script.write_text("def run():\n    from videodpo import training\n")
+    script.write_text("def run():\n    from videodpo.training import dpo\n")
     reached = module_closure(script)
-    assert {"src/videodpo/training.py", "src/videodpo/lora_loop.py", "src/videodpo/objectives.py"} <= reached
+    assert {"src/videodpo/training/dpo.py", "src/videodpo/training/lora_loop.py", "src/videodpo/training/objectives.py"} <= reached
 
 
 def test_the_dependency_writer_leaves_dvc_yaml_as_committed():

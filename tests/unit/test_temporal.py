@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from videodpo import temporal
+from videodpo.evaluation import temporal
 
 
 def textured_translation(step: int = 2, frames: int = 8, size: int = 32) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from videodpo import vader
+from videodpo.training import vader
 
 PROMPTS = ["a red square moving left", "a blue circle moving up"]
 SEEDS = [11, 12]
@@ -73,7 +73,7 @@ def test_decode_window_is_consecutive_and_inside_the_clip():
 def test_a_wan_window_of_latent_frames_decodes_from_the_start_to_the_clips_own_pixel_frames():
     from videodpo.families import wan
     from videodpo.families.wan import toy as wan_toy
-    from videodpo.toy_tokenizer import build_toy_tokenizer
+    from videodpo.toyworld.tokenizer import build_toy_tokenizer
 
     torch.manual_seed(0)
     model = wan.Wan(wan_toy.build_toy_pipeline(build_toy_tokenizer()), resolution=32)
@@ -123,7 +123,7 @@ def test_a_step_up_the_reward_gradient_raises_the_reward(model):
 
 def test_a_model_reward_reaches_the_lora_through_the_sampler(model):
     """vjepa with its scorer model passed in: the reward's gradient reaches the LoRA, the scorer stays frozen."""
-    from videodpo import vjepa
+    from videodpo.rewards import vjepa
 
     torch.manual_seed(0)
     scorer = vjepa.build_tiny_vjepa(4, 32).eval().requires_grad_(False)

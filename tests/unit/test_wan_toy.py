@@ -183,7 +183,7 @@ def test_the_guided_loop_samples_as_the_pipeline_and_sdedit_from_full_strength_i
 def test_a_saved_toy_wan_opens_through_the_family_and_a_folder_without_weights_names_the_stage(tmp_path):
     from videodpo import families
     from videodpo.families import wan
-    from videodpo.integrity import DamagedFileError
+    from videodpo.core.integrity import DamagedFileError
 
     torch.manual_seed(0)
     made = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
@@ -201,7 +201,7 @@ def test_a_saved_toy_wan_opens_through_the_family_and_a_folder_without_weights_n
 def test_the_toy_wan_pretrains_and_fits_its_latent_normalisation_to_its_clips(tmp_path):
     from videodpo import families
     from videodpo.families.wan import pretraining
-    from videodpo.pretraining import PhaseClock
+    from videodpo.families.pretraining import PhaseClock
 
     arch = toy.ToyWanArchitecture(layers=1)
     schedule = pretraining.WanPretrainSchedule(clips_per_caption=1, vae_frame_steps=1, vae_clip_steps=2, vae_batch_frames=4, vae_batch_clips=2, steps=3, batch_clips=4)

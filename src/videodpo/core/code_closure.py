@@ -9,7 +9,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-SRC = Path(__file__).parents[1]  # the folder that holds the videodpo package
+SRC = Path(__file__).parents[2]  # the folder that holds the videodpo package
 
 
 def module_file(dotted: str) -> Path | None:
@@ -57,8 +57,10 @@ FAMILIES = "videodpo.families"  # opens each family's package by its name: no im
 
 
 def in_a_family(name: str) -> bool:
-    """Whether a module is one family's own code (videodpo.families.<name>…)."""
-    return name.startswith(FAMILIES + ".")
+    """Whether a module is one family's own code (videodpo.families.<name>…, a family's package), not
+    what the families share (videodpo.families.pretraining)."""
+    parts = name.split(".")
+    return name.startswith(FAMILIES + ".") and (SRC / "videodpo" / "families" / parts[2]).is_dir()
 
 
 @cache

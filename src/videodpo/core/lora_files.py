@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from videodpo import layout
-from videodpo.integrity import DamagedFileError, first_line, remake_hint
-from videodpo.outputs import canonical_safetensors
+from videodpo.core import layout
+from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
+from videodpo.core.outputs import canonical_safetensors
 
 
 def save_lora(pipeline_class, denoiser: torch.nn.Module, layers_argument: str, lora_config, folder, adapter_name: str) -> None:

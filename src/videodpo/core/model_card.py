@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from videodpo import layout
-from videodpo.integrity import DamagedFileError, remake_hint
+from videodpo.core import layout
+from videodpo.core.integrity import DamagedFileError, remake_hint
 
 MODEL_CARD = "videodpo.json"
 

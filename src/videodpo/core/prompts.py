@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from videodpo import integrity
+from videodpo.core import integrity
 from videodpo.config import BUILT_IN_PROMPT_SETS, PromptSettings, prompt_set_file
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from videodpo import seeds, temporal, toyworld
-from videodpo.clips import clips_to_tensor
+from videodpo import toyworld
+from videodpo.core import seeds
+from videodpo.evaluation import temporal
+from videodpo.core.clips import clips_to_tensor
 
 
 @torch.no_grad()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from videodpo import appearance, temporal, toyworld
-from videodpo.statistics import relative_change_ci
+from videodpo import toyworld
+from videodpo.evaluation import appearance, temporal
+from videodpo.evaluation.statistics import relative_change_ci
 
 METRICS = (
     "warping_error", "warping_error_seed", "frame_difference", "temporal_flickering", "motion", "dynamic_degree", "travel", "contrast", "saturation",

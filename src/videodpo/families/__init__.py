@@ -36,8 +36,8 @@ import json
 import pkgutil
 from pathlib import Path
 
-from videodpo import layout
-from videodpo.integrity import DamagedFileError, remake_hint
+from videodpo.core import layout
+from videodpo.core.integrity import DamagedFileError, remake_hint
 
 FOLDER = Path(__file__).parent
 # what every family's model offers (see above)

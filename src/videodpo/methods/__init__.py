@@ -7,14 +7,14 @@ A method module is the only code that says what a method is. It provides:
 - `settings(config) -> {stage: Section}`: those settings from the validated config; a bad value raises
   ValueError naming its params key and the fix. A method's own params section, if it has one, is
   named after the method and reaches it as `config.method_section(name)`;
-- its steps, each `(branch, settings, state)` with branch a videodpo.layout.Branch (the family and the
+- its steps, each `(branch, settings, state)` with branch a videodpo.core.layout.Branch (the family and the
   method, and where the branch reads and writes): `make_pairs` writes branch.pairs and
   branch.pairs_metrics, `encode_latents` writes branch.latents, and `train` writes branch.lora,
   branch.train_plots and branch.train_metrics. A step reaches the model through the family seam, so
   the same step runs on every family.
 
 A step imports the code it runs inside its function (or at the module's top): reading a method's
-settings then loads no model code, and the digest of a step's code (videodpo.code_closure) covers
+settings then loads no model code, and the digest of a step's code (videodpo.core.code_closure) covers
 what that step runs. The settings stage writes each step's settings with that digest, and the step's
 DVC stage depends on the file, so a change to a method's code or params reruns just the steps it reaches.
 A step's file is {"code": digest, "settings": {...}} (stages/settings.py writes it).
@@ -41,7 +41,7 @@ class Empty(BaseModel):
 
 
 class LoRAStepSettings(BaseModel):
-    """What every train step's LoRA and its validation read (videodpo.lora_loop); a method's train
+    """What every train step's LoRA and its validation read (videodpo.training.lora_loop); a method's train
     settings extend it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

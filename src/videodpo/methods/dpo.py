@@ -18,7 +18,7 @@ class DPOPairSettings(Section):
     """make_pairs@dpo: how pairs are made, and how the base model samples their winners."""
 
     data: DataSettings
-    train_prompts: str  # the training prompt set's file (videodpo.prompts)
+    train_prompts: str  # the training prompt set's file (videodpo.core.prompts)
     num_inference_steps: int
     guidance_scale: float
     mixed_precision: str
@@ -55,31 +55,33 @@ def settings(config: Config) -> dict[str, Section]:
 
 
 def make_pairs(branch, settings: DPOPairSettings, state) -> None:
-    from videodpo import pair_making
+    from videodpo.pairs import synthetic
 
-    pair_making.make_jitter_pairs(branch, settings, state)
+    synthetic.make_jitter_pairs(branch, settings, state)
 
 
 def encode_latents(branch, settings: Empty, state) -> None:
-    """VAE latents of every pair of the branch's pairs (videodpo.layout), text embeddings of its caption and its segment
+    """VAE latents of every pair of the branch's pairs (videodpo.core.layout), text embeddings of its caption and its segment
     labels if it has them: training then loads neither the VAE nor the text encoder."""
     from pathlib import Path
 
     import torch
     from tqdm.auto import tqdm
 
-    from videodpo import families, latents, outputs
+    from videodpo import families
+    from videodpo.core import outputs
+    from videodpo.pairs import store
 
     pairs_dir = branch.pairs
     model = families.load_base(branch.family.base).to(state.device)  # fp32: SD1.5's VAE overflows in fp16
     made_by = branch.stage("make_pairs")
-    manifest = latents.read_manifest(pairs_dir, made_by)
+    manifest = store.read_manifest(pairs_dir, made_by)
     with outputs.atomic_directory(branch.latents) as staging:
-        for shard, arrays in tqdm(list(latents.iter_pair_arrays(pairs_dir, made_by)), desc=branch.stage("encode_latents"), unit="shard"):
-            records = latents.shard_records(manifest, shard, len(arrays["winners"]), pairs_dir, made_by)
+        for shard, arrays in tqdm(list(store.iter_pair_arrays(pairs_dir, made_by)), desc=branch.stage("encode_latents"), unit="shard"):
+            records = store.shard_records(manifest, shard, len(arrays["winners"]), pairs_dir, made_by)
             captions = [record["caption"] for record in records]
             labels = arrays.get("labels")
-            latents.write_latent_shard(
+            store.write_latent_shard(
                 Path(staging),
                 shard.replace("pairs-", "latents-"),
                 model.encode_clips(arrays["winners"]),
@@ -90,22 +92,25 @@ def encode_latents(branch, settings: Empty, state) -> None:
 
 
 def train(branch, settings: DPOTrainSettings, state) -> None:
-    """Diffusion-DPO from the cached latents of the branch (videodpo.layout): one label per pair, or a DPO
+    """Diffusion-DPO from the cached latents of the branch (videodpo.core.layout): one label per pair, or a DPO
     term per labelled segment of frames where the pairs carry segment labels."""
     import copy
     import time
 
     import torch
 
-    from videodpo import distributed, families, latents, lora_loop, models, outputs, precision, training as dpo
+    from videodpo import families
+    from videodpo.core import distributed, model_card, outputs, precision
+    from videodpo.pairs import store
+    from videodpo.training import dpo, lora_loop
 
     started = time.perf_counter()
     checkpoint = branch.checkpoint
-    card = models.ModelCard.load(branch.family.base)
+    card = model_card.ModelCard.load(branch.family.base)
     options = settings.training
     # frozen weights in the tier's precision; the LoRA is cast to fp32 when training starts
     model = families.load_base(branch.family.base, precision.weight_dtype(options.mixed_precision))
-    data = latents.load_latents(branch.latents, branch.stage("encode_latents"))
+    data = store.load_latents(branch.latents, branch.stage("encode_latents"))
     reference = None if options.memory_optimized else copy.deepcopy(model.denoiser).requires_grad_(False)
     torch.manual_seed(options.seed)  # the LoRA's initial weights come from torch's global generator
     lora = model.add_lora(settings.lora_rank, settings.lora_alpha)

@@ -94,9 +94,10 @@ def settings(config: Config) -> dict[str, Section]:
 
 def make_pairs(branch, settings: GrpoPromptSettings, state) -> None:
     """The training prompts, each once: GRPO samples its own clips as it trains."""
-    from videodpo import distributed, grpo, models, outputs, prompts
+    from videodpo.core import distributed, model_card, outputs, prompts
+    from videodpo.training import grpo
 
-    card = models.ModelCard.load(branch.family.base)
+    card = model_card.ModelCard.load(branch.family.base)
     texts = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
     with distributed.main_process_writes() as writes:
         if writes:
@@ -107,7 +108,9 @@ def make_pairs(branch, settings: GrpoPromptSettings, state) -> None:
 
 def encode_latents(branch, settings: Empty, state) -> None:
     """Every training prompt's embeddings, with and without the prompt (classifier-free guidance)."""
-    from videodpo import families, grpo, outputs
+    from videodpo import families
+    from videodpo.core import outputs
+    from videodpo.training import grpo
 
     model = families.load_base(branch.family.base).to(state.device)
     texts = grpo.read_prompts(branch.pairs, branch.stage("make_pairs"))
@@ -120,12 +123,12 @@ def train(branch, settings: GrpoTrainSettings, state) -> None:
     """GRPO on the training prompts of the branch's latents."""
     import time
 
-    from videodpo import grpo, lora_loop
+    from videodpo.training import grpo, lora_loop
     from videodpo.methods import _reward_runs
 
     started = time.perf_counter()
     options = settings.grpo
-    card, model, lora, scorers = _reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=False)
+    card, model, lora, scorers = reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=False)
     prompts = grpo.load_embeddings(branch.latents, branch.stage("encode_latents"))
     sampling = grpo.GrpoSampling(card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise, options.eta, options.train_steps)
     objective = grpo.GrpoObjective(options.rewards, options.guard, options.clip_range, options.kl_weight)
@@ -133,11 +136,11 @@ def train(branch, settings: GrpoTrainSettings, state) -> None:
         options.max_steps, options.prompts_per_round, options.group_size, options.updates_per_round, options.learning_rate,
         settings.mixed_precision, options.seed, checkpoint_every=options.checkpoint_every, val_every=options.val_every,
     )
-    identity = _reward_runs.run_identity(branch, settings, options, scorers, [prompts.unconditional, prompts.conditional], prompts.prompts)
+    identity = reward_runs.run_identity(branch, settings, options, scorers, [prompts.unconditional, prompts.conditional], prompts.prompts)
     validate = lora_loop.validation_scorer(model, settings, card)
     with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:
         run = grpo.train_grpo_lora(model, prompts, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers)
-    _reward_runs.publish(
+    reward_runs.publish(
         branch, model, lora, run, started, lambda curves, png: grpo.plot_curves(curves, png, objective),
         {
             "prompts": len(prompts.prompts),

@@ -55,15 +55,18 @@ def settings(config: Config) -> dict[str, Section]:
 
 def make_pairs(branch, settings: VaderQuerySettings, state) -> None:
     """The training queries and the reference model's clip of each, sampled as VADER's training
-    samples are; writes the branch's pairs and pairs metrics (the references' flicker; videodpo.layout)."""
+    samples are; writes the branch's pairs and pairs metrics (the references' flicker; videodpo.core.layout)."""
     from pathlib import Path
 
     import numpy as np
     from tqdm.auto import tqdm
 
-    from videodpo import clips, distributed, families, models, outputs, precision, prompts, seeds, temporal, vader
+    from videodpo import families
+    from videodpo.core import clips, distributed, model_card, outputs, precision, prompts, seeds
+    from videodpo.evaluation import temporal
+    from videodpo.training import vader
 
-    card = models.ModelCard.load(branch.family.base)
+    card = model_card.ModelCard.load(branch.family.base)
     captions = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     texts = [captions[i % len(captions)] for i in range(settings.queries)]
@@ -94,8 +97,10 @@ def encode_latents(branch, settings: Empty, state) -> None:
     frames in [-1, 1]."""
     from pathlib import Path
 
-    from videodpo import families, outputs, vader
-    from videodpo.clips import clips_to_tensor
+    from videodpo import families
+    from videodpo.core import outputs
+    from videodpo.training import vader
+    from videodpo.core.clips import clips_to_tensor
 
     model = families.load_base(branch.family.base).to(state.device)
     records, references = vader.read_query_clips(branch.pairs, branch.stage("make_pairs"))
@@ -114,13 +119,13 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
 
     import torch
 
-    from videodpo import lora_loop, vader
+    from videodpo.training import lora_loop, vader
     from videodpo.methods import _reward_runs
 
     started = time.perf_counter()
     options = settings.vader
     # the reward's gradient runs back through the decoder too: it checkpoints as well
-    card, model, lora, scorers = _reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=True)
+    card, model, lora, scorers = reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=True)
     queries = vader.load_query_tensors(branch.latents, branch.stage("encode_latents"))
     sampling = vader.VaderSampling(
         card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
@@ -131,13 +136,13 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
         options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed,
         val_every=options.val_every, lr_schedule=options.lr_schedule, checkpoint_every=options.checkpoint_every,
     )
-    identity = _reward_runs.run_identity(
+    identity = reward_runs.run_identity(
         branch, settings, options, scorers, [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references], queries.prompts,
     )
     validate = lora_loop.validation_scorer(model, settings, card)
     with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:
         run = vader.train_vader_lora(model, queries, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers)
-    _reward_runs.publish(
+    reward_runs.publish(
         branch, model, lora, run, started, lambda curves, png: vader.plot_curves(curves, png, objective),
         {
             "queries": len(queries.seeds),

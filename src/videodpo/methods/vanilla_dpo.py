@@ -76,6 +76,6 @@ def settings(config: Config) -> dict[str, Section]:
 
 
 def make_pairs(branch, settings: LabelledPairSettings, state) -> None:
-    from videodpo import labelled_pairs
+    from videodpo.pairs import labelled
 
-    labelled_pairs.make_labelled_pairs(branch, settings, state)
+    labelled.make_labelled_pairs(branch, settings, state)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from videodpo import toyworld
-from videodpo.noise import correlated_noise
+from videodpo.core.noise import correlated_noise
 
 
 @dataclass(frozen=True)

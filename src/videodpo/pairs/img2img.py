@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videodpo import layout
+from videodpo.core import layout
 
 
 def samples_folder(family: str, split: str, variant: str) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from videodpo import appearance, temporal
+from videodpo.evaluation import appearance, temporal
 from videodpo.config import JITTER_METHODS
 
 IMG2IMG = "img2img"
@@ -120,7 +120,7 @@ def methods_for_pairs(method: str | list[str], count: int) -> list[str]:
 def make_jitter_pair(clip: np.ndarray, method: str, strength: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(winner, loser) for one clip with a clip maker: the winner is the clip itself."""
     if method not in CLIP_MAKERS:
-        hint = " (img2img needs the model: sampling.regenerate_frames)" if method == IMG2IMG else ""
+        hint = " (img2img needs the model: img2img.regenerate_frames)" if method == IMG2IMG else ""
         raise ValueError(f"data.jitter_method: {method!r} is not a clip maker{hint}; allowed: {', '.join(CLIP_MAKERS)}")
     return clip, CLIP_MAKERS[method](clip, strength, np.random.default_rng(seed))
 

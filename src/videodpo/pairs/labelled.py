@@ -3,12 +3,12 @@
 vanilla: two base generations of each training caption from independent noise, labelled as whole clips
 by `dense_dpo.labeller`; ties are dropped and the preferred clip becomes the winner.
 
-dense: DenseDPO's guided pairs (videodpo.guided_pairs), two denoised corrupted copies of one
+dense: DenseDPO's guided pairs (videodpo.pairs.guided), two denoised corrupted copies of one
 ground-truth clip (toy renders of training captions; on the hub tiers the user's captioned videos of
 `data.gt_videos`), labelled per segment by the labeller. A label budget (dense_dpo_third) labels that
 many segments at random; a pair none of whose segments is drawn is not made. Both write the labels
 beside the clips, the ground truth, η and both seeds to the manifest, and the motion bias, labels and
-ties to the branch's pairs metrics (videodpo.layout).
+ties to the branch's pairs metrics (videodpo.core.layout).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import distributed, families, guided_pairs, labellers, latents, models, outputs, precision, prompts, seeds, toyworld, user_videos
+from videodpo import families, toyworld
+from videodpo.core import distributed, model_card, outputs, precision, prompts, seeds
+from videodpo.pairs import guided, labellers, store, user_videos
 
 
-def ground_truth(settings, pair_seeds: list[int], prompt_set: prompts.PromptSet) -> guided_pairs.GroundTruth:
+def ground_truth(settings, pair_seeds: list[int], prompt_set: prompts.PromptSet) -> guided.GroundTruth:
     """The ground-truth clip of every pair: toy renders of the training prompts, or the user's videos
     taken in turn."""
     if settings.source == "toy":
@@ -35,12 +37,12 @@ def ground_truth(settings, pair_seeds: list[int], prompt_set: prompts.PromptSet)
                     f"{prompt_set.where(i)}: {error}; dense_dpo on the embedded default renders its ground truth from the "
                     "training prompts, so each must be a toy-world caption"
                 ) from error
-        return guided_pairs.toy_ground_truth(captions, len(pair_seeds), pair_seeds, world.frames, world.frame_size, world.radius, world.speed)
+        return guided.toy_ground_truth(captions, len(pair_seeds), pair_seeds, world.frames, world.frame_size, world.radius, world.speed)
     videos = user_videos.read_captioned_videos(settings.gt_videos, settings.frames, settings.resolution, settings.frames_key)
-    return guided_pairs.GroundTruth(*videos)
+    return guided.GroundTruth(*videos)
 
 
-def copy_noise_share(settings, card: models.ModelCard) -> float:
+def copy_noise_share(settings, card: model_card.ModelCard) -> float:
     """Share of the corrupted copies' noise common to all frames: the setting's, else the model's."""
     chosen = settings.dense.copy_shared_noise
     return card.shared_noise if chosen is None else chosen
@@ -48,14 +50,14 @@ def copy_noise_share(settings, card: models.ModelCard) -> float:
 
 def make_labelled_pairs(branch, settings, state) -> None:
     """settings: videodpo.methods.vanilla_dpo.LabelledPairSettings."""
-    card = models.ModelCard.load(branch.family.base)
+    card = model_card.ModelCard.load(branch.family.base)
     copy_share = copy_noise_share(settings, card)
     count = settings.num_pairs
     pair_seeds = seeds.pair_seeds(settings.seed, count)
     noise_seeds = [seeds.candidate_seeds(seed, 2) for seed in pair_seeds]  # clip a's and clip b's
     if settings.kind == "dense":
         prompt_set = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base) if settings.source == "toy" else None  # the hub tiers' captions are the videos'
-        truth = guided_pairs.cycled(ground_truth(settings, pair_seeds, prompt_set), count)  # read before the model: a bad video fails fast
+        truth = guided.cycled(ground_truth(settings, pair_seeds, prompt_set), count)  # read before the model: a bad video fails fast
         captions, origins = truth.captions, truth.origins
         parts = families.frame_segments(branch.family.name, card.frames, settings.dense.segment_frames)
     else:
@@ -78,7 +80,7 @@ def make_labelled_pairs(branch, settings, state) -> None:
         my_captions = [captions[i] for i in mine]
         desc = f"{branch.stage('make_pairs')}: clips {'ab'[which]}"
         if settings.kind == "dense":
-            made = guided_pairs.corrupted_copies(
+            made = guided.corrupted_copies(
                 model, truth.clips[mine], my_captions, my_seeds, settings.dense.eta, settings.num_inference_steps,
                 settings.guidance_scale, copy_share, desc=desc,
             )
@@ -130,7 +132,7 @@ def label_and_write(
     else:
         winners, losers, shard_labels = clips_a[rows], clips_b[rows], labels[keep]
     with outputs.atomic_directory(branch.pairs) as staging:
-        shard = latents.write_pair_shard(Path(staging), 0, winners, losers, shard_labels)
+        shard = store.write_pair_shard(Path(staging), 0, winners, losers, shard_labels)
         records = []
         for row, i in enumerate(keep):
             record = {"row": row, "shard": shard, "pair": i, "caption": prompts[i], "method": settings.kind, "seeds": noise_seeds[i]}
@@ -140,4 +142,4 @@ def label_and_write(
             else:
                 record["winner_is"] = "b" if labels[i, 0] < 0 else "a"
             records.append(record)
-        latents.write_manifest(Path(staging), records)
+        store.write_manifest(Path(staging), records)

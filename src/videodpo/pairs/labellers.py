@@ -15,7 +15,8 @@ from functools import partial
 
 import numpy as np
 
-from videodpo import temporal, toyworld
+from videodpo import toyworld
+from videodpo.evaluation import temporal
 
 Labeller = Callable[[np.ndarray, np.ndarray, Sequence[range]], list[int]]
 

@@ -18,7 +18,7 @@ import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
-from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_keys
+from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint, require_keys
 
 MANIFEST = "manifest.jsonl"
 

@@ -2,7 +2,7 @@
 recorded seeds; each loser is its winner made temporally jittery by `data.jitter_method` (one maker or
 a mix taken in turn). Every pair is verified: its winner must flicker less than its loser (warping
 error) and match it in contrast and saturation within `data.appearance_tolerance`; pairs that fail are
-dropped and counted in the branch's pairs metrics. Writes the branch's pairs (videodpo.layout) (uint8 shards +
+dropped and counted in the branch's pairs metrics. Writes the branch's pairs (videodpo.core.layout) (uint8 shards +
 manifest.jsonl). Under `accelerate launch` each process makes its own block of pairs; the main
 process verifies and writes them all.
 """
@@ -14,20 +14,23 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from videodpo import distributed, families, latents, models, outputs, pairs, precision, prompts as prompt_sets, seeds, temporal
-from videodpo.sampling import regenerate_frames
+from videodpo import families
+from videodpo.core import distributed, model_card, outputs, precision, prompts as prompt_sets, seeds
+from videodpo.evaluation import temporal
+from videodpo.pairs import jitter, store
+from videodpo.pairs.img2img import regenerate_frames
 
 
 def make_jitter_pairs(branch, settings, state) -> None:
     """settings: videodpo.methods.dpo.DPOPairSettings."""
     data = settings.data
-    card = models.ModelCard.load(branch.family.base)
+    card = model_card.ModelCard.load(branch.family.base)
     captions = prompt_sets.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     count = data.num_pairs
     prompts = [captions[i % len(captions)] for i in range(count)]
     pair_seeds = seeds.pair_seeds(data.seed, count)
-    makers = pairs.methods_for_pairs(data.jitter_method, count)
+    makers = jitter.methods_for_pairs(data.jitter_method, count)
     shard = distributed.my_shard(count)  # every pair is a pure function of its prompt, seed and maker
     mine = slice(shard.start, shard.stop)
     winners, my_seeds = steadiest_generations(model, card, prompts[mine], pair_seeds[mine], settings)
@@ -41,7 +44,7 @@ def make_jitter_pairs(branch, settings, state) -> None:
 
 def steadiest_generations(model, card, prompts, pair_seeds, settings):
     """Winners and their seeds: per pair, the generation with the lowest warping error of
-    `data.candidates_per_pair` (seeds from videodpo.seeds.candidate_seeds)."""
+    `data.candidates_per_pair` (seeds from videodpo.core.seeds.candidate_seeds)."""
     count = settings.data.candidates_per_pair
     candidate_seeds = [seed for pair_seed in pair_seeds for seed in seeds.candidate_seeds(pair_seed, count)]
     generated = model.generate(
@@ -60,23 +63,23 @@ def make_losers(model, winners, prompts, seeds, methods, strength, settings) -> 
     losers = np.empty_like(winners)
     for method in dict.fromkeys(methods):
         rows = [i for i, m in enumerate(methods) if m == method]
-        if method == pairs.IMG2IMG:
+        if method == jitter.IMG2IMG:
             regenerated = regenerate_frames(
                 model, winners[rows], [prompts[i] for i in rows], [seeds[i] for i in rows], strength,
                 settings.num_inference_steps, settings.guidance_scale, desc="make_pairs: img2img losers",
             )
             # regenerated frames come back a little lighter or darker: give them their winner's appearance
-            losers[rows] = np.stack([pairs.match_frame_statistics(r, winners[i]) for r, i in zip(regenerated, rows)])
+            losers[rows] = np.stack([jitter.match_frame_statistics(r, winners[i]) for r, i in zip(regenerated, rows)])
         else:
             for i in tqdm(rows, desc=f"make_pairs: {method} losers", unit="pair"):
-                losers[i] = pairs.make_jitter_pair(winners[i], method, strength, seeds[i])[1]
+                losers[i] = jitter.make_jitter_pair(winners[i], method, strength, seeds[i])[1]
     return losers
 
 
 def verify_and_write(branch, winners, losers, prompts, seeds, makers, data) -> None:
-    checks = [pairs.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
+    checks = [jitter.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
     tolerance = data.appearance_tolerance
-    report = pairs.verification_report(checks, makers, tolerance)
+    report = jitter.verification_report(checks, makers, tolerance)
     keep = [i for i, check in enumerate(checks) if check.keep(tolerance)]
     # the motion bias in the data, as for the labelled makers: winner's motion minus its loser's
     report["motion_bias"] = float(np.mean([temporal.motion_magnitude(winners[i]) - temporal.motion_magnitude(losers[i]) for i in keep])) if keep else 0.0
@@ -87,8 +90,8 @@ def verify_and_write(branch, winners, losers, prompts, seeds, makers, data) -> N
             "data.jitter_strength or data.appearance_tolerance, or pick another data.jitter_method"
         )
     with outputs.atomic_directory(branch.pairs) as staging:
-        shard = latents.write_pair_shard(Path(staging), 0, winners[keep], losers[keep])
-        latents.write_manifest(
+        shard = store.write_pair_shard(Path(staging), 0, winners[keep], losers[keep])
+        store.write_manifest(
             Path(staging),
             [
                 {"row": row, "shard": shard, "caption": prompts[i], "seed": seeds[i], "method": makers[i],

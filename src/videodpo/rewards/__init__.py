@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videodpo import temporal
-from videodpo.clips import to_pixels, to_uint8_clips
+from videodpo.evaluation import temporal
+from videodpo.core.clips import to_pixels, to_uint8_clips
 from videodpo.config import GUARD_TERMS  # noqa: F401  (the terms appearance_guard returns, named once)
 from videodpo.config import MODEL_REWARDS, REWARD_NAMES, SCORED_REWARDS, is_user_reward, reward_weights_problem
 
@@ -111,17 +111,17 @@ def brightness_consistency(frames: torch.Tensor, context: RewardContext | None =
 
 
 def vjepa_consistency(frames: torch.Tensor, context: RewardContext) -> torch.Tensor:
-    """Negative masked-prediction loss of a V-JEPA 2 model (videodpo.vjepa): VADER's temporal-consistency reward."""
-    from videodpo import vjepa
+    """Negative masked-prediction loss of a V-JEPA 2 model (videodpo.rewards.vjepa): VADER's temporal-consistency reward."""
+    from videodpo.rewards import vjepa
 
     return vjepa.consistency_reward(context.scorer("vjepa"), frames)
 
 
 def clip_text_similarity(frames: torch.Tensor, context: RewardContext) -> torch.Tensor:
-    """CLIP similarity of the frames with their prompts (videodpo.clip_score): prompt adherence."""
-    from videodpo import clip_score
+    """CLIP similarity of the frames with their prompts (videodpo.rewards.clip_text): prompt adherence."""
+    from videodpo.rewards import clip_text
 
-    return clip_score.text_similarity(context.scorer("clip_text"), frames, context.prompts)
+    return clip_text.text_similarity(context.scorer("clip_text"), frames, context.prompts)
 
 
 def flow_warping(frames: torch.Tensor, context: RewardContext | None = None) -> torch.Tensor:
@@ -198,13 +198,13 @@ def load_scorers(
     stage's folder, `clip_text` from the hub at its revision."""
     scorers: dict[str, Any] = {}
     if weights.get("vjepa"):
-        from videodpo import vjepa
+        from videodpo.rewards import vjepa
 
         scorers["vjepa"] = vjepa.load_scorer(Path(vjepa_dir)).to(device)
     if weights.get("clip_text"):
-        from videodpo import clip_score
+        from videodpo.rewards import clip_text
 
-        scorer = clip_score.load_clip_scorer(clip_hub, clip_revision)
+        scorer = clip_text.load_clip_scorer(clip_hub, clip_revision)
         scorer.model.to(device)
         scorers["clip_text"] = scorer
     assert set(scorers) == {name for name in MODEL_REWARDS if weights.get(name)}

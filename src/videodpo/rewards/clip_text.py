@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videodpo.clips import clips_to_tensor
+from videodpo.core.clips import clips_to_tensor
 
 # CLIP's input normalisation (its published preprocessing statistics)
 PIXEL_MEAN = (0.48145466, 0.4578275, 0.40821073)

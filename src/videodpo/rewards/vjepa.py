@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import VJEPA2Config, VJEPA2Model
 
-from videodpo.clips import clips_to_tensor
+from videodpo.core.clips import clips_to_tensor
 
 MASK_KINDS = ("future", "tube")
 # V-JEPA 2's input normalisation (ImageNet statistics), for the published weights and the tiny model alike

@@ -1,5 +1,5 @@
 """One Diffusion-DPO step on latents: the policy and reference predictions and the loss; and the
-DPO methods' step in the one LoRA loop (videodpo.lora_loop).
+DPO methods' step in the one LoRA loop (videodpo.training.lora_loop).
 
 Winner and loser share noise and timestep and go through the policy in ONE batched forward; the
 reference is the same denoiser with its LoRA switched off (memory-optimised) or a frozen copy. Under
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
-from videodpo import visuals
-from videodpo.distributed import processes
-from videodpo.integrity import require_finite
-from videodpo.lora_loop import LoopPlan, StepContext, StepLog, TrainingRun, resume_fingerprint, step_generator, train_lora
-from videodpo.noise import correlated_noise
-from videodpo.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
+from videodpo.evaluation import visuals
+from videodpo.core.distributed import processes
+from videodpo.core.integrity import require_finite
+from videodpo.training.lora_loop import LoopPlan, StepContext, StepLog, TrainingRun, resume_fingerprint, step_generator, train_lora
+from videodpo.core.noise import correlated_noise
+from videodpo.training.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def train_dpo_lora(
     validate: Callable[[], dict[str, float]] | None = None,
 ) -> TrainingRun:
     """Train the model's LoRA with Diffusion-DPO on cached latents, in the one LoRA loop
-    (videodpo.lora_loop); return what this process did. `identity`: a hash of the code, data and
+    (videodpo.training.lora_loop); return what this process did. `identity`: a hash of the code, data and
     model that a checkpoint must match to be resumed, beside these settings."""
     if reference_unet is not None:
         reference_unet.to(processes().device)

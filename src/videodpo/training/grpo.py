@@ -27,9 +27,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from videodpo import rewards, seeds, visuals
-from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
-from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
+from videodpo import rewards
+from videodpo.core import seeds
+from videodpo.evaluation import visuals
+from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
+from videodpo.training.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
 
 LOG_RATIO_LIMIT = 20.0  # |log ratio| beyond this is clamped before exp: a far-off step cannot overflow
 
@@ -212,7 +214,7 @@ def load_embeddings(folder: Path, made_by: str) -> GrpoPrompts:
 
 def clip_seeds(seed: int, first: int, count: int) -> list[int]:
     """The starting-noise seeds of clips first .. first + count − 1 of a run: the candidate seeds of the
-    pair block of `seed` (videodpo.seeds), clip i being candidate i mod 100 of pair seed i // 100, so no
+    pair block of `seed` (videodpo.core.seeds), clip i being candidate i mod 100 of pair seed i // 100, so no
     clip the policy trains on shares a seed with a preview, validation or evaluation sample. They
     repeat after a million clips."""
     per_pair, block = seeds.CANDIDATES_PER_SEED, seeds.pair_seeds(seed, 10_000)
@@ -363,7 +365,7 @@ def train_grpo_lora(
     validate: Callable[[], dict[str, float]] | None = None,
     scorers: dict | None = None,
 ) -> TrainingRun:
-    """Train the model's LoRA by GRPO in the one LoRA loop (videodpo.lora_loop); return what this
+    """Train the model's LoRA by GRPO in the one LoRA loop (videodpo.training.lora_loop); return what this
     process did. A round is sampled every `updates_per_round` steps from the step's generator
     (lora_loop.step_generator), so a resumed run samples what it would have sampled. Validation is
     logged against the clips sampled so far."""

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from videodpo import outputs, precision
-from videodpo.checkpoints import StopRequest, load_checkpoint, save_checkpoint
-from videodpo.distributed import cpu_processes, my_shard
-from videodpo.validation import TrainingClock
+from videodpo.core import outputs, precision
+from videodpo.core.checkpoints import StopRequest, load_checkpoint, save_checkpoint
+from videodpo.core.distributed import cpu_processes, my_shard
+from videodpo.training.validation import TrainingClock
 
 StepLog = Callable[[dict[str, float], int], None]
 
@@ -229,8 +229,8 @@ def keep_rows_before(tables: Path, step: int) -> None:
 
 def publish_run(model, lora, branch, consumed: str) -> Path:
     """Save the trained LoRA to the branch's LoRA folder, the run's logged curves to its train plots
-    (videodpo.layout) and its validation table beside them; remove the checkpoint. Returns the curves' folder."""
-    from videodpo import validation
+    (videodpo.core.layout) and its validation table beside them; remove the checkpoint. Returns the curves' folder."""
+    from videodpo.training import validation
 
     plots, checkpoint = branch.train_plots, branch.checkpoint
     with outputs.atomic_directory(branch.lora) as staging:
@@ -246,7 +246,8 @@ def validation_scorer(model, settings, card):
     """Scores the model as it is now on the first prompts of the training set (settings: the train
     step's validation_prompts, validation_steps and guidance_scale). Their embeddings are kept and
     the text encoder released (model.keep_prompt_embeddings): training reads cached embeddings."""
-    from videodpo import prompts, validation
+    from videodpo.core import prompts
+    from videodpo.training import validation
 
     texts = prompts.read_prompt_set(settings.validation_prompts, card.source, "prompts.train").prompts
     scorer = validation.scorer(model, texts, card.frames, settings.validation_steps, settings.guidance_scale, card.shared_noise)

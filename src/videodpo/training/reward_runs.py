@@ -13,9 +13,10 @@ def policy_and_scorers(branch, settings, options, state, decoder_checkpointing: 
     model rewards' scorers) for a train step's `settings` (LoRAStepSettings) and method `options`."""
     import torch
 
-    from videodpo import families, models, precision, rewards
+    from videodpo import families, rewards
+    from videodpo.core import model_card, precision
 
-    card = models.ModelCard.load(branch.family.base)
+    card = model_card.ModelCard.load(branch.family.base)
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     torch.manual_seed(options.seed)  # the LoRA's initial weights
     lora = model.add_lora(settings.lora_rank, settings.lora_alpha, targets=options.lora_targets)
@@ -28,7 +29,7 @@ def policy_and_scorers(branch, settings, options, state, decoder_checkpointing: 
 def run_identity(branch, settings, options, scorers: dict, tensors: list, data) -> str:
     """What a checkpoint's weights depend on beyond the loop's settings (lora_loop.fingerprint): the
     scorer weights read, the method's data tensors and prompts, the LoRA and the CLIP reward's model."""
-    from videodpo import lora_loop
+    from videodpo.training import lora_loop
 
     scorer_weights = sorted(str(path) for path in Path(branch.family.vjepa).glob("*.safetensors")) if "vjepa" in scorers else []
     return lora_loop.fingerprint(tuple(scorer_weights), tensors, (settings.lora_rank, settings.lora_alpha, options.lora_targets, data, settings.clip))
@@ -39,7 +40,8 @@ def publish(branch, model, lora, run, started: float, plot: Callable[[Path, Path
     (`plot(logged folder, png path)`), and the run's cost with the method's own entries (`cost`)."""
     import time
 
-    from videodpo import distributed, lora_loop, outputs
+    from videodpo.core import distributed, outputs
+    from videodpo.training import lora_loop
 
     with distributed.main_process_writes() as writes:
         if writes:

@@ -22,10 +22,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 
-from videodpo import rewards, visuals
-from videodpo.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
-from videodpo.latents import read_manifest, write_manifest
-from videodpo.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
+from videodpo import rewards
+from videodpo.evaluation import visuals
+from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
+from videodpo.pairs.store import read_manifest, write_manifest
+from videodpo.training.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
 
 BACKPROP_MODES = ("last", "random", "all")
 
@@ -252,7 +253,7 @@ def train_vader_lora(
     validate: Callable[[], dict[str, float]] | None = None,
     scorers: dict | None = None,
 ) -> TrainingRun:
-    """Train the model's LoRA up the reward gradient, in the one LoRA loop (videodpo.lora_loop);
+    """Train the model's LoRA up the reward gradient, in the one LoRA loop (videodpo.training.lora_loop);
     return what this process did. `scorers`: the model rewards' models (rewards.load_scorers).
     Validation is logged against the clips sampled so far."""
     fingerprint = resume_fingerprint(loop, identity=identity, sampling=sampling, objective=objective)

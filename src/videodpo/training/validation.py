@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from videodpo import outputs, seeds, temporal, visuals
-from videodpo.checkpoints import checkpoint_extra
+from videodpo.core import outputs, seeds
+from videodpo.evaluation import temporal, visuals
+from videodpo.core.checkpoints import checkpoint_extra
 
 
 def validation_prompts(prompt_texts: list[str], count: int) -> list[str]:

@@ -11,9 +11,9 @@ import torch
 from diffusers import AnimateDiffPipeline, DDIMScheduler, MotionAdapter
 
 from videodpo.families.animatediff import AnimateDiff
-from videodpo.hub import failure_hint, hub_offline, resolved_commit  # noqa: F401  (is_commit, hub_unreachable: below)
-from videodpo.hub import hub_unreachable, is_commit  # noqa: F401
-from videodpo.integrity import first_line
+from videodpo.core.hub import failure_hint, hub_offline, resolved_commit  # noqa: F401  (is_commit, hub_unreachable: below)
+from videodpo.core.hub import hub_unreachable, is_commit  # noqa: F401
+from videodpo.core.integrity import first_line
 
 
 @dataclass(frozen=True)

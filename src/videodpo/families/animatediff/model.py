@@ -19,11 +19,11 @@ from diffusers import AnimateDiffPipeline, AnimateDiffVideoToVideoPipeline
 from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
-from videodpo.clips import clips_to_tensor
-from videodpo import layout, lora_files
-from videodpo.integrity import DamagedFileError, first_line, remake_hint
+from videodpo.core.clips import clips_to_tensor
+from videodpo.core import layout, lora_files
+from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.families import PipelineModel
-from videodpo.noise import correlated_noise
+from videodpo.core.noise import correlated_noise
 
 NAME = "animatediff"
 PIPELINE = "AnimateDiffPipeline"  # the class its base folders hold (videodpo.families.family_of)
@@ -77,7 +77,7 @@ def add_lora(unet, rank: int, alpha: float, targets: str = "motion", adapter_nam
 
 
 def save_lora(unet, lora_config, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
-    """Save a UNet's LoRA in diffusers format, with its adapter metadata (videodpo.lora_files)."""
+    """Save a UNet's LoRA in diffusers format, with its adapter metadata (videodpo.core.lora_files)."""
     lora_files.save_lora(AnimateDiffPipeline, unet, "unet_lora_layers", lora_config, folder, adapter_name)
 
 
@@ -336,10 +336,10 @@ def caption_ids(tokenizer, texts: list[str]) -> torch.Tensor:
 def make_base(config, log, clock):
     """The base stage's model for config.tier: the toy model pretrained on the toy world, or SD1.5 and
     the motion adapter from the hub. Returns (model, model card, summary for the stage's metrics)."""
-    from videodpo import models
+    from videodpo.core import model_card
     from videodpo.families.animatediff import hub as animatediff_hub
     from videodpo.families.animatediff import pretraining, toy
-    from videodpo.hub import warn_unpinned
+    from videodpo.core.hub import warn_unpinned
 
     section = config.family_section(NAME)
     if config.model.source == "hub":
@@ -347,12 +347,12 @@ def make_base(config, log, clock):
         model = animatediff_hub.load_hub_model(hub)
         commits = animatediff_hub.hub_commits(hub)
         warn_unpinned("animatediff.hub", [(hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)], commits)
-        return model, models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
+        return model, model_card.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
     world = config.toyworld
     arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
     schedule = pretraining.PretrainSchedule(**section.pretrain.model_dump())
     model = pretraining.pretrain_toy_model(arch, schedule, log, clock)
-    return model, models.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise), {}
+    return model, model_card.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise), {}
 
 
 MODEL = AnimateDiff  # the family's model class (videodpo.families.SEAM)

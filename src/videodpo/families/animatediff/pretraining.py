@@ -16,11 +16,11 @@ from tqdm.auto import tqdm
 from transformers import CLIPTextModel
 
 from videodpo import toyworld
-from videodpo.clips import clips_to_tensor
+from videodpo.core.clips import clips_to_tensor
 from videodpo.families.animatediff import AnimateDiff, caption_ids, encode_frames
 from videodpo.families.animatediff import toy
-from videodpo.noise import correlated_noise
-from videodpo.pretraining import PhaseClock, StepLogger, drop_captions, optimise, optimiser_step
+from videodpo.core.noise import correlated_noise
+from videodpo.families.pretraining import PhaseClock, StepLogger, drop_captions, optimise, optimiser_step
 
 @dataclass(frozen=True)
 class PretrainSchedule:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from diffusers import AnimateDiffPipeline, AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from videodpo.toy_tokenizer import TEXT_LENGTH, build_toy_tokenizer  # noqa: F401  (the family's tokenizer)
+from videodpo.toyworld.tokenizer import TEXT_LENGTH, build_toy_tokenizer  # noqa: F401  (the family's tokenizer)
 
 
 @dataclass(frozen=True)

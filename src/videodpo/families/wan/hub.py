@@ -10,8 +10,8 @@ import torch
 
 from videodpo.families.wan import Wan
 from videodpo.families.wan.settings import FLOW_SHIFT
-from videodpo.hub import failure_hint, hub_offline, resolved_commit
-from videodpo.integrity import first_line
+from videodpo.core.hub import failure_hint, hub_offline, resolved_commit
+from videodpo.core.integrity import first_line
 
 
 def load_hub_model(hub, dtype: torch.dtype = torch.bfloat16) -> tuple[Wan, dict[str, str | None]]:

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from videodpo.clips import clips_to_tensor
-from videodpo import layout, lora_files
-from videodpo.integrity import DamagedFileError, first_line, remake_hint
+from videodpo.core.clips import clips_to_tensor
+from videodpo.core import layout, lora_files
+from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.families import PipelineModel
-from videodpo.noise import correlated_noise
+from videodpo.core.noise import correlated_noise
 from videodpo.families.wan.frames import latent_frames, latent_segments, pixel_frames_of  # noqa: F401  (the family's frame grouping)
 
 NAME = "wan"
@@ -46,10 +46,10 @@ def load(folder: Path, dtype: torch.dtype = torch.float32) -> "Wan":
     except (OSError, ValueError) as error:
         raise DamagedFileError(f"{folder} is incomplete or damaged ({first_line(error)}); {remake_hint(layout.base_stage(folder))}") from error
     pipe.set_progress_bar_config(disable=True)
-    from videodpo import models
+    from videodpo.core import model_card
 
-    has_card = (Path(folder) / models.MODEL_CARD).is_file()  # the frame size it samples
-    return Wan(pipe, resolution=models.ModelCard.load(folder).frame_size if has_card else None)
+    has_card = (Path(folder) / model_card.MODEL_CARD).is_file()  # the frame size it samples
+    return Wan(pipe, resolution=model_card.ModelCard.load(folder).frame_size if has_card else None)
 
 
 def load_tokenizer(folder: Path):
@@ -307,9 +307,9 @@ class Wan(PipelineModel):
 def make_base(config, log, clock):
     """The base stage's model for config.tier: the toy Wan pretrained on the toy world, or the hub Wan.
     Returns (model, model card, summary for the stage's metrics)."""
-    from videodpo import models
+    from videodpo.core import model_card
     from videodpo.families.wan import pretraining, toy
-    from videodpo.hub import warn_unpinned
+    from videodpo.core.hub import warn_unpinned
 
     section = config.family_section(NAME)
     if config.model.source == "hub":
@@ -317,12 +317,12 @@ def make_base(config, log, clock):
 
         model, commits = hub.load_hub_model(section.hub)
         warn_unpinned("wan.hub", [(section.hub.base, section.hub.revision)], commits)
-        return model, models.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
+        return model, model_card.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
     world = config.toyworld
     arch = toy.ToyWanArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
     schedule = pretraining.WanPretrainSchedule(**section.pretrain.model_dump())
     model = pretraining.pretrain_toy_wan(arch, schedule, log, clock)
-    return model, models.ModelCard("toy", world.frames, world.frame_size, 0.0), {}
+    return model, model_card.ModelCard("toy", world.frames, world.frame_size, 0.0), {}
 
 
 MODEL = Wan  # the family's model class (videodpo.families.SEAM)

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from videodpo import toyworld
-from videodpo.clips import clips_to_tensor
+from videodpo.core.clips import clips_to_tensor
 from videodpo.families.wan import NUM_TRAIN_TIMESTEPS, Wan
 from videodpo.families.wan import toy
-from videodpo.pretraining import PhaseClock, StepLogger, optimise, optimiser_step
-from videodpo.toy_tokenizer import build_toy_tokenizer
+from videodpo.families.pretraining import PhaseClock, StepLogger, optimise, optimiser_step
+from videodpo.toyworld.tokenizer import build_toy_tokenizer
 
 
 @dataclass(frozen=True)
