@@ -28,6 +28,7 @@ from videodpo.families import animatediff, wan
 from videodpo.families.animatediff import toy as animatediff_toy
 from videodpo.families.wan import toy as wan_toy
 from videodpo.core.noise import correlated_noise
+from videodpo.core.params import built_from
 from videodpo.toyworld.tokenizer import build_toy_tokenizer
 from videodpo.training.dpo import DPOBatch, dpo_step
 
@@ -81,11 +82,12 @@ def dpo_runner(model, config):
 
 def vader_runner(model, config):
     torch.manual_seed(0)
-    settings = config.vader
+    settings = config.method_section("vader")
     model.add_lora(config.model.lora_rank, config.model.lora_alpha, targets=settings.lora_targets)
     optimiser = torch.optim.AdamW([p for p in model.denoiser.parameters() if p.requires_grad], lr=1e-4)
-    sampling = vader.VaderSampling(
-        config.toyworld.frames, settings.num_inference_steps, config.sample.guidance_scale, 0.0, backprop="last", backprop_steps=1,
+    sampling = built_from(
+        vader.VaderSampling, settings, frames=config.toyworld.frames, guidance_scale=config.sample.guidance_scale, shared_noise=0.0,
+        backprop="last", backprop_steps=1, decode_frames=0,
     )
     count = settings.clips_per_step
     unconditional, conditional = model.guidance_embeddings([PROMPT] * count)
@@ -126,8 +128,8 @@ def main() -> None:
     config = configs["animatediff"]
     report = {
         **device_info(torch.device("cpu")), "steps": args.steps, "statistic": "median seconds per step", "clips": shapes,
-        "dpo_pairs_per_step": config.training.batch_size, "vader_clips_per_step": config.vader.clips_per_step,
-        "vader_sampling_steps": config.vader.num_inference_steps, "seconds": results,
+        "dpo_pairs_per_step": config.training.batch_size, "vader_clips_per_step": config.method_section("vader").clips_per_step,
+        "vader_sampling_steps": config.method_section("vader").num_inference_steps, "seconds": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -38,7 +38,7 @@ def main() -> None:
     tree = layout.Family(family)
     base = ROOT / tree.base
     card = model_card.ModelCard.load(base)
-    prompt_texts = prompts.split_prompts(config.prompts, "test", card.source, base)
+    prompt_texts = prompts.split_prompts(config.prompts, "test", card.source, families.load_base_tokenizer(base))
     samples = seeds.evaluation_samples(prompt_texts, config.sample.seeds_per_prompt.test, "replication")
     texts, sample_seeds = [p for p, _ in samples], [s for _, s in samples]
     oracle = card.source == "toy" and all(toyworld.is_caption(p) for p in texts)

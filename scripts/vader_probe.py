@@ -50,7 +50,10 @@ def main(args: list[str]) -> None:
     rank = get("rank", 4)
     model.add_lora(rank, rank, targets=get("targets", "motion_and_spatial"))
     objective = vader.VaderObjective(get("rewards", {"brightness": 1.0, "temporal": 1.0}), get("guard", DEFAULT_GUARD))
-    loop = vader.VaderLoop(get("steps", 40), get("batch", 2), get("lr", 2e-2), lr_schedule=get("schedule", "cosine"), seed=get("seed", 0))
+    loop = vader.VaderLoop(
+        get("steps", 40), get("batch", 2), get("lr", 2e-2), mixed_precision="fp32", seed=get("seed", 0), checkpoint_every=get("steps", 40),
+        val_every=0, lr_schedule=get("schedule", "cosine"),
+    )
     log = lambda values, step: print("STEP", step, " ".join(f"{k}={v:.3g}" for k, v in values.items()), flush=True)
     scorers = rewards.load_scorers(objective.rewards, Path(get("vjepa_dir", "models/vjepa")), get("clip", "openai/clip-vit-base-patch32"), "main")
     run = vader.train_vader_lora(model, queries, sampling, objective, loop, log=log, scorers=scorers)

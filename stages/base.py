@@ -32,7 +32,7 @@ def main(family: str) -> None:
                 live.log_metric(name, value)
 
         clock = PhaseClock()
-        model, card, summary = families.family_module(family).make_base(config, log, clock)
+        model, card, summary = families.make_base(family, config, log, clock)
         live.summary["source"] = card.source
         live.summary.update(summary)
         if card.source == "toy":

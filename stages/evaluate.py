@@ -25,16 +25,16 @@ from videodpo import toyworld
 from videodpo.core import integrity, layout, model_card, outputs, seeds
 from videodpo.evaluation import visuals
 from videodpo.rewards import clip_text
-from videodpo.config import ClipSettings, load_config
+from videodpo.config import load_config
+from videodpo.rewards import ClipSettings
 from videodpo.evaluation.comparison import METRICS, clip_metrics, compare
-from videodpo.pairs.img2img import sample_stage, samples_folder
 
 STRIP_ROWS = 4
 
 
 def load_samples(family: str, variant: str, split: str):
-    folder = samples_folder(family, split, variant)
-    clips = integrity.read_tensors(folder / "clips.safetensors", sample_stage(family, variant, split), ("clips",), numpy=True)
+    folder = layout.Family(family).samples(split, variant)
+    clips = integrity.read_tensors(folder / "clips.safetensors", layout.Family(family).sample_stage(variant, split), ("clips",), numpy=True)
     return clips["clips"], json.loads((folder / "samples.json").read_text())
 
 

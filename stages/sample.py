@@ -20,7 +20,6 @@ from videodpo import families
 from videodpo.core import distributed, integrity, layout, model_card, outputs, precision, prompts, seeds
 from videodpo.evaluation import visuals
 from videodpo.config import load_config
-from videodpo.pairs.img2img import sample_stage, samples_folder
 
 GIFS = 4  # the first sample of each of the first prompts
 
@@ -35,7 +34,7 @@ def main(family: str, variant: str, split: str, state) -> None:
         raise SystemExit(f"sample: no LoRA at {lora}: give `base` or a method whose {tree.stage('train', variant)} stage has run")
     card = model_card.ModelCard.load(tree.base)
     per_prompt = getattr(config.sample.seeds_per_prompt, split)
-    samples = seeds.evaluation_samples(prompts.split_prompts(config.prompts, split, card.source, tree.base), per_prompt, split)
+    samples = seeds.evaluation_samples(prompts.split_prompts(config.prompts, split, card.source, families.load_base_tokenizer(tree.base)), per_prompt, split)
     model = families.load_base(tree.base, precision.weight_dtype(config.training.mixed_precision)).to(state.device)
     if variant != "base":
         model.load_lora(lora)
@@ -49,7 +48,7 @@ def main(family: str, variant: str, split: str, state) -> None:
     clips = distributed.gather_rows(clips, len(samples))
     with distributed.main_process_writes() as writes:
         if writes:
-            write_samples(samples_folder(family, split, variant), clips, samples, per_prompt)
+            write_samples(layout.Family(family).samples(split, variant), clips, samples, per_prompt)
 
 
 def write_samples(folder: Path, clips, samples, seeds_per_prompt: int) -> None:
@@ -62,5 +61,5 @@ def write_samples(folder: Path, clips, samples, seeds_per_prompt: int) -> None:
 
 if __name__ == "__main__":
     family, variant, split = (sys.argv[1:] + ["", "", ""])[:3]
-    with distributed.process_group() as processes, integrity.stage_errors(sample_stage(family, variant, split)):
+    with distributed.process_group() as processes, integrity.stage_errors(layout.Family(family).sample_stage(variant, split)):
         main(family, variant, split, processes)

@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
+from algorithms import dpo_loop
 from toy_models import build_toy_model
 
 from videodpo.core import distributed
-from videodpo.training.dpo import LoopSettings, train_dpo_lora
+from videodpo.training.dpo import train_dpo_lora
 
 PAIRS = 8
 
@@ -43,7 +44,7 @@ def main(out: Path, state) -> None:
     }
     torch.manual_seed(0)
     lora = model.add_lora(rank=2, alpha=4)
-    settings = LoopSettings(max_steps=3, batch_size=2, learning_rate=1e-2, beta=500.0, shared_noise=0.5)
+    settings = dpo_loop(max_steps=3, batch_size=2, learning_rate=1e-2, beta=500.0, shared_noise=0.5)
     run = train_dpo_lora(model, None, data, settings)
     rank = state.process_index
     report = {"rank": rank, "processes": state.num_processes, "steps": run.steps, "rows_seen": sorted(run.rows_seen)}

@@ -16,6 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from algorithms import dpo_loop, vader_loop, vader_objective, vader_sampling
+
 from videodpo import families
 from videodpo.core import model_card
 from videodpo.pairs import store
@@ -214,7 +216,7 @@ NON_FINITE_DPO = [("NaN in a pair's latents", nan_in_a_pair), ("inf in a caption
 
 @pytest.mark.parametrize("poison", [row[1] for row in NON_FINITE_DPO], ids=[row[0] for row in NON_FINITE_DPO])
 def test_a_non_finite_batch_or_loss_stops_dpo_at_that_step_and_keeps_the_last_checkpoint(toy_model, tmp_path, monkeypatch, poison):
-    settings = dpo.LoopSettings(max_steps=8, batch_size=2, learning_rate=1e-3, beta=500, checkpoint_every=1)
+    settings = dpo_loop(max_steps=8, batch_size=2, learning_rate=1e-3, beta=500, checkpoint_every=1)
     data = dpo_data()
     step, named = poison(monkeypatch, data, settings)
     assert step > 0  # so there is a good checkpoint to keep
@@ -236,8 +238,8 @@ def test_a_nan_reward_stops_vader_at_that_step_and_keeps_the_last_checkpoint(toy
     model = copy.deepcopy(toy_model)  # the session's model stays without adapters
     torch.manual_seed(0)
     model.add_lora(4, 4)
-    sampling = vader.VaderSampling(frames=FRAMES, num_inference_steps=2, guidance_scale=4.0, shared_noise=0.5, backprop="all")
-    objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0})
+    sampling = vader_sampling(frames=FRAMES, shared_noise=0.5, num_inference_steps=2, backprop="all")
+    objective = vader_objective({"brightness": 1.0}, {"contrast": 1.0})
     prompts, seeds = ["a red square moving left"] * 2, [5, 6]
     unconditional, conditional = model.guidance_embeddings(prompts)
     queries = vader.VaderQueries(seeds, prompts, unconditional, conditional, vader.reference_clips(model, prompts, seeds, sampling))
@@ -252,7 +254,7 @@ def test_a_nan_reward_stops_vader_at_that_step_and_keeps_the_last_checkpoint(toy
         return reward, parts
 
     monkeypatch.setattr(vader.rewards, "combined", combined)
-    loop = vader.VaderLoop(max_steps=3, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
+    loop = vader_loop(max_steps=3, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
     with pytest.raises(NonFiniteError) as raised:
         vader.train_vader_lora(model, queries, sampling, objective, loop, checkpoint_dir=tmp_path)
     message = str(raised.value)

@@ -12,8 +12,9 @@ from safetensors.numpy import load_file
 
 from videodpo.core import model_card
 from videodpo.pairs import guided, store, user_videos
-from videodpo.config import DenseDPOSettings, ToyworldSettings
-from videodpo.methods.vanilla_dpo import LabelledPairSettings
+from videodpo.methods.dense_dpo import DenseDPOSettings
+from videodpo.toyworld import ToyworldSettings
+from videodpo.methods.dense_dpo import LabelledPairSettings
 
 ROOT = Path(__file__).parents[2]
 

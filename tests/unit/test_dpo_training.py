@@ -5,6 +5,8 @@ import json
 import pytest
 import torch
 
+from algorithms import dpo_loop
+
 from videodpo.families.animatediff import add_lora
 from videodpo.training.dpo import DPOBatch, batch_for_step, dpo_step, paired_errors
 
@@ -99,9 +101,9 @@ def fresh_lora_model(toy_model):
 
 
 def test_a_stopped_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(toy_model, tmp_path):
-    from videodpo.training.dpo import LoopSettings, train_dpo_lora
+    from videodpo.training.dpo import train_dpo_lora
 
-    settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=1)
+    settings = dpo_loop(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=1)
 
     def fresh_model():
         return fresh_lora_model(toy_model)
@@ -130,9 +132,9 @@ def test_sigterm_finishes_the_step_saves_a_checkpoint_and_the_rerun_resumes_from
     import os
     import signal
 
-    from videodpo.training.dpo import LoopSettings, train_dpo_lora
+    from videodpo.training.dpo import train_dpo_lora
 
-    settings = LoopSettings(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=10)
+    settings = dpo_loop(max_steps=4, batch_size=2, learning_rate=1e-3, beta=500, shared_noise=0.5, checkpoint_every=10)
 
     def fresh_model():
         return fresh_lora_model(toy_model)
@@ -169,24 +171,20 @@ def train_twice(toy_model, checkpoint_dir, first, second) -> list[int]:
 
 
 def test_a_checkpoint_from_other_settings_is_ignored(toy_model, tmp_path):
-    from videodpo.training.dpo import LoopSettings
-
-    logged = train_twice(toy_model, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(2, 2, 1e-3, 900))
+    logged = train_twice(toy_model, tmp_path, dpo_loop(max_steps=2, batch_size=2, learning_rate=1e-3, beta=500), dpo_loop(max_steps=2, batch_size=2, learning_rate=1e-3, beta=900))
     assert logged == [0, 1]  # β changed: started over
 
 
 def test_raising_max_steps_continues_a_finished_run(toy_model, tmp_path):
-    from videodpo.training.dpo import LoopSettings
-
-    logged = train_twice(toy_model, tmp_path, LoopSettings(2, 2, 1e-3, 500), LoopSettings(3, 2, 1e-3, 500))
+    logged = train_twice(toy_model, tmp_path, dpo_loop(max_steps=2, batch_size=2, learning_rate=1e-3, beta=500), dpo_loop(max_steps=3, batch_size=2, learning_rate=1e-3, beta=500))
     assert logged == [2]
 
 
 def test_batches_draw_timesteps_below_max_timestep_and_are_a_function_of_the_step():
-    from videodpo.training.dpo import LoopSettings, batch_for_step
+    from videodpo.training.dpo import batch_for_step
 
     data = {"winners": torch.randn(5, 4, 8, 8, 8), "losers": torch.randn(5, 4, 8, 8, 8), "text": torch.randn(5, 16, 32)}
-    settings = LoopSettings(max_steps=10, batch_size=64, learning_rate=1e-4, beta=100.0, max_timestep=300)
+    settings = dpo_loop(max_steps=10, batch_size=64, learning_rate=1e-4, beta=100.0, max_timestep=300)
     batch = batch_for_step(data, step=3, micro=0, settings=settings)
     assert batch.timesteps.max() < 300 and batch.timesteps.min() >= 0 and len(set(batch.timesteps.tolist())) > 20
     again = batch_for_step(data, step=3, micro=0, settings=settings)
@@ -208,10 +206,10 @@ def test_mixed_precision_keeps_frozen_weights_in_half_and_the_lora_in_fp32(toy_m
 
 
 def test_batches_come_only_from_the_given_shard_and_differ_by_rank():
-    from videodpo.training.dpo import LoopSettings, batch_for_step
+    from videodpo.training.dpo import batch_for_step
 
     data = {"winners": torch.randn(8, 4, 2, 4, 4), "losers": torch.randn(8, 4, 2, 4, 4), "text": torch.randn(8, 16, 32)}
-    settings = LoopSettings(max_steps=10, batch_size=16, learning_rate=1e-4, beta=100.0)
+    settings = dpo_loop(max_steps=10, batch_size=16, learning_rate=1e-4, beta=100.0)
     first = batch_for_step(data, 0, 0, settings, rows=range(0, 4), rank=0)
     second = batch_for_step(data, 0, 0, settings, rows=range(4, 8), rank=1)
     assert set(first.rows.tolist()) <= {0, 1, 2, 3} and set(second.rows.tolist()) <= {4, 5, 6, 7}
@@ -249,11 +247,9 @@ def test_segment_labels_train_each_segment_towards_its_own_preferred_clip(lora_u
 
 
 def test_batches_carry_the_labels_of_the_pairs_they_draw():
-    from videodpo.training.dpo import LoopSettings
-
     data = tiny_data()
     data["labels"] = torch.arange(6 * 4, dtype=torch.int8).reshape(6, 4) % 3 - 1
-    batch = batch_for_step(data, step=2, micro=0, settings=LoopSettings(max_steps=3, batch_size=3, learning_rate=1e-3, beta=1.0))
+    batch = batch_for_step(data, step=2, micro=0, settings=dpo_loop(max_steps=3, batch_size=3, learning_rate=1e-3, beta=1.0))
     assert torch.equal(batch.labels, data["labels"][batch.rows])
 
 

@@ -100,21 +100,95 @@ def test_a_deterministic_sampler_step_is_ddims_and_a_stochastic_one_scores_its_d
         latents = ours
 
 
-def test_every_family_offers_the_seam_and_its_model_of_the_toy_world_answers_through_it(toy_model):
-    """Each registered family's model class has every member the seam lists, and the toy AnimateDiff
-    model answers the members stages lean on hardest with shapes that fit one another."""
-    import torch
+def seam_members(protocol) -> list[str]:
+    """The members a Protocol declares (its own, not object's or Protocol's)."""
+    return sorted(name for name in vars(protocol) if not name.startswith("_")) + sorted(getattr(protocol, "__annotations__", {}))
+
+
+def signature_gaps(protocol, implementation) -> list[str]:
+    """How `implementation` (a class or a module) departs from `protocol`: a missing member, a method
+    where a value is read, or a method whose parameters (names, order, kinds, annotations, which have defaults,
+    and the defaults the protocol spells out) or return annotation differ. Extra trailing parameters
+    with defaults are allowed; so is a staticmethod where the protocol's method uses no `self`."""
+    import inspect
+
+    gaps = []
+    for name in seam_members(protocol):
+        if not hasattr(implementation, name):
+            gaps.append(f"{name}: missing")
+            continue
+        declared = inspect.getattr_static(protocol, name, None)
+        if declared is None:  # an annotated attribute (a package's NAME, PIPELINE, MODEL)
+            continue
+        if isinstance(declared, property):  # a property, or a plain value: read, never called
+            held = inspect.getattr_static(implementation, name)
+            if not isinstance(held, property) and callable(held):
+                gaps.append(f"{name}: a method where the seam reads a value")
+            continue
+        wanted = list(inspect.signature(declared).parameters.values())[1:]  # without self
+        found = inspect.signature(getattr(implementation, name) if not inspect.isclass(implementation) else inspect.getattr_static(implementation, name).__func__
+                                  if isinstance(inspect.getattr_static(implementation, name), staticmethod) else getattr(implementation, name))
+        params = [p for p in found.parameters.values() if p.name != "self"]
+        for want, have in zip(wanted, params):
+            same = (want.name, want.kind, want.annotation) == (have.name, have.kind, have.annotation)
+            defaults = (want.default is inspect.Parameter.empty) == (have.default is inspect.Parameter.empty)
+            spelled = want.default in (inspect.Parameter.empty, Ellipsis) or want.default == have.default
+            if not (same and defaults and spelled):
+                gaps.append(f"{name}: parameter {have} where the seam has {want}")
+        if len(params) < len(wanted):
+            gaps.append(f"{name}: lacks {[str(p) for p in wanted[len(params):]]}")
+        if any(p.default is inspect.Parameter.empty for p in params[len(wanted):]):
+            gaps.append(f"{name}: extra parameters without defaults {[str(p) for p in params[len(wanted):]]}")
+        declared_return = inspect.signature(declared).return_annotation
+        if declared_return is not inspect.Signature.empty and found.return_annotation != declared_return:
+            gaps.append(f"{name}: returns {found.return_annotation} where the seam returns {declared_return}")
+    return gaps
+
+
+def test_every_familys_model_and_package_match_the_seam_signatures_included():
+    import importlib
 
     from videodpo import families
+    from videodpo.families.seam import FamilyBase, FamilyModel, FamilyPackage
 
     assert families.known() == ("animatediff", "wan")
     for name in families.known():
-        module = families.family_module(name)
-        missing = [member for member in families.SEAM if not hasattr(module.MODEL, member)]
-        assert not missing, f"family {name}: its model lacks {missing}"
-        assert not [member for member in families.PACKAGE if not hasattr(module, member)], f"family {name}'s package"
-        assert module.NAME == name and callable(families.family_settings(name))
-    assert isinstance(toy_model, families.family_module("animatediff").MODEL)
+        package = families.family_module(name)
+        assert signature_gaps(FamilyModel, package.MODEL) == [], f"family {name}'s model"
+        assert signature_gaps(FamilyPackage, package) == [], f"family {name}'s package"
+        assert signature_gaps(FamilyBase, importlib.import_module(f"videodpo.families.{name}.base")) == [], f"family {name}'s base"
+        assert package.NAME == name and callable(families.family_settings(name))
+
+
+def test_the_seam_check_finds_a_missing_member_and_a_changed_signature():
+    """The check above can fail: a model that lacks a member, or whose parameter is renamed, retyped or
+    lost its default, is named with the member."""
+    from videodpo.families.animatediff import AnimateDiff
+    from videodpo.families.seam import FamilyModel
+
+    class Renamed(AnimateDiff):
+        def decode(self, codes, window: slice | None = None):  # renamed and untyped
+            return super().decode(codes, window)
+
+        def initial_latents(self, frames: int, seed: int, shared_noise: float, resolution: int | None):  # default dropped
+            return super().initial_latents(frames, seed, shared_noise, resolution)
+
+    class Missing:
+        pass
+
+    gaps = signature_gaps(FamilyModel, Renamed)
+    assert any(gap.startswith("decode: parameter codes") for gap in gaps) and any(gap.startswith("initial_latents:") for gap in gaps)
+    assert len(signature_gaps(FamilyModel, Missing)) == len(seam_members(FamilyModel))
+
+
+def test_the_toy_model_of_the_toy_world_answers_through_the_seam(toy_model):
+    """The toy AnimateDiff model answers the members stages lean on hardest with shapes that fit one another."""
+    import torch
+
+    from videodpo import families
+    from videodpo.families.seam import FamilyModel
+
+    assert isinstance(toy_model, families.family_module("animatediff").MODEL) and isinstance(toy_model, FamilyModel)
     clips = torch.randint(0, 256, (1, 8, 32, 32, 3), dtype=torch.uint8).numpy()
     latents = toy_model.encode_clips(clips)
     assert latents.shape[2] == toy_model.latent_frames(8)

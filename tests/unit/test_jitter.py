@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from videodpo import config, toyworld
+from videodpo import toyworld
 from videodpo.evaluation import appearance, temporal
 from videodpo.pairs import jitter
 
@@ -84,17 +84,25 @@ def test_amplify_strengthens_the_clips_own_flicker_and_keeps_its_motion(clip):
     assert np.array_equal(unchanged, winner)
 
 
-def test_a_mix_of_makers_is_taken_in_turn_and_unknown_makers_name_the_key():
+def test_a_mix_of_makers_is_taken_in_turn_and_img2img_is_not_a_clip_maker():
     assert jitter.methods_for_pairs("shake", 3) == ["shake"] * 3
     assert jitter.methods_for_pairs(["amplify", "img2img"], 5) == ["amplify", "img2img", "amplify", "img2img", "amplify"]
-    with pytest.raises(ValueError, match="data.jitter_method"):
-        jitter.methods_for_pairs(["blur"], 2)
     with pytest.raises(ValueError, match="img2img needs the model"):
         jitter.make_jitter_pair(np.zeros((2, 4, 4, 3), np.uint8), "img2img", 0.5, seed=0)
 
 
-def test_config_accepts_exactly_the_makers_that_exist():
-    assert set(config.JITTER_METHODS) == set(jitter.JITTER_METHODS)
+def test_the_data_section_accepts_exactly_the_makers_that_exist_and_names_the_key_of_another():
+    from committed import committed_params
+
+    from videodpo.config import ConfigError, config_from_params
+    from videodpo.methods.dpo import DataSettings
+
+    assert set(jitter.JITTER_METHODS) == set(jitter.CLIP_MAKERS) | {jitter.IMG2IMG}
+    assert [DataSettings(jitter_method=name).jitter_method for name in jitter.JITTER_METHODS] == list(jitter.JITTER_METHODS)
+    params = committed_params()
+    params["data"] = {**params["data"], "jitter_method": ["amplify", "blur"]}
+    with pytest.raises(ConfigError, match=r"data\.jitter_method: Value error, \['blur'\] is not a loser maker; name one of noise, renormalised"):
+        config_from_params(params)
 
 
 def test_verification_keeps_only_pairs_whose_loser_flickers_more_and_looks_the_same(clip):

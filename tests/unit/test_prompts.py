@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from videodpo import toyworld
+from videodpo import families, toyworld
 from videodpo.core import model_card, prompts
+from videodpo.core.prompts import PromptSettings, prompt_set_file
 from videodpo.families.animatediff import toy
-from videodpo.config import PromptSettings, prompt_set_file
 
 ROOT = Path(__file__).parents[2]
 
@@ -106,7 +106,7 @@ def test_a_bad_prompt_set_stops_sampling_before_any_model_loads_naming_the_file_
     for name, file in files.items():
         write(tmp_path / file, evaluation if name == split else "a horse in a field\n")
     with pytest.raises(prompts.PromptError) as error:
-        prompts.split_prompts(PromptSettings(train="train.txt", eval=files["test"], dev=files["dev"]), split, "toy", BASE)
+        prompts.split_prompts(PromptSettings(train="train.txt", eval=files["test"], dev=files["dev"]), split, "toy", families.load_base_tokenizer(BASE))
     for pattern in named:  # the split's own file is named
         pattern = pattern.replace(r"eval\.txt", re.escape(files[split]))
         assert re.search(pattern, str(error.value)), (pattern, str(error.value))
@@ -120,9 +120,9 @@ def test_make_pairs_checks_the_training_set_before_the_model_loads(tmp_path, mon
     card = model_card.ModelCard(source="toy", frames=8, frame_size=32, shared_noise=0.5)
     write(tmp_path / "train.txt", f"a dog\n{TOO_LONG}\n")
     with pytest.raises(prompts.PromptError, match=r"train\.txt:2: \d+ tokens"):
-        prompts.training_prompts("train.txt", card.source, BASE)
+        prompts.training_prompts("train.txt", card.source, families.load_base_tokenizer(BASE))
     write(tmp_path / "train.txt", "a dog\n# fine\na cat\n")
-    assert prompts.training_prompts("train.txt", card.source, BASE).prompts == ["a dog", "a cat"]
+    assert prompts.training_prompts("train.txt", card.source, families.load_base_tokenizer(BASE)).prompts == ["a dog", "a cat"]
 
 
 def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_cannot_render(tmp_path):
@@ -133,7 +133,7 @@ def test_dense_pairs_on_the_toy_model_name_a_training_prompt_the_toy_world_canno
 
     class Settings:
         source = "toy"
-        toyworld = __import__("videodpo.config", fromlist=["ToyworldSettings"]).ToyworldSettings()
+        toyworld = toyworld.ToyworldSettings()
 
     with pytest.raises(prompts.PromptError, match=r"train\.txt:2: not a toy-world caption"):
         stage.ground_truth(Settings, [1, 2], prompt_set)

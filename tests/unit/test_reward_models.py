@@ -132,7 +132,7 @@ def test_load_scorers_loads_only_the_weighted_model_rewards(tmp_path, tiny_clip)
 
 
 def test_evaluation_adherence_off_the_toy_world_is_clip_similarity_when_the_weights_are_there(tiny_clip, toy_clips, monkeypatch):
-    from videodpo.config import ClipSettings
+    from videodpo.rewards import ClipSettings
 
     stage = load_stage("evaluate")
     scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub=str(tiny_clip), revision="main"))

@@ -75,11 +75,11 @@ def test_appearance_guard_catches_washing_out_recolouring_and_moving_elsewhere(c
     assert (guard["colour"] > 10).all()
 
 
-def test_the_configs_reward_and_guard_names_are_the_rewards_modules():
-    from videodpo import config
-
-    assert set(config.REWARD_NAMES) == {name for name, reward in rewards.REWARDS.items() if reward.differentiable}
-    assert tuple(config.GUARD_TERMS) == rewards.GUARD_TERMS
+def test_the_guard_terms_params_may_weigh_are_the_ones_the_guard_returns(clips):
+    frames = clips_to_tensor(np.stack(clips))
+    assert tuple(rewards.appearance_guard(frames, frames)) == rewards.GUARD_TERMS
+    assert set(rewards.REWARD_NAMES) | set(rewards.SCORED_REWARDS) == set(rewards.REWARDS)
+    assert all(rewards.REWARDS[name].differentiable for name in rewards.REWARD_NAMES)
 
 
 def test_the_flow_warping_reward_is_the_evaluations_warping_error_and_has_no_gradient(clips):
@@ -118,7 +118,5 @@ def test_a_users_reward_is_module_function_on_uint8_clips_and_prompts(clips, tmp
         rewards.combined(frames, {"my_rewards:one_number": 1.0}, rewards.RewardContext(prompts=["a", "b"]))
     with pytest.raises(ValueError, match="cannot import 'no_such_module'"):
         rewards.combined(frames, {"no_such_module:score": 1.0})
-    from videodpo import config
-
-    assert config.reward_weights_problem({"my_rewards:mean_red": 1.0}, differentiable=False) is None
-    assert "have no gradient" in config.reward_weights_problem({"my_rewards:mean_red": 1.0}, differentiable=True)
+    assert rewards.reward_weights_problem({"my_rewards:mean_red": 1.0}, differentiable=False) is None
+    assert "have no gradient" in rewards.reward_weights_problem({"my_rewards:mean_red": 1.0}, differentiable=True)

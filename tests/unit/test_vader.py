@@ -5,15 +5,16 @@ import numpy as np
 import pytest
 import torch
 
+from algorithms import vader_loop, vader_objective, vader_sampling
+
 from videodpo.training import vader
 
 PROMPTS = ["a red square moving left", "a blue circle moving up"]
 SEEDS = [11, 12]
 
 
-def _sampling(**overrides) -> vader.VaderSampling:
-    settings = dict(frames=4, num_inference_steps=4, guidance_scale=4.0, shared_noise=0.5)
-    return vader.VaderSampling(**{**settings, **overrides})
+def _sampling(frames: int = 4, **section) -> vader.VaderSampling:
+    return vader_sampling(frames=frames, shared_noise=0.5, **{"num_inference_steps": 4, **section})
 
 
 @pytest.fixture()
@@ -89,16 +90,23 @@ def test_a_wan_window_of_latent_frames_decodes_from_the_start_to_the_clips_own_p
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"backprop": "first"}, "vader.backprop"), ({"backprop_steps": 9}, "backprop_steps"), ({"decode_frames": 1}, "decode_frames")],
+    [
+        ({"backprop": "first"}, r"vader\.backprop: Input should be 'last', 'random' or 'all'"),
+        ({"backprop_steps": 11}, r"vader: Value error, backprop_steps 11 > num_inference_steps 10"),
+        ({"decode_frames": 1}, r"vader: Value error, decode_frames 1: a temporal reward needs two or more"),
+        ({"guard": {"sharpness": 1.0}}, r"vader\.guard: .*unknown \['sharpness'\]; weigh any of contrast, colour, layout"),
+        ({"lr_schedule": "linear"}, r"vader\.lr_schedule: Input should be 'constant' or 'cosine'"),
+    ],
 )
-def test_bad_settings_name_the_key(overrides, message):
-    with pytest.raises(ValueError, match=message):
-        _sampling(**overrides)
+def test_bad_vader_values_fail_at_once_naming_the_key(overrides, message):
+    from committed import committed_params
 
+    from videodpo.config import ConfigError, config_from_params
 
-def test_bad_objective_names_the_term():
-    with pytest.raises(ValueError, match="vader.guard: unknown term.*sharpness"):
-        vader.VaderObjective({"brightness": 1.0}, {"sharpness": 1.0})
+    params = committed_params()
+    params["vader"] = {**params["vader"], **overrides}
+    with pytest.raises(ConfigError, match=message):
+        config_from_params(params, family="animatediff")
 
 
 def _batch(model, sampling) -> vader.VaderBatch:
@@ -108,7 +116,7 @@ def _batch(model, sampling) -> vader.VaderBatch:
 
 def test_a_step_up_the_reward_gradient_raises_the_reward(model):
     sampling = _sampling(num_inference_steps=2, backprop="all")
-    objective = vader.VaderObjective({"brightness": 1.0}, {})
+    objective = vader_objective({"brightness": 1.0}, {})
     batch = _batch(model, sampling)
     params = [p for p in model.denoiser.parameters() if p.requires_grad]
     optimiser = torch.optim.SGD(params, lr=0.05)
@@ -128,7 +136,7 @@ def test_a_model_reward_reaches_the_lora_through_the_sampler(model):
     torch.manual_seed(0)
     scorer = vjepa.build_tiny_vjepa(4, 32).eval().requires_grad_(False)
     sampling = _sampling(num_inference_steps=2, backprop="last")
-    step = vader.vader_step(model.denoiser, model, _batch(model, sampling), sampling, vader.VaderObjective({"vjepa": 1.0}, {}),
+    step = vader.vader_step(model.denoiser, model, _batch(model, sampling), sampling, vader_objective({"vjepa": 1.0}, {}),
                             torch.Generator().manual_seed(0), {"vjepa": scorer})
     step.loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.denoiser.parameters() if p.requires_grad)
@@ -138,7 +146,7 @@ def test_a_model_reward_reaches_the_lora_through_the_sampler(model):
 
 def test_guard_is_zero_against_the_reference_itself(model):
     sampling = _sampling(num_inference_steps=2)
-    objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0, "colour": 1.0, "layout": 1.0})
+    objective = vader_objective({"brightness": 1.0}, {"contrast": 1.0, "colour": 1.0, "layout": 1.0})
     with torch.no_grad():
         step = vader.vader_step(model.denoiser, model, _batch(model, sampling), sampling, objective, torch.Generator().manual_seed(0))
     # a fresh LoRA is the identity (its up-projection starts at zero), so the policy's clip is the reference's
@@ -155,12 +163,12 @@ def _queries(model, sampling, count: int = 4) -> vader.VaderQueries:
 
 def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterrupted_one_does(model, tmp_path):
     sampling = _sampling(num_inference_steps=2, backprop="all")
-    objective = vader.VaderObjective({"brightness": 1.0}, {"contrast": 1.0})
+    objective = vader_objective({"brightness": 1.0}, {"contrast": 1.0})
     queries = _queries(model, sampling)
     lora = [p for p in model.denoiser.parameters() if p.requires_grad]
     initial = [p.detach().clone() for p in lora]
     logged: list[tuple[int, dict]] = []
-    loop = vader.VaderLoop(max_steps=3, clips_per_step=1, learning_rate=1e-2, val_every=2)
+    loop = vader_loop(max_steps=3, clips_per_step=1, learning_rate=1e-2, val_every=2)
     run = vader.train_vader_lora(model, queries, sampling, objective, loop, log=lambda m, s: logged.append((s, m)), validate=lambda: {"warping_error": 1.0})
     uninterrupted = [p.detach().clone() for p in lora]
     assert [s for s, m in logged if "val_warping_error" in m] == [0, 2, 3]
@@ -171,7 +179,7 @@ def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterr
     with torch.no_grad():
         for p, value in zip(lora, initial):
             p.copy_(value)
-    short = vader.VaderLoop(max_steps=2, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
+    short = vader_loop(max_steps=2, clips_per_step=1, learning_rate=1e-2, checkpoint_every=1)
     vader.train_vader_lora(model, queries, sampling, objective, short, checkpoint_dir=tmp_path)
     with torch.no_grad():  # the process dies: what it held in memory is gone
         for p in lora:
@@ -183,11 +191,9 @@ def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterr
 
 
 def test_cosine_learning_rate_falls_from_the_set_rate_to_zero_and_constant_stays():
-    cosine = vader.VaderLoop(max_steps=40, clips_per_step=1, learning_rate=1e-2, lr_schedule="cosine")
+    cosine = vader_loop(max_steps=40, clips_per_step=1, learning_rate=1e-2, lr_schedule="cosine")
     rates = [cosine.learning_rate_at(step) for step in range(41)]
     assert rates[0] == pytest.approx(1e-2) and rates[20] == pytest.approx(5e-3) and rates[40] == pytest.approx(0.0, abs=1e-12)
     assert all(a > b for a, b in zip(rates, rates[1:]))
-    constant = vader.VaderLoop(max_steps=40, clips_per_step=1, learning_rate=1e-2)
+    constant = vader_loop(max_steps=40, clips_per_step=1, learning_rate=1e-2, lr_schedule="constant")
     assert {constant.learning_rate_at(step) for step in range(40)} == {1e-2}
-    with pytest.raises(ValueError, match="lr_schedule"):
-        vader.VaderLoop(max_steps=4, clips_per_step=1, learning_rate=1e-2, lr_schedule="linear")

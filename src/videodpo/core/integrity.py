@@ -69,7 +69,7 @@ def require_finite(what: str, **tensors: torch.Tensor) -> None:
 def stage_errors(stage: str):
     """A damaged input, an unusable prompt set, a non-finite value or a bad params value ends the stage with one line
     naming the stage and the cause (what DVC prints), not a traceback."""
-    from videodpo.config import ConfigError
+    from videodpo.core.params import ConfigError
 
     try:
         yield

@@ -50,6 +50,10 @@ class Family:
         """A DVC stage's name, e.g. stage("sample", "dpo", "test") → sample@<family>-dpo-test."""
         return f"{name}@{'-'.join((self.name, *parts))}"
 
+    def sample_stage(self, variant: str, split: str) -> str:
+        """The DVC stage that samples `variant` (base or a method) in evaluation split `split`."""
+        return self.stage("sample_base", split) if variant == "base" else self.stage("sample", variant, split)
+
     def branch(self, method: str) -> "Branch":
         return Branch(self, method)
 

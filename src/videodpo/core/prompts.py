@@ -12,9 +12,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from videodpo.core import integrity
-from videodpo.config import BUILT_IN_PROMPT_SETS, PromptSettings, prompt_set_file
+from pydantic import Field
 
+from videodpo.core import integrity
+from videodpo.core.params import Section
+
+BUILT_IN_PROMPT_SETS = {"toy": "toy.txt", "hub": "hub.txt"}  # model source → its set in a folder of built-in sets
+
+
+def prompt_set_file(setting: str | Path, source: str) -> Path:
+    """The file a `prompts.<role>` setting names: the file itself, or a folder's built-in set for
+    the model `source` (toy | hub)."""
+    path = Path(setting)
+    return path / BUILT_IN_PROMPT_SETS[source] if path.is_dir() else path
+
+
+class PromptSettings(Section):
+    """params `prompts`: each set a file of one prompt per line, or a folder of built-in sets from which
+    the model picks its own (toy.txt on the embedded default, hub.txt on the hub tiers)."""
+
+    train: str = Field(default="prompts/train", min_length=1)  # pairs, and the queries reward methods train on
+    eval: str = Field(default="prompts/eval", min_length=1)  # the evaluation samples: test split, and dev's unless `dev` names others
+    dev: str = Field(default="prompts/eval", min_length=1)  # the dev split's prompts (with seeds of its own)
+
+    def for_split(self, split: str) -> str:
+        """The prompt set the evaluation split `split` samples."""
+        return self.dev if split == "dev" else self.eval
 
 
 class PromptError(integrity.InputError):
@@ -82,26 +105,20 @@ def require_untruncated(prompt_set: PromptSet, tokenizer) -> None:
             )
 
 
-def model_tokenizer(model_dir: str | Path):
-    """The base model's tokenizer alone (no weights): for checking prompts before a model loads."""
-    from videodpo import families
-
-    return families.load_base_tokenizer(model_dir)
-
-
-def training_prompts(setting: str | Path, source: str, model_dir: str | Path) -> PromptSet:
-    """The training prompt set, every prompt checked against the base model's tokenizer before the
-    model loads (evaluation prompts never make pairs)."""
+def training_prompts(setting: str | Path, source: str, tokenizer) -> PromptSet:
+    """The training prompt set, every prompt checked against the base model's `tokenizer`
+    (families.load_base_tokenizer: no weights) before the model loads (evaluation prompts never make pairs)."""
     prompt_set = read_prompt_set(setting, source, "prompts.train")
-    require_untruncated(prompt_set, model_tokenizer(model_dir))
+    require_untruncated(prompt_set, tokenizer)
     return prompt_set
 
 
-def split_prompts(settings: PromptSettings, split: str, source: str, model_dir: str | Path) -> list[str]:
+def split_prompts(settings: PromptSettings, split: str, source: str, tokenizer) -> list[str]:
     """The prompts of evaluation split `split` (dev: `prompts.dev`; test: `prompts.eval`), checked
-    before a model loads: none is a training prompt, and each fits the base model's text encoder whole."""
+    before a model loads: none is a training prompt, and each fits the base model's text encoder whole
+    (`tokenizer`: families.load_base_tokenizer)."""
     key = "prompts.dev" if split == "dev" else "prompts.eval"
     evaluation = read_prompt_set(settings.for_split(split), source, key)
     require_disjoint(read_prompt_set(settings.train, source, "prompts.train"), evaluation)
-    require_untruncated(evaluation, model_tokenizer(model_dir))
+    require_untruncated(evaluation, tokenizer)
     return evaluation.prompts

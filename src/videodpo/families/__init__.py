@@ -1,36 +1,20 @@
 """Model families: the only code that knows how a kind of text-to-video model is built, conditioned,
-noised, sampled and fine-tuned. Stages, methods, metrics and rewards reach a model through the seam
-every family's model object offers (videodpo.families.animatediff.AnimateDiff,
-videodpo.families.wan.Wan):
-
-- parts: `denoiser` (what LoRA and accelerate wrap), `device`, `dtype`, `to(device)`, `save(folder)`;
-- LoRA: `add_lora(rank, alpha, targets)`, `save_lora(config, folder)`, `load_lora(folder)`,
-  `adapters_disabled(denoiser)` (the reference model is the policy with its LoRA off);
-- prompts: `encode_prompts(prompts)` (training conditioning), `guidance_embeddings(prompts)`,
-  `keep_prompt_embeddings(prompts)` (encode them once and release the text encoder, where it is big);
-- clips: `encode_clips(uint8 clips)` → latents, `decode(latents, window)` → frames in [-1, 1]
-  (differentiable; a window of latent frames gives the pixel frames `window_frames(window)`),
-  `latent_frames(pixel_frames)` and `latent_segments(segments, pixel_frames)` (pixel frames →
-  latent frames), `initial_latents(frames, seed, shared_noise, resolution)`;
-- training: `predict(denoiser, noisy, timesteps, conditioning)`, `training_draw(latents, noise,
-  timesteps)` → (noisy latents, target: AnimateDiff's v, Wan's velocity ε − x0), `num_train_timesteps`;
-- sampling: `generate(...)` → uint8 clips, `denoise(...)` (a sampler loop that can keep its graph for
-  reward back-propagation), `sampler(steps)` and `sampler_step(scheduler, prediction, timestep,
-  latents, eta)` → (next latents, their log-probability at eta > 0: DDIM's, or the flow SDE's),
-  `denoise_from(...)` and `strength_for(count, steps)` (SDEdit).
+noised, sampled and fine-tuned. Stages, methods, metrics and rewards reach a model through the seam,
+written as code in families.seam: `FamilyModel`, what every family's model object offers
+(videodpo.families.animatediff.AnimateDiff, videodpo.families.wan.Wan), and `FamilyPackage`, what
+its package offers beside it (its name, the pipeline class its base folders hold, load), and
+`FamilyBase`, its `base` module's make_base for the base stage.
 
 A base folder (models/<family>/base) is opened by the family whose pipeline class wrote it. Each
-family's package also offers PACKAGE: its NAME, the PIPELINE class name its base folders hold, MODEL
-(its class), load/load_tokenizer of a base folder, and make_base(config, log, clock) for the base
-stage. Its light `settings` module (no model code: params checks import it) holds SETTINGS, the
+family's light `settings` module (no model code: params checks import it) holds SETTINGS, the
 class of its params section, LORA_TARGETS, frame_segments(frames, segment_frames),
 latent_segments(segments, frames), noise_timestep(eta, steps) and, optionally, check(config) and
-frames_key(tier). The families are the packages of this folder (known()); none is imported until used.
+frames_key(tier). The families are the packages of this folder (known()); none is imported until
+used. The modules beside them (seam, pretraining) are what the families share.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 import pkgutil
@@ -40,50 +24,11 @@ from videodpo.core import layout
 from videodpo.core.integrity import DamagedFileError, remake_hint
 
 FOLDER = Path(__file__).parent
-# what every family's model offers (see above)
-SEAM = (
-    "denoiser", "device", "dtype", "to", "save", "enable_gradient_checkpointing",
-    "add_lora", "save_lora", "load_lora", "adapters_disabled",
-    "encode_prompts", "guidance_embeddings", "keep_prompt_embeddings",
-    "encode_clips", "decode", "window_frames", "latent_frames", "latent_segments", "initial_latents",
-    "predict", "training_draw", "num_train_timesteps",
-    "generate", "denoise", "sampler", "sampler_step", "denoise_from", "strength_for",
-)
-# what every family's package offers beside its model class
-PACKAGE = ("NAME", "PIPELINE", "MODEL", "load", "load_tokenizer", "make_base")
 
 
 def known() -> tuple[str, ...]:
     """The families: the packages in this folder, in name order (none is imported)."""
     return tuple(sorted(info.name for info in pkgutil.iter_modules([str(FOLDER)]) if info.ispkg))
-
-
-class PipelineModel:
-    """The parts of the seam that every family takes alike from its diffusers pipeline (`pipe`) and its
-    `denoiser`: where it runs, its precision, moving it, saving it."""
-
-    @property
-    def device(self) -> "torch.device":
-        return self.denoiser.device
-
-    @property
-    def dtype(self) -> "torch.dtype":
-        return self.denoiser.dtype
-
-    def to(self, device):
-        self.pipe.to(device)
-        return self
-
-    def save(self, folder: Path) -> None:
-        self.pipe.save_pretrained(folder, safe_serialization=True)
-
-    def sampler(self, steps: int):
-        """A fresh copy of the model's scheduler (AnimateDiff's DDIM, Wan's flow-matching Euler) set to
-        `steps` sampling steps; its `.timesteps` run from the highest noise down (Wan's `.sigmas` hold one
-        noise level more, 0 at the end)."""
-        scheduler = copy.deepcopy(self.pipe.scheduler)
-        scheduler.set_timesteps(steps)
-        return scheduler
 
 
 def model_on_first_use(package: str):
@@ -172,6 +117,13 @@ def family_of(folder: str | Path) -> str:
         if family_module(name).PIPELINE == pipeline:
             return name
     raise DamagedFileError(f"{folder} holds a {pipeline}, which no model family opens (known: {', '.join(known())})")
+
+
+def make_base(family: str, config, log, clock):
+    """The base stage's model of family `family` (its `base` module's make_base): (model, model card,
+    summary for the stage's metrics)."""
+    family_module(family)  # a ValueError naming the known families if it is none
+    return importlib.import_module(f"{__name__}.{family}.base").make_base(config, log, clock)
 
 
 def load_base_tokenizer(folder: str | Path):

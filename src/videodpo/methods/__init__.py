@@ -5,8 +5,10 @@ A method module is the only code that says what a method is. It provides:
 - `SETTINGS`: {"pairs": …, "latents": …, "train": …}, the Section class of what each of its stages
   reads (`Empty` where a stage reads nothing from params);
 - `settings(config) -> {stage: Section}`: those settings from the validated config; a bad value raises
-  ValueError naming its params key and the fix. A method's own params section, if it has one, is
-  named after the method and reaches it as `config.method_section(name)`;
+  ValueError naming its params key and the fix;
+- optionally `SECTION`: the class of its own params section, named after the method (`vader:` in
+  params.yaml), the one place that holds each key's default and check; it reaches the method as
+  `config.method_section(name)`;
 - its steps, each `(branch, settings, state)` with branch a videodpo.core.layout.Branch (the family and the
   method, and where the branch reads and writes): `make_pairs` writes branch.pairs and
   branch.pairs_metrics, `encode_latents` writes branch.latents, and `train` writes branch.lora,
@@ -75,6 +77,14 @@ def check_lora_targets(method: str, targets: str, family: str) -> None:
 def known() -> tuple[str, ...]:
     """The methods there are: the modules of this folder (a leading underscore marks a helper)."""
     return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")))
+
+
+def section_class(method: str) -> type[BaseModel]:
+    """The class of `method`'s own params section (its module's SECTION), or a ValueError if it has none."""
+    module = load(method)
+    if not hasattr(module, "SECTION"):
+        raise ValueError(f"method {method!r} has no params section of its own (its module defines no SECTION)")
+    return module.SECTION
 
 
 def module_name(method: str) -> str:

@@ -3,10 +3,16 @@ the rewards' models: `reward_models`). Its pairs are the training prompts, its l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, field_validator, model_validator
 
-from videodpo.config import ClipSettings, Config, GuardWeights, RewardWeights, Section
+from videodpo.core.params import Section, built_from
 from videodpo.methods import Empty, LoRAStepSettings, check_lora_targets, lora_step_settings
+from videodpo.rewards import ClipSettings, GuardWeights, RewardWeights
+
+if TYPE_CHECKING:
+    from videodpo.config import Config
 
 SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     "GRPO: the LoRA'd policy samples a group of clips per training prompt with a stochastic sampler (DDIM with eta > 0, or the flow SDE), any rewards score them (no gradient through the reward), and a clipped policy-gradient step raises the log-probability of the clips that beat their group's mean."
@@ -22,13 +28,13 @@ class GrpoSettings(Section):
     updates_per_round: int = Field(default=2, gt=0)  # optimiser steps per round, each over its share of the trained steps
     num_inference_steps: int = Field(default=10, gt=0)  # sampler steps of the training clips
     eta: float = 1.0  # the sampler's noise level (DDIM's eta; the flow SDE's), in (0, 1]
-    train_steps: int = Field(default=0, ge=0)  # the highest-noise sampler steps trained; 0 = all
+    train_steps: int = Field(default=5, ge=0)  # the highest-noise sampler steps trained; 0 = all
     clip_range: float = Field(default=1e-4, gt=0)  # PPO's: ratios outside 1 ± clip_range stop pulling
     kl_weight: float = Field(default=0.0, ge=0)  # KL estimate to the reference (LoRA off)
     learning_rate: float = Field(default=3e-3, gt=0)
     rewards: RewardWeights = Field(default_factory=lambda: {"flow_warping": 1.0, "brightness": 1.0})
     guard: GuardWeights = Field(default_factory=dict)  # appearance_guard terms, a penalty on the reward
-    lora_targets: str = "motion_and_spatial"  # one of the family's (videodpo.families.lora_targets)
+    lora_targets: str = "motion_and_spatial"  # one of the family's (families.lora_targets)
     val_every: int = Field(default=10, ge=0)
     checkpoint_every: int = Field(default=10, gt=0)
     seed: int = Field(default=0, ge=0, le=999)
@@ -57,6 +63,9 @@ class GrpoSettings(Section):
         return self
 
 
+SECTION = GrpoSettings  # params `grpo`
+
+
 class GrpoPromptSettings(Section):
     """make_pairs@grpo: the training prompts the rounds draw from."""
 
@@ -76,7 +85,7 @@ SETTINGS = {"pairs": GrpoPromptSettings, "latents": Empty, "train": GrpoTrainSet
 
 
 def settings(config: Config) -> dict[str, Section]:
-    grpo = config.method_section("grpo", GrpoSettings)
+    grpo = config.method_section("grpo")
     family = config.family or config.families[0]
     check_lora_targets("grpo", grpo.lora_targets, family)
     if grpo.rewards.get("oracle") and config.model.source != "toy":
@@ -94,11 +103,12 @@ def settings(config: Config) -> dict[str, Section]:
 
 def make_pairs(branch, settings: GrpoPromptSettings, state) -> None:
     """The training prompts, each once: GRPO samples its own clips as it trains."""
+    from videodpo import families
     from videodpo.core import distributed, model_card, outputs, prompts
     from videodpo.training import grpo
 
     card = model_card.ModelCard.load(branch.family.base)
-    texts = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
+    texts = prompts.training_prompts(settings.train_prompts, card.source, families.load_base_tokenizer(branch.family.base)).prompts
     with distributed.main_process_writes() as writes:
         if writes:
             outputs.write_json(branch.pairs_metrics, {"prompts": len(texts)})
@@ -130,12 +140,9 @@ def train(branch, settings: GrpoTrainSettings, state) -> None:
     options = settings.grpo
     card, model, lora, scorers = reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=False)
     prompts = grpo.load_embeddings(branch.latents, branch.stage("encode_latents"))
-    sampling = grpo.GrpoSampling(card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise, options.eta, options.train_steps)
-    objective = grpo.GrpoObjective(options.rewards, options.guard, options.clip_range, options.kl_weight)
-    loop = grpo.GrpoLoop(
-        options.max_steps, options.prompts_per_round, options.group_size, options.updates_per_round, options.learning_rate,
-        settings.mixed_precision, options.seed, checkpoint_every=options.checkpoint_every, val_every=options.val_every,
-    )
+    sampling = built_from(grpo.GrpoSampling, options, frames=card.frames, guidance_scale=settings.guidance_scale, shared_noise=card.shared_noise)
+    objective = built_from(grpo.GrpoObjective, options)
+    loop = built_from(grpo.GrpoLoop, options, mixed_precision=settings.mixed_precision)
     identity = reward_runs.run_identity(branch, settings, options, scorers, [prompts.unconditional, prompts.conditional], prompts.prompts)
     validate = lora_loop.validation_scorer(model, settings, card)
     with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:

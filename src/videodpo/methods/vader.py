@@ -4,13 +4,53 @@ seed) with the reference model's clip of each, which the appearance guard holds 
 
 from __future__ import annotations
 
-from videodpo.config import ClipSettings, Config, Section, VaderSettings
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, model_validator
+
+from videodpo.core.params import Section, built_from
 from videodpo.methods import Empty, LoRAStepSettings, check_lora_targets, lora_step_settings
+from videodpo.rewards import ClipSettings, DifferentiableRewardWeights, GuardWeights
+
+if TYPE_CHECKING:
+    from videodpo.config import Config
 
 SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     "VADER: the LoRA'd policy samples clips from recorded seeds and training captions, differentiable rewards score the decoded frames (temporal consistency), and the reward's gradient flows back through the denoising steps into a LoRA; an appearance guard keeps contrast, colour and layout near the LoRA-off model's clip from the same noise."
 )
 
+
+class VaderSettings(Section):
+    """params `vader`: LoRA trained up the gradient of rewards on the policy's own samples."""
+
+    max_steps: int = Field(default=20, gt=0)
+    clips_per_step: int = Field(default=2, gt=0)
+    learning_rate: float = Field(default=1e-2, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"  # cosine: from learning_rate down to 0 at max_steps
+    num_inference_steps: int = Field(default=10, gt=0)  # DDIM steps of the training samples
+    backprop: Literal["last", "random", "all"] = "all"  # which denoising steps carry gradients
+    backprop_steps: int = Field(default=1, gt=0)  # K, for backprop: last
+    decode_frames: int = Field(default=0, ge=0)  # a random window of this many consecutive latent frames (wan: 4 pixel frames each); 0 = all
+    rewards: DifferentiableRewardWeights = Field(default_factory=lambda: {"temporal": 1.0, "brightness": 1.0})
+    guard: GuardWeights = Field(default_factory=lambda: {"contrast": 20.0, "colour": 1.0, "layout": 1.0})
+    lora_targets: str = "motion_and_spatial"  # attention the LoRA adapts: one of the family's (families.lora_targets)
+    queries: int = Field(default=64, gt=0, le=10_000)  # training (caption, seed) queries; seeds from core.seeds
+    val_every: int = Field(default=10, ge=0)  # steps between validation scores; 0 = none
+    checkpoint_every: int = Field(default=10, gt=0)  # steps between resumable checkpoints (and at SIGTERM)
+    seed: int = Field(default=0, ge=0, le=999)
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> "VaderSettings":
+        if self.backprop_steps > self.num_inference_steps:
+            raise ValueError(f"backprop_steps {self.backprop_steps} > num_inference_steps {self.num_inference_steps}: K counts sampling steps")
+        if self.decode_frames == 1:
+            raise ValueError("decode_frames 1: a temporal reward needs two or more consecutive frames (0 decodes all)")
+        if self.rewards.get("vjepa") and self.decode_frames % 2:
+            raise ValueError(f"decode_frames {self.decode_frames}: the vjepa reward reads 2-frame tubelets; decode an even number of frames (0 decodes all)")
+        return self
+
+
+SECTION = VaderSettings  # params `vader`
 
 
 class VaderQuerySettings(Section):
@@ -37,7 +77,7 @@ SETTINGS = {"pairs": VaderQuerySettings, "latents": Empty, "train": VaderTrainSe
 
 
 def settings(config: Config) -> dict[str, Section]:
-    vader, training = config.vader, config.training
+    vader, training = config.method_section("vader"), config.training
     family = config.family or config.families[0]
     check_lora_targets("vader", vader.lora_targets, family)
     return {
@@ -67,11 +107,11 @@ def make_pairs(branch, settings: VaderQuerySettings, state) -> None:
     from videodpo.training import vader
 
     card = model_card.ModelCard.load(branch.family.base)
-    captions = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
+    captions = prompts.training_prompts(settings.train_prompts, card.source, families.load_base_tokenizer(branch.family.base)).prompts
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     texts = [captions[i % len(captions)] for i in range(settings.queries)]
     query_seeds = seeds.pair_seeds(settings.seed, settings.queries)
-    sampling = vader.VaderSampling(card.frames, settings.num_inference_steps, settings.guidance_scale, card.shared_noise)
+    sampling = built_from(vader.ClipSampling, settings, frames=card.frames, shared_noise=card.shared_noise)
     shard = distributed.my_shard(settings.queries)
     mine = [(texts[i], query_seeds[i]) for i in shard]
     made = []
@@ -127,15 +167,9 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
     # the reward's gradient runs back through the decoder too: it checkpoints as well
     card, model, lora, scorers = reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=True)
     queries = vader.load_query_tensors(branch.latents, branch.stage("encode_latents"))
-    sampling = vader.VaderSampling(
-        card.frames, options.num_inference_steps, settings.guidance_scale, card.shared_noise,
-        options.backprop, options.backprop_steps, options.decode_frames,
-    )
-    objective = vader.VaderObjective(options.rewards, options.guard)
-    loop = vader.VaderLoop(
-        options.max_steps, options.clips_per_step, options.learning_rate, settings.mixed_precision, options.seed,
-        val_every=options.val_every, lr_schedule=options.lr_schedule, checkpoint_every=options.checkpoint_every,
-    )
+    sampling = built_from(vader.VaderSampling, options, frames=card.frames, guidance_scale=settings.guidance_scale, shared_noise=card.shared_noise)
+    objective = built_from(vader.VaderObjective, options)
+    loop = built_from(vader.VaderLoop, options, mixed_precision=settings.mixed_precision)
     identity = reward_runs.run_identity(
         branch, settings, options, scorers, [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references], queries.prompts,
     )

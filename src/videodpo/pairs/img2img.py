@@ -1,25 +1,10 @@
-"""Where evaluation samples live, and img2img: every frame of a clip regenerated on its own, through
-any family's SDEdit (the family's model samples the clips themselves: `model.generate`)."""
+"""img2img losers: every frame of a clip regenerated on its own through any family's SDEdit, so the
+scene and its motion stay and the details of each frame drift apart (`data.jitter_method: img2img`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
-
-from videodpo.core import layout
-
-
-def samples_folder(family: str, split: str, variant: str) -> Path:
-    """Where the evaluation samples of `variant` (base or a method) of a family in `split` (dev, test) live."""
-    return layout.Family(family).samples(split, variant)
-
-
-def sample_stage(family: str, variant: str, split: str) -> str:
-    """The DVC stage that samples `variant` of a family in `split`."""
-    tree = layout.Family(family)
-    return tree.stage("sample_base", split) if variant == "base" else tree.stage("sample", variant, split)
 
 
 def frame_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:

@@ -56,12 +56,12 @@ def make_labelled_pairs(branch, settings, state) -> None:
     pair_seeds = seeds.pair_seeds(settings.seed, count)
     noise_seeds = [seeds.candidate_seeds(seed, 2) for seed in pair_seeds]  # clip a's and clip b's
     if settings.kind == "dense":
-        prompt_set = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base) if settings.source == "toy" else None  # the hub tiers' captions are the videos'
+        prompt_set = prompts.training_prompts(settings.train_prompts, card.source, families.load_base_tokenizer(branch.family.base)) if settings.source == "toy" else None  # the hub tiers' captions are the videos'
         truth = guided.cycled(ground_truth(settings, pair_seeds, prompt_set), count)  # read before the model: a bad video fails fast
         captions, origins = truth.captions, truth.origins
         parts = families.frame_segments(branch.family.name, card.frames, settings.dense.segment_frames)
     else:
-        training = prompts.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts  # as make_pairs@dpo's winners
+        training = prompts.training_prompts(settings.train_prompts, card.source, families.load_base_tokenizer(branch.family.base)).prompts  # as make_pairs@dpo's winners
         captions, origins = [training[i % len(training)] for i in range(count)], [None] * count
         parts = [range(card.frames)]
 

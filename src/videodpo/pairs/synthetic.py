@@ -25,7 +25,7 @@ def make_jitter_pairs(branch, settings, state) -> None:
     """settings: videodpo.methods.dpo.DPOPairSettings."""
     data = settings.data
     card = model_card.ModelCard.load(branch.family.base)
-    captions = prompt_sets.training_prompts(settings.train_prompts, card.source, branch.family.base).prompts
+    captions = prompt_sets.training_prompts(settings.train_prompts, card.source, families.load_base_tokenizer(branch.family.base)).prompts
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
     count = data.num_pairs
     prompts = [captions[i % len(captions)] for i in range(count)]

@@ -11,6 +11,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import Field, model_validator
+
+from videodpo.core.params import Section
 
 SHAPES = ("square", "circle", "triangle")
 COLOURS = {
@@ -23,6 +26,25 @@ DIRECTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down
 # Hue of each colour in degrees, for the oracle (robust to washed-out or darkened generations).
 COLOUR_HUES = {"red": 0.0, "yellow": 52.0, "green": 130.0, "blue": 225.0}
 SUPERSAMPLE = 4
+
+
+class ToyworldSettings(Section):
+    """params `toyworld`: the clips the embedded default is pretrained on and renders as ground truth."""
+
+    frame_size: int = Field(default=32, ge=16)
+    frames: int = Field(default=8, ge=2)
+    radius: float = Field(default=6.0, gt=0)
+    speed: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _shape_fits(self) -> "ToyworldSettings":
+        travel = self.speed * (self.frames - 1)
+        if 2 * (self.radius + 1) + travel > self.frame_size:
+            raise ValueError(
+                f"a shape of radius {self.radius} moving {self.speed} px/frame for {self.frames} frames "
+                f"does not fit in {self.frame_size} px: lower radius, speed or frames, or raise frame_size"
+            )
+        return self
 
 
 @dataclass(frozen=True)

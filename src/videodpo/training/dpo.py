@@ -91,21 +91,22 @@ def dpo_step(model, denoiser, reference_denoiser, batch: DPOBatch, beta: float, 
 
 @dataclass(frozen=True)
 class LoopSettings:
-    """How the LoRA trains (params.yaml `training`, with the tier's preset merged in)."""
+    """How the LoRA trains: built from params `training` (methods.dpo.TrainingSettings, which holds
+    each value's default and check) and the model card's shared noise."""
 
     max_steps: int
     batch_size: int
     learning_rate: float
     beta: float
-    gradient_accumulation_steps: int = 1
-    mixed_precision: str = "fp32"
-    seed: int = 0
-    shared_noise: float = 0.0
-    sft_weight: float = 0.0
-    max_timestep: int = 1000  # DPO on timesteps [0, max_timestep): where a loser's jitter still shows through the noise
-    checkpoint_every: int = 25
-    val_every: int = 0  # steps between validation scores; 0 = none
-    latent_segments: tuple[tuple[int, int], ...] | None = None  # segment labels' latent frames; None: equal parts
+    gradient_accumulation_steps: int
+    mixed_precision: str
+    seed: int
+    shared_noise: float
+    sft_weight: float
+    max_timestep: int  # DPO on timesteps [0, max_timestep): where a loser's jitter still shows through the noise
+    checkpoint_every: int
+    val_every: int  # steps between validation scores; 0 = none
+    latent_segments: tuple[tuple[int, int], ...] | None  # segment labels' latent frames; None: equal parts
 
 
 def batch_for_step(

@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -34,24 +34,20 @@ from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint,
 from videodpo.training.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
 
 LOG_RATIO_LIMIT = 20.0  # |log ratio| beyond this is clamped before exp: a far-off step cannot overflow
+MAX_GRAD_NORM = 1.0  # the clip of the LoRA's gradient norm
 
 
 @dataclass(frozen=True)
 class GrpoSampling:
-    """How the policy's clips are sampled, and which of the sampler's steps are trained."""
+    """How the policy's clips are sampled, and which of the sampler's steps are trained (the `grpo`
+    section checks each value: methods.grpo.GrpoSettings)."""
 
     frames: int
     num_inference_steps: int
     guidance_scale: float
     shared_noise: float
     eta: float  # the sampler's noise level: DDIM's eta, the flow SDE's
-    train_steps: int = 0  # the highest-noise steps trained; 0 = every step
-
-    def __post_init__(self) -> None:
-        if not 0 < self.eta <= 1:
-            raise ValueError(f"grpo.eta: {self.eta}; a step has a log-probability only with noise: give 0 < eta ≤ 1")
-        if not 0 <= self.train_steps <= self.num_inference_steps:
-            raise ValueError(f"grpo.train_steps: {self.train_steps}, must be in 0..{self.num_inference_steps} (the sampling steps; 0 = all)")
+    train_steps: int  # the highest-noise steps trained; 0 = every step
 
     def trained_steps(self) -> list[int]:
         """The indices of the trained sampler steps, highest noise first."""
@@ -60,16 +56,10 @@ class GrpoSampling:
 
 @dataclass(frozen=True)
 class GrpoObjective:
-    rewards: dict[str, float]
-    guard: dict[str, float] = field(default_factory=dict)  # weight per appearance_guard term: a penalty on the reward
-    clip_range: float = 1e-4  # ratios outside 1 ± clip_range stop pulling
-    kl_weight: float = 0.0  # weight of the KL estimate to the reference (LoRA off)
-
-    def __post_init__(self) -> None:
-        rewards.check_reward_names(self.rewards)
-        unknown = sorted(set(self.guard) - set(rewards.GUARD_TERMS))
-        if unknown:
-            raise ValueError(f"grpo.guard: unknown term(s) {', '.join(unknown)}; known: {', '.join(rewards.GUARD_TERMS)}")
+    rewards: dict[str, float]  # weight per reward, any reward
+    guard: dict[str, float]  # weight per appearance_guard term: a penalty on the reward
+    clip_range: float  # ratios outside 1 ± clip_range stop pulling
+    kl_weight: float  # weight of the KL estimate to the reference (LoRA off)
 
 
 @dataclass(frozen=True)
@@ -79,15 +69,10 @@ class GrpoLoop:
     group_size: int  # G clips per prompt
     updates_per_round: int  # optimiser steps fed by one round's clips
     learning_rate: float
-    mixed_precision: str = "fp32"
-    seed: int = 0
-    max_grad_norm: float = 1.0
-    checkpoint_every: int = 10
-    val_every: int = 0
-
-    def __post_init__(self) -> None:
-        if self.group_size < 2:
-            raise ValueError(f"grpo.group_size: {self.group_size}; an advantage compares a clip with its group: give 2 or more")
+    mixed_precision: str
+    seed: int
+    checkpoint_every: int
+    val_every: int
 
     @property
     def clips_per_round(self) -> int:
@@ -401,7 +386,7 @@ def train_grpo_lora(
 
     plan = LoopPlan(
         max_steps=loop.max_steps, learning_rate=loop.learning_rate, mixed_precision=loop.mixed_precision,
-        checkpoint_every=loop.checkpoint_every, val_every=loop.val_every, max_grad_norm=loop.max_grad_norm,
+        checkpoint_every=loop.checkpoint_every, val_every=loop.val_every, max_grad_norm=MAX_GRAD_NORM,
         consumed="clips_sampled", consumed_per_step=loop.clips_per_round / per_round, desc="train: GRPO",
     )
     return train_lora(model, grpo_optimiser_step, plan, fingerprint, len(prompts.prompts), checkpoint_dir, log, validate)

@@ -64,13 +64,13 @@ class LoopPlan:
 
     max_steps: int
     learning_rate: float
-    mixed_precision: str = "fp32"
-    checkpoint_every: int = 25
-    val_every: int = 0  # steps between validation scores; 0 = none
-    max_grad_norm: float = 0.0  # clip the LoRA's gradient norm to this; 0 = no clipping
-    consumed: str = "pairs_drawn"  # what a step consumes, named for the validation log
-    consumed_per_step: int = 1  # on one process
-    desc: str = "train"
+    mixed_precision: str
+    checkpoint_every: int
+    val_every: int  # steps between validation scores; 0 = none
+    consumed: str  # what a step consumes, named for the validation log
+    consumed_per_step: float  # on one process
+    desc: str
+    max_grad_norm: float = 0.0  # clip the LoRA's gradient norm to this; 0 = no clipping (a method's constant, not a setting)
 
 
 @dataclass(frozen=True)

@@ -28,28 +28,27 @@ from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint,
 from videodpo.pairs.store import read_manifest, write_manifest
 from videodpo.training.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
 
-BACKPROP_MODES = ("last", "random", "all")
+MAX_GRAD_NORM = 1.0  # VADER's clip of the LoRA's gradient norm
 
 
 @dataclass(frozen=True)
-class VaderSampling:
-    """How the policy's training clips are sampled and what the gradient sees of them."""
+class ClipSampling:
+    """How a clip is sampled from a training query: the evaluation's sampler at these steps."""
 
     frames: int
     num_inference_steps: int
     guidance_scale: float
     shared_noise: float
-    backprop: str = "all"
-    backprop_steps: int = 1  # K for `last`
-    decode_frames: int = 0  # a window of this many consecutive frames; 0 = all
 
-    def __post_init__(self) -> None:
-        if self.backprop not in BACKPROP_MODES:
-            raise ValueError(f"vader.backprop: {self.backprop!r}; allowed: {', '.join(BACKPROP_MODES)}")
-        if not 1 <= self.backprop_steps <= self.num_inference_steps:
-            raise ValueError(f"vader.backprop_steps: {self.backprop_steps}, must be in 1..{self.num_inference_steps} (the sampling steps)")
-        if self.decode_frames == 1 or self.decode_frames < 0 or self.decode_frames > self.frames:
-            raise ValueError(f"vader.decode_frames: {self.decode_frames}; a temporal reward needs 2..{self.frames} consecutive frames, or 0 for all")
+
+@dataclass(frozen=True)
+class VaderSampling(ClipSampling):
+    """How the policy's training clips are sampled and what the gradient sees of them (the `vader`
+    section checks each value: methods.vader.VaderSettings)."""
+
+    backprop: str  # last (the last backprop_steps) | random (a random cutoff per step) | all
+    backprop_steps: int  # K for `last`
+    decode_frames: int  # a window of this many consecutive latent frames; 0 = all
 
 
 def first_gradient_step(sampling: VaderSampling, generator: torch.Generator) -> int:
@@ -72,13 +71,13 @@ def decode_window(sampling: VaderSampling, latent_frames: int, generator: torch.
     return slice(start, start + sampling.decode_frames)
 
 
-def starting_latents(model, seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
+def starting_latents(model, seeds: list[int], sampling: ClipSampling) -> torch.Tensor:
     """The starting noise of each seed's clip, as the evaluation's sampler draws it, on the model's device."""
     latents = torch.cat([model.initial_latents(sampling.frames, s, sampling.shared_noise) for s in seeds])
     return latents.to(model.device, model.dtype)
 
 
-def reference_clips(model, prompts: list[str], seeds: list[int], sampling: VaderSampling) -> torch.Tensor:
+def reference_clips(model, prompts: list[str], seeds: list[int], sampling: ClipSampling) -> torch.Tensor:
     """The reference model's (LoRA off, or no LoRA) decoded clips (B, F, 3, H, W) in [-1, 1], from the
     same noise and sampler as the policy's training clips: what the appearance guard compares with."""
     latents = starting_latents(model, seeds, sampling)
@@ -94,14 +93,8 @@ def reference_clips(model, prompts: list[str], seeds: list[int], sampling: Vader
 
 @dataclass(frozen=True)
 class VaderObjective:
-    rewards: dict[str, float]
+    rewards: dict[str, float]  # weight per differentiable reward
     guard: dict[str, float]  # weight per appearance_guard term
-
-    def __post_init__(self) -> None:
-        rewards.check_reward_names(self.rewards, differentiable=True)
-        unknown = sorted(set(self.guard) - set(rewards.GUARD_TERMS))
-        if unknown:
-            raise ValueError(f"vader.guard: unknown term(s) {', '.join(unknown)}; known: {', '.join(rewards.GUARD_TERMS)}")
 
 
 @dataclass(frozen=True)
@@ -215,16 +208,11 @@ class VaderLoop:
     max_steps: int
     clips_per_step: int
     learning_rate: float
-    mixed_precision: str = "fp32"
-    seed: int = 0
-    max_grad_norm: float = 1.0
-    checkpoint_every: int = 10
-    val_every: int = 0  # 0: no validation during training
-    lr_schedule: str = "constant"  # constant | cosine (from learning_rate to 0 at max_steps)
-
-    def __post_init__(self) -> None:
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"vader.lr_schedule: {self.lr_schedule!r}; allowed: constant, cosine")
+    mixed_precision: str
+    seed: int
+    checkpoint_every: int
+    val_every: int  # 0: no validation during training
+    lr_schedule: str  # constant | cosine (from learning_rate to 0 at max_steps)
 
     def learning_rate_at(self, step: int) -> float:
         """The rate of step `step`, a function of the step alone, so a resumed run continues the schedule."""
@@ -272,7 +260,7 @@ def train_vader_lora(
 
     plan = LoopPlan(
         max_steps=loop.max_steps, learning_rate=loop.learning_rate, mixed_precision=loop.mixed_precision,
-        checkpoint_every=loop.checkpoint_every, val_every=loop.val_every, max_grad_norm=loop.max_grad_norm,
+        checkpoint_every=loop.checkpoint_every, val_every=loop.val_every, max_grad_norm=MAX_GRAD_NORM,
         consumed="clips_sampled", consumed_per_step=loop.clips_per_step, desc="train: VADER",
     )
     return train_lora(model, vader_optimiser_step, plan, fingerprint, len(queries.seeds), checkpoint_dir, log, validate, loop.learning_rate_at)

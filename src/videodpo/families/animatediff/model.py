@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from videodpo.core.clips import clips_to_tensor
 from videodpo.core import layout, lora_files
 from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
-from videodpo.families import PipelineModel
+from videodpo.families.seam import PipelineModel
 from videodpo.core.noise import correlated_noise
 
 NAME = "animatediff"
@@ -333,26 +333,4 @@ def caption_ids(tokenizer, texts: list[str]) -> torch.Tensor:
     return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
 
 
-def make_base(config, log, clock):
-    """The base stage's model for config.tier: the toy model pretrained on the toy world, or SD1.5 and
-    the motion adapter from the hub. Returns (model, model card, summary for the stage's metrics)."""
-    from videodpo.core import model_card
-    from videodpo.families.animatediff import hub as animatediff_hub
-    from videodpo.families.animatediff import pretraining, toy
-    from videodpo.core.hub import warn_unpinned
-
-    section = config.family_section(NAME)
-    if config.model.source == "hub":
-        hub = animatediff_hub.HubModel(**section.hub.model_dump())
-        model = animatediff_hub.load_hub_model(hub)
-        commits = animatediff_hub.hub_commits(hub)
-        warn_unpinned("animatediff.hub", [(hub.base, hub.revision), (hub.motion_adapter, hub.motion_adapter_revision)], commits)
-        return model, model_card.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
-    world = config.toyworld
-    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
-    schedule = pretraining.PretrainSchedule(**section.pretrain.model_dump())
-    model = pretraining.pretrain_toy_model(arch, schedule, log, clock)
-    return model, model_card.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise), {}
-
-
-MODEL = AnimateDiff  # the family's model class (videodpo.families.SEAM)
+MODEL = AnimateDiff  # the family's model class (families.seam.FamilyModel)

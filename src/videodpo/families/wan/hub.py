@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from videodpo.families.wan import Wan
+from videodpo.families.wan.model import Wan
 from videodpo.families.wan.settings import FLOW_SHIFT
 from videodpo.core.hub import failure_hint, hub_offline, resolved_commit
 from videodpo.core.integrity import first_line

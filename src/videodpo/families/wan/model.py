@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from videodpo.core.clips import clips_to_tensor
 from videodpo.core import layout, lora_files
 from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
-from videodpo.families import PipelineModel
+from videodpo.families.seam import PipelineModel
 from videodpo.core.noise import correlated_noise
 from videodpo.families.wan.frames import latent_frames, latent_segments, pixel_frames_of  # noqa: F401  (the family's frame grouping)
 
@@ -98,7 +98,7 @@ class Wan(PipelineModel):
         transformer.set_adapter(adapter_name)
         return config
 
-    def save_lora(self, lora_config, folder, adapter_name: str = LORA_ADAPTER) -> None:
+    def save_lora(self, lora_config, folder: Path, adapter_name: str = LORA_ADAPTER) -> None:
         """The transformer's LoRA in diffusers format (WanPipeline.load_lora_weights reads it), with
         its adapter metadata so lora_alpha ≠ r reloads at the right scale."""
         lora_files.save_lora(type(self.pipe), self.pipe.transformer, "transformer_lora_layers", lora_config, folder, adapter_name)
@@ -304,25 +304,4 @@ class Wan(PipelineModel):
         return np.concatenate(clips)
 
 
-def make_base(config, log, clock):
-    """The base stage's model for config.tier: the toy Wan pretrained on the toy world, or the hub Wan.
-    Returns (model, model card, summary for the stage's metrics)."""
-    from videodpo.core import model_card
-    from videodpo.families.wan import pretraining, toy
-    from videodpo.core.hub import warn_unpinned
-
-    section = config.family_section(NAME)
-    if config.model.source == "hub":
-        from videodpo.families.wan import hub
-
-        model, commits = hub.load_hub_model(section.hub)
-        warn_unpinned("wan.hub", [(section.hub.base, section.hub.revision)], commits)
-        return model, model_card.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
-    world = config.toyworld
-    arch = toy.ToyWanArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
-    schedule = pretraining.WanPretrainSchedule(**section.pretrain.model_dump())
-    model = pretraining.pretrain_toy_wan(arch, schedule, log, clock)
-    return model, model_card.ModelCard("toy", world.frames, world.frame_size, 0.0), {}
-
-
-MODEL = Wan  # the family's model class (videodpo.families.SEAM)
+MODEL = Wan  # the family's model class (families.seam.FamilyModel)

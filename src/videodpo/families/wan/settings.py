@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from videodpo.config import Section
+from videodpo.core.params import Section
 
 HUB_MODEL = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
 FLOW_SHIFT = 3.0  # the Euler sampler's shift: the toy Wan's, and the 1.3B pipeline's for 480p
