@@ -5,9 +5,8 @@
     python scripts/dev_sweep.py dpo --family wan         # on the wan family: docs/measured/wan/sweep_dpo.json
     python scripts/dev_sweep.py --list
 
-The rule: among the candidates whose dev changes keep the video (motion and the oracle's travel
-within ±10 %, contrast within ±5 %, adherence at most 2 points below the base), the lowest warping
-error. Each candidate changes the committed params.yaml as its name says; the sweep's method runs
+The rule (videodpo.evaluation.judgements: its guards and `choose`): among the candidates whose dev
+changes keep the video, the lowest warping error. Each candidate changes the committed params.yaml as its name says; the sweep's method runs
 alone in its family (`families=[<family>]`, `methods=[<method>]`), and its figures are its change from the base on dev with paired 95 %
 intervals. Run from a committed workspace: every experiment branches from the commit, and an
 interrupted sweep resumes (finished candidates are read from their experiment refs).
@@ -20,6 +19,9 @@ import sys
 
 import yaml
 from experiments import ROOT, change_cells, experiments_on_the_commit, read_json, run_experiment, write_report
+
+sys.path.insert(0, str(ROOT / "src"))
+from videodpo.evaluation import judgements  # noqa: E402
 
 # sweep → the method it scores, and its candidates: name → params changes (-S syntax)
 SWEEPS = {
@@ -68,24 +70,7 @@ FAMILY_SWEEPS = {
         "vader.guard.layout=5": ["vader.guard.layout=5.0"],
     }),
 }
-LIMITS = {"motion": 0.10, "travel": 0.10, "contrast": 0.05}  # largest relative change that keeps the video
-ADHERENCE_POINTS = 2.0  # largest fall in adherence, in points
 SHOWN = ("warping_error", "frame_difference", "motion", "travel", "contrast", "adherence")
-
-
-def keeps_the_video(evaluation: dict, method: str) -> dict[str, bool]:
-    """Per guard, whether `method`'s change from the base in one evaluation report stays within it."""
-    result = evaluation["methods"][method]
-    kept = {key: abs(result["change"][key]["relative"]) <= limit for key, limit in LIMITS.items() if key in result["change"]}
-    if "adherence" in evaluation["base"]:
-        kept["adherence"] = 100 * (result["means"]["adherence"] - evaluation["base"]["adherence"]) >= -ADHERENCE_POINTS
-    return kept
-
-
-def choose(runs: dict[str, dict]) -> str | None:
-    """The rule: the lowest dev warping error among the candidates that keep the video."""
-    kept = [name for name, run in runs.items() if all(run["guards"].values())]
-    return min(kept, key=lambda name: runs[name]["change"]["warping_error"]["relative"], default=None)
 
 
 def for_family(change: str, family: str, params: dict) -> str:
@@ -119,16 +104,14 @@ def sweep(name: str, family: str) -> dict:
                 "overrides": changes,
                 "experiment": ref,
                 "change": {key: result["change"][key] for key in SHOWN if key in result["change"]},
-                "adherence_points": 100 * (result["means"]["adherence"] - evaluation["base"]["adherence"]) if "adherence" in evaluation["base"] else None,
-                "guards": keeps_the_video(evaluation, method),
+                "adherence_points": judgements.adherence_points(evaluation, method),
+                "guards": judgements.keeps_the_video(evaluation, method),
                 "labels": pairs.get("labels"),
                 "motion_bias": pairs.get("motion_bias"),
             }
     return {
         "family": family, "method": method, "split": "dev", "n_samples": evaluation["n_samples"], "commit": commit,
-        "rule": "the lowest dev warping error among the candidates with motion and travel within ±10 %, contrast within "
-                "±5 % and adherence at most 2 points below the base",
-        "runs": runs, "chosen": choose(runs),
+        "rule": judgements.guards_text(), "runs": runs, "chosen": judgements.choose(runs),
     }
 
 

@@ -24,6 +24,7 @@ from experiments import ROOT, change_cells, experiments_on_the_commit, read_json
 
 sys.path.insert(0, str(ROOT / "src"))
 from videodpo.config import family_overlay  # noqa: E402
+from videodpo.evaluation import judgements  # noqa: E402
 
 SHOWN = ("warping_error", "frame_difference", "motion", "travel", "contrast", "saturation", "adherence", "warping_error_seed", "temporal_flickering")
 
@@ -51,7 +52,9 @@ def measure(family: str) -> dict:
             "clips_sampled": cost["clips_sampled"], "train_seconds": cost["train_seconds"], "optimizer_steps": cost["optimizer_steps"],
             "optimised_rewards": cost["optimised_rewards"],
             "change": {key: result["change"][key] for key in SHOWN if key in result["change"]},
-            "adherence_points": 100 * (result["means"]["adherence"] - evaluation["base"]["adherence"]) if "adherence" in evaluation["base"] else None,
+            "adherence_points": judgements.adherence_points(evaluation, method),
+            "keeps_the_video": judgements.keeps_the_video(evaluation, method),
+            "hacked_reward_signs": judgements.hacked_reward_signs(result["change"])[1],
         }
 
     rows = {"vader (committed)": row(metrics, "vader", costs["vader"]), "grpo (committed)": row(metrics, "grpo", costs["grpo"])}

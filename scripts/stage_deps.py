@@ -1,5 +1,5 @@
 """Rewrite the module dependencies of every stage in dvc.yaml to the modules its script imports
-(videodpo.core.code_closure), leaving every other line as it is; tests/test_stage_deps.py checks them.
+(videodpo.core.code_closure), leaving every other line as it is; tests/unit/test_stage_deps.py checks them.
 
     python scripts/stage_deps.py          # rewrite dvc.yaml
     python scripts/stage_deps.py --check  # exit 1 if dvc.yaml is not up to date

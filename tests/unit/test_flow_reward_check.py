@@ -1,5 +1,5 @@
-"""The README's check of a flow-rewarded run: a warping-error gain counts as hacking where frame
-difference does not share it or motion rises (scripts/readme_results.flow_reward_check)."""
+"""The README's check of a flow-rewarded run (scripts/readme_results.flow_reward_check): which runs it
+reads, and how it words the verdict of videodpo.evaluation.judgements.hacked_reward_signs."""
 
 import sys
 from pathlib import Path
@@ -14,24 +14,11 @@ def change(warping_error, frame_difference, motion) -> dict:
             for key, value in dict(warping_error=warping_error, frame_difference=frame_difference, motion=motion).items()}
 
 
-def test_a_gain_shared_by_frame_difference_with_motion_kept_is_not_called_hacked():
-    line = flow_reward_check("grpo", change(-0.05, -0.04, 0.0))
-    assert "no sign of a hacked reward" in line and "signs of" not in line
-
-
-def test_a_flow_gain_without_a_frame_difference_gain_is_called_hacked():
-    line = flow_reward_check("grpo", change(-0.05, 0.0, 0.0))
-    assert "signs of a hacked reward" in line and "not shared by frame difference" in line and "motion rose" not in line
-
-
-def test_rising_motion_is_called_hacked_even_where_frame_difference_fell():
-    line = flow_reward_check("grpo", change(-0.05, -0.04, 0.03))
-    assert "signs of a hacked reward" in line and "motion rose" in line
-
-
-def test_no_warping_error_gain_is_neither_a_gain_nor_a_hack():
-    line = flow_reward_check("grpo", change(0.02, 0.02, 0.0))
-    assert "no warping-error gain" in line and "hacked reward" not in line
+def test_the_verdict_names_each_sign_and_quotes_the_figures():
+    hacked = flow_reward_check("grpo", change(-0.05, 0.0, 0.03))
+    assert hacked.startswith("`grpo` (warping error -5.0 % [-6.0, -4.0]") and "**signs of a hacked reward**: motion rose and the warping-error gain" in hacked
+    assert "no sign of a hacked reward" in flow_reward_check("grpo", change(-0.05, -0.04, 0.0))
+    assert "no warping-error gain" in flow_reward_check("grpo", change(0.02, 0.02, 0.0))
 
 
 def test_only_runs_that_optimised_a_flow_reward_are_checked():

@@ -8,16 +8,33 @@ from committed import committed_params, committed_text, export_committed
 ROOT = Path(__file__).parents[2]
 
 
-def test_readme_results_are_generated_from_the_committed_metrics(tmp_path):
-    """The committed README against the committed metrics, by the workspace's generator: an
-    experiment in the workspace (its own metrics) does not make the committed README stale."""
-    export_committed(["README.md", "params.yaml", "metrics", "plots", "docs/measured", "benchmarks/results"], tmp_path)
+def test_readme_and_docs_results_are_generated_from_the_committed_metrics(tmp_path):
+    """The committed README and docs against the committed metrics, by the workspace's generator: an
+    experiment in the workspace (its own metrics) does not make the committed pages stale."""
+    export_committed(["README.md", "params.yaml", "metrics", "plots", "docs", "benchmarks/results"], tmp_path)
     for name in ("scripts", "src"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     done = subprocess.run(
         [sys.executable, "scripts/readme_results.py", "--check"], cwd=tmp_path, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_generator_finds_a_stale_page_and_names_it(tmp_path):
+    export_committed(["README.md", "params.yaml", "metrics", "plots", "docs", "benchmarks/results"], tmp_path)
+    for name in ("scripts", "src"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    results = tmp_path / "docs/results.md"
+    results.write_text(results.read_text().replace("| `dpo` | animatediff | -", "| `dpo` | animatediff | +", 1))
+    done = subprocess.run([sys.executable, "scripts/readme_results.py", "--check"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "docs/results.md" in done.stderr and "README.md" not in done.stderr
+
+
+def test_the_readme_is_a_front_door_of_at_most_300_lines():
+    readme = committed_text("README.md")
+    assert len(readme.splitlines()) <= 300
+    for page in ("docs/results.md", "docs/methods.md", "docs/pipeline.md", "docs/tiers.md", "docs/extending.md", "docs/benchmarks.md"):
+        assert f"`{page}`" in readme or page in readme, f"the README does not point to {page}"
 
 
 def test_readme_names_the_test_command_that_ci_runs():

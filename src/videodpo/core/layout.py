@@ -11,7 +11,7 @@
     plots/{base,train,eval}/<family>/…           their charts (one folder per kind: a chart across
                                                  families, such as validation_curves, reads one)
 
-dvc.yaml spells the same paths with ${item.family} and ${item.method}; tests/test_layout.py checks
+dvc.yaml spells the same paths with ${item.family} and ${item.method}; tests/unit/test_layout.py checks
 that the two agree."""
 
 from __future__ import annotations

@@ -1,0 +1,122 @@
+"""What counts as an improvement, in one place: the bar a method's test figures must clear, the guards a
+candidate must keep to be chosen on a dev split, and the rule that reads a hacked flow reward.
+
+Every judgement is a pure function of changes against the base as evaluation.comparison.compare
+reports them: per measure, {"relative": change of the mean, "ci95": [low, high]}, and the means
+(adherence is judged in points, the base's share minus the method's). The README generator,
+scripts/dev_sweep.py, scripts/reward_budget.py and the tests all judge through here, and the docs
+quote these numbers through the generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A measure that must fall by at least `at_least` (relative), its whole interval below zero."""
+
+    measure: str
+    label: str
+    at_least: float
+
+    def met(self, change: dict) -> bool:
+        return change["relative"] <= -self.at_least and change["ci95"][1] < 0
+
+    def text(self) -> str:
+        return f"−{100 * self.at_least:.0f} % or better, CI below zero"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A measure whose change must stay within ±`within` (relative)."""
+
+    measure: str
+    label: str
+    within: float
+
+    def met(self, change: dict) -> bool:
+        return abs(change["relative"]) <= self.within
+
+    def text(self) -> str:
+        return f"within ±{100 * self.within:.0f} %"
+
+
+ADHERENCE_POINTS = 2.0  # the largest fall in adherence (oracle: colour and shape right), in points
+BAR = (  # a real improvement: less flicker by two measures, with motion, contrast and adherence kept
+    Cut("warping_error", "warping error", 0.35),
+    Cut("frame_difference", "frame difference", 0.25),
+    Kept("motion", "motion", 0.10),
+    Kept("contrast", "contrast", 0.05),
+)
+GUARDS = (  # what a candidate chosen on dev must keep: the video's motion (by flow and by the oracle) and its look
+    Kept("motion", "motion", 0.10),
+    Kept("travel", "travel", 0.10),
+    Kept("contrast", "contrast", 0.05),
+)
+FLOW_REWARDS = ("flow_warping",)  # rewards read off DIS optical flow: a policy can please the flow rather than steady the clip
+
+
+def adherence_points(report: dict, method: str) -> float | None:
+    """The method's adherence minus the base's, in points (None where the family has no oracle)."""
+    if "adherence" not in report["base"]:
+        return None
+    return 100 * (report["methods"][method]["means"]["adherence"] - report["base"]["adherence"])
+
+
+def adherence_kept(points: float | None) -> bool:
+    return points is None or points >= -ADHERENCE_POINTS
+
+
+def adherence_text() -> str:
+    return f"at most {ADHERENCE_POINTS:g} points below base"
+
+
+def bar_checks(report: dict, method: str) -> dict[str, bool]:
+    """Per line of the bar (and adherence), whether `method` meets it in this report."""
+    change = report["methods"][method]["change"]
+    checks = {target.measure: target.met(change[target.measure]) for target in BAR}
+    checks["adherence"] = adherence_kept(adherence_points(report, method))
+    return checks
+
+
+def keeps_the_video(report: dict, method: str) -> dict[str, bool]:
+    """Per guard, whether `method`'s change from the base in one evaluation report stays within it."""
+    change = report["methods"][method]["change"]
+    kept = {guard.measure: guard.met(change[guard.measure]) for guard in GUARDS if guard.measure in change}
+    points = adherence_points(report, method)
+    if points is not None:
+        kept["adherence"] = adherence_kept(points)
+    return kept
+
+
+def choose(runs: dict[str, dict]) -> str | None:
+    """The dev sweeps' rule: the lowest dev warping error among the candidates that keep the video
+    (each run: {"change": …, "guards": keeps_the_video(…)})."""
+    kept = [name for name, run in runs.items() if all(run["guards"].values())]
+    return min(kept, key=lambda name: runs[name]["change"]["warping_error"]["relative"], default=None)
+
+
+def hacked_reward_signs(change: dict) -> tuple[bool, list[str]]:
+    """(whether warping error fell, the signs that a flow reward was pleased rather than the clip
+    steadied): a warping-error gain (interval below zero) that frame difference, which reads no flow,
+    does not share, or motion (flow magnitude) rising."""
+    gain = change["warping_error"]["ci95"][1] < 0
+    signs = [sign for sign, shown in (("motion rose", change["motion"]["ci95"][0] > 0),
+                                      ("the warping-error gain is not shared by frame difference",
+                                       gain and change["frame_difference"]["ci95"][1] >= 0)) if shown]
+    return gain, signs
+
+
+def bar_text() -> str:
+    """The bar in words."""
+    cuts = " and ".join(f"{target.label} {target.text().replace(', CI below zero', '')}" for target in BAR if isinstance(target, Cut))
+    kept = ", ".join(f"{target.label} {target.text()}" for target in BAR if isinstance(target, Kept))
+    return f"{cuts} against the base, each with its 95 % CI below zero, with {kept} and adherence {adherence_text()}"
+
+
+def guards_text() -> str:
+    """The dev sweeps' guards and rule in words."""
+    kept = ", ".join(f"{guard.label} {guard.text()}" for guard in GUARDS)
+    return f"the lowest dev warping error among the candidates with {kept} and adherence {adherence_text()}"
