@@ -119,6 +119,50 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def defined_names(module: str) -> set[str]:
+    """The names a module binds at its top level (functions, classes, assignments, imports)."""
+    base = SRC.joinpath(*module.split("."))
+    path = base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+def unresolved_imports(paths) -> list[str]:
+    """Each `from videodpo… import name` (at any depth, in a function too) whose module does not exist or
+    neither has a submodule of that name nor binds it: an import that fails only when its code runs."""
+    wrong = []
+    for path in paths:
+        for node in runtime_nodes(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "videodpo"):
+                continue
+            if not is_module(node.module):
+                wrong.append(f"{path.name}:{node.lineno} imports from {node.module}, which does not exist")
+                continue
+            target = node.module
+            known = defined_names(target) | (defined_names(f"{target}.model") if is_family_package(target) else set())
+            for alias in node.names:
+                if not is_module(f"{target}.{alias.name}") and alias.name not in known:
+                    wrong.append(f"{path.name}:{node.lineno} imports {alias.name} from {target}, which has none")
+    return wrong
+
+
+def test_every_import_of_the_project_names_a_module_or_a_name_that_exists():
+    """Imports inside functions run only when their code does: each is resolved here, from every
+    stage, script, benchmark, library module and test."""
+    root = SRC.parent
+    paths = [path for folder in ("src", "stages", "scripts", "benchmarks", "tests") for path in sorted((root / folder).rglob("*.py"))]
+    assert unresolved_imports(paths) == []
+
+
 def test_every_folder_of_the_library_has_a_layer():
     folders = {path.name for path in (SRC / "videodpo").iterdir() if path.is_dir() and (path / "__init__.py").is_file()}
     modules = {path.stem for path in (SRC / "videodpo").glob("*.py") if path.stem != "__init__"}
@@ -159,3 +203,12 @@ def test_the_layer_check_finds_an_upward_or_sibling_import_and_skips_type_hints(
 def test_the_circle_check_finds_a_circle():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_import_check_finds_a_gone_module_and_a_name_a_module_lacks(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from videodpo.methods import _gone\n    from videodpo.gone import x\n    from videodpo.families.wan import Wan\n")
+    assert unresolved_imports([probe]) == [
+        "probe.py:3 imports from videodpo.gone, which does not exist",
+        "probe.py:2 imports _gone from videodpo.methods, which has none",
+    ]

@@ -134,7 +134,7 @@ def train(branch, settings: GrpoTrainSettings, state) -> None:
     import time
 
     from videodpo.training import grpo, lora_loop
-    from videodpo.methods import _reward_runs
+    from videodpo.training import reward_runs
 
     started = time.perf_counter()
     options = settings.grpo

@@ -160,7 +160,7 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
     import torch
 
     from videodpo.training import lora_loop, vader
-    from videodpo.methods import _reward_runs
+    from videodpo.training import reward_runs
 
     started = time.perf_counter()
     options = settings.vader
