@@ -21,8 +21,8 @@ import torch
 from bench_setup import device_info, toy_unet_and_batch
 
 from videodpo.families.animatediff import AnimateDiff, add_lora
-from videodpo.training.objectives import clip_dpo_loss, per_sample_mse
 from videodpo.training.dpo import DPOBatch, dpo_step
+from videodpo.training.objectives import clip_dpo_loss, per_sample_mse
 
 
 def naive_step(model, unet, batch: DPOBatch, beta: float):

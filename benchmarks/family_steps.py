@@ -22,14 +22,14 @@ from pathlib import Path
 import torch
 from bench_setup import device_info
 
-from videodpo.training import vader
 from videodpo.config import load_config
+from videodpo.core.noise import correlated_noise
+from videodpo.core.params import built_from
 from videodpo.families import animatediff, wan
 from videodpo.families.animatediff import toy as animatediff_toy
 from videodpo.families.wan import toy as wan_toy
-from videodpo.core.noise import correlated_noise
-from videodpo.core.params import built_from
 from videodpo.toyworld.tokenizer import build_toy_tokenizer
+from videodpo.training import vader
 from videodpo.training.dpo import DPOBatch, dpo_step
 
 PROMPT = "a red square moving left"

@@ -25,8 +25,8 @@ from bench_setup import device_here, device_info
 from diffusers import UNetMotionModel
 
 from videodpo import families, toyworld
-from videodpo.core import seeds
 from videodpo.config import load_config
+from videodpo.core import seeds
 from videodpo.families.animatediff import AnimateDiff, encode_frames, pretraining, toy
 
 RESULT = Path(__file__).parent / "results" / "image_timesteps.json"

@@ -32,8 +32,8 @@ from bench_setup import SHAPES, build_unet, build_vae, device_here, device_info,
 from diffusers import AutoencoderKL, UNetMotionModel
 
 from videodpo.core import precision
-from videodpo.training import vader
 from videodpo.families.animatediff import AnimateDiff, add_lora, toy
+from videodpo.training import vader
 
 # (backprop, decode window, checkpointing) settings, named for the table
 SETTINGS = {

@@ -26,10 +26,10 @@ import torch
 import yaml
 from bench_setup import device_info
 
-from videodpo.core import precision
 from videodpo.config import config_from_params
-from videodpo.families.wan import Wan, latent_frames
+from videodpo.core import precision
 from videodpo.core.noise import correlated_noise
+from videodpo.families.wan import Wan, latent_frames
 from videodpo.training.dpo import DPOBatch, dpo_step
 
 WAN_1_3B = dict(  # Wan2.1-T2V-1.3B-Diffusers' transformer/config.json

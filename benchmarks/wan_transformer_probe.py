@@ -3,15 +3,22 @@ encoder, oracle readings of held-out and train captions at chosen steps (preview
 
     python benchmarks/wan_transformer_probe.py '{"arch": {"heads": 2, "head_width": 32}, "text_dropout": 0.0, "steps": 3000, "evals": [1500]}'
 """
-import json, sys, time
-import numpy as np, torch
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
 sys.path.insert(0, "src")
+from diffusers import AutoencoderKLWan
+
 from videodpo import toyworld
 from videodpo.core import seeds
 from videodpo.evaluation import temporal
-from videodpo.families.wan import pretraining, toy, Wan
+from videodpo.families.wan import Wan, pretraining, toy
 from videodpo.toyworld.tokenizer import build_toy_tokenizer
-from diffusers import AutoencoderKLWan
+
 over = json.loads(sys.argv[1])
 arch_over = over.pop("arch", {}); dropout = over.pop("text_dropout", 0.1); evals = set(over.pop("evals", [])); vae_path = over.pop("vae", "models/wan/base/vae")
 arch = toy.ToyWanArchitecture(**arch_over)

@@ -22,9 +22,9 @@ import torch
 from safetensors.numpy import load_file
 
 from videodpo import families
+from videodpo.config import load_config
 from videodpo.core import model_card
 from videodpo.evaluation import temporal
-from videodpo.config import load_config
 
 
 def steady_brightness(clip: np.ndarray) -> np.ndarray:

@@ -20,10 +20,10 @@ import torch
 from safetensors.numpy import load_file
 
 from videodpo import families, toyworld
+from videodpo.config import load_config
 from videodpo.core import model_card
 from videodpo.evaluation import temporal
 from videodpo.pairs import guided
-from videodpo.config import load_config
 
 
 def brightness_jitter(clip: np.ndarray) -> float:

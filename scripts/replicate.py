@@ -21,8 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from videodpo import families, toyworld
-from videodpo.core import layout, model_card, precision, prompts, seeds
 from videodpo.config import load_config
+from videodpo.core import layout, model_card, precision, prompts, seeds
 from videodpo.evaluation.comparison import clip_metrics, compare
 
 ROOT = Path(__file__).parents[1]

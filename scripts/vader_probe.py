@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videodpo import families, rewards, toyworld
-from videodpo.training import vader
+from videodpo import families, toyworld
 from videodpo.evaluation.comparison import clip_metrics
+from videodpo.rewards import registry as rewards
+from videodpo.training import vader
 
 DEFAULT_GUARD = {"contrast": 20.0, "colour": 1.0, "layout": 1.0}
 

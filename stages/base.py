@@ -14,8 +14,8 @@ import time
 from dvclive import Live
 
 from videodpo import families
-from videodpo.core import integrity, layout, outputs
 from videodpo.config import load_config
+from videodpo.core import integrity, layout, outputs
 from videodpo.families.pretraining import PhaseClock
 
 

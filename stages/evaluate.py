@@ -22,12 +22,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from videodpo import toyworld
+from videodpo.config import load_config
 from videodpo.core import integrity, layout, model_card, outputs, seeds
 from videodpo.evaluation import visuals
-from videodpo.rewards import clip_text
-from videodpo.config import load_config
-from videodpo.rewards import ClipSettings
 from videodpo.evaluation.comparison import METRICS, clip_metrics, compare
+from videodpo.rewards import clip_text
+from videodpo.rewards.settings import ClipSettings
 
 STRIP_ROWS = 4
 

@@ -12,11 +12,12 @@ import sys
 import numpy as np
 
 from videodpo import families, toyworld
+from videodpo.config import load_config
 from videodpo.core import distributed, integrity, layout, model_card, outputs, precision, seeds
 from videodpo.evaluation import visuals
 from videodpo.evaluation.base_report import preview_base_model
-from videodpo.config import load_config
 from videodpo.evaluation.comparison import clip_metrics
+
 
 def main(family: str) -> None:
     config = load_config(family=family)

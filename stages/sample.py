@@ -17,9 +17,9 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from videodpo import families
+from videodpo.config import load_config
 from videodpo.core import distributed, integrity, layout, model_card, outputs, precision, prompts, seeds
 from videodpo.evaluation import visuals
-from videodpo.config import load_config
 
 GIFS = 4  # the first sample of each of the first prompts
 

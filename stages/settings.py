@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from videodpo import methods
-from videodpo.core import code_closure, layout, outputs
 from videodpo.config import ConfigError, load_config
+from videodpo.core import code_closure, layout, outputs
 
 
 def step_code_digest(method: str, stage: str) -> str:

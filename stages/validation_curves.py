@@ -8,9 +8,9 @@ curves say how fast each method gets where it gets, never what it is worth on de
 import csv
 from pathlib import Path
 
+from videodpo.config import load_config
 from videodpo.core import layout
 from videodpo.evaluation import visuals
-from videodpo.config import load_config
 
 FIGURE = Path("plots/eval/validation.png")
 

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from videodpo import toyworld
+from videodpo.config import load_config
 from videodpo.core import integrity, layout, outputs
+from videodpo.core.clips import clips_to_tensor
 from videodpo.pairs import jitter
 from videodpo.rewards import vjepa
-from videodpo.config import load_config
-from videodpo.core.clips import clips_to_tensor
 
 JITTER_STRENGTH = 1.0  # amplified_flicker at 1 doubles each frame's brightness deviations
 SCORED_SPLIT = "dev"  # this report chooses nothing, but test stays unread

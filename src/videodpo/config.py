@@ -23,9 +23,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from videodpo import families, methods
 from videodpo.core.params import ConfigError, Section, error_lines, format_errors
 from videodpo.core.prompts import PromptSettings, prompt_set_file
-from videodpo.methods.dpo import DataSettings, TrainingSettings
-from videodpo.rewards import RewardModelSettings
+from videodpo.pairs.settings import DataSettings
+from videodpo.rewards.settings import RewardModelSettings
 from videodpo.toyworld import ToyworldSettings
+from videodpo.training.settings import TrainingSettings
 
 TIERS = ("cpu", "t4", "l4", "a100")
 

@@ -4,7 +4,7 @@ class, the one place that holds their defaults. The loops here are bare unless a
 no validation."""
 
 from videodpo.core.params import built_from
-from videodpo.methods.dpo import TrainingSettings
+from videodpo.training.settings import TrainingSettings
 from videodpo.methods.grpo import GrpoSettings
 from videodpo.methods.vader import VaderSettings
 from videodpo.training import dpo, grpo, vader

@@ -56,10 +56,13 @@ def test_saved_base_reloads_and_reproduces_its_output_exactly(toy_model, tmp_pat
     assert not np.array_equal(before[:1], other)
 
 
-def test_model_card_round_trips_and_its_absence_says_how_to_fix_it(tmp_path):
+def test_the_model_card_round_trips_through_its_folder(tmp_path):
     card = model_card.ModelCard("toy", frames=8, frame_size=32, shared_noise=0.5)
     card.save(tmp_path)
     assert model_card.ModelCard.load(tmp_path) == card
+
+
+def test_a_missing_model_card_says_how_to_remake_it(tmp_path):
     with pytest.raises(DamagedFileError, match="dvc repro --force base"):
         model_card.ModelCard.load(tmp_path / "elsewhere")
 

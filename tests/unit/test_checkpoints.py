@@ -24,10 +24,16 @@ def test_checkpoint_restores_trainable_weights_optimiser_moments_and_step(tmp_pa
         assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
 
 
-def test_only_the_newest_tensors_are_kept_and_other_settings_start_over(tmp_path):
+def test_only_the_newest_tensors_are_kept(tmp_path):
     model, optimiser = model_and_optimiser(0)
     save_checkpoint(tmp_path, model, optimiser, 1, {"beta": 1})
     save_checkpoint(tmp_path, model, optimiser, 2, {"beta": 1})
     assert [p.name for p in tmp_path.glob("tensors-*")] == ["tensors-00000002.safetensors"]
+
+
+def test_a_checkpoint_of_other_settings_or_none_starts_over(tmp_path):
+    model, optimiser = model_and_optimiser(0)
+    save_checkpoint(tmp_path, model, optimiser, 2, {"beta": 1})
+    assert load_checkpoint(tmp_path, model, optimiser, {"beta": 1}) == 2
     assert load_checkpoint(tmp_path, model, optimiser, {"beta": 2}) == 0
     assert load_checkpoint(tmp_path / "none", model, optimiser, {"beta": 1}) == 0

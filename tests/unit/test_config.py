@@ -200,7 +200,7 @@ def test_vader_branch_settings_change_with_vader_params_and_not_with_dpos():
     assert queries["pairs"] != committed["pairs"]
 
 
-def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_that_writes_it(tmp_path, monkeypatch):
+def test_a_branch_settings_file_round_trips(tmp_path, monkeypatch):
     from stage_scripts import load_stage
     from videodpo.core import layout
     from videodpo.methods import branch_settings, read_stage_settings
@@ -211,5 +211,12 @@ def test_a_branch_settings_file_round_trips_and_a_missing_one_names_the_stage_th
     load_stage("settings").write_branch_settings(branch.settings, "dpo", settings)
     assert (tmp_path / "data/wan/settings/dpo/train.json").is_file()
     assert read_stage_settings(branch, "train") == settings["train"]
+
+
+def test_a_missing_branch_settings_file_names_the_stage_that_writes_it(tmp_path, monkeypatch):
+    from videodpo.core import layout
+    from videodpo.methods import read_stage_settings
+
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"settings@animatediff-dpo"):
         read_stage_settings(layout.branch("animatediff", "dpo"), "train")

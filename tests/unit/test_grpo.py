@@ -124,7 +124,7 @@ def test_group_advantages_rank_each_clip_within_its_own_group():
     assert advantages[3:].abs().max() == 0  # a group whose clips all score alike teaches nothing
 
 
-def test_the_clipped_objective_stops_pulling_outside_the_clip_range_and_the_kl_estimate_is_zero_at_the_reference():
+def test_the_clipped_objective_stops_pulling_outside_the_clip_range():
     old = torch.zeros(3)
     advantages = torch.tensor([1.0, 1.0, -1.0])
     new = torch.tensor([0.0, 0.5, -0.5], requires_grad=True)
@@ -135,6 +135,9 @@ def test_the_clipped_objective_stops_pulling_outside_the_clip_range_and_the_kl_e
     assert clipped.item() == pytest.approx(2 / 3)
     far, _ = grpo.clipped_policy_loss(torch.tensor([500.0]), torch.tensor([0.0]), torch.tensor([-1.0]), 0.1)
     assert torch.isfinite(far)
+
+
+def test_the_kl_estimate_is_zero_at_the_reference_and_half_the_squared_gap_elsewhere():
     assert grpo.kl_estimate(torch.tensor([0.3]), torch.tensor([0.3])).item() == 0.0
     assert grpo.kl_estimate(torch.tensor([0.5]), torch.tensor([0.1])).item() == pytest.approx(0.08)
 
@@ -172,7 +175,7 @@ def test_bad_grpo_values_fail_at_once_naming_the_key_and_the_fix(section, messag
 
 
 def test_vader_refuses_a_reward_without_a_gradient_and_grpo_takes_it():
-    from videodpo import rewards
+    from videodpo.rewards import registry as rewards
     from videodpo.config import ConfigError, config_from_params
 
     params = _params(rewards={"flow_warping": 1.0})

@@ -95,7 +95,7 @@ def test_the_data_section_accepts_exactly_the_makers_that_exist_and_names_the_ke
     from committed import committed_params
 
     from videodpo.config import ConfigError, config_from_params
-    from videodpo.methods.dpo import DataSettings
+    from videodpo.pairs.settings import DataSettings
 
     assert set(jitter.JITTER_METHODS) == set(jitter.CLIP_MAKERS) | {jitter.IMG2IMG}
     assert [DataSettings(jitter_method=name).jitter_method for name in jitter.JITTER_METHODS] == list(jitter.JITTER_METHODS)

@@ -66,7 +66,7 @@ def test_no_warping_error_gain_is_neither_a_gain_nor_a_hack():
 def test_the_words_say_the_numbers_the_checks_use():
     bar, guards = judgements.bar_text(), judgements.guards_text()
     for target in judgements.BAR:
-        assert f"{target.label} " in bar and (f"−{100 * target.at_least:.0f} %" if hasattr(target, "at_least") else f"±{100 * target.within:.0f} %") in bar
+        assert f"{target.label} {'−' if target.kind == 'cut' else 'within ±'}{100 * target.share:.0f} %" in bar
     for guard in judgements.GUARDS:
-        assert f"{guard.label} within ±{100 * guard.within:.0f} %" in guards
+        assert f"{guard.label} within ±{100 * guard.share:.0f} %" in guards
     assert f"at most {judgements.ADHERENCE_POINTS:g} points below base" in bar and "points below base" in guards

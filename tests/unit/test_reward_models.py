@@ -9,7 +9,8 @@ import torch
 from transformers import CLIPConfig, CLIPModel
 
 from stage_scripts import load_stage
-from videodpo import rewards, toyworld
+from videodpo import toyworld
+from videodpo.rewards import registry as rewards
 from videodpo.core import model_card
 from videodpo.pairs import jitter
 from videodpo.rewards import clip_text, vjepa
@@ -132,7 +133,7 @@ def test_load_scorers_loads_only_the_weighted_model_rewards(tmp_path, tiny_clip)
 
 
 def test_evaluation_adherence_off_the_toy_world_is_clip_similarity_when_the_weights_are_there(tiny_clip, toy_clips, monkeypatch):
-    from videodpo.rewards import ClipSettings
+    from videodpo.rewards.settings import ClipSettings
 
     stage = load_stage("evaluate")
     scorer, reason = stage.clip_scorer_or_reason(ClipSettings(hub=str(tiny_clip), revision="main"))

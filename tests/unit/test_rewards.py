@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from videodpo import rewards, toyworld
+from videodpo import toyworld
+from videodpo.rewards import registry as rewards
 from videodpo.evaluation import appearance, temporal
 from videodpo.pairs import jitter
 from videodpo.core.clips import clips_to_tensor

@@ -6,7 +6,7 @@ import pytest
 from videodpo.core import seeds
 from videodpo.training import grpo
 from videodpo.config import PreviewSettings
-from videodpo.methods.dpo import DataSettings
+from videodpo.pairs.settings import DataSettings
 from videodpo.methods.vader import VaderSettings
 from videodpo.methods.grpo import GrpoSettings
 from videodpo.toyworld import all_captions

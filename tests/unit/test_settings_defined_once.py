@@ -5,6 +5,7 @@ change one on the way."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,82 +16,22 @@ from stage_scripts import load_stage
 from videodpo import config as config_module
 from videodpo.core.layout import branch
 from videodpo.methods import section_class
-from videodpo.methods.dpo import DataSettings, TrainingSettings
+from videodpo.pairs.settings import DataSettings
+from videodpo.training.settings import TrainingSettings
 
 FAMILY = "animatediff"
 
-# A non-default value for every key of every section a method reads, as `dvc exp run -S` spells it,
-# and the value the section then holds. Keys a tier preset owns are set in the preset.
-NON_DEFAULT = {
-    "data": {
-        "num_pairs": ("tiers.cpu.data.num_pairs=9", 9),
-        "frames": ("tiers.cpu.data.frames=10", 10),
-        "resolution": ("tiers.cpu.data.resolution=48", 48),
-        "jitter_method": ("data.jitter_method=shake", "shake"),
-        "jitter_strength": ("data.jitter_strength=1.5", 1.5),
-        "appearance_tolerance": ("data.appearance_tolerance=0.1", 0.1),
-        "candidates_per_pair": ("data.candidates_per_pair=3", 3),
-        "seed": ("data.seed=7", 7),
-        "gt_videos": ("data.gt_videos=my_videos", "my_videos"),
-    },
-    "training": {
-        "max_steps": ("tiers.cpu.training.max_steps=7", 7),
-        "beta": ("training.beta=3000", 3000.0),
-        "learning_rate": ("training.learning_rate=0.002", 0.002),
-        "batch_size": ("training.batch_size=5", 5),
-        "gradient_accumulation_steps": ("training.gradient_accumulation_steps=2", 2),
-        "mixed_precision": ("tiers.cpu.training.mixed_precision=bf16", "bf16"),
-        "gradient_checkpointing": ("tiers.cpu.training.gradient_checkpointing=true", True),
-        "memory_optimized": ("training.memory_optimized=false", False),
-        "sft_weight": ("training.sft_weight=10", 10.0),
-        "max_timestep": ("training.max_timestep=500", 500),
-        "val_every": ("training.val_every=7", 7),
-        "checkpoint_every": ("training.checkpoint_every=9", 9),
-        "seed": ("training.seed=3", 3),
-    },
-    "vader": {
-        "max_steps": ("vader.max_steps=31", 31),
-        "clips_per_step": ("vader.clips_per_step=3", 3),
-        "learning_rate": ("vader.learning_rate=0.02", 0.02),
-        "lr_schedule": ("vader.lr_schedule=constant", "constant"),
-        "num_inference_steps": ("vader.num_inference_steps=12", 12),
-        "backprop": ("vader.backprop=last", "last"),
-        "backprop_steps": ("vader.backprop_steps=2", 2),
-        "decode_frames": ("vader.decode_frames=2", 2),
-        "rewards": ("vader.rewards={temporal:2.0,brightness:0.5}", {"temporal": 2.0, "brightness": 0.5}),
-        "guard": ("vader.guard={contrast:5.0,colour:0.5,layout:2.0}", {"contrast": 5.0, "colour": 0.5, "layout": 2.0}),
-        "lora_targets": ("vader.lora_targets=motion", "motion"),
-        "queries": ("vader.queries=17", 17),
-        "val_every": ("vader.val_every=4", 4),
-        "checkpoint_every": ("vader.checkpoint_every=6", 6),
-        "seed": ("vader.seed=5", 5),
-    },
-    "grpo": {
-        "max_steps": ("grpo.max_steps=33", 33),
-        "prompts_per_round": ("grpo.prompts_per_round=3", 3),
-        "group_size": ("grpo.group_size=5", 5),
-        "updates_per_round": ("grpo.updates_per_round=3", 3),
-        "num_inference_steps": ("grpo.num_inference_steps=12", 12),
-        "eta": ("grpo.eta=0.5", 0.5),
-        "train_steps": ("grpo.train_steps=6", 6),
-        "clip_range": ("grpo.clip_range=0.001", 0.001),
-        "kl_weight": ("grpo.kl_weight=0.01", 0.01),
-        "learning_rate": ("grpo.learning_rate=0.004", 0.004),
-        "rewards": ("grpo.rewards={flow_warping:2.0,brightness:0.5}", {"flow_warping": 2.0, "brightness": 0.5}),
-        "guard": ("++grpo.guard={colour:2.0}", {"colour": 2.0}),  # ++: Hydra adds no key to an empty mapping without it
-        "lora_targets": ("grpo.lora_targets=motion", "motion"),
-        "val_every": ("grpo.val_every=4", 4),
-        "checkpoint_every": ("grpo.checkpoint_every=6", 6),
-        "seed": ("grpo.seed=5", 5),
-    },
-    "dense_dpo": {
-        "eta": ("dense_dpo.eta=0.7", 0.7),
-        "copy_shared_noise": ("dense_dpo.copy_shared_noise=0.25", 0.25),
-        "segment_frames": ("dense_dpo.segment_frames=2", 2),
-        "labeller": ("dense_dpo.labeller=oracle", "oracle"),
-        "tie_margin": ("dense_dpo.tie_margin=0.3", 0.3),
-    },
+# Per section, a value other than the default for every key, as `dvc exp run -S` takes them (a key a
+# tier preset owns is set in the preset); what the settings file must then hold is what `-S` wrote.
+OVERRIDES = {
+    "data": "tiers.cpu.data.num_pairs=9 tiers.cpu.data.frames=10 tiers.cpu.data.resolution=48 data.jitter_method=shake data.jitter_strength=1.5 data.appearance_tolerance=0.1 data.candidates_per_pair=3 data.seed=7 data.gt_videos=my_videos",
+    "training": "tiers.cpu.training.max_steps=7 training.beta=3000 training.learning_rate=0.002 training.batch_size=5 training.gradient_accumulation_steps=2 tiers.cpu.training.mixed_precision=bf16 tiers.cpu.training.gradient_checkpointing=true training.memory_optimized=false training.sft_weight=10 training.max_timestep=500 training.val_every=7 training.checkpoint_every=9 training.seed=3",
+    "vader": "vader.max_steps=31 vader.clips_per_step=3 vader.learning_rate=0.02 vader.lr_schedule=constant vader.num_inference_steps=12 vader.backprop=last vader.backprop_steps=2 vader.decode_frames=2 vader.rewards={temporal:2.0,brightness:0.5} vader.guard={contrast:5.0,colour:0.5,layout:2.0} vader.lora_targets=motion vader.queries=17 vader.val_every=4 vader.checkpoint_every=6 vader.seed=5",
+    # ++: Hydra adds no key to an empty mapping (grpo.guard) without it
+    "grpo": "grpo.max_steps=33 grpo.prompts_per_round=3 grpo.group_size=5 grpo.updates_per_round=3 grpo.num_inference_steps=12 grpo.eta=0.5 grpo.train_steps=6 grpo.clip_range=0.001 grpo.kl_weight=0.01 grpo.learning_rate=0.004 grpo.rewards={flow_warping:2.0,brightness:0.5} ++grpo.guard={colour:2.0} grpo.lora_targets=motion grpo.val_every=4 grpo.checkpoint_every=6 grpo.seed=5",
+    "dense_dpo": "dense_dpo.eta=0.7 dense_dpo.copy_shared_noise=0.25 dense_dpo.segment_frames=2 dense_dpo.labeller=oracle dense_dpo.tie_margin=0.3",
 }
+NON_DEFAULT = {section: {change.split("=", 1)[0].rsplit(".", 1)[1]: change for change in changes.split()} for section, changes in OVERRIDES.items()}
 # where each section reaches a branch: (the method, its step's settings file, the section's key there)
 READ_BY = {
     "data": ("dpo", "pairs", "data"),
@@ -111,8 +52,25 @@ def test_every_key_of_every_methods_section_has_a_case_here():
     assert own == {"vader", "grpo", "dense_dpo"}
     for name, section in SECTIONS.items():
         assert set(NON_DEFAULT[name]) == set(section.model_fields), name
-        for key, (_, value) in NON_DEFAULT[name].items():
-            assert getattr(section(), key) != value, f"{name}.{key}: the case's value is the default"
+        for key, change in NON_DEFAULT[name].items():
+            assert getattr(section(), key) != written_value(change), f"{name}.{key}: the case's value is the default"
+
+
+def written_value(change: str, params: dict | None = None):
+    """The value a `-S` change writes: read back from params as apply_overrides wrote them, or, with no
+    params, from a scratch file it writes."""
+    if params is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "params.yaml"
+            path.write_text(yaml.safe_dump(committed_params()))
+            apply_overrides(str(path), [change])
+            params = yaml.safe_load(path.read_text())
+    node = params
+    for part in change.split("=", 1)[0].lstrip("+").split("."):
+        node = node[part]
+    return node
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +81,14 @@ def settings_stage():
 @pytest.mark.parametrize(("section", "key"), CASES, ids=[f"{section}.{key}" for section, key in CASES])
 def test_a_key_set_through_dash_s_reaches_the_branchs_settings_file_unchanged(section, key, settings_stage, tmp_path, monkeypatch):
     method, step, held_as = READ_BY[section]
-    override, value = NON_DEFAULT[section][key]
+    change = NON_DEFAULT[section][key]
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({**committed_params(), "families": [FAMILY], "methods": [method]}))
-    overrides = [override]
+    overrides = [change]
     if key in ("frames", "resolution") and section == "data":  # the toy model's clips are the toy world's
-        overrides.append(f"toyworld.{'frames' if key == 'frames' else 'frame_size'}={value}")
+        overrides.append(f"toyworld.{'frames' if key == 'frames' else 'frame_size'}={change.split('=', 1)[1]}")
     apply_overrides(str(params), overrides)
+    value = written_value(change, yaml.safe_load(params.read_text()))
     monkeypatch.chdir(tmp_path)
     settings_stage.main(branch(FAMILY, method))
     written = json.loads((tmp_path / "data" / FAMILY / "settings" / method / f"{step}.json").read_text())["settings"]

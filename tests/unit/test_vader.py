@@ -190,10 +190,13 @@ def test_the_loop_validates_on_schedule_and_a_resumed_run_ends_where_an_uninterr
         torch.testing.assert_close(p.detach(), expected, rtol=1e-4, atol=1e-6)
 
 
-def test_cosine_learning_rate_falls_from_the_set_rate_to_zero_and_constant_stays():
+def test_a_cosine_learning_rate_falls_from_the_set_rate_to_zero_at_max_steps():
     cosine = vader_loop(max_steps=40, clips_per_step=1, learning_rate=1e-2, lr_schedule="cosine")
     rates = [cosine.learning_rate_at(step) for step in range(41)]
     assert rates[0] == pytest.approx(1e-2) and rates[20] == pytest.approx(5e-3) and rates[40] == pytest.approx(0.0, abs=1e-12)
     assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+def test_a_constant_learning_rate_stays_the_set_rate():
     constant = vader_loop(max_steps=40, clips_per_step=1, learning_rate=1e-2, lr_schedule="constant")
     assert {constant.learning_rate_at(step) for step in range(40)} == {1e-2}

@@ -137,7 +137,7 @@ def test_a_lora_on_the_self_attention_saves_in_diffusers_format_and_loads_back_i
         model.add_lora(2, 2.0, targets="motion")
 
 
-def test_generation_is_a_pure_function_of_prompt_and_seed_and_guidance_embeds_the_empty_prompt():
+def test_generation_is_a_pure_function_of_prompt_and_seed():
     from videodpo.families import wan
 
     torch.manual_seed(0)
@@ -148,10 +148,19 @@ def test_generation_is_a_pure_function_of_prompt_and_seed_and_guidance_embeds_th
     assert clips.shape == (3, 9, 32, 32, 3) and clips.dtype == np.uint8
     # the same prompt and seed in another batch: the same clip, but for a level of rounding the batch around it may move
     assert np.abs(clips[0].astype(int) - clips[2].astype(int)).max() <= 1 and np.abs(clips[0].astype(int) - clips[1].astype(int)).max() > 10
-    unconditional, conditional = model.guidance_embeddings(prompts[:2])
-    assert torch.equal(unconditional[0], unconditional[1]) and torch.equal(conditional, model.encode_prompts(prompts[:2]))
     with pytest.raises(ValueError, match="2 prompts but 1 seeds"):
         model.generate(prompts[:2], [1], 9, 2, 4.0, 0.5, resolution=32)
+
+
+def test_guidance_embeds_the_empty_prompt_beside_each_prompts_own():
+    from videodpo.families import wan
+
+    torch.manual_seed(0)
+    model = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
+    prompts = ["a red square moving left", "a blue circle moving up"]
+    unconditional, conditional = model.guidance_embeddings(prompts)
+    assert torch.equal(unconditional[0], unconditional[1]) and torch.equal(conditional, model.encode_prompts(prompts))
+    assert not torch.equal(conditional[0], conditional[1])
 
 
 def test_the_guided_loop_samples_as_the_pipeline_and_sdedit_from_full_strength_is_generation():
@@ -180,10 +189,9 @@ def test_the_guided_loop_samples_as_the_pipeline_and_sdedit_from_full_strength_i
     assert np.abs(light - decoded).mean() < np.abs(heavy - decoded).mean()
 
 
-def test_a_saved_toy_wan_opens_through_the_family_and_a_folder_without_weights_names_the_stage(tmp_path):
+def test_a_saved_toy_wan_opens_through_the_family(tmp_path):
     from videodpo import families
     from videodpo.families import wan
-    from videodpo.core.integrity import DamagedFileError
 
     torch.manual_seed(0)
     made = wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer()))
@@ -193,6 +201,14 @@ def test_a_saved_toy_wan_opens_through_the_family_and_a_folder_without_weights_n
     clips = opened.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, resolution=32)
     assert np.abs(clips.astype(int) - made.generate(["a red square moving left"], [7], 9, 2, 4.0, 0.5, resolution=32).astype(int)).max() <= 1
     assert wan.load_tokenizer(tmp_path / "base")("a red square")["input_ids"] == made.pipe.tokenizer("a red square")["input_ids"]
+
+
+def test_a_toy_wan_folder_without_its_weights_names_the_stage_that_makes_it(tmp_path):
+    from videodpo.core.integrity import DamagedFileError
+    from videodpo.families import wan
+
+    torch.manual_seed(0)
+    wan.Wan(toy.build_toy_pipeline(build_toy_tokenizer())).save(tmp_path / "base")
     (tmp_path / "base/transformer/diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(DamagedFileError, match="is incomplete or damaged.*dvc repro"):
         wan.load(tmp_path / "base")

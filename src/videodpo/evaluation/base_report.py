@@ -12,8 +12,8 @@ import torch
 
 from videodpo import toyworld
 from videodpo.core import seeds
-from videodpo.evaluation import temporal
 from videodpo.core.clips import clips_to_tensor
+from videodpo.evaluation import temporal
 
 
 @torch.no_grad()

@@ -14,46 +14,35 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Cut:
-    """A measure that must fall by at least `at_least` (relative), its whole interval below zero."""
+class Limit:
+    """What one measure's relative change must do: fall by at least `share`, its whole interval below
+    zero (`cut`), or stay within ±`share` (`kept`)."""
 
     measure: str
     label: str
-    at_least: float
+    kind: str  # cut | kept
+    share: float
 
     def met(self, change: dict) -> bool:
-        return change["relative"] <= -self.at_least and change["ci95"][1] < 0
+        if self.kind == "cut":
+            return change["relative"] <= -self.share and change["ci95"][1] < 0
+        return abs(change["relative"]) <= self.share
 
     def text(self) -> str:
-        return f"−{100 * self.at_least:.0f} % or better, CI below zero"
-
-
-@dataclass(frozen=True)
-class Kept:
-    """A measure whose change must stay within ±`within` (relative)."""
-
-    measure: str
-    label: str
-    within: float
-
-    def met(self, change: dict) -> bool:
-        return abs(change["relative"]) <= self.within
-
-    def text(self) -> str:
-        return f"within ±{100 * self.within:.0f} %"
+        return f"−{100 * self.share:.0f} % or better, CI below zero" if self.kind == "cut" else f"within ±{100 * self.share:.0f} %"
 
 
 ADHERENCE_POINTS = 2.0  # the largest fall in adherence (oracle: colour and shape right), in points
 BAR = (  # a real improvement: less flicker by two measures, with motion, contrast and adherence kept
-    Cut("warping_error", "warping error", 0.35),
-    Cut("frame_difference", "frame difference", 0.25),
-    Kept("motion", "motion", 0.10),
-    Kept("contrast", "contrast", 0.05),
+    Limit("warping_error", "warping error", "cut", 0.35),
+    Limit("frame_difference", "frame difference", "cut", 0.25),
+    Limit("motion", "motion", "kept", 0.10),
+    Limit("contrast", "contrast", "kept", 0.05),
 )
 GUARDS = (  # what a candidate chosen on dev must keep: the video's motion (by flow and by the oracle) and its look
-    Kept("motion", "motion", 0.10),
-    Kept("travel", "travel", 0.10),
-    Kept("contrast", "contrast", 0.05),
+    Limit("motion", "motion", "kept", 0.10),
+    Limit("travel", "travel", "kept", 0.10),
+    Limit("contrast", "contrast", "kept", 0.05),
 )
 FLOW_REWARDS = ("flow_warping",)  # rewards read off DIS optical flow: a policy can please the flow rather than steady the clip
 
@@ -111,8 +100,8 @@ def hacked_reward_signs(change: dict) -> tuple[bool, list[str]]:
 
 def bar_text() -> str:
     """The bar in words."""
-    cuts = " and ".join(f"{target.label} {target.text().replace(', CI below zero', '')}" for target in BAR if isinstance(target, Cut))
-    kept = ", ".join(f"{target.label} {target.text()}" for target in BAR if isinstance(target, Kept))
+    cuts = " and ".join(f"{target.label} {target.text().replace(', CI below zero', '')}" for target in BAR if target.kind == "cut")
+    kept = ", ".join(f"{target.label} {target.text()}" for target in BAR if target.kind == "kept")
     return f"{cuts} against the base, each with its 95 % CI below zero, with {kept} and adherence {adherence_text()}"
 
 

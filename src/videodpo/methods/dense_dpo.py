@@ -13,8 +13,9 @@ from pydantic import Field, field_validator
 from videodpo import families
 from videodpo.core.params import Section
 from videodpo.methods import Empty
-from videodpo.methods.dpo import DPOTrainSettings, TrainingSettings, dpo_train_settings, encode_latents, train  # noqa: F401 (dpo's steps are this method's)
+from videodpo.methods.dpo import DPOTrainSettings, dpo_train_settings, encode_latents, train  # noqa: F401 (dpo's steps are this method's)
 from videodpo.toyworld import ToyworldSettings
+from videodpo.training.settings import TrainingSettings
 
 if TYPE_CHECKING:
     from videodpo.config import Config

@@ -1,18 +1,17 @@
 """dpo: Diffusion-DPO on synthetic pairs. Winners are base generations; each loser is its winner made
 temporally jittery (`data`); the LoRA trains by the `training` section's Diffusion-DPO loop on the
 pairs' cached latents. Its train step is also the labelled DPO methods' (vanilla_dpo, dense_dpo),
-and its sections are theirs: `data` (how many pairs, of what clips) and `training` (the DPO loop,
-and the precision every method trains in)."""
+and its sections are theirs: `data` (pairs.settings: how many pairs, of what clips) and `training`
+(training.settings: the DPO loop, and the precision every method trains in)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import Field, field_validator
+from typing import TYPE_CHECKING
 
 from videodpo.core.params import Section, built_from
 from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
-from videodpo.pairs.jitter import JITTER_METHODS
+from videodpo.pairs.settings import DataSettings
+from videodpo.training.settings import TrainingSettings
 
 if TYPE_CHECKING:
     from videodpo.config import Config
@@ -22,51 +21,6 @@ SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
 )
 
 NUM_TRAIN_TIMESTEPS = 1000  # the noise schedule of every tier's model (SD1.5's and the toy model's)
-
-
-class DataSettings(Section):
-    """params `data`: the clips' shape, and how many preference pairs the DPO methods make and from
-    which seeds; dpo's losers (jitter), and dense_dpo's ground truth on the hub tiers."""
-
-    num_pairs: int = Field(default=64, gt=0, le=10_000)  # each data.seed owns a block of 10 000 pair seeds
-    frames: int = Field(default=8, ge=2)
-    resolution: int = Field(default=32, ge=16)
-    jitter_method: str | list[str] = "amplify"  # one maker, or a mix taken in turn
-    jitter_strength: float = Field(default=1.0, ge=0)
-    appearance_tolerance: float = Field(default=0.05, gt=0)  # largest relative contrast/saturation gap of a kept pair
-    candidates_per_pair: int = Field(default=1, ge=1, le=100)  # the winner is the steadiest (lowest warping error) of this many generations
-    seed: int = Field(default=0, ge=0, le=999)  # bounds keep pair seeds apart from evaluation seeds (core.seeds)
-    gt_videos: str = Field(default="videos", min_length=1)  # dense_dpo on the hub tiers: captioned videos (pairs.user_videos)
-
-    @field_validator("jitter_method")
-    @classmethod
-    def _known_makers(cls, method: str | list[str]) -> str | list[str]:
-        names = [method] if isinstance(method, str) else method
-        unknown = [name for name in names if name not in JITTER_METHODS]
-        if unknown or not names:
-            raise ValueError(f"{unknown or 'an empty list'} is not a loser maker; name one of {', '.join(JITTER_METHODS)}, or a list of them")
-        return method
-
-
-class TrainingSettings(Section):
-    """params `training`: the Diffusion-DPO loop (training.dpo.LoopSettings is built from it), and the
-    precision and memory settings every method's training reads."""
-
-    max_steps: int = Field(default=200, gt=0)
-    beta: float = Field(default=2500.0, gt=0)
-    learning_rate: float = Field(default=1e-3, gt=0)
-    batch_size: int = Field(default=4, gt=0)
-    gradient_accumulation_steps: int = Field(default=1, gt=0)
-    # "fp32", not "no": `dvc exp run -S` rewrites params.yaml unquoted, and YAML reads no as false
-    mixed_precision: Literal["fp32", "fp16", "bf16"] = "fp32"
-    gradient_checkpointing: bool = False
-    memory_optimized: bool = True  # the reference is the policy with its LoRA off, not a frozen copy
-    # anchor: keep the policy as good as the reference on winners, so it cannot drift in appearance
-    sft_weight: float = Field(default=20.0, ge=0)
-    max_timestep: int = Field(default=1000, gt=0, le=1000)  # DPO on timesteps [0, max_timestep)
-    val_every: int = Field(default=50, ge=0)  # steps between validation scores; 0 = none
-    checkpoint_every: int = Field(default=25, gt=0)  # steps between resumable checkpoints (and at SIGTERM)
-    seed: int = 0
 
 
 class DPOPairSettings(Section):

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
-from videodpo.core.params import Section, built_from
+from videodpo.core.params import Section
 from videodpo.methods import Empty, LoRAStepSettings, check_lora_targets, lora_step_settings
-from videodpo.rewards import ClipSettings, GuardWeights, RewardWeights
+from videodpo.rewards.settings import ClipSettings, GuardWeights, RewardWeights
 
 if TYPE_CHECKING:
     from videodpo.config import Config
@@ -133,25 +133,17 @@ def train(branch, settings: GrpoTrainSettings, state) -> None:
     """GRPO on the training prompts of the branch's latents."""
     import time
 
-    from videodpo.training import grpo, lora_loop
-    from videodpo.training import reward_runs
+    from videodpo.training import grpo, reward_runs
 
     started = time.perf_counter()
     options = settings.grpo
     card, model, lora, scorers = reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=False)
     prompts = grpo.load_embeddings(branch.latents, branch.stage("encode_latents"))
-    sampling = built_from(grpo.GrpoSampling, options, frames=card.frames, guidance_scale=settings.guidance_scale, shared_noise=card.shared_noise)
-    objective = built_from(grpo.GrpoObjective, options)
-    loop = built_from(grpo.GrpoLoop, options, mixed_precision=settings.mixed_precision)
+    sampling, objective, loop = reward_runs.algorithm_settings((grpo.GrpoSampling, grpo.GrpoObjective, grpo.GrpoLoop), options, settings, card)
     identity = reward_runs.run_identity(branch, settings, options, scorers, [prompts.unconditional, prompts.conditional], prompts.prompts)
-    validate = lora_loop.validation_scorer(model, settings, card)
-    with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:
-        run = grpo.train_grpo_lora(model, prompts, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers)
-    reward_runs.publish(
-        branch, model, lora, run, started, lambda curves, png: grpo.plot_curves(curves, png, objective),
-        {
-            "prompts": len(prompts.prompts),
-            "clips_sampled": grpo.clips_sampled(run.steps, loop, state.num_processes),  # one reward query each
-            "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
-        },
+    run = reward_runs.logged_run(
+        branch, model, settings, card, state,
+        lambda log, validate: grpo.train_grpo_lora(model, prompts, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers),
     )
+    cost = {"prompts": len(prompts.prompts), "clips_sampled": grpo.clips_sampled(run.steps, loop, state.num_processes)}  # a reward query a clip
+    reward_runs.publish(branch, model, lora, run, started, lambda curves, png: grpo.plot_curves(curves, png, objective), cost, objective)

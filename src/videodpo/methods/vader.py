@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from videodpo.core.params import Section, built_from
 from videodpo.methods import Empty, LoRAStepSettings, check_lora_targets, lora_step_settings
-from videodpo.rewards import ClipSettings, DifferentiableRewardWeights, GuardWeights
+from videodpo.rewards.settings import ClipSettings, DifferentiableRewardWeights, GuardWeights
 
 if TYPE_CHECKING:
     from videodpo.config import Config
@@ -139,8 +139,8 @@ def encode_latents(branch, settings: Empty, state) -> None:
 
     from videodpo import families
     from videodpo.core import outputs
-    from videodpo.training import vader
     from videodpo.core.clips import clips_to_tensor
+    from videodpo.training import vader
 
     model = families.load_base(branch.family.base).to(state.device)
     records, references = vader.read_query_clips(branch.pairs, branch.stage("make_pairs"))
@@ -159,28 +159,19 @@ def train(branch, settings: VaderTrainSettings, state) -> None:
 
     import torch
 
-    from videodpo.training import lora_loop, vader
-    from videodpo.training import reward_runs
+    from videodpo.training import reward_runs, vader
 
     started = time.perf_counter()
     options = settings.vader
     # the reward's gradient runs back through the decoder too: it checkpoints as well
     card, model, lora, scorers = reward_runs.policy_and_scorers(branch, settings, options, state, decoder_checkpointing=True)
     queries = vader.load_query_tensors(branch.latents, branch.stage("encode_latents"))
-    sampling = built_from(vader.VaderSampling, options, frames=card.frames, guidance_scale=settings.guidance_scale, shared_noise=card.shared_noise)
-    objective = built_from(vader.VaderObjective, options)
-    loop = built_from(vader.VaderLoop, options, mixed_precision=settings.mixed_precision)
-    identity = reward_runs.run_identity(
-        branch, settings, options, scorers, [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references], queries.prompts,
+    sampling, objective, loop = reward_runs.algorithm_settings((vader.VaderSampling, vader.VaderObjective, vader.VaderLoop), options, settings, card)
+    tensors = [torch.tensor(queries.seeds), queries.unconditional, queries.conditional, queries.references]
+    identity = reward_runs.run_identity(branch, settings, options, scorers, tensors, queries.prompts)
+    run = reward_runs.logged_run(
+        branch, model, settings, card, state,
+        lambda log, validate: vader.train_vader_lora(model, queries, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers),
     )
-    validate = lora_loop.validation_scorer(model, settings, card)
-    with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:
-        run = vader.train_vader_lora(model, queries, sampling, objective, loop, branch.checkpoint, log, identity, validate, scorers)
-    reward_runs.publish(
-        branch, model, lora, run, started, lambda curves, png: vader.plot_curves(curves, png, objective),
-        {
-            "queries": len(queries.seeds),
-            "clips_sampled": run.steps * loop.clips_per_step * state.num_processes,  # one reward query each
-            "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
-        },
-    )
+    cost = {"queries": len(queries.seeds), "clips_sampled": run.steps * loop.clips_per_step * state.num_processes}  # a reward query a clip
+    reward_runs.publish(branch, model, lora, run, started, lambda curves, png: vader.plot_curves(curves, png, objective), cost, objective)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from videodpo.evaluation import appearance, temporal
+from videodpo.pairs.settings import JITTER_METHODS  # noqa: F401  (the makers' names, as params name them)
 
 IMG2IMG = "img2img"
 
@@ -103,7 +104,6 @@ def amplified_flicker(clip: np.ndarray, strength: float, rng: np.random.Generato
 
 
 CLIP_MAKERS = {"noise": noise_jitter, "renormalised": renormalised_jitter, "shake": shake, "stutter": stutter, "amplify": amplified_flicker}
-JITTER_METHODS = (*CLIP_MAKERS, IMG2IMG)  # what `data.jitter_method` may name (checked there)
 
 
 def methods_for_pairs(method: str | list[str], count: int) -> list[str]:

@@ -15,7 +15,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from videodpo import families
-from videodpo.core import distributed, model_card, outputs, precision, prompts as prompt_sets, seeds
+from videodpo.core import distributed, model_card, outputs, precision, seeds
+from videodpo.core import prompts as prompt_sets
 from videodpo.evaluation import temporal
 from videodpo.pairs import jitter, store
 from videodpo.pairs.img2img import regenerate_frames

@@ -30,7 +30,10 @@ class ClipScorer:
 def load_clip_scorer(source: str | Path, revision: str | None = None, local_files_only: bool = False) -> ClipScorer:
     """A frozen CLIP and its tokenizer from a hub id at `revision`, or a saved folder;
     `local_files_only`: from the local cache alone (OSError when the weights are not there)."""
-    from transformers import CLIPModel, CLIPTokenizer  # here: a stage that never scores with CLIP does not import transformers
+    from transformers import (  # here: a stage that never scores with CLIP does not import transformers
+        CLIPModel,
+        CLIPTokenizer,
+    )
 
     model = CLIPModel.from_pretrained(str(source), revision=revision, use_safetensors=True, local_files_only=local_files_only)
     model.eval().requires_grad_(False)

@@ -8,19 +8,27 @@ reference is the same denoiser with its LoRA switched off (memory-optimised) or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 
-from videodpo.evaluation import visuals
 from videodpo.core.distributed import processes
 from videodpo.core.integrity import require_finite
-from videodpo.training.lora_loop import LoopPlan, StepContext, StepLog, TrainingRun, resume_fingerprint, step_generator, train_lora
 from videodpo.core.noise import correlated_noise
+from videodpo.evaluation import visuals
+from videodpo.training.lora_loop import (
+    LoopPlan,
+    StepContext,
+    StepLog,
+    TrainingRun,
+    resume_fingerprint,
+    step_generator,
+    train_lora,
+)
 from videodpo.training.objectives import DPOTerms, clip_dpo_loss, per_sample_mse, per_segment_mse, segment_dpo_loss
 
 

@@ -27,11 +27,18 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from videodpo import rewards
 from videodpo.core import seeds
-from videodpo.evaluation import visuals
 from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
-from videodpo.training.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
+from videodpo.evaluation import visuals
+from videodpo.rewards import registry as rewards
+from videodpo.training.lora_loop import (
+    LoopPlan,
+    StepContext,
+    TrainingRun,
+    resume_fingerprint,
+    step_generator,
+    train_lora,
+)
 
 LOG_RATIO_LIMIT = 20.0  # |log ratio| beyond this is clamped before exp: a far-off step cannot overflow
 MAX_GRAD_NORM = 1.0  # the clip of the LoRA's gradient norm

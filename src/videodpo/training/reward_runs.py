@@ -1,11 +1,13 @@
 """What the reward methods' train steps (vader, grpo) share around their loops: the policy with its
-LoRA and the rewards' scorer models, the identity a checkpoint must match, and what a finished run
-publishes (its LoRA, curves and cost)."""
+LoRA and the rewards' scorer models, what their algorithm receives, the identity a checkpoint must
+match, the logged and validated run, and what a finished run publishes (its LoRA, curves and cost)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+
+from videodpo.core.params import built_from
 
 
 def policy_and_scorers(branch, settings, options, state, decoder_checkpointing: bool):
@@ -13,8 +15,9 @@ def policy_and_scorers(branch, settings, options, state, decoder_checkpointing: 
     model rewards' scorers) for a train step's `settings` (LoRAStepSettings) and method `options`."""
     import torch
 
-    from videodpo import families, rewards
+    from videodpo import families
     from videodpo.core import model_card, precision
+    from videodpo.rewards import registry as rewards
 
     card = model_card.ModelCard.load(branch.family.base)
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
@@ -26,6 +29,27 @@ def policy_and_scorers(branch, settings, options, state, decoder_checkpointing: 
     return card, model, lora, scorers
 
 
+def algorithm_settings(kinds: tuple[type, type, type], options, settings, card) -> tuple:
+    """(sampling, objective, loop) of a reward method's algorithm, the dataclasses `kinds`, each built
+    from the method's section `options`: the sampler with the model card's frames and starting noise and
+    the train step's guidance, the loop in the step's precision."""
+    sampling, objective, loop = kinds
+    return (
+        built_from(sampling, options, frames=card.frames, guidance_scale=settings.guidance_scale, shared_noise=card.shared_noise),
+        built_from(objective, options),
+        built_from(loop, options, mixed_precision=settings.mixed_precision),
+    )
+
+
+def logged_run(branch, model, settings, card, state, train: Callable):
+    """`train(log, validate)` with the run's dvclive logger and the validation scorer (lora_loop)."""
+    from videodpo.training import lora_loop
+
+    validate = lora_loop.validation_scorer(model, settings, card)
+    with lora_loop.dvclive_log(branch.checkpoint, state.is_main_process) as log:
+        return train(log, validate)
+
+
 def run_identity(branch, settings, options, scorers: dict, tensors: list, data) -> str:
     """What a checkpoint's weights depend on beyond the loop's settings (lora_loop.fingerprint): the
     scorer weights read, the method's data tensors and prompts, the LoRA and the CLIP reward's model."""
@@ -35,9 +59,10 @@ def run_identity(branch, settings, options, scorers: dict, tensors: list, data) 
     return lora_loop.fingerprint(tuple(scorer_weights), tensors, (settings.lora_rank, settings.lora_alpha, options.lora_targets, data, settings.clip))
 
 
-def publish(branch, model, lora, run, started: float, plot: Callable[[Path, Path], None], cost: dict) -> None:
+def publish(branch, model, lora, run, started: float, plot: Callable[[Path, Path], None], cost: dict, objective) -> None:
     """On the main process: the LoRA and the curves (lora_loop.publish_run), the method's curves PNG
-    (`plot(logged folder, png path)`), and the run's cost with the method's own entries (`cost`)."""
+    (`plot(logged folder, png path)`), and the run's cost with the method's own entries (`cost`) and
+    the rewards its `objective` optimised."""
     import time
 
     from videodpo.core import distributed, outputs
@@ -55,5 +80,6 @@ def publish(branch, model, lora, run, started: float, plot: Callable[[Path, Path
                     "optimizer_steps": run.steps,
                     "resumed_from_step": run.resumed_from,
                     **cost,
+                    "optimised_rewards": sorted(name for name, weight in objective.rewards.items() if weight),
                 },
             )

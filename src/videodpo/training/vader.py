@@ -17,16 +17,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file as save_numpy
 from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
-
-from videodpo import rewards
-from videodpo.evaluation import visuals
 from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
+from videodpo.evaluation import visuals
 from videodpo.pairs.store import read_manifest, write_manifest
-from videodpo.training.lora_loop import LoopPlan, StepContext, TrainingRun, resume_fingerprint, step_generator, train_lora
+from videodpo.rewards import registry as rewards
+from videodpo.training.lora_loop import (
+    LoopPlan,
+    StepContext,
+    TrainingRun,
+    resume_fingerprint,
+    step_generator,
+    train_lora,
+)
 
 MAX_GRAD_NORM = 1.0  # VADER's clip of the LoRA's gradient norm
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from videodpo.core import outputs, seeds
-from videodpo.evaluation import temporal, visuals
 from videodpo.core.checkpoints import checkpoint_extra
+from videodpo.evaluation import temporal, visuals
 
 
 def validation_prompts(prompt_texts: list[str], count: int) -> list[str]:

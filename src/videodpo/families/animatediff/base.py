@@ -10,9 +10,9 @@ def make_base(config, log, clock):
     """The base stage's model for config.tier: the toy model pretrained on the toy world, or SD1.5 and
     the motion adapter from the hub. Returns (model, model card, summary for the stage's metrics)."""
     from videodpo.core import model_card
+    from videodpo.core.hub import warn_unpinned
     from videodpo.families.animatediff import hub as animatediff_hub
     from videodpo.families.animatediff import pretraining, toy
-    from videodpo.core.hub import warn_unpinned
 
     section = config.family_section(NAME)
     if config.model.source == "hub":

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import torch
 from diffusers import AnimateDiffPipeline, DDIMScheduler, MotionAdapter
 
-from videodpo.families.animatediff.model import AnimateDiff
-from videodpo.core.hub import failure_hint, hub_offline, resolved_commit  # noqa: F401  (is_commit, hub_unreachable: below)
-from videodpo.core.hub import hub_unreachable, is_commit  # noqa: F401
+from videodpo.core.hub import failure_hint, hub_offline, hub_unreachable, is_commit, resolved_commit  # noqa: F401  (is_commit, hub_unreachable: below)  # noqa: F401
 from videodpo.core.integrity import first_line
+from videodpo.families.animatediff.model import AnimateDiff
 
 
 @dataclass(frozen=True)

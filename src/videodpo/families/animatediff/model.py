@@ -19,11 +19,11 @@ from diffusers import AnimateDiffPipeline, AnimateDiffVideoToVideoPipeline
 from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
-from videodpo.core.clips import clips_to_tensor
 from videodpo.core import layout, lora_files
+from videodpo.core.clips import clips_to_tensor
 from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
-from videodpo.families.seam import PipelineModel
 from videodpo.core.noise import correlated_noise
+from videodpo.families.seam import PipelineModel
 
 NAME = "animatediff"
 PIPELINE = "AnimateDiffPipeline"  # the class its base folders hold (videodpo.families.family_of)

@@ -17,10 +17,11 @@ from transformers import CLIPTextModel
 
 from videodpo import toyworld
 from videodpo.core.clips import clips_to_tensor
-from videodpo.families.animatediff.model import AnimateDiff, caption_ids, encode_frames
-from videodpo.families.animatediff import toy
 from videodpo.core.noise import correlated_noise
+from videodpo.families.animatediff import toy
+from videodpo.families.animatediff.model import AnimateDiff, caption_ids, encode_frames
 from videodpo.families.pretraining import PhaseClock, StepLogger, drop_captions, optimise, optimiser_step
+
 
 @dataclass(frozen=True)
 class PretrainSchedule:

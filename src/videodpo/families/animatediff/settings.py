@@ -9,7 +9,6 @@ from pydantic import Field
 
 from videodpo.core.params import Section
 
-
 LORA_TARGETS = ("motion", "motion_and_spatial")  # what a LoRA may adapt (motion: the motion modules' attention; motion_and_spatial: and the spatial attention)
 
 

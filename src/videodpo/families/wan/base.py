@@ -10,8 +10,8 @@ def make_base(config, log, clock):
     """The base stage's model for config.tier: the toy Wan pretrained on the toy world, or the hub Wan.
     Returns (model, model card, summary for the stage's metrics)."""
     from videodpo.core import model_card
-    from videodpo.families.wan import pretraining, toy
     from videodpo.core.hub import warn_unpinned
+    from videodpo.families.wan import pretraining, toy
 
     section = config.family_section(NAME)
     if config.model.source == "hub":

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from videodpo.families.wan.model import Wan
-from videodpo.families.wan.settings import FLOW_SHIFT
 from videodpo.core.hub import failure_hint, hub_offline, resolved_commit
 from videodpo.core.integrity import first_line
+from videodpo.families.wan.model import Wan
+from videodpo.families.wan.settings import FLOW_SHIFT
 
 
 def load_hub_model(hub, dtype: torch.dtype = torch.bfloat16) -> tuple[Wan, dict[str, str | None]]:

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from videodpo.core.clips import clips_to_tensor
 from videodpo.core import layout, lora_files
+from videodpo.core.clips import clips_to_tensor
 from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
-from videodpo.families.seam import PipelineModel
 from videodpo.core.noise import correlated_noise
+from videodpo.families.seam import PipelineModel
 from videodpo.families.wan.frames import latent_frames, latent_segments, pixel_frames_of  # noqa: F401  (the family's frame grouping)
 
 NAME = "wan"

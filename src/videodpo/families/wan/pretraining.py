@@ -18,9 +18,9 @@ from tqdm.auto import tqdm
 
 from videodpo import toyworld
 from videodpo.core.clips import clips_to_tensor
-from videodpo.families.wan.model import NUM_TRAIN_TIMESTEPS, Wan
-from videodpo.families.wan import toy
 from videodpo.families.pretraining import PhaseClock, StepLogger, optimise, optimiser_step
+from videodpo.families.wan import toy
+from videodpo.families.wan.model import NUM_TRAIN_TIMESTEPS, Wan
 from videodpo.toyworld.tokenizer import build_toy_tokenizer
 
 
