@@ -24,6 +24,42 @@ def toy_model():
     return build_toy_model()
 
 
+@pytest.fixture(scope="module")
+def tiny_hub_models(tmp_path_factory):
+    """A tiny SD1.5-format checkpoint and a matching motion adapter, saved as a hub would serve them."""
+    from diffusers import AutoencoderKL, MotionAdapter, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from videodpo.families.animatediff import toy
+
+    root = tmp_path_factory.mktemp("hub")
+    torch.manual_seed(0)
+    tokenizer = toy.build_toy_tokenizer()
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=8,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                       num_attention_heads=2, max_position_embeddings=16)
+    )
+    # three blocks, so latents are a quarter of the frame's side: the UNet's 8 × 8 at 32 pixels
+    vae = AutoencoderKL(block_out_channels=(16, 32, 32), down_block_types=("DownEncoderBlock2D",) * 3,
+                        up_block_types=("UpDecoderBlock2D",) * 3, latent_channels=4, norm_num_groups=8)
+    sd = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                 scheduler=toy.build_toy_scheduler(), safety_checker=None,
+                                 feature_extractor=None, requires_safety_checker=False)
+    sd.save_pretrained(root / "sd15")
+    MotionAdapter(block_out_channels=(32, 64), motion_layers_per_block=1, motion_num_attention_heads=2,
+                  motion_norm_num_groups=8, motion_max_seq_length=8).save_pretrained(root / "adapter")
+    return root
+
+
 # The micro project that the pipeline modules (tests/pipeline/test_pipeline_*.py) run the real `dvc repro` on
 # takes minutes to build. Under pytest-xdist the controller starts building it in the background as
 # the session starts, while both workers run the unit tests; the pipeline modules are collected last

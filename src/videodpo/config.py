@@ -5,10 +5,10 @@ work starts. A tier preset owns its keys: setting the same key in a section too 
 `dvc exp run -S tier=t4` always means exactly the t4 preset.
 
 Each section's class lives with the code that owns it (core.params says how): `toyworld` in the toy
-world, `prompts` with the prompt sets, `reward_models` with the rewards, `data` and `training` in dpo's
-method module, and a method's own section (`vader`, `grpo`, `dense_dpo`) in its method module, found
-by its name; a family's section in its family's settings module. The sections defined here are the
-run's shape, shared by every family and method.
+world, `prompts` with the prompt sets, `reward_models` in rewards.settings, `data` in pairs.settings,
+`training` in training.settings, a method's own section (`vader`, `grpo`, `dense_dpo`) in its method
+module, found by its name, and a family's section in its family's settings module. The sections
+defined here are the run's shape, shared by every family and method.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Many processes through accelerate: shards, gathering, and one LoRA from data-parallel training.
+"""Many processes through accelerate: data-parallel training ends with one LoRA, and sharded sampling
+gathers what one process makes (the shards themselves: tests/unit/test_distributed_shards.py).
 
 The multi-process test starts two real gloo processes on CPU, exactly as a user would:
 `ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2`.
@@ -16,28 +17,7 @@ import torch
 from safetensors.numpy import load_file as load_numpy
 from safetensors.torch import load_file
 
-from videodpo.core.distributed import gather_rows, my_shard, shard_bounds
-
 PROBE = Path(__file__).parents[1] / "support/multiprocess_probe.py"
-
-
-@pytest.mark.parametrize("count, world", [(8, 2), (7, 2), (10, 3), (3, 3), (5, 1)])
-def test_shards_are_contiguous_blocks_that_cover_every_item_once(count, world):
-    blocks = [shard_bounds(count, rank, world) for rank in range(world)]
-    assert [i for block in blocks for i in block] == list(range(count))
-    sizes = [len(block) for block in blocks]
-    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
-
-
-def test_a_rank_outside_the_world_is_refused():
-    with pytest.raises(ValueError, match="rank 2"):
-        shard_bounds(4, 2, 2)
-
-
-def test_one_process_takes_everything_and_gathering_is_the_identity():
-    assert my_shard(5) == range(5)
-    rows = np.arange(30, dtype=np.uint8).reshape(5, 6)
-    assert gather_rows(rows, 5) is rows
 
 
 @pytest.fixture(scope="module")

@@ -6,23 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from diffusers import (
     AnimateDiffPipeline,
-    AutoencoderKL,
-    MotionAdapter,
-    StableDiffusionPipeline,
-    UNet2DConditionModel,
     UNetMotionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel
 
 from videodpo import families, toyworld
 from videodpo.core import model_card
+from videodpo.core.integrity import DamagedFileError
 from videodpo.families.animatediff import hub as animatediff_hub
 from videodpo.families.animatediff import toy
-from videodpo.core.integrity import DamagedFileError
-from committed import committed_params
 
 
 def test_tokenizer_gives_each_toy_word_one_token_and_distinct_captions_distinct_ids():
@@ -72,37 +65,6 @@ def test_loading_a_missing_base_says_which_stage_makes_it(tmp_path):
         families.load_base(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def tiny_hub_models(tmp_path_factory):
-    """A tiny SD1.5-format checkpoint and a matching motion adapter, saved as a hub would serve them."""
-    root = tmp_path_factory.mktemp("hub")
-    torch.manual_seed(0)
-    tokenizer = toy.build_toy_tokenizer()
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32,
-        norm_num_groups=8,
-    )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                       num_attention_heads=2, max_position_embeddings=16)
-    )
-    # three blocks, so latents are a quarter of the frame's side: the UNet's 8 × 8 at 32 pixels
-    vae = AutoencoderKL(block_out_channels=(16, 32, 32), down_block_types=("DownEncoderBlock2D",) * 3,
-                        up_block_types=("UpDecoderBlock2D",) * 3, latent_channels=4, norm_num_groups=8)
-    sd = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                 scheduler=toy.build_toy_scheduler(), safety_checker=None,
-                                 feature_extractor=None, requires_safety_checker=False)
-    sd.save_pretrained(root / "sd15")
-    MotionAdapter(block_out_channels=(32, 64), motion_layers_per_block=1, motion_num_attention_heads=2,
-                  motion_norm_num_groups=8, motion_max_seq_length=8).save_pretrained(root / "adapter")
-    return root
-
-
 def test_hub_path_joins_checkpoint_and_motion_adapter_offline(tiny_hub_models, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub = animatediff_hub.HubModel(str(tiny_hub_models / "sd15"), "main", str(tiny_hub_models / "adapter"), "main")
@@ -146,8 +108,11 @@ def test_an_unreachable_hub_is_said_as_such_with_the_two_ways_out(tmp_path):
 
 
 def test_a_hub_that_answers_not_found_keeps_the_names_message():
-    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
-    from huggingface_hub.errors import Response  # of the HTTP library the hub client uses
+    from huggingface_hub.errors import (
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        Response,  # of the HTTP library the hub client uses
+    )
     from huggingface_hub.utils import get_session
 
     hub = animatediff_hub.HubModel("someone/sd15", "main", "someone/adapter", "v1")
@@ -189,70 +154,3 @@ def test_a_branch_resolves_to_the_commit_the_local_cache_holds(monkeypatch, tmp_
     assert animatediff_hub.resolved_commit("someone/some-model", "v9", "model_index.json") is None  # a ref the cache lacks
     assert animatediff_hub.resolved_commit("someone/other", commit.upper(), "config.json") == commit  # a commit is its own pin
     assert animatediff_hub.resolved_commit(str(tmp_path), "main", "model_index.json") is None  # a local folder has no commits
-
-
-@pytest.mark.slow
-def test_a_hub_tier_run_builds_its_base_offline_and_uses_the_users_prompt_files(tiny_hub_models, tmp_path):
-    """`-S tier=t4` under `dvc repro`, the hub names pointing at local folders and the user's own prompt
-    files: base writes a pipeline whose card carries the tier's clip size, preview_base samples it
-    without the toy-world oracle; pairs carry the training file's prompts, samples the evaluation
-    file's; editing one evaluation prompt makes DVC see only the sampling stages as changed
-    (evaluate follows from their new samples)."""
-    import json
-    import os
-    import shutil
-    import subprocess
-    from pathlib import Path
-
-    import yaml
-
-    root = Path(__file__).parents[2]
-    for name in ("src", "stages", "videos", "prompts"):
-        shutil.copytree(root / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(root / "dvc.yaml", tmp_path / "dvc.yaml")
-    (tmp_path / "my_train.txt").write_text("# my training prompts\na dog\n\nsea waves\na boat\n")
-    (tmp_path / "my_eval.txt").write_text("a cat\na bird\n")
-    (tmp_path / "my_dev.txt").write_text("a fox\n")
-    params = committed_params()
-    params.update(tier="t4", families=["animatediff"], methods=["dpo"], prompts={"train": "my_train.txt", "eval": "my_eval.txt", "dev": "my_dev.txt"})
-    params["tiers"]["t4"]["data"].update(resolution=32, num_pairs=4)  # the tiny model's size, not a T4's
-    params["tiers"]["t4"]["training"].update(mixed_precision="fp32")  # CPU
-    params["animatediff"]["hub"].update(base=str(tiny_hub_models / "sd15"), motion_adapter=str(tiny_hub_models / "adapter"))
-    params["data"].update(appearance_tolerance=10.0)  # an untrained tiny model makes noise: appearance is not checked
-    params["sample"].update(seeds_per_prompt={"dev": 2, "test": 1}, num_inference_steps=2)
-    params["model"]["preview"].update(steps=2)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
-
-    def run(*cmd: str) -> str:
-        done = subprocess.run(list(cmd), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"{' '.join(cmd)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        return done.stdout
-
-    run("git", "init", "-q")
-    run("dvc", "init", "-q")
-    run("git", "add", "-A")
-    run("git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "a hub-tier project")
-    run("dvc", "repro", "preview_base@animatediff", "make_pairs@animatediff-dpo", "sample_base@animatediff-dev", "sample_base@animatediff-test")
-    card = json.loads((tmp_path / "models/animatediff/base/videodpo.json").read_text())
-    assert (card["source"], card["frames"], card["frame_size"]) == ("hub", 8, 32)
-    assert set(card["commits"]) == {params["animatediff"]["hub"]["base"], params["animatediff"]["hub"]["motion_adapter"]}
-    model = families.load_base(tmp_path / "models/animatediff/base")
-    assert isinstance(model.denoiser, UNetMotionModel) and model.scheduler.config.beta_schedule == "linear"
-    metrics = json.loads((tmp_path / "metrics/animatediff/base.json").read_text())
-    assert metrics["source"] == "hub" and metrics["held_out"]["n_samples"] == 12 and metrics["held_out"]["motion"] >= 0
-    assert (tmp_path / "plots/base/animatediff/contact_sheet.png").stat().st_size > 1000
-
-    manifest = [json.loads(line) for line in (tmp_path / "data/animatediff/pairs/dpo/manifest.jsonl").read_text().splitlines()]
-    assert manifest and {r["caption"] for r in manifest} <= {"a dog", "sea waves", "a boat"}
-    samples = json.loads((tmp_path / "results/animatediff/samples/test/base/samples.json").read_text())
-    assert [s["prompt"] for s in samples] == ["a cat", "a bird"]
-    dev_samples = json.loads((tmp_path / "results/animatediff/samples/dev/base/samples.json").read_text())
-    assert [s["prompt"] for s in dev_samples] == ["a fox", "a fox"]  # the dev split's own prompts, two seeds each
-
-    (tmp_path / "my_eval.txt").write_text("a cat\na horse\n")
-    status = json.loads(run("dvc", "status", "--json"))
-    ran = {"base@animatediff", "preview_base@animatediff", "settings@animatediff-dpo", "make_pairs@animatediff-dpo", "sample_base@animatediff-dev", "sample_base@animatediff-test"}
-    # both splits list both prompt files (DVC cannot pick a file by the split's name); no stage before sampling reruns
-    assert {stage for stage in status if stage in ran} == {"sample_base@animatediff-dev", "sample_base@animatediff-test"}, status
-    assert "my_eval.txt" in json.dumps(status["sample_base@animatediff-test"]), status

@@ -5,9 +5,7 @@ chooses by is tests/unit/test_judgements.py's)."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))
-
-from dev_sweep import for_family  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))  # dev_sweep, imported by the tests below
 
 
 def committed_params(revision: str = "HEAD") -> dict:
