@@ -200,7 +200,8 @@ def test_the_toy_model_of_the_toy_world_answers_through_the_seam(toy_model):
 
 def test_reading_params_for_every_family_loads_no_model_library():
     """Every stage reads params, and with them each family's settings module: that import must not
-    pull in the family's model code (diffusers, transformers), which costs seconds per stage."""
+    pull in model code (torch, diffusers, transformers), which costs seconds per stage: the settings
+    stage, which reads params alone, would spend most of its time importing torch."""
     import subprocess
     import sys
 
@@ -209,7 +210,7 @@ def test_reading_params_for_every_family_loads_no_model_library():
         "from videodpo.config import load_config\n"
         "for family in ('animatediff', 'wan'):\n"
         "    load_config(family=family)\n"
-        "print(sorted(m for m in ('diffusers', 'transformers', 'peft') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

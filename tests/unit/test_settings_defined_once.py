@@ -41,7 +41,6 @@ READ_BY = {
     "dense_dpo": ("dense_dpo", "pairs", "dense"),
 }
 SECTIONS = {"data": DataSettings, "training": TrainingSettings, **{name: section_class(name) for name in ("vader", "grpo", "dense_dpo")}}
-CASES = [(section, key) for section, keys in NON_DEFAULT.items() for key in keys]
 
 
 def test_every_key_of_every_methods_section_has_a_case_here():
@@ -52,21 +51,24 @@ def test_every_key_of_every_methods_section_has_a_case_here():
     assert own == {"vader", "grpo", "dense_dpo"}
     for name, section in SECTIONS.items():
         assert set(NON_DEFAULT[name]) == set(section.model_fields), name
+        written = params_after(list(NON_DEFAULT[name].values()), committed_params())
         for key, change in NON_DEFAULT[name].items():
-            assert getattr(section(), key) != written_value(change), f"{name}.{key}: the case's value is the default"
+            assert getattr(section(), key) != written_value(change, written), f"{name}.{key}: the case's value is the default"
 
 
-def written_value(change: str, params: dict | None = None):
-    """The value a `-S` change writes: read back from params as apply_overrides wrote them, or, with no
-    params, from a scratch file it writes."""
-    if params is None:
-        import tempfile
+def params_after(changes: list[str], params: dict, path: Path | None = None) -> dict:
+    """params as `dvc exp run -S` leaves them after these changes (written to `path`, else to a scratch file)."""
+    import tempfile
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "params.yaml"
-            path.write_text(yaml.safe_dump(committed_params()))
-            apply_overrides(str(path), [change])
-            params = yaml.safe_load(path.read_text())
+    with tempfile.TemporaryDirectory() as folder:
+        target = path or Path(folder) / "params.yaml"
+        target.write_text(yaml.safe_dump(params))
+        apply_overrides(str(target), changes)
+        return yaml.safe_load(target.read_text())
+
+
+def written_value(change: str, params: dict):
+    """The value a `-S` change wrote into params."""
     node = params
     for part in change.split("=", 1)[0].lstrip("+").split("."):
         node = node[part]
@@ -78,24 +80,23 @@ def settings_stage():
     return load_stage("settings")
 
 
-@pytest.mark.parametrize(("section", "key"), CASES, ids=[f"{section}.{key}" for section, key in CASES])
-def test_a_key_set_through_dash_s_reaches_the_branchs_settings_file_unchanged(section, key, settings_stage, tmp_path, monkeypatch):
+@pytest.mark.parametrize("section", list(OVERRIDES))
+def test_every_key_set_through_dash_s_reaches_the_branchs_settings_file_unchanged(section, settings_stage, tmp_path, monkeypatch):
+    """Every key of the section at once, each to its own non-default value: each must arrive as `-S` wrote it."""
     method, step, held_as = READ_BY[section]
-    change = NON_DEFAULT[section][key]
+    changes = list(NON_DEFAULT[section].values())
+    if section == "data":  # the toy model's clips are the toy world's
+        changes += [f"toyworld.{world_key}={NON_DEFAULT['data'][key].split('=', 1)[1]}" for key, world_key in (("frames", "frames"), ("resolution", "frame_size"))]
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({**committed_params(), "families": [FAMILY], "methods": [method]}))
-    overrides = [change]
-    if key in ("frames", "resolution") and section == "data":  # the toy model's clips are the toy world's
-        overrides.append(f"toyworld.{'frames' if key == 'frames' else 'frame_size'}={change.split('=', 1)[1]}")
-    apply_overrides(str(params), overrides)
-    value = written_value(change, yaml.safe_load(params.read_text()))
+    written = params_after(changes, {**committed_params(), "families": [FAMILY], "methods": [method]}, params)
     monkeypatch.chdir(tmp_path)
     settings_stage.main(branch(FAMILY, method))
-    written = json.loads((tmp_path / "data" / FAMILY / "settings" / method / f"{step}.json").read_text())["settings"]
-    assert written[held_as][key] == value
+    held = json.loads((tmp_path / "data" / FAMILY / "settings" / method / f"{step}.json").read_text())["settings"][held_as]
+    wrong = {key: (held[key], written_value(change, written)) for key, change in NON_DEFAULT[section].items() if held[key] != written_value(change, written)}
+    assert not wrong, f"{section}: (settings file, -S) differ for {wrong}"
     config = config_module.load_config(params, family=FAMILY)
-    held = config.method_section(section) if section in ("vader", "grpo", "dense_dpo") else getattr(config, section)
-    assert written[held_as] == held.model_dump(mode="json")  # the whole section, every other key as params has it
+    section_read = config.method_section(section) if section in ("vader", "grpo", "dense_dpo") else getattr(config, section)
+    assert held == section_read.model_dump(mode="json")  # the whole section, every key as params has it
 
 
 def test_each_sections_defaults_are_the_committed_runs_values():

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from safetensors import SafetensorError
-from safetensors.numpy import load_file as load_numpy
-from safetensors.torch import load_file as load_torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 class InputError(Exception):
@@ -39,6 +40,9 @@ def remake_hint(made_by: str) -> str:
 def read_tensors(path: str | Path, made_by: str, keys: tuple[str, ...] = (), numpy: bool = False) -> dict:
     """All tensors of one safetensors file (numpy arrays if `numpy`), or DamagedFileError naming
     the file and the stage `made_by` when it cannot be read whole or lacks one of `keys`."""
+    from safetensors.numpy import load_file as load_numpy
+    from safetensors.torch import load_file as load_torch  # here, not above: the params checks and the settings stage import this module and need no torch
+
     path = Path(path)
     if not path.is_file():
         raise DamagedFileError(f"{path} is missing; {remake_hint(made_by)}")
@@ -58,6 +62,8 @@ def require_keys(tensors: dict, keys: tuple[str, ...], path: str | Path, made_by
 
 def require_finite(what: str, **tensors: torch.Tensor) -> None:
     """NonFiniteError naming `what` and each tensor that holds NaN or inf, with how many of its values do."""
+    import torch
+
     non_finite = {name: int((~torch.isfinite(t)).sum()) for name, t in tensors.items() if t.is_floating_point()}
     bad = {name: count for name, count in non_finite.items() if count}
     if bad:
