@@ -58,13 +58,14 @@ def test_every_key_of_every_methods_section_has_a_case_here():
 
 def params_after(changes: list[str], params: dict, path: Path | None = None) -> dict:
     """params as `dvc exp run -S` leaves them after these changes (written to `path`, else to a scratch file)."""
-    import tempfile
+    if path is None:
+        import tempfile
 
-    with tempfile.TemporaryDirectory() as folder:
-        target = path or Path(folder) / "params.yaml"
-        target.write_text(yaml.safe_dump(params))
-        apply_overrides(str(target), changes)
-        return yaml.safe_load(target.read_text())
+        with tempfile.TemporaryDirectory() as folder:
+            return params_after(changes, params, Path(folder) / "params.yaml")
+    path.write_text(yaml.safe_dump(params))
+    apply_overrides(str(path), changes)
+    return yaml.safe_load(path.read_text())
 
 
 def written_value(change: str, params: dict):
@@ -92,7 +93,8 @@ def test_every_key_set_through_dash_s_reaches_the_branchs_settings_file_unchange
     monkeypatch.chdir(tmp_path)
     settings_stage.main(branch(FAMILY, method))
     held = json.loads((tmp_path / "data" / FAMILY / "settings" / method / f"{step}.json").read_text())["settings"][held_as]
-    wrong = {key: (held[key], written_value(change, written)) for key, change in NON_DEFAULT[section].items() if held[key] != written_value(change, written)}
+    expected = {key: written_value(change, written) for key, change in NON_DEFAULT[section].items()}
+    wrong = {key: (held[key], value) for key, value in expected.items() if held[key] != value}
     assert not wrong, f"{section}: (settings file, -S) differ for {wrong}"
     config = config_module.load_config(params, family=FAMILY)
     section_read = config.method_section(section) if section in ("vader", "grpo", "dense_dpo") else getattr(config, section)
