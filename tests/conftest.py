@@ -103,7 +103,9 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name.startswith(PIPELINE_MODULES))
+    """The quick unit tests first, while the micro project builds; then the other slow modules (hub
+    models, several processes), which do not wait for it; the modules that run on it last."""
+    items.sort(key=lambda item: (item.path.name.startswith(PIPELINE_MODULES), item.path.parent.name == "pipeline"))
 
 
 @pytest.fixture(scope="session")
