@@ -26,7 +26,6 @@ from videodpo.config import load_config
 from videodpo.core import integrity, layout, model_card, outputs, seeds
 from videodpo.evaluation import visuals
 from videodpo.evaluation.comparison import METRICS, clip_metrics, compare
-from videodpo.rewards import clip_text
 from videodpo.rewards.settings import ClipSettings
 
 STRIP_ROWS = 4
@@ -40,6 +39,8 @@ def load_samples(family: str, variant: str, split: str):
 
 def clip_scorer_or_reason(settings: ClipSettings):
     """(CLIP scorer, None) when its weights are in the local cache (or a local folder), else (None, why not)."""
+    from videodpo.rewards import clip_text  # here, not above: torch and transformers load only off the toy world
+
     try:
         return clip_text.load_clip_scorer(settings.hub, settings.revision, local_files_only=True), None
     except OSError:
@@ -74,6 +75,8 @@ def main(family: str, split: str) -> None:
     if not oracle:
         scorer, reasons["adherence"] = clip_scorer_or_reason(config.reward_models.clip)
         if scorer is not None:
+            from videodpo.rewards import clip_text
+
             for variant in tqdm(rows, desc="evaluate: CLIP adherence", unit="model"):
                 for row, score in zip(rows[variant], clip_text.clip_adherence(scorer, clips[variant], prompts)):
                     row["adherence"] = float(score)

@@ -18,7 +18,7 @@ from safetensors.numpy import save_file
 
 from videodpo import families
 from videodpo.config import load_config
-from videodpo.core import distributed, integrity, layout, model_card, outputs, precision, prompts, seeds
+from videodpo.core import distributed, integrity, layout, model_card, outputs, phases, precision, prompts, seeds
 from videodpo.evaluation import visuals
 
 GIFS = 4  # the first sample of each of the first prompts
@@ -51,6 +51,7 @@ def main(family: str, variant: str, split: str, state) -> None:
             write_samples(layout.Family(family).samples(split, variant), clips, samples, per_prompt)
 
 
+@phases.timed("write")
 def write_samples(folder: Path, clips, samples, seeds_per_prompt: int) -> None:
     with outputs.atomic_directory(folder) as staging:
         save_file({"clips": np.ascontiguousarray(clips)}, str(Path(staging) / "clips.safetensors"))  # safetensors writes a strided view's memory as is

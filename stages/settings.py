@@ -14,7 +14,7 @@ from pathlib import Path
 
 from videodpo import methods
 from videodpo.config import ConfigError, load_config
-from videodpo.core import code_closure, layout, outputs
+from videodpo.core import code_closure, layout, outputs, phases
 
 
 def step_code_digest(method: str, stage: str) -> str:
@@ -40,4 +40,6 @@ def main(branch: layout.Branch) -> None:
 
 if __name__ == "__main__":
     family, method = (sys.argv[1:] + ["", ""])[:2]
-    main(layout.branch(family, method))
+    branch = layout.branch(family, method)
+    with phases.stage_run(branch.stage("settings")):
+        main(branch)

@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from videodpo.config import load_config
-from videodpo.core import layout
+from videodpo.core import layout, phases
 from videodpo.evaluation import visuals
 
 FIGURE = Path("plots/eval/validation.png")
@@ -44,4 +44,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with phases.stage_run("validation_curves"):
+        main()

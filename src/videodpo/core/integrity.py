@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError
 
+from videodpo.core import phases
+
 if TYPE_CHECKING:
     import torch
 
@@ -37,11 +39,14 @@ def remake_hint(made_by: str) -> str:
     return f"it is made by `{made_by}`: `dvc checkout` restores the cached copy, or `dvc repro --force {made_by}` remakes it"
 
 
+@phases.timed("load")
 def read_tensors(path: str | Path, made_by: str, keys: tuple[str, ...] = (), numpy: bool = False) -> dict:
     """All tensors of one safetensors file (numpy arrays if `numpy`), or DamagedFileError naming
     the file and the stage `made_by` when it cannot be read whole or lacks one of `keys`."""
     from safetensors.numpy import load_file as load_numpy
-    from safetensors.torch import load_file as load_torch  # here, not above: the params checks and the settings stage import this module and need no torch
+    from safetensors.torch import (
+        load_file as load_torch,  # here, not above: the params checks and the settings stage import this module and need no torch
+    )
 
     path = Path(path)
     if not path.is_file():
@@ -74,10 +79,12 @@ def require_finite(what: str, **tensors: torch.Tensor) -> None:
 @contextmanager
 def stage_errors(stage: str):
     """A damaged input, an unusable prompt set, a non-finite value or a bad params value ends the stage with one line
-    naming the stage and the cause (what DVC prints), not a traceback."""
+    naming the stage and the cause (what DVC prints), not a traceback. The stage's time is tallied by phase
+    (videodpo.core.phases)."""
     from videodpo.core.params import ConfigError
 
     try:
-        yield
+        with phases.stage_run(stage):
+            yield
     except (InputError, ConfigError) as error:
         raise SystemExit(f"{stage}: {error}") from error

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import torch
 
-from videodpo.core import layout
+from videodpo.core import layout, phases
 from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.core.outputs import canonical_safetensors
 
 
+@phases.timed("write")
 def save_lora(pipeline_class, denoiser: torch.nn.Module, layers_argument: str, lora_config, folder, adapter_name: str) -> None:
     """The denoiser's LoRA in diffusers format, as `pipeline_class.save_lora_weights` writes it
     (`layers_argument`: unet_lora_layers, transformer_lora_layers), with its adapter metadata."""
@@ -29,6 +30,7 @@ def save_lora(pipeline_class, denoiser: torch.nn.Module, layers_argument: str, l
         canonical_safetensors(weights)  # the same LoRA, the same bytes: its DVC hash does not flip between runs
 
 
+@phases.timed("load")
 def load_lora(pipe, folder, adapter_name: str) -> None:
     """Load a LoRA written by save_lora into the pipeline and make it the active adapter."""
     from safetensors import SafetensorError

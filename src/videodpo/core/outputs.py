@@ -13,6 +13,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from videodpo.core import phases
+
 
 @contextmanager
 def atomic_directory(path: str | Path):
@@ -33,6 +35,7 @@ def atomic_directory(path: str | Path):
             shutil.rmtree(staging)
 
 
+@phases.timed("write")
 def write_text(path: str | Path, text: str) -> None:
     """Write a text file atomically."""
     path = Path(path)
@@ -47,6 +50,7 @@ def write_json(path: str | Path, data) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+@phases.timed("write")
 def canonical_safetensors(path: str | Path) -> None:
     """Rewrite a safetensors file with its metadata keys in sorted order. safetensors writes metadata
     in hash-map order, which changes from process to process: with two or more keys (a diffusers

@@ -8,15 +8,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import imageio.v3 as iio
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from videodpo.core import phases
+
+
+def pyplot():
+    """matplotlib's pyplot on the file backend, imported on first use: the stages that write GIFs alone skip its import."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def contact_sheet(clips: np.ndarray, labels: list[str], path: str | Path, title: str = "") -> None:
     """One row per clip (uint8 (N, F, H, W, 3)), its frames left to right, its label on the left."""
+    plt = pyplot()
     rows, frames = clips.shape[:2]
     label_width, cell, title_height = 2.8, 0.8, 0.5 if title else 0.1
     width, height = label_width + frames * cell, rows * cell + title_height
@@ -43,6 +52,7 @@ def upscale(clip: np.ndarray, factor: int) -> np.ndarray:
     return clip.repeat(factor, axis=-3).repeat(factor, axis=-2)
 
 
+@phases.timed("write")
 def write_gif(clip: np.ndarray, path: str | Path, fps: int = 8, scale: int = 4) -> None:
     """uint8 (F, H, W, 3) → looping GIF, upscaled with nearest neighbours so small clips stay visible."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +78,7 @@ def curves(
 ) -> None:
     """Line plots side by side: {panel title: {series name: (x, values)}}, in rows of `columns` panels
     (default: one row); x is the step unless x_labels names it for a panel."""
+    plt = pyplot()
     columns = columns or len(panels)
     rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
@@ -100,6 +111,7 @@ def stack_rows(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
 def scatter_against_base(base: np.ndarray, series: dict[str, np.ndarray], path: str | Path, quantity: str) -> None:
     """Per-sample values of each model (y) against the base's on the same sample (x), with y = x drawn:
     points below the line are samples the model improved."""
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(4.6, 4.2))
     for name, values in series.items():
         axis.scatter(base, values, s=14, alpha=0.75, label=name)

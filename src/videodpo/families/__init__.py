@@ -20,7 +20,7 @@ import json
 import pkgutil
 from pathlib import Path
 
-from videodpo.core import layout
+from videodpo.core import layout, phases
 from videodpo.core.integrity import DamagedFileError, remake_hint
 
 FOLDER = Path(__file__).parent
@@ -131,6 +131,7 @@ def load_base_tokenizer(folder: str | Path):
     return family_module(family_of(folder)).load_tokenizer(Path(folder))
 
 
+@phases.timed("load")
 def load_base(folder: str | Path, dtype=None):
     """The base model saved in `folder`, opened by its family (fp32 unless dtype is given)."""
     import torch

@@ -18,6 +18,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from videodpo.core import phases
+
 
 @runtime_checkable
 class FamilyModel(Protocol):
@@ -33,6 +35,7 @@ class FamilyModel(Protocol):
     @property
     def dtype(self) -> torch.dtype: ...
     def to(self, device): ...
+    @phases.timed("write")
     def save(self, folder: Path) -> None: ...
     def enable_gradient_checkpointing(self, decoder: bool = False) -> None: ...
 

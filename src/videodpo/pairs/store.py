@@ -18,11 +18,13 @@ import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
+from videodpo.core import phases
 from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint, require_keys
 
 MANIFEST = "manifest.jsonl"
 
 
+@phases.timed("write")
 def write_pair_shard(folder: Path, index: int, winners: np.ndarray, losers: np.ndarray, labels: np.ndarray | None = None) -> str:
     """Save one shard of clips (uint8 (N, F, H, W, 3) each), and segment labels (N, S) if given;
     return its file name."""
@@ -38,6 +40,7 @@ def write_pair_shard(folder: Path, index: int, winners: np.ndarray, losers: np.n
     return name
 
 
+@phases.timed("write")
 def write_manifest(folder: Path, records: list[dict]) -> None:
     """One JSON object per pair: caption, seed, method, strength, shard and row within it."""
     with open(folder / MANIFEST, "w") as handle:
@@ -83,6 +86,7 @@ def iter_pair_arrays(folder: Path, made_by: str = "make_pairs") -> Iterator[tupl
         yield path.name, arrays
 
 
+@phases.timed("write")
 def write_latent_shard(
     folder: Path, name: str, winners: torch.Tensor, losers: torch.Tensor, text: torch.Tensor, labels: torch.Tensor | None = None
 ) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from videodpo.core import phases
 from videodpo.core.clips import clips_to_tensor
 
 # CLIP's input normalisation (its published preprocessing statistics)
@@ -27,6 +28,7 @@ class ClipScorer:
     tokenizer: object  # its CLIPTokenizer
 
 
+@phases.timed("load")
 def load_clip_scorer(source: str | Path, revision: str | None = None, local_files_only: bool = False) -> ClipScorer:
     """A frozen CLIP and its tokenizer from a hub id at `revision`, or a saved folder;
     `local_files_only`: from the local cache alone (OSError when the weights are not there)."""

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import VJEPA2Config, VJEPA2Model
 
+from videodpo.core import phases
 from videodpo.core.clips import clips_to_tensor
 
 MASK_KINDS = ("future", "tube")
@@ -66,6 +67,7 @@ def load_vjepa(source: str | Path, revision: str | None = None) -> VJEPA2Model:
     return model
 
 
+@phases.timed("load")
 def load_scorer(folder: Path) -> VJEPA2Model:
     """The scorer the vjepa stage chose: the model saved in `folder`, or the hub weights its
     source.json names."""

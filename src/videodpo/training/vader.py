@@ -21,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
+from videodpo.core import phases
 from videodpo.core.integrity import DamagedFileError, read_tensors, remake_hint, require_finite, require_keys
 from videodpo.evaluation import visuals
 from videodpo.pairs.store import read_manifest, write_manifest
@@ -169,6 +170,7 @@ QUERY_CLIPS = "references.safetensors"  # uint8 (Q, F, H, W, 3): the reference m
 QUERY_TENSORS = "queries.safetensors"  # seeds, prompt embeddings and reference frames in [-1, 1]
 
 
+@phases.timed("write")
 def write_query_clips(folder: Path, captions: list[str], seeds: list[int], references: np.ndarray) -> None:
     if references.dtype != np.uint8 or len(references) != len(seeds) or len(captions) != len(seeds):
         raise ValueError(f"{len(captions)} captions, {len(seeds)} seeds and {references.shape} {references.dtype} clips: one uint8 clip per query")
@@ -183,6 +185,7 @@ def read_query_clips(folder: Path, made_by: str) -> tuple[list[dict], np.ndarray
     return read_manifest(folder, made_by), clips["references"]
 
 
+@phases.timed("write")
 def write_query_tensors(folder: Path, queries: VaderQueries) -> None:
     save_file(
         {"seeds": torch.tensor(queries.seeds, dtype=torch.int64), "unconditional": queries.unconditional.contiguous(),
