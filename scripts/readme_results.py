@@ -593,6 +593,9 @@ def benchmarks_section() -> str:
             f"| {'fits' if r['fits_24_gib'] else 'does not fit'} in 24 GiB |"
         )
     tables = [vader_memory_table(json.loads(path.read_text())) for path in sorted(results.glob("vader_memory_*.json"))]
+    profile = read_json(results / "stage_profile.json")
+    if profile:
+        tables.insert(0, stage_profile_table(profile))
     timesteps = results / "image_timesteps.json"
     if timesteps.is_file():
         tables.append(image_timesteps_table(json.loads(timesteps.read_text())))
@@ -600,6 +603,57 @@ def benchmarks_section() -> str:
         return "_No benchmark results yet: run the scripts in benchmarks/._"
     head = ["| benchmark | setup | device | figures | ratio |", "|---|---|---|---|---|", *rows] if rows else []
     return "\n\n".join(["\n".join(head), *tables]) if head else "\n\n".join(tables)
+
+
+KIND_ORDER = ("base", "preview_base", "vjepa", "settings", "make_pairs", "encode_latents", "train", "sample_base", "sample", "evaluate", "validation_curves")
+
+
+def profile_rows(r: dict) -> list[dict]:
+    return sorted(r["rows"], key=lambda row: (KIND_ORDER.index(row["kind"]) if row["kind"] in KIND_ORDER else 99, row["family"], row["method"]))
+
+
+def seconds(value) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def stage_profile_table(r: dict) -> str:
+    """benchmarks/stage_profile.py: every stage kind's seconds by phase in one `dvc repro`, and compute against its floor."""
+    totals = r["totals_seconds"]
+    lines = [
+        f"**Stage profile** (`benchmarks/stage_profile.py`): one `dvc repro` in a fresh clone with an empty cache, {r['stage_runs']} stage runs, "
+        f"{r.get('cpu_model', r.get('cpu', ''))}, {device_name(r)}. Seconds summed over each row's runs. Start-up: the interpreter and "
+        "imports up to the stage's first line of work; DVC: the stage's wall time less its own tally (hashing, caching). The floor is "
+        "the least the compute can cost here: the family's model at the stage's batch shapes timed bare (what it counts: last column).",
+        "",
+        "| stage | family | method | runs | start-up | load | compute | write | DVC | wall (min) | floor | compute / floor | the floor counts |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in profile_rows(r):
+        ratio = row.get("compute_over_floor")
+        lines.append(
+            f"| {row['kind']} | {row['family'] or '—'} | {row['method'] or '—'} | {row['runs']} | {seconds(row['startup'])} | {seconds(row['load'])} "
+            f"| {seconds(row['compute'])} | {seconds(row['write'])} | {seconds(row.get('dvc_overhead'))} | {row['wall'] / 60:.1f} "
+            f"| {seconds(row.get('floor'))} | {'—' if ratio is None else f'{ratio:.2f}×'} | {row.get('floor_counts', '')} |"
+        )
+    lines.append(
+        f"| **all** | | | {r['stage_runs']} | {seconds(totals['startup'])} | {seconds(totals['load'])} | {seconds(totals['compute'])} "
+        f"| {seconds(totals['write'])} | | {totals['wall'] / 60:.1f} | | | |"
+    )
+    return "\n".join(lines)
+
+
+def run_time_section() -> str:
+    """The README's line on how long `dvc repro` takes, from benchmarks/results/stage_profile.json."""
+    r = read_json(ROOT / "benchmarks/results/stage_profile.json")
+    if not r:
+        return "_Not yet timed: see benchmarks/stage_profile.py._"
+    totals = r["totals_seconds"]
+    return (
+        f"On {r.get('cpu_model', r.get('cpu', ''))} with {r.get('threads', '?')} threads and no GPU, `dvc repro` in a fresh clone (empty cache) took "
+        f"**{r['repro_seconds'] / 60:.0f} min** for its {r['stage_runs']} stage runs: {totals['compute'] / 60:.0f} min of compute, "
+        f"{totals['startup'] / 60:.0f} min of start-up (imports), {totals['load'] / 60:.1f} min loading and {totals['write'] / 60:.1f} min writing; "
+        "per stage: `docs/benchmarks.md`. Once it has run, DVC reruns only what a change touches."
+    )
 
 
 def image_timesteps_table(r: dict) -> str:
@@ -715,6 +769,7 @@ def generated_files() -> dict[Path, str]:
     readme = ROOT / "README.md"
     files[readme] = replace_between(files[readme], *markers("METHODS"), methods_section())
     files[readme] = replace_between(files[readme], *markers("HEADLINE"), headline_section())
+    files[readme] = replace_between(files[readme], *markers("RUN_TIME"), run_time_section())
     files[ROOT / "docs/results.md"] = results_document()
     benchmarks = ROOT / "docs/benchmarks.md"
     files[benchmarks] = replace_between(benchmarks.read_text(), *markers("BENCHMARKS"), benchmarks_section())

@@ -35,7 +35,6 @@ class FamilyModel(Protocol):
     @property
     def dtype(self) -> torch.dtype: ...
     def to(self, device): ...
-    @phases.timed("write")
     def save(self, folder: Path) -> None: ...
     def enable_gradient_checkpointing(self, decoder: bool = False) -> None: ...
 
@@ -121,6 +120,7 @@ class PipelineModel:
         self.pipe.to(device)
         return self
 
+    @phases.timed("write")
     def save(self, folder: Path) -> None:
         self.pipe.save_pretrained(folder, safe_serialization=True)
 
