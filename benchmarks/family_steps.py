@@ -80,20 +80,25 @@ def dpo_runner(model, config):
     return step
 
 
-def vader_runner(model, config):
+K1_GRADIENT = {"backprop": "last", "backprop_steps": 1, "decode_frames": 0}  # this benchmark's VADER step: the gradient through the last step
+
+
+def vader_runner(model, config, as_configured: bool = False):
+    """One VADER step: K = 1 with the temporal and brightness rewards, or (`as_configured`) the `vader` section's own gradient and rewards."""
     torch.manual_seed(0)
     settings = config.method_section("vader")
     model.add_lora(config.model.lora_rank, config.model.lora_alpha, targets=settings.lora_targets)
     optimiser = torch.optim.AdamW([p for p in model.denoiser.parameters() if p.requires_grad], lr=1e-4)
     sampling = built_from(
         vader.VaderSampling, settings, frames=config.toyworld.frames, guidance_scale=config.sample.guidance_scale, shared_noise=0.0,
-        backprop="last", backprop_steps=1, decode_frames=0,
+        **({} if as_configured else K1_GRADIENT),
     )
     count = settings.clips_per_step
     unconditional, conditional = model.guidance_embeddings([PROMPT] * count)
     references = torch.zeros(count, config.toyworld.frames, 3, config.toyworld.frame_size, config.toyworld.frame_size)
     batch = vader.VaderBatch(list(range(count)), [PROMPT] * count, unconditional, conditional, references)
-    objective = vader.VaderObjective({"temporal": 1.0, "brightness": 1.0}, dict(settings.guard))
+    rewards = dict(settings.rewards) if as_configured else {"temporal": 1.0, "brightness": 1.0}
+    objective = vader.VaderObjective(rewards, dict(settings.guard))
     generator = torch.Generator().manual_seed(0)
 
     def step() -> None:

@@ -75,41 +75,40 @@ def read_tallies(folder: Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json")) if ".rank" not in path.name]
 
 
-def log_stamps(log: Path) -> list[float]:
-    stamps = []
-    for line in log.read_text().splitlines():
-        try:
-            stamps.append(float(line.partition(" ")[0]))
-        except ValueError:
-            continue
-    return stamps
-
-
-def stage_walls(log: Path) -> dict[str, float]:
-    """Wall seconds per stage from a timestamped `dvc repro` log: from its `Running stage` line to the next stage's (or the last line)."""
-    starts, last = [], None
+def timed_lines(log: Path) -> list[tuple[float, str]]:
+    """(epoch seconds, text) of every line of a timestamped `dvc repro` log; lines without a time are skipped."""
+    lines = []
     for line in log.read_text().splitlines():
         stamp, _, text = line.partition(" ")
         try:
-            last = float(stamp)
+            lines.append((float(stamp), text))
         except ValueError:
             continue
-        found = re.match(r"Running stage '([^']+)'", text)
-        if found:
-            starts.append((found.group(1), last))
-    ends = [start for _, start in starts[1:]] + [last]
+    return lines
+
+
+def stage_walls(lines: list[tuple[float, str]]) -> dict[str, float]:
+    """Wall seconds per stage: from its `Running stage` line to the next stage's (or the last line)."""
+    starts = [(found.group(1), stamp) for stamp, text in lines if (found := re.match(r"Running stage '([^']+)'", text))]
+    ends = [start for _, start in starts[1:]] + [lines[-1][0]] if starts else []
     return {stage: end - start for (stage, start), end in zip(starts, ends)}
 
 
-def kind_of(stage: str) -> tuple[str, str, str]:
-    """(kind, family, method or variant) of a stage name such as train@wan-dpo or sample_base@wan-dev."""
+def parse_stage(stage: str) -> tuple[str, str, str, str]:
+    """(kind, family, method or "", split or "") of a stage name such as train@wan-dpo, sample@wan-dpo-dev or sample_base@wan-dev."""
     kind, _, rest = stage.partition("@")
     family, _, detail = rest.partition("-")
     if kind == "sample":
-        detail = detail.rsplit("-", 1)[0]  # the method; the split does not change the work
+        method, _, split = detail.rpartition("-")
+        return kind, family, method, split
     if kind in ("sample_base", "evaluate"):
-        detail = ""
-    return kind, family, detail
+        return kind, family, "", detail
+    return kind, family, detail, ""
+
+
+def kind_of(stage: str) -> tuple[str, str, str]:
+    """(kind, family, method) of a stage name: the split does not change the work, so a profile row holds both."""
+    return parse_stage(stage)[:3]
 
 
 def best_seconds(call, warm: int = 2, timed: int = 7) -> float:
@@ -130,16 +129,14 @@ class FamilyCosts:
     def __init__(self, family: str):
         import torch
 
-        from videodpo import families
         from videodpo.config import load_config
         from videodpo.core import layout, model_card
 
         self.torch = torch
         self.family = family
         self.config = load_config(family=family)
-        base = layout.Family(family).base
-        self.card = model_card.ModelCard.load(base)
-        self.model = families.load_base(base)
+        self.card = model_card.ModelCard.load(layout.Family(family).base)
+        self.model = self.fresh_model()
         self.prompt = "a red square moving left"
         self.cache: dict = {}
 
@@ -225,31 +222,9 @@ class FamilyCosts:
 
     def vader_step(self) -> float:
         def measure():
-            import torch
+            from family_steps import vader_runner
 
-            from videodpo.core.params import built_from
-            from videodpo.training import vader
-
-            model = self.fresh_model()
-            settings = self.config.method_section("vader")
-            model.add_lora(self.config.model.lora_rank, self.config.model.lora_alpha, targets=settings.lora_targets)
-            optimiser = torch.optim.AdamW([p for p in model.denoiser.parameters() if p.requires_grad], lr=1e-4)
-            sampling = built_from(vader.VaderSampling, settings, frames=self.card.frames, guidance_scale=self.config.sample.guidance_scale,
-                                  shared_noise=self.card.shared_noise)
-            count, size = settings.clips_per_step, self.card.frame_size
-            unconditional, conditional = model.guidance_embeddings([self.prompt] * count)
-            references = torch.zeros(count, self.card.frames, 3, size, size)
-            batch = vader.VaderBatch(list(range(count)), [self.prompt] * count, unconditional, conditional, references)
-            objective = vader.VaderObjective(dict(settings.rewards), dict(settings.guard))
-            generator = torch.Generator().manual_seed(0)
-
-            def step():
-                result = vader.vader_step(model.denoiser, model, batch, sampling, objective, generator)
-                result.loss.backward()
-                optimiser.step()
-                optimiser.zero_grad(set_to_none=True)
-
-            return best_seconds(step, timed=3)
+            return best_seconds(vader_runner(self.fresh_model(), self.config, as_configured=True), timed=3)
 
         return self.memo(("vader_step",), measure)
 
@@ -277,19 +252,26 @@ def sampled_clips(workspace: Path, family: str, split: str, variant: str) -> int
 
 def floor_of(costs: FamilyCosts, stage: str, workspace: Path) -> tuple[float | None, str]:
     """(floor seconds of one run of the stage, what it counts), or (None, why there is none)."""
-    kind, family, detail = stage.partition("@")[0], *stage.partition("@")[2].split("-", 1)
+    kind, family, method, split = parse_stage(stage)
     if kind in NO_FLOOR:
         return None, NO_FLOOR[kind]
     steps = costs.config.sample.num_inference_steps
     if kind in ("sample", "sample_base"):
-        variant, split = ("base", detail) if kind == "sample_base" else detail.rsplit("-", 1)
-        clips = sampled_clips(workspace, family, split, variant)
+        clips = sampled_clips(workspace, family, split, method or "base")
         return costs.sampling(clips, steps), f"{clips} clips × {steps} guided steps + decode"
     if kind == "evaluate":
-        folder = workspace / "results" / family / "samples" / detail
-        clips = sum(sampled_clips(workspace, family, detail, variant.name) for variant in folder.iterdir() if variant.is_dir())
+        folder = workspace / "results" / family / "samples" / split
+        clips = sum(sampled_clips(workspace, family, split, variant.name) for variant in folder.iterdir() if variant.is_dir())
         return costs.flows(clips), f"flows of {clips} clips"
-    method = detail
+    if kind == "train":
+        trained = json.loads((workspace / "metrics" / family / f"train_{method}.json").read_text())
+        steps_done, checks = trained["optimizer_steps"], validations(workspace, family, method)
+        validation = checks * (costs.sampling(8, steps) + costs.flows(8))
+        if method in DPO_FAMILY:
+            return steps_done * costs.dpo_step() + validation, f"{steps_done} DPO steps + {checks} validations of 8 clips"
+        if method == "vader":
+            return steps_done * costs.vader_step() + validation, f"{steps_done} vader steps + {checks} validations of 8 clips"
+        return None, "grpo: sampling rounds with log-probabilities and policy updates; no bare loop here"
     pairs = json.loads((workspace / "metrics" / family / f"pairs_{method}.json").read_text())
     if kind == "make_pairs":
         settings = step_settings(workspace, family, method, "pairs")
@@ -315,15 +297,6 @@ def floor_of(costs: FamilyCosts, stage: str, workspace: Path) -> tuple[float | N
             return None, "prompt embeddings and reference frames: no model call worth a floor"
         count = pairs.get("kept", pairs.get("pairs_kept", 0))
         return 2 * costs.encode(count), f"encode 2 × {count} clips"
-    if kind == "train":
-        trained = json.loads((workspace / "metrics" / family / f"train_{method}.json").read_text())
-        steps_done, checks = trained["optimizer_steps"], validations(workspace, family, method)
-        validation = checks * (costs.sampling(8, steps) + costs.flows(8))
-        if method in DPO_FAMILY:
-            return steps_done * costs.dpo_step() + validation, f"{steps_done} DPO steps + {checks} validations of 8 clips"
-        if method == "vader":
-            return steps_done * costs.vader_step() + validation, f"{steps_done} vader steps + {checks} validations of 8 clips"
-        return None, "grpo: sampling rounds with log-probabilities and policy updates; no bare loop here"
     return None, "unknown stage kind"
 
 
@@ -343,7 +316,7 @@ def profile(tallies: list[dict], walls: dict[str, float], workspace: Path, floor
             if key[1] not in costs:
                 costs[key[1]] = FamilyCosts(key[1])
             floor, row["floor_counts"] = floor_of(costs[key[1]], stage, workspace)
-            row["floor"] = None if floor is None or row.get("floor", 0.0) is None else row.get("floor", 0.0) + floor
+            row["floor"] = None if floor is None else row.get("floor", 0.0) + floor  # a kind's runs all have a floor or none
             print(f"{stage:32s} compute {tally['compute']:7.1f} s  floor {floor if floor is not None else float('nan'):7.1f} s  ({row['floor_counts']})", flush=True)
         elif key[0] in NO_FLOOR:
             row["floor"], row["floor_counts"] = None, NO_FLOOR[key[0]]
@@ -369,7 +342,8 @@ def main() -> None:
     tallies = read_tallies(args.phases)
     if not tallies:
         raise SystemExit(f"{args.phases}: no stage tallies; run `VIDEODPO_PHASES={args.phases} dvc repro` first")
-    walls = stage_walls(args.log) if args.log else {}
+    lines = timed_lines(args.log) if args.log else []
+    walls = stage_walls(lines)
     out = args.out.resolve()
     os.chdir(args.workspace)
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -381,8 +355,7 @@ def main() -> None:
     for row in rows:
         for phase in (*PHASES, "wall"):
             totals[phase] += row[phase] if isinstance(row[phase], float) and not math.isnan(row[phase]) else 0.0
-    stamps = log_stamps(args.log) if args.log else []
-    report = {**device_info(torch.device("cpu")), "stage_runs": len(tallies), "repro_seconds": round(stamps[-1] - stamps[0], 1) if stamps else None,
+    report = {**device_info(torch.device("cpu")), "stage_runs": len(tallies), "repro_seconds": round(lines[-1][0] - lines[0][0], 1) if lines else None,
               "totals_seconds": {k: round(v, 1) for k, v in totals.items()}, "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")

@@ -22,7 +22,7 @@ def test_each_stage_runs_from_its_line_to_the_next_stage_and_the_last_to_the_end
         "131.0 sampling: 100%\n"
         "140.0 Updating lock file 'dvc.lock'\n"
     )
-    assert stage_profile.stage_walls(log) == {"base@wan": pytest.approx(30.5), "sample_base@wan-dev": pytest.approx(9.5)}
+    assert stage_profile.stage_walls(stage_profile.timed_lines(log)) == {"base@wan": pytest.approx(30.5), "sample_base@wan-dev": pytest.approx(9.5)}
 
 
 @pytest.mark.parametrize(
