@@ -43,12 +43,12 @@ BEFORE = pretraining.PretrainSchedule(
 
 
 def recipe(name: str) -> tuple[toy.ToyArchitecture, pretraining.PretrainSchedule]:
-    config = load_config()
-    world = config.toyworld
-    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
+    config = load_config(family="animatediff")
+    world, section = config.toyworld, config.family_section("animatediff")
+    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
     if name == "before":
         return dataclasses.replace(arch, vae_channels=BEFORE_VAE_CHANNELS), BEFORE
-    return arch, pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
+    return arch, pretraining.PretrainSchedule(**section.pretrain.model_dump())
 
 
 def run(arch, schedule, clock) -> float:

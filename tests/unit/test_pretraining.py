@@ -97,3 +97,23 @@ def test_skewed_timesteps_follow_the_power_law_and_stay_in_range(power):
     for level in (500, 900):  # P(1000·u^p ≥ level) = 1 − (level/1000)^(1/p)
         share = (timesteps >= level).float().mean().item()
         assert share == pytest.approx(1 - (level / 1000) ** (1 / power), abs=0.015)
+
+
+def test_the_pretraining_benchmark_times_the_recipe_params_yaml_gives_the_base_stage(monkeypatch):
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    sys.modules.pop("base_pretraining", None)
+    import base_pretraining
+
+    from videodpo.config import load_config
+
+    section = load_config(family="animatediff").family_section("animatediff")
+    arch, schedule = base_pretraining.recipe("params")
+    assert dataclasses.asdict(schedule) == section.pretrain.model_dump()
+    assert list(arch.vae_channels) == list(section.toy.vae_channels) and arch.frames == load_config(family="animatediff").toyworld.frames
+    before_arch, before = base_pretraining.recipe("before")
+    assert before_arch.vae_channels == base_pretraining.BEFORE_VAE_CHANNELS and before == base_pretraining.BEFORE
