@@ -55,6 +55,7 @@ def device_info(device: torch.device) -> dict:
             "threads": torch.get_num_threads()}
     if device.type == "cpu":
         info["cpu_model"] = cpu_model()
+        info["cpu_kind"] = cpu_kind()
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -68,6 +69,21 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_kind() -> str:
+    """The CPU's model name with its family and model numbers (as `lscpu` gives them): floating point,
+    and so every output, is the same only on the same kind."""
+    fields = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return cpu_model()
+    if "cpu family" not in fields or "model" not in fields:
+        return cpu_model()
+    return f"{cpu_model()}, family {fields['cpu family']} model {fields['model']}"
 
 
 def build_unet(size: str) -> UNetMotionModel:
