@@ -596,6 +596,9 @@ def benchmarks_section() -> str:
     profile = read_json(results / "stage_profile.json")
     if profile:
         tables.insert(0, stage_profile_table(profile))
+    seeds = read_json(results / "base_seeds.json")
+    if seeds:
+        tables.insert(1 if profile else 0, base_seeds_table(seeds))
     timesteps = results / "image_timesteps.json"
     if timesteps.is_file():
         tables.append(image_timesteps_table(json.loads(timesteps.read_text())))
@@ -653,6 +656,63 @@ def run_time_section() -> str:
         f"**{r['repro_seconds'] / 60:.0f} min** for its {r['stage_runs']} stage runs: {totals['compute'] / 60:.0f} min of compute, "
         f"{totals['startup'] / 60:.0f} min of start-up (imports), {totals['load'] / 60:.1f} min loading and {totals['write'] / 60:.1f} min writing; "
         "per stage: `docs/benchmarks.md`. Once it has run, DVC reruns only what a change touches."
+    )
+
+
+def base_seeds_table(r: dict) -> str:
+    """benchmarks/base_seeds.py: each family's toy base pretrained with several seeds, and its spread against the bars."""
+    lines = [
+        f"**Base seeds** (`benchmarks/base_seeds.py`): each toy base pretrained with `<family>.pretrain.seed` 0, 1, 2 and previewed as "
+        f"preview_base does (held-out captions), {r.get('cpu_kind', r.get('cpu_model', ''))}, {device_name(r)}. A robust base keeps held-out shape "
+        "within ±5 points of the seeds' mean, warping error within ±10 % of it, and colour ≥ 98 % on every seed.",
+        "",
+        "| family | seed | minutes | held-out shape | colour | direction | warping error | frame difference | motion | VAE PSNR (dB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for family, entry in r["families"].items():
+        for seed, row in entry["seeds"].items():
+            held = row["held_out"]
+            origin = " (the committed base)" if row["from"].startswith("committed") else " (pretrained again: the committed figures)" if row.get("matches_committed") else ""
+            lines.append(
+                f"| {family} | {seed}{origin} | {row['minutes']:.1f} | {percent(held['shape'])} | {percent(held['colour'])} | {percent(held['direction'])} "
+                f"| {held['warping_error']:.2f} | {held['frame_difference']:.2f} | {held['motion']:.2f} | {row['vae_psnr_db']:.1f} |"
+            )
+        spread = entry["spread"]
+        bars = spread["within_bars"]
+        lines.append(
+            f"| {family} | **spread** | | ±{spread['held_out_shape_points_from_mean']:.1f} points {'✓' if bars['shape'] else '✗'} "
+            f"| lowest {percent(spread['colour_lowest'])} {'✓' if bars['colour'] else '✗'} | "
+            f"| ±{100 * spread['warping_error_share_from_mean']:.0f} % {'✓' if bars['warping_error'] else '✗'} | | | |"
+        )
+    return "\n".join(lines)
+
+
+def reproduce_section() -> str:
+    """The README's paragraph on what a user reproduces, from benchmarks/results/base_seeds.json."""
+    r = read_json(ROOT / "benchmarks/results/base_seeds.json")
+    if not r:
+        return "_Not yet measured: see benchmarks/base_seeds.py._"
+    checked = [family for family, entry in r["families"].items() if entry["seeds"].get("0", {}).get("matches_committed")]
+    kind = r.get("cpu_kind", r.get("cpu_model", "this machine"))
+    check = (
+        f" (checked: {' and '.join(checked)}'s base, pretrained again by `benchmarks/base_seeds.py`, matched its committed figures to the last digit)"
+        if checked else ""
+    )
+    spans = []
+    for family, entry in r["families"].items():
+        rows = list(entry["seeds"].values())
+        shapes = sorted(row["held_out"]["shape"] for row in rows)
+        warping = sorted(row["held_out"]["warping_error"] for row in rows)
+        spans.append(
+            f"{family}'s base reads {percent(shapes[0])}–{percent(shapes[-1])} of held-out shapes and its warping error spans "
+            f"{warping[0]:.2f}–{warping[-1]:.2f}"
+        )
+    seeds = sorted({seed for entry in r["families"].values() for seed in entry["seeds"]}, key=int)
+    return (
+        f"On the CPU kind that made `dvc.lock` ({kind}) `dvc repro` rebuilds every output byte for byte{check}. "
+        "On another CPU the floating point differs, each base pretrains to other weights, and every figure moves with it, "
+        f"about as far as another pretraining seed moves it: with `pretrain.seed` {', '.join(seeds)} on this machine, "
+        f"{'; '.join(spans)} (`docs/benchmarks.md`)."
     )
 
 
@@ -770,6 +830,7 @@ def generated_files() -> dict[Path, str]:
     files[readme] = replace_between(files[readme], *markers("METHODS"), methods_section())
     files[readme] = replace_between(files[readme], *markers("HEADLINE"), headline_section())
     files[readme] = replace_between(files[readme], *markers("RUN_TIME"), run_time_section())
+    files[readme] = replace_between(files[readme], *markers("REPRODUCE"), reproduce_section())
     files[ROOT / "docs/results.md"] = results_document()
     benchmarks = ROOT / "docs/benchmarks.md"
     files[benchmarks] = replace_between(benchmarks.read_text(), *markers("BENCHMARKS"), benchmarks_section())
