@@ -61,26 +61,26 @@ def device_info(device: torch.device) -> dict:
     return info
 
 
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_kind() -> str:
-    """The CPU's model name with its family and model numbers (as `lscpu` gives them): floating point,
-    and so every output, is the same only on the same kind."""
-    fields = {}
+def cpu_fields() -> dict[str, str]:
+    """/proc/cpuinfo's fields of the first CPU (none where there is no such file)."""
+    fields: dict[str, str] = {}
     try:
         for line in open("/proc/cpuinfo"):
             key, _, value = line.partition(":")
             fields.setdefault(key.strip(), value.strip())
     except OSError:
-        return cpu_model()
+        pass
+    return fields
+
+
+def cpu_model() -> str:
+    return cpu_fields().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_kind() -> str:
+    """The CPU's model name with its family and model numbers (as `lscpu` gives them): floating point,
+    and so every output, is the same only on the same kind."""
+    fields = cpu_fields()
     if "cpu family" not in fields or "model" not in fields:
         return cpu_model()
     return f"{cpu_model()}, family {fields['cpu family']} model {fields['model']}"
