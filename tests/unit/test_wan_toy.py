@@ -31,6 +31,34 @@ def test_the_toy_wan_vae_compresses_space_and_time_four_times_keeping_the_first_
         toy.ToyWanArchitecture(frames=8)
 
 
+def test_the_residual_toy_vae_keeps_the_latent_shape_and_its_widths_stop_doubling_where_its_pass_through_needs():
+    arch = toy.ToyWanArchitecture(vae_residual=True)
+    assert arch.vae_dim_mult == [1, 2, 2] and toy.ToyWanArchitecture().vae_dim_mult == [1, 2, 4]
+    vae = toy.build_toy_vae(arch).eval()
+    assert vae.config.is_residual
+    clips = torch.rand(2, 3, 9, 32, 32) * 2 - 1
+    with torch.no_grad():
+        latents = vae.encode(clips).latent_dist.mode()
+        assert latents.shape == (2, 16, 3, 8, 8)
+        assert vae.decode(latents).sample.shape == clips.shape
+
+
+def test_the_edge_weighted_loss_counts_errors_beside_the_clips_edges_more_and_is_the_mse_at_weight_one():
+    from videodpo.families.wan import pretraining
+
+    clip = -torch.ones(1, 3, 1, 8, 8)
+    clip[..., 2:6, 2:6] = 1.0  # a square on a dark background
+    weights = pretraining.edge_weights(clip, 5.0)
+    assert weights[0, 0, 0, 0, 0] == 1 and weights[0, 0, 0, 4, 4] == 1  # background and the square's inside
+    assert weights[0, 0, 0, 2, 2] == 5 and weights[0, 0, 0, 1, 2] == 5  # either side of its edge
+    at_edge, inside = clip.clone(), clip.clone()
+    at_edge[..., 2, 3] = 0.0
+    inside[..., 4, 4] = 0.0
+    assert pretraining.edge_weighted_mse(at_edge, clip, 5.0) == 5 * pretraining.edge_weighted_mse(inside, clip, 5.0)
+    noisy = clip + 0.1 * torch.randn(clip.shape, generator=torch.Generator().manual_seed(0))
+    assert pretraining.edge_weighted_mse(noisy, clip, 1.0) == torch.nn.functional.mse_loss(noisy, clip)
+
+
 def test_a_saved_toy_wan_pipeline_samples_as_the_one_built(tmp_path):
     from diffusers import WanPipeline
 
@@ -214,13 +242,16 @@ def test_a_toy_wan_folder_without_its_weights_names_the_stage_that_makes_it(tmp_
         wan.load(tmp_path / "base")
 
 
-def test_the_toy_wan_pretrains_and_fits_its_latent_normalisation_to_its_clips(tmp_path):
+@pytest.mark.parametrize("vae_recipe", [{}, {"vae_residual": True, "vae_edge_weight": 5.0, "vae_decode_mean": True}], ids=["wan2.1", "residual_edges_mean"])
+def test_the_toy_wan_pretrains_and_fits_its_latent_normalisation_to_its_clips(tmp_path, vae_recipe):
     from videodpo import families
     from videodpo.families.wan import pretraining
     from videodpo.families.pretraining import PhaseClock
 
-    arch = toy.ToyWanArchitecture(layers=1)
-    schedule = pretraining.WanPretrainSchedule(clips_per_caption=1, vae_frame_steps=1, vae_clip_steps=2, vae_batch_frames=4, vae_batch_clips=2, steps=3, batch_clips=4)
+    residual = vae_recipe.get("vae_residual", False)
+    arch = toy.ToyWanArchitecture(layers=1, vae_residual=residual)
+    schedule = pretraining.WanPretrainSchedule(clips_per_caption=1, vae_frame_steps=1, vae_clip_steps=2, vae_batch_frames=4, vae_batch_clips=2, steps=3, batch_clips=4,
+                                               **{key: value for key, value in vae_recipe.items() if key != "vae_residual"})
     logged, clock = [], PhaseClock()
     model = pretraining.pretrain_toy_wan(arch, schedule, lambda name, value, step: logged.append((name, step)), clock)
     assert [name for name, _ in logged] == ["vae_psnr_db"] * 3 + ["velocity_loss"] * 3

@@ -30,6 +30,7 @@ class WanToySettings(Section):
     latent_channels: int = Field(default=16, gt=0)
     vae_base: int = Field(default=8, gt=0)
     vae_levels: int = Field(default=3, ge=3)
+    vae_residual: bool = False
     heads: int = Field(default=2, gt=0)
     # Wan's rotary positions give each spatial axis head_width // 6 frequencies: below 4 of them
     # the transformer barely tells latent positions apart (shapes scatter, directions come out wrong)
@@ -47,6 +48,8 @@ class WanPretrainSettings(Section):
     vae_batch_frames: int = Field(default=32, gt=0)
     vae_batch_clips: int = Field(default=4, gt=0)
     vae_lr: float = Field(default=3e-3, gt=0)
+    vae_edge_weight: float = Field(default=1.0, ge=1)
+    vae_decode_mean: bool = False
     steps: int = Field(default=4000, ge=0)
     batch_clips: int = Field(default=16, gt=0)
     image_share: float = Field(default=0.25, ge=0, le=1)

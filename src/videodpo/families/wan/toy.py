@@ -25,6 +25,7 @@ class ToyWanArchitecture:
     latent_channels: int = 16
     vae_base: int = 8
     vae_levels: int = 3  # each halves space; the last two halve time too: 4× in both
+    vae_residual: bool = False  # Wan 2.2's VAE blocks: each resampling also passes its input through by folding pixels
     heads: int = 2
     head_width: int = 32  # Wan's rotary positions: head_width // 6 frequencies per spatial axis
     layers: int = 4
@@ -37,14 +38,21 @@ class ToyWanArchitecture:
         if self.vae_levels < 3:
             raise ValueError("the toy Wan's VAE needs 3 levels or more: two of them compress time")
 
+    @property
+    def vae_dim_mult(self) -> list[int]:
+        # widths double up to 4× the base; a residual VAE's stop at 2×, as its pass-through of a 3-D
+        # resampling (8 pixels folded into channels) must divide into the next level's width
+        return [2 ** min(i, 1 if self.vae_residual else 2) for i in range(self.vae_levels)]
+
 
 def build_toy_vae(arch: ToyWanArchitecture) -> AutoencoderKLWan:
     levels = arch.vae_levels
     return AutoencoderKLWan(
         base_dim=arch.vae_base,
         z_dim=arch.latent_channels,
-        dim_mult=[2 ** min(i, 2) for i in range(levels)],
+        dim_mult=arch.vae_dim_mult,
         num_res_blocks=1,
+        is_residual=arch.vae_residual,
         temperal_downsample=[i >= levels - 3 for i in range(levels - 1)],
         latents_mean=[0.0] * arch.latent_channels,  # the base stage fits them to its clips
         latents_std=[1.0] * arch.latent_channels,
