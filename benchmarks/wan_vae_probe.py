@@ -1,9 +1,12 @@
 """Probe: the toy Wan's VAE alone, trained as base@wan trains it with overrides of its sizes and schedule, and the
-oracle's reading of its reconstructions of held-out ground truth (preview seeds, never dev or test) at chosen steps.
+oracle's reading of its reconstructions of ground truth at chosen steps, per shape: by default the held-out captions
+at preview seeds; with "split": "dev", every caption at two dev seeds (where a VAE recipe is chosen; never test).
 
     python benchmarks/wan_vae_probe.py '{"arch": {"vae_base": 16}, "vae_clip_steps": 4000, "evals": [2000, 3000]}'
+    python benchmarks/wan_vae_probe.py '{"load": "models/wan/base/vae", "split": "dev"}'   # a trained VAE, read alone
 
 "save": a folder to save the trained VAE in (for benchmarks/wan_transformer_probe.py's "vae").
+"load": a saved VAE to read instead of training one.
 """
 import json
 import sys
@@ -20,14 +23,21 @@ overrides = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 arch = toy.ToyWanArchitecture(**overrides.pop("arch", {}))
 evals = set(overrides.pop("evals", []))
 save = overrides.pop("save", None)
+load = overrides.pop("load", None)
+split = overrides.pop("split", "preview")
 schedule = pretraining.WanPretrainSchedule(**overrides)
 torch.manual_seed(schedule.seed)
 generator = torch.Generator().manual_seed(schedule.seed)
-pixels, _ = pretraining.training_pixels(arch, schedule)
-truth, texts = toyworld.render_dataset(toyworld.held_out_captions(), 2, seed=seeds.PREVIEW_OFFSET, size=arch.frame_size,
-                                       frames=arch.frames)
+captions, first_seed = {"preview": (toyworld.held_out_captions(), seeds.PREVIEW_OFFSET),
+                        "dev": (toyworld.all_captions(), seeds.SPLIT_OFFSETS["dev"])}[split]
+truth, texts = toyworld.render_dataset(captions, 2, seed=first_seed, size=arch.frame_size, frames=arch.frames)
 truth_pixels = torch.from_numpy(truth).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
-vae = toy.build_toy_vae(arch)
+if load:
+    from diffusers import AutoencoderKLWan
+
+    vae = AutoencoderKLWan.from_pretrained(load, local_files_only=True).eval()
+else:
+    vae = toy.build_toy_vae(arch)
 start = time.time()
 
 
@@ -37,7 +47,10 @@ def read(step: int) -> None:
     psnr = float(10 * torch.log10(4.0 / torch.mean((decoded - truth_pixels) ** 2)))
     clips = ((decoded.permute(0, 2, 3, 4, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
     reading = {k: round(v, 3) for k, v in toyworld.adherence(clips, texts).items()}
-    print(f"step {step}: held-out PSNR {psnr:.2f} dB, reading {reading}, {time.time() - start:.0f} s", flush=True)
+    shapes = [toyworld.Caption.parse(text).shape for text in texts]
+    read_right = [toyworld.read_clip(clip).shape == shape for clip, shape in zip(clips, shapes)]
+    per_shape = {shape: round(sum(r for r, s in zip(read_right, shapes) if s == shape) / shapes.count(shape), 3) for shape in sorted(set(shapes))}
+    print(f"step {step}: {split} PSNR {psnr:.2f} dB, reading {reading}, shape read right {per_shape}, {time.time() - start:.0f} s", flush=True)
 
 
 def log(name: str, value: float, step: int) -> None:
@@ -45,6 +58,10 @@ def log(name: str, value: float, step: int) -> None:
         read(step + 1)
 
 
+if load:
+    read(0)
+    raise SystemExit
+pixels, _ = pretraining.training_pixels(arch, schedule)
 pretraining.train_vae(vae, pixels, schedule, generator, log)
 read(schedule.vae_frame_steps + schedule.vae_clip_steps)
 if save:
