@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2], help="pretrain.seed values to pretrain here")
     parser.add_argument("--committed", action="store_true", help="take seed 0 from the committed metrics")
     parser.add_argument("--out", type=Path, default=RESULT)
+    parser.add_argument("--note", default="", help="how this run's seeds ran, kept with their rows (e.g. two runs side by side: their minutes are not a run alone's)")
     args = parser.parse_args()
     from bench_setup import device_here, device_info  # torch: after the arguments are read
 
@@ -136,6 +137,8 @@ def main() -> None:
         save()
     for seed in args.seeds:
         row = pretrain_and_preview(args.family, seed)
+        if args.note:
+            row["note"] = args.note
         if seed == 0 and Path(f"metrics/{args.family}/base.json").is_file():
             row["matches_committed"] = same_figures(row, committed_row(args.family))
         entry["seeds"][str(seed)] = row

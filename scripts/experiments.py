@@ -33,6 +33,15 @@ def experiment_ref(name: str) -> str | None:
     return next((ref for ref in refs if ref.rsplit("/", 1)[-1] == name), None)
 
 
+def locked_base(lock_text: str, family: str) -> str | None:
+    """The hash of the family's base model in a dvc.lock's text (`base` in a lock of one family), or None."""
+    import yaml
+
+    stages = (yaml.safe_load(lock_text) or {}).get("stages", {})
+    stage = stages.get(f"base@{family}") or stages.get("base")
+    return stage["outs"][0]["md5"] if stage else None
+
+
 def read_json(ref: str, path: str) -> dict:
     """A JSON file as the experiment (or any commit) `ref` holds it."""
     return json.loads(git("show", f"{ref}:{path}"))

@@ -281,9 +281,10 @@ def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, d
     return "\n".join(rows)
 
 
-def sweep_section(name: str, sweep: dict, test: dict, family: str) -> str:
+def sweep_section(name: str, sweep: dict, test: dict, family: str, base: str | None = None) -> str:
     """docs/measured/sweep_<name>.json (scripts/dev_sweep.py): the candidates on dev, the rule's choice, and
-    the committed (chosen) setting's test figure beside its dev one."""
+    the committed (chosen) setting's test figure beside its dev one; `base`: the hash of the family's base
+    in dvc.lock, to say when the sweep trained on another base (its dev figures are not this base's)."""
     method = sweep["method"]
     keys = [key for key, _ in SPLIT_MEASURES if key != "adherence"]
     labels = dict(SPLIT_MEASURES)
@@ -303,7 +304,15 @@ def sweep_section(name: str, sweep: dict, test: dict, family: str) -> str:
         kept = "yes" if all(run["guards"].values()) else "no: " + ", ".join(g for g, ok in run["guards"].items() if not ok)
         rows.append(f"| {mark}`{candidate}`{mark} | " + " | ".join(cells) + f" | {adherence} | {labels_cell} | {bias} | {kept} |")
     chosen = sweep["chosen"]
-    if chosen is None:
+    if base and sweep.get("base") and sweep["base"] != base:
+        test_cell = change_cell(test["methods"][method]["change"]["warping_error"]) if method in test["methods"] else "–"
+        rows.append(
+            f"\n**Swept on an earlier base** (the base@{family} of commit {sweep['commit'][:7]}; the committed run's base is another): these dev "
+            f"figures and {f'the choice (`{chosen}`)' if chosen else 'that no candidate kept the video'} are that base's. On this base "
+            f"`{method}` gives warping error {test_cell} on test, with settings no dev run of this base chose. Sweep again: "
+            f"`python scripts/dev_sweep.py {name} --family {family}`."
+        )
+    elif chosen is None:
         rows.append("\nNo candidate keeps the video on dev; the committed settings stay.")
     elif method in test["methods"]:
         dev_change = sweep["runs"][chosen]["change"]["warping_error"]
@@ -426,6 +435,9 @@ def family_results(family: str) -> str:
                          + targets_table(metrics))
         sweeps = {path.stem.removeprefix("sweep_"): json.loads(path.read_text()) for path in sorted((ROOT / measured).glob("sweep_*.json"))}
         import yaml
+        from experiments import locked_base
+
+        base = locked_base((ROOT / "dvc.lock").read_text(), family) if (ROOT / "dvc.lock").is_file() else None
 
         overrides = (yaml.safe_load((ROOT / "params.yaml").read_text())[family].get("overrides") or {})
         swept_keys = {change.split("=", 1)[0].lstrip("+").removeprefix(f"{family}.overrides.")
@@ -441,9 +453,11 @@ def family_results(family: str) -> str:
                 f"was chosen on {family}'s test samples."
             )
         elif unswept:
+            earlier = [name for name, sweep in sweeps.items() if base and sweep.get("base") and sweep["base"] != base]
+            where = f" (those of {', '.join(f'`{name}`' for name in earlier)} on an earlier base)" if earlier else ""
             parts.append(
-                f"**Settings on {family}**: chosen on {family}'s own dev split by the sweeps below{own}; nothing was chosen on {family}'s "
-                "test samples."
+                f"**Settings on {family}**: chosen on {family}'s own dev split by the sweeps below{where}{own}; nothing was chosen on "
+                f"{family}'s test samples."
             )
         unchosen = [m for m in methods if m not in sweeps and FOLLOWS.get(m) not in sweeps]
         if unchosen and sweeps:
@@ -452,7 +466,7 @@ def family_results(family: str) -> str:
                 "run with the committed settings, which no dev or test figure chose."
             )
         for name, sweep in sweeps.items():
-            parts.append(sweep_section(name, sweep, metrics, family))
+            parts.append(sweep_section(name, sweep, metrics, family, base))
         seeds = read_json(ROOT / measured / "training_seeds.json")
         if seeds:
             parts.append(training_seeds_section(seeds, family))
@@ -673,6 +687,7 @@ def base_seeds_table(r: dict) -> str:
         for seed, row in entry["seeds"].items():
             held = row["held_out"]
             origin = " (the committed base)" if row["from"].startswith("committed") else " (pretrained again: the committed figures)" if row.get("matches_committed") else ""
+            origin += f" ({row['note']})" if row.get("note") else ""
             lines.append(
                 f"| {family} | {seed}{origin} | {row['minutes']:.1f} | {percent(held['shape'])} | {percent(held['colour'])} | {percent(held['direction'])} "
                 f"| {held['warping_error']:.2f} | {held['frame_difference']:.2f} | {held['motion']:.2f} | {row['vae_psnr_db']:.1f} |"

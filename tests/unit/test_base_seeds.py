@@ -64,3 +64,14 @@ def test_the_same_figures_match_whatever_the_minutes_and_a_last_digit_does_not()
     assert base_seeds.same_figures(again, committed)
     moved = base_seeds.seed_row(report(0.75, 1.0, 2.5 + 1e-12), 8.4)
     assert not base_seeds.same_figures(moved, committed)
+
+
+def test_the_table_says_how_a_seed_ran_when_its_row_has_a_note():
+    sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))
+    import readme_results
+
+    rows = {str(seed): {**base_seeds.seed_row(report(0.9, 1.0, 2.0), 8.0), "from": "pretrained by this benchmark"} for seed in range(2)}
+    rows["1"]["note"] = "beside seed 2, one thread each"
+    table = readme_results.base_seeds_table({"cpu_kind": "a CPU", "families": {"wan": {"seeds": rows, "spread": base_seeds.spread(rows)}}})
+    [first, second] = [line for line in table.splitlines() if line.startswith("| wan | 0") or line.startswith("| wan | 1")]
+    assert first.startswith("| wan | 0 | 8.0 |") and second.startswith("| wan | 1 (beside seed 2, one thread each) | 8.0 |")

@@ -11,7 +11,7 @@ ROOT = Path(__file__).parents[2]
 def test_readme_and_docs_results_are_generated_from_the_committed_metrics(tmp_path):
     """The committed README and docs against the committed metrics, by the workspace's generator: an
     experiment in the workspace (its own metrics) does not make the committed pages stale."""
-    export_committed(["README.md", "params.yaml", "metrics", "plots", "docs", "benchmarks/results"], tmp_path)
+    export_committed(["README.md", "params.yaml", "dvc.lock", "metrics", "plots", "docs", "benchmarks/results"], tmp_path)
     for name in ("scripts", "src"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     done = subprocess.run(
@@ -21,7 +21,7 @@ def test_readme_and_docs_results_are_generated_from_the_committed_metrics(tmp_pa
 
 
 def test_the_generator_finds_a_stale_page_and_names_it(tmp_path):
-    export_committed(["README.md", "params.yaml", "metrics", "plots", "docs", "benchmarks/results"], tmp_path)
+    export_committed(["README.md", "params.yaml", "dvc.lock", "metrics", "plots", "docs", "benchmarks/results"], tmp_path)
     for name in ("scripts", "src"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     results = tmp_path / "docs/results.md"
@@ -59,3 +59,24 @@ def test_the_readme_lists_exactly_the_methods_that_run_and_the_committed_metrics
     assert list(json.loads(committed_text("metrics/animatediff/eval_dev.json"))["methods"]) == params_methods
     for method in evaluated:  # each evaluated method has its row in the generated comparison table
         assert re.search(rf"^\| `{method}` \| [+-]\d", readme, flags=re.MULTILINE), method
+
+
+def test_a_sweep_run_on_another_base_says_so_and_its_dev_figures_are_not_set_against_this_bases_test():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from experiments import locked_base
+    from readme_results import sweep_section
+
+    change = {"relative": -0.05, "ci95": [-0.08, -0.02]}
+    run = {"overrides": ["training.beta=2500"], "change": {"warping_error": change}, "adherence_points": 0.0, "guards": {"motion": True},
+           "labels": None, "motion_bias": None}
+    sweep = {"method": "dpo", "n_samples": 72, "rule": "a rule", "commit": "abcdef1234", "base": "old.dir", "runs": {"training.beta=2500": run},
+             "chosen": "training.beta=2500"}
+    test = {"methods": {"dpo": {"change": {"warping_error": {"relative": 0.03, "ci95": [0.01, 0.05]}}}}}
+    on_its_base = sweep_section("dpo", sweep, test, "wan", base="old.dir")
+    on_another = sweep_section("dpo", sweep, test, "wan", base="new.dir")
+    assert "Chosen: `training.beta=2500`" in on_its_base and "earlier base" not in on_its_base
+    assert "Chosen:" not in on_another and "**Swept on an earlier base** (the base@wan of commit abcdef1" in on_another
+    assert "python scripts/dev_sweep.py dpo --family wan" in on_another
+    lock = "stages:\n  base@wan:\n    outs:\n    - path: models/wan/base\n      md5: new.dir\n"
+    assert locked_base(lock, "wan") == "new.dir" and locked_base(lock, "animatediff") is None
+    assert locked_base("stages:\n  base:\n    outs:\n    - path: models/base\n      md5: one.dir\n", "animatediff") == "one.dir"  # a lock of one family
