@@ -10,6 +10,7 @@ sd15: Stable Diffusion 1.5's UNet and AnimateDiff's v1-5-2 motion adapter, built
 
 from __future__ import annotations
 
+import functools
 import platform
 import resource
 from dataclasses import dataclass
@@ -61,8 +62,9 @@ def device_info(device: torch.device) -> dict:
     return info
 
 
+@functools.cache
 def cpu_fields() -> dict[str, str]:
-    """/proc/cpuinfo's fields of the first CPU (none where there is no such file)."""
+    """/proc/cpuinfo's fields of the first CPU (none where there is no such file), read once a process."""
     fields: dict[str, str] = {}
     try:
         for line in open("/proc/cpuinfo"):

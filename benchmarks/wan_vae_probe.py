@@ -48,8 +48,10 @@ def read(step: int) -> None:
     clips = ((decoded.permute(0, 2, 3, 4, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
     reading = {k: round(v, 3) for k, v in toyworld.adherence(clips, texts).items()}
     shapes = [toyworld.Caption.parse(text).shape for text in texts]
-    read_right = [toyworld.read_clip(clip).shape == shape for clip, shape in zip(clips, shapes)]
-    per_shape = {shape: round(sum(r for r, s in zip(read_right, shapes) if s == shape) / shapes.count(shape), 3) for shape in sorted(set(shapes))}
+    per_shape = {}
+    for shape in sorted(set(shapes)):
+        mine = [i for i, s in enumerate(shapes) if s == shape]
+        per_shape[shape] = round(toyworld.adherence(clips[mine], [texts[i] for i in mine])["shape"], 3)
     print(f"step {step}: {split} PSNR {psnr:.2f} dB, reading {reading}, shape read right {per_shape}, {time.time() - start:.0f} s", flush=True)
 
 

@@ -281,6 +281,11 @@ def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, d
     return "\n".join(rows)
 
 
+def swept_on_another_base(sweep: dict, base: str | None) -> bool:
+    """Whether a sweep recorded a base (scripts/dev_sweep.py) other than `base`, dvc.lock's base of its family."""
+    return bool(base and sweep.get("base") and sweep["base"] != base)
+
+
 def sweep_section(name: str, sweep: dict, test: dict, family: str, base: str | None = None) -> str:
     """docs/measured/sweep_<name>.json (scripts/dev_sweep.py): the candidates on dev, the rule's choice, and
     the committed (chosen) setting's test figure beside its dev one; `base`: the hash of the family's base
@@ -304,7 +309,7 @@ def sweep_section(name: str, sweep: dict, test: dict, family: str, base: str | N
         kept = "yes" if all(run["guards"].values()) else "no: " + ", ".join(g for g, ok in run["guards"].items() if not ok)
         rows.append(f"| {mark}`{candidate}`{mark} | " + " | ".join(cells) + f" | {adherence} | {labels_cell} | {bias} | {kept} |")
     chosen = sweep["chosen"]
-    if base and sweep.get("base") and sweep["base"] != base:
+    if swept_on_another_base(sweep, base):
         test_cell = change_cell(test["methods"][method]["change"]["warping_error"]) if method in test["methods"] else "–"
         rows.append(
             f"\n**Swept on an earlier base** (the base@{family} of commit {sweep['commit'][:7]}; the committed run's base is another): these dev "
@@ -453,7 +458,7 @@ def family_results(family: str) -> str:
                 f"was chosen on {family}'s test samples."
             )
         elif unswept:
-            earlier = [name for name, sweep in sweeps.items() if base and sweep.get("base") and sweep["base"] != base]
+            earlier = [name for name, sweep in sweeps.items() if swept_on_another_base(sweep, base)]
             where = f" (those of {', '.join(f'`{name}`' for name in earlier)} on an earlier base)" if earlier else ""
             parts.append(
                 f"**Settings on {family}**: chosen on {family}'s own dev split by the sweeps below{where}{own}; nothing was chosen on "
