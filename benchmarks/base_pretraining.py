@@ -34,7 +34,7 @@ PARTS = ("data", "forward", "backward", "optimiser", "logging")
 
 # params.yaml model.toy.vae_channels and model.pretrain as they were before the speed-up (commit d1ef7b2)
 BEFORE_VAE_CHANNELS = (32, 64, 64)
-BEFORE = pretraining.PretrainSchedule(
+BEFORE = pretraining.PretrainSettings(
     seed=0, clips_per_caption=60, vae_steps=600, vae_batch_frames=64, vae_lr=1e-3, image_steps=1500,
     image_batch_frames=64, image_lr=1e-3, image_timestep_power=1.0, motion_steps=1500, motion_batch_clips=8, motion_lr=5e-4,
     spatial_lr_scale=1.0, motion_trains="motion_and_spatial", image_trains_text_encoder=False,
@@ -42,13 +42,13 @@ BEFORE = pretraining.PretrainSchedule(
 )
 
 
-def recipe(name: str) -> tuple[toy.ToyArchitecture, pretraining.PretrainSchedule]:
+def recipe(name: str) -> tuple[toy.ToyArchitecture, pretraining.PretrainSettings]:
     config = load_config(family="animatediff")
     world, section = config.toyworld, config.family_section("animatediff")
     arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
     if name == "before":
         return dataclasses.replace(arch, vae_channels=BEFORE_VAE_CHANNELS), BEFORE
-    return arch, pretraining.PretrainSchedule(**section.pretrain.model_dump())
+    return arch, section.pretrain
 
 
 def run(arch, schedule, clock) -> float:
@@ -68,9 +68,9 @@ def run(arch, schedule, clock) -> float:
 def profile_round(name: str, steps: int, warmup: int) -> dict:
     """Per-part seconds of one step of each phase, and the whole-run data seconds, at `steps` steps."""
     arch, schedule = recipe(name)
-    run(arch, dataclasses.replace(schedule, vae_steps=warmup, image_steps=warmup, motion_steps=warmup), pretraining.PhaseClock())
+    run(arch, schedule.model_copy(update={"vae_steps": warmup, "image_steps": warmup, "motion_steps": warmup}), pretraining.PhaseClock())
     clock = pretraining.PhaseClock()
-    run(arch, dataclasses.replace(schedule, vae_steps=steps, image_steps=steps, motion_steps=steps), clock)
+    run(arch, schedule.model_copy(update={"vae_steps": steps, "image_steps": steps, "motion_steps": steps}), clock)
     per_step = {phase: {part: clock.seconds[phase, part] / steps for part in PARTS} for phase in PHASES}
     return {"per_step": per_step, "data": {part: clock.seconds["data", part] for part in ("render", "encode")}}
 
@@ -89,7 +89,7 @@ def summarise(name: str, rounds: list[dict]) -> dict:
         }
     data = {part: round(min(r["data"][part] for r in rounds), 1) for part in ("render", "encode")}
     total = sum(p["minutes"] for p in phases.values()) + sum(data.values()) / 60
-    return {"schedule": dataclasses.asdict(schedule), "data_seconds": data, "phases": phases, "minutes": round(total, 2)}
+    return {"schedule": schedule.model_dump(), "data_seconds": data, "phases": phases, "minutes": round(total, 2)}
 
 
 def full(name: str) -> dict:
@@ -97,7 +97,7 @@ def full(name: str) -> dict:
     clock = pretraining.PhaseClock()
     seconds = run(arch, schedule, clock)
     phases = {phase: round(sum(clock.seconds[phase, part] for part in PARTS) / 60, 2) for phase in PHASES}
-    return {"schedule": dataclasses.asdict(schedule), "phase_minutes": phases, "minutes": round(seconds / 60, 2)}
+    return {"schedule": schedule.model_dump(), "phase_minutes": phases, "minutes": round(seconds / 60, 2)}
 
 
 def main() -> None:

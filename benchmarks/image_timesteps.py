@@ -39,7 +39,7 @@ class ImagePhaseData:
 
     config: object
     arch: toy.ToyArchitecture
-    schedule: pretraining.PretrainSchedule
+    schedule: pretraining.PretrainSettings
     vae: object
     latents: torch.Tensor
     texts: list[str]
@@ -49,7 +49,7 @@ def image_phase_data() -> ImagePhaseData:
     config = load_config()
     world = config.toyworld
     arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
-    schedule = pretraining.PretrainSchedule(**config.model.pretrain.model_dump())
+    schedule = config.model.pretrain
     vae = families.load_base(BASE).vae
     pixels, texts = pretraining.training_pixels(arch, schedule)
     latents = (encode_frames(vae, pixels.flatten(0, 1)) * vae.config.scaling_factor).unflatten(0, pixels.shape[:2])
@@ -59,7 +59,7 @@ def image_phase_data() -> ImagePhaseData:
 def square_readings(data: ImagePhaseData, power: float, seeds_per_caption: int) -> dict:
     config, arch, vae, latents, texts = data.config, data.arch, data.vae, data.latents, data.texts
     world = config.toyworld
-    schedule = dataclasses.replace(data.schedule, image_timestep_power=power)
+    schedule = data.schedule.model_copy(update={"image_timestep_power": power})
     torch.manual_seed(schedule.seed)
     generator = torch.Generator().manual_seed(schedule.seed)
     tokenizer, text_encoder, ids, empty_ids = pretraining.fresh_text_side(arch, texts)

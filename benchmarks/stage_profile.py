@@ -7,9 +7,8 @@
 Every stage tallies its own time (videodpo.core.phases): start-up (the interpreter and imports, up to
 its first line of work), load (base models, LoRAs, other stages' tensors), write (its outputs) and
 compute (the rest). A model stage imports its family's model code (diffusers' classes, peft) on first
-use, inside its work: that import is timed apart here, in a fresh interpreter, and moved to the
-stage's start-up from the phase that holds it (load where the first model call is load_base, else compute). The log, each line of `dvc repro`'s output behind the time it was printed, gives
-each stage's wall time; what it holds beyond the stage's own tally is DVC's (hashing, caching).
+use, inside its work: the stage times that import where it happens and counts it as start-up. The
+log, each line of `dvc repro`'s output behind the time it was printed, gives each stage's wall time; what it holds beyond the stage's own tally is DVC's (hashing, caching).
 
 The floor is the least the compute can cost on this machine: the family's own model (the workspace's
 base) at the stage's batch shapes, timed bare in a loop (the fastest of several warm calls, no_grad where
@@ -53,23 +52,6 @@ NO_FLOOR = {
     "validation_curves": "no model",
 }
 PHASES = ("startup", "load", "compute", "write")
-IMPORTS_IN_LOAD = ("encode_latents", "train", "preview_base")  # their first model call is load_base: its load holds the import; the others check prompts with the tokenizer first
-MODEL_STAGES = ("base", "preview_base", "sample_base", "sample", "make_pairs", "encode_latents", "train")  # they import their family's model code on first use
-
-
-def late_import_seconds(family: str) -> float:
-    """What a model stage pays, after its top-level imports, to import its family's model code (diffusers'
-    classes, peft) on first use: timed in a fresh interpreter, the best of two."""
-    import subprocess
-
-    probe = (
-        "import importlib, time\nimport torch\nfrom videodpo import families, methods\nfrom videodpo.core import distributed, integrity, layout\n"
-        f"began = time.perf_counter()\nimportlib.import_module('videodpo.families.{family}.model')\nimport peft\nprint(time.perf_counter() - began)"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return min(float(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout.split()[-1]) for _ in range(2))
-
-
 def read_tallies(folder: Path) -> list[dict]:
     """Every stage run's tally (rank 0's under accelerate)."""
     return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json")) if ".rank" not in path.name]
@@ -320,13 +302,8 @@ def profile(tallies: list[dict], walls: dict[str, float], workspace: Path, floor
             print(f"{stage:32s} compute {tally['compute']:7.1f} s  floor {floor if floor is not None else float('nan'):7.1f} s  ({row['floor_counts']})", flush=True)
         elif key[0] in NO_FLOOR:
             row["floor"], row["floor_counts"] = None, NO_FLOOR[key[0]]
-    late = {family: late_import_seconds(family) for family in {row["family"] for row in rows.values() if row["kind"] in MODEL_STAGES}} if floors else {}
     for row in rows.values():
         row["dvc_overhead"] = row["wall"] - row["startup"] - row["load"] - row["compute"] - row["write"]
-        if row["family"] in late and row["kind"] in MODEL_STAGES:  # the family's model code, imported on first use, is start-up, not work
-            phase = "load" if row["kind"] in IMPORTS_IN_LOAD else "compute"
-            moved = min(row[phase], row["runs"] * late[row["family"]])
-            row["startup"], row[phase], row["imports_on_first_use"] = row["startup"] + moved, row[phase] - moved, moved
         row["compute_over_floor"] = row["compute"] / row["floor"] if row.get("floor") else None
     return [{k: (round(v, 3) if isinstance(v, float) and not math.isnan(v) else v) for k, v in row.items()} for row in rows.values()]
 

@@ -22,7 +22,7 @@ from videodpo.toyworld.tokenizer import build_toy_tokenizer
 over = json.loads(sys.argv[1])
 arch_over = over.pop("arch", {}); dropout = over.pop("text_dropout", 0.1); evals = set(over.pop("evals", [])); vae_path = over.pop("vae", "models/wan/base/vae")
 arch = toy.ToyWanArchitecture(**arch_over)
-sched = pretraining.WanPretrainSchedule(**over)
+sched = pretraining.WanPretrainSettings(**over)
 torch.set_num_threads(2); torch.manual_seed(0)
 orig = toy.UMT5Config
 def cfg(**kw):

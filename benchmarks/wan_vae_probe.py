@@ -25,7 +25,7 @@ evals = set(overrides.pop("evals", []))
 save = overrides.pop("save", None)
 load = overrides.pop("load", None)
 split = overrides.pop("split", "preview")
-schedule = pretraining.WanPretrainSchedule(**overrides)
+schedule = pretraining.WanPretrainSettings(**overrides)
 torch.manual_seed(schedule.seed)
 generator = torch.Generator().manual_seed(schedule.seed)
 captions, first_seed = {"preview": (toyworld.held_out_captions(), seeds.PREVIEW_OFFSET),

@@ -62,3 +62,19 @@ def test_process_age_counts_from_the_start_of_the_interpreter():
     assert age is not None and 0 < age < time.time()
     time.sleep(0.05)
     assert phases.process_age() >= age + 0.03
+
+
+def test_code_imported_late_is_start_up_even_inside_a_load(tmp_path, monkeypatch):
+    monkeypatch.setenv(phases.PHASES_ENV, str(tmp_path))
+    with phases.stage_run("sample@wan-base-dev"):
+        with phases.phase("load"):
+            time.sleep(0.05)
+            with phases.importing():
+                time.sleep(0.1)
+        with phases.importing():
+            time.sleep(0.05)
+    record = json.loads((tmp_path / "sample@wan-base-dev.json").read_text())
+    assert record["load"] == pytest.approx(0.05, abs=0.03)
+    assert record["compute"] == pytest.approx(0.0, abs=0.03)
+    assert record["startup"] >= 0.15
+    assert record["work"] == pytest.approx(record["load"] + record["write"] + record["compute"], abs=0.003)

@@ -1,4 +1,3 @@
-import dataclasses
 
 import pytest
 import torch
@@ -29,9 +28,7 @@ def _one_motion_step(motion_trains: str):
     unet = UNetMotionModel.from_unet2d(toy.build_toy_unet2d(arch), toy.build_toy_motion_adapter(arch))
     before = {name: p.detach().clone() for name, p in unet.named_parameters()}
     text_before = [p.detach().clone() for p in text_encoder.parameters()]
-    schedule = dataclasses.replace(
-        pretraining.PretrainSchedule(), motion_steps=1, motion_batch_clips=2, motion_trains=motion_trains
-    )
+    schedule = pretraining.PretrainSettings(motion_steps=1, motion_batch_clips=2, motion_trains=motion_trains)
     latents = torch.randn(4, 8, 4, 8, 8)
     ids = caption_ids(tokenizer, ["a red square moving left"] * 4)
     empty = caption_ids(tokenizer, [""])[0]
@@ -76,7 +73,7 @@ def test_layout_share_draws_that_share_of_timesteps_from_the_layout_range():
 
 
 def test_phase_clock_adds_up_each_part_of_each_phase():
-    schedule = dataclasses.replace(pretraining.PretrainSchedule(), vae_steps=3, vae_batch_frames=2)
+    schedule = pretraining.PretrainSettings(vae_steps=3, vae_batch_frames=2)
     clock = pretraining.PhaseClock()
     vae = toy.build_toy_vae(toy.ToyArchitecture())
     pretraining.train_vae(vae, torch.rand(8, 3, 32, 32) * 2 - 1, schedule, torch.Generator().manual_seed(0), clock=clock)
@@ -113,7 +110,7 @@ def test_the_pretraining_benchmark_times_the_recipe_params_yaml_gives_the_base_s
 
     section = load_config(family="animatediff").family_section("animatediff")
     arch, schedule = base_pretraining.recipe("params")
-    assert dataclasses.asdict(schedule) == section.pretrain.model_dump()
+    assert schedule == section.pretrain
     assert list(arch.vae_channels) == list(section.toy.vae_channels) and arch.frames == load_config(family="animatediff").toyworld.frames
     before_arch, before = base_pretraining.recipe("before")
     assert before_arch.vae_channels == base_pretraining.BEFORE_VAE_CHANNELS and before == base_pretraining.BEFORE

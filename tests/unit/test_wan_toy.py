@@ -250,7 +250,7 @@ def test_the_toy_wan_pretrains_and_fits_its_latent_normalisation_to_its_clips(tm
 
     residual = vae_recipe.get("vae_residual", False)
     arch = toy.ToyWanArchitecture(layers=1, vae_residual=residual)
-    schedule = pretraining.WanPretrainSchedule(clips_per_caption=1, vae_frame_steps=1, vae_clip_steps=2, vae_batch_frames=4, vae_batch_clips=2, steps=3, batch_clips=4,
+    schedule = pretraining.WanPretrainSettings(clips_per_caption=1, vae_frame_steps=1, vae_clip_steps=2, vae_batch_frames=4, vae_batch_clips=2, steps=3, batch_clips=4,
                                                **{key: value for key, value in vae_recipe.items() if key != "vae_residual"})
     logged, clock = [], PhaseClock()
     model = pretraining.pretrain_toy_wan(arch, schedule, lambda name, value, step: logged.append((name, step)), clock)

@@ -44,9 +44,7 @@ def read_tensors(path: str | Path, made_by: str, keys: tuple[str, ...] = (), num
     """All tensors of one safetensors file (numpy arrays if `numpy`), or DamagedFileError naming
     the file and the stage `made_by` when it cannot be read whole or lacks one of `keys`."""
     from safetensors.numpy import load_file as load_numpy
-    from safetensors.torch import (
-        load_file as load_torch,  # here, not above: the params checks and the settings stage import this module and need no torch
-    )
+    from safetensors.torch import load_file as load_torch  # here, not above: the params checks and the settings stage import this module and need no torch
 
     path = Path(path)
     if not path.is_file():

@@ -1,5 +1,5 @@
 """Where a stage's time goes: start-up (the interpreter and the stage's imports, up to its first line of
-work), loading (models and the outputs of other stages it reads), writing (its own outputs) and
+work, plus the model code a family imports on first use, timed where it happens by `importing`), loading (models and the outputs of other stages it reads), writing (its own outputs) and
 computing (the rest). Every stage keeps the tally; it is written only when the environment variable
 VIDEODPO_PHASES names a folder, one `<stage>.json` a stage run, which benchmarks/stage_profile.py
 reads. Nothing a stage outputs depends on it.
@@ -16,8 +16,9 @@ from pathlib import Path
 
 PHASES_ENV = "VIDEODPO_PHASES"
 TIMED = ("load", "write")  # timed where they happen; compute is what is left
+IMPORT = "import"  # start-up that happens late: counted as start-up wherever it happens
 
-_seconds = dict.fromkeys(TIMED, 0.0)
+_seconds = dict.fromkeys((*TIMED, IMPORT), 0.0)
 _open: list[str] = []  # phases under way: the outermost gets the time, so a load inside a load counts once
 
 
@@ -49,6 +50,19 @@ def phase(name: str):
         _open.pop()
 
 
+@contextmanager
+def importing():
+    """Count the time inside the block as start-up (code imported on first use), taken out of any phase around it."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        spent = time.perf_counter() - began
+        _seconds[IMPORT] += spent
+        if _open:
+            _seconds[_open[0]] -= spent
+
+
 def timed(name: str):
     """Decorator: every call of the function counts as phase `name`."""
 
@@ -67,7 +81,7 @@ def timed(name: str):
 def stage_run(stage: str):
     """Tally the block (a stage's work) by phase; on success, write the tally when VIDEODPO_PHASES names a folder."""
     startup = process_age()
-    for name in TIMED:
+    for name in _seconds:
         _seconds[name] = 0.0
     began = time.perf_counter()
     yield
@@ -76,9 +90,9 @@ def stage_run(stage: str):
         return
     work = time.perf_counter() - began
     record = {
-        "stage": stage, "startup": None if startup is None else round(startup, 3),
+        "stage": stage, "startup": None if startup is None else round(startup + _seconds[IMPORT], 3),
         **{name: round(_seconds[name], 3) for name in TIMED},
-        "compute": round(work - sum(_seconds.values()), 3), "work": round(work, 3),
+        "compute": round(work - sum(_seconds.values()), 3), "work": round(work - _seconds[IMPORT], 3),
     }
     rank = os.environ.get("RANK", "0")  # under accelerate every process keeps its own tally
     path = Path(folder) / (f"{stage}.json" if rank == "0" else f"{stage}.rank{rank}.json")

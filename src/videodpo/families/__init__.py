@@ -41,9 +41,10 @@ def model_on_first_use(package: str):
     def __getattr__(name: str):
         if name.startswith("__"):  # Python's own probes (__path__, __file__ …) are the package's, never the model's
             raise AttributeError(name)
-        if (folder / f"{name}.py").is_file():
-            return importlib.import_module(f"{package}.{name}")
-        return getattr(importlib.import_module(f"{package}.model"), name)
+        with phases.importing():  # the model libraries a stage loads late are start-up, not work
+            if (folder / f"{name}.py").is_file():
+                return importlib.import_module(f"{package}.{name}")
+            return getattr(importlib.import_module(f"{package}.model"), name)
 
     return __getattr__
 
@@ -123,7 +124,9 @@ def make_base(family: str, config, log, clock):
     """The base stage's model of family `family` (its `base` module's make_base): (model, model card,
     summary for the stage's metrics)."""
     family_module(family)  # a ValueError naming the known families if it is none
-    return importlib.import_module(f"{__name__}.{family}.base").make_base(config, log, clock)
+    with phases.importing():
+        base = importlib.import_module(f"{__name__}.{family}.base")
+    return base.make_base(config, log, clock)
 
 
 def load_base_tokenizer(folder: str | Path):

@@ -24,13 +24,8 @@ import torch.nn.functional as F
 
 from videodpo.core.clips import to_pixels, to_uint8_clips
 from videodpo.evaluation import temporal
-from videodpo.rewards.settings import (
-    GUARD_TERMS,  # noqa: F401  (the terms appearance_guard returns, named once)
-    MODEL_REWARDS,
-    REWARD_NAMES,
-    SCORED_REWARDS,
-    reward_weights_problem,
-)
+from videodpo.rewards.settings import GUARD_TERMS  # noqa: F401  (the terms appearance_guard returns, named once)
+from videodpo.rewards.settings import MODEL_REWARDS, REWARD_NAMES, SCORED_REWARDS, reward_weights_problem
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,6 @@ def make_base(config, log, clock):
         return model, model_card.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
     world = config.toyworld
     arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
-    schedule = pretraining.PretrainSchedule(**section.pretrain.model_dump())
+    schedule = section.pretrain
     model = pretraining.pretrain_toy_model(arch, schedule, log, clock)
     return model, model_card.ModelCard("toy", world.frames, world.frame_size, schedule.shared_noise), {}

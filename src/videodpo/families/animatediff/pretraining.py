@@ -7,8 +7,6 @@ the spatial layers frozen or slowed. Latents are encoded once and cached between
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNetMotionModel
@@ -20,38 +18,14 @@ from videodpo.core.clips import clips_to_tensor
 from videodpo.core.noise import correlated_noise
 from videodpo.families.animatediff import toy
 from videodpo.families.animatediff.model import AnimateDiff, caption_ids, encode_frames
+from videodpo.families.animatediff.settings import PretrainSettings
 from videodpo.families.pretraining import PhaseClock, StepLogger, drop_captions, optimise, optimiser_step
-
-
-@dataclass(frozen=True)
-class PretrainSchedule:
-    """How long and how each phase trains (params.yaml `model.pretrain`)."""
-
-    seed: int = 0
-    clips_per_caption: int = 60
-    vae_steps: int = 1000
-    vae_batch_frames: int = 32
-    vae_lr: float = 1.5e-3
-    image_steps: int = 1100
-    image_batch_frames: int = 32
-    image_lr: float = 1.5e-3
-    image_timestep_power: float = 0.6
-    motion_steps: int = 600
-    motion_batch_clips: int = 8
-    motion_lr: float = 3e-3
-    spatial_lr_scale: float = 0.1
-    motion_trains: str = "motion_and_spatial"
-    image_trains_text_encoder: bool = True
-    caption_dropout: float = 0.1
-    shared_noise: float = 0.5
-    layout_share: float = 0.0
-    layout_timesteps_from: int = 900
 
 
 def train_vae(
     vae: AutoencoderKL,
     frames: torch.Tensor,
-    schedule: PretrainSchedule,
+    schedule: PretrainSettings,
     generator: torch.Generator,
     log: StepLogger | None = None,
     clock: PhaseClock | None = None,
@@ -124,7 +98,7 @@ def train_image_unet(
     latents: torch.Tensor,
     ids: torch.Tensor,
     empty_ids: torch.Tensor,
-    schedule: PretrainSchedule,
+    schedule: PretrainSettings,
     generator: torch.Generator,
     log: StepLogger | None = None,
     clock: PhaseClock | None = None,
@@ -157,7 +131,7 @@ def train_image_unet(
         clock.steps["image"] += 1
 
 
-def _motion_parameter_groups(unet: UNetMotionModel, text_encoder: CLIPTextModel, schedule: PretrainSchedule):
+def _motion_parameter_groups(unet: UNetMotionModel, text_encoder: CLIPTextModel, schedule: PretrainSettings):
     motion, spatial = [], []
     for name, param in unet.named_parameters():
         (motion if "motion_modules" in name else spatial).append(param)
@@ -186,7 +160,7 @@ def train_motion(
     latents: torch.Tensor,
     ids: torch.Tensor,
     empty_ids: torch.Tensor,
-    schedule: PretrainSchedule,
+    schedule: PretrainSettings,
     generator: torch.Generator,
     log: StepLogger | None = None,
     clock: PhaseClock | None = None,
@@ -220,7 +194,7 @@ def train_motion(
     text_encoder.eval().requires_grad_(False)
 
 
-def training_pixels(arch: toy.ToyArchitecture, schedule: PretrainSchedule) -> tuple[torch.Tensor, list[str]]:
+def training_pixels(arch: toy.ToyArchitecture, schedule: PretrainSettings) -> tuple[torch.Tensor, list[str]]:
     """The toy world's training clips as the base trains on them, (N, F, 3, H, W) in [−1, 1], and their captions."""
     clips, texts = toyworld.render_dataset(
         toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
@@ -237,7 +211,7 @@ def fresh_text_side(arch: toy.ToyArchitecture, texts: list[str]):
 
 def pretrain_toy_model(
     arch: toy.ToyArchitecture,
-    schedule: PretrainSchedule,
+    schedule: PretrainSettings,
     log: StepLogger | None = None,
     clock: PhaseClock | None = None,
 ):

@@ -22,6 +22,6 @@ def make_base(config, log, clock):
         return model, model_card.ModelCard("hub", config.data.frames, config.data.resolution, shared_noise=0.0, commits=commits), {}
     world = config.toyworld
     arch = toy.ToyWanArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
-    schedule = pretraining.WanPretrainSchedule(**section.pretrain.model_dump())
+    schedule = section.pretrain
     model = pretraining.pretrain_toy_wan(arch, schedule, log, clock)
     return model, model_card.ModelCard("toy", world.frames, world.frame_size, 0.0), {}

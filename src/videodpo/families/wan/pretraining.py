@@ -10,8 +10,6 @@ share of single-frame "images" as Wan trains jointly on images and videos. Laten
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -21,29 +19,8 @@ from videodpo.core.clips import clips_to_tensor
 from videodpo.families.pretraining import PhaseClock, StepLogger, optimise, optimiser_step
 from videodpo.families.wan import toy
 from videodpo.families.wan.model import NUM_TRAIN_TIMESTEPS, Wan
+from videodpo.families.wan.settings import WanPretrainSettings
 from videodpo.toyworld.tokenizer import build_toy_tokenizer
-
-
-@dataclass(frozen=True)
-class WanPretrainSchedule:
-    """How long and how each phase trains (params.yaml `wan.pretrain`)."""
-
-    seed: int = 0
-    clips_per_caption: int = 60
-    vae_frame_steps: int = 0
-    vae_clip_steps: int = 4000
-    vae_batch_frames: int = 32
-    vae_batch_clips: int = 4
-    vae_lr: float = 3e-3
-    vae_edge_weight: float = 1.0  # how much more a pixel beside an edge of the clip counts in the VAE's loss (1: plain MSE)
-    vae_decode_mean: bool = False  # decode the posterior's mean while training (what fit_latent_normalisation encodes), not a draw
-    steps: int = 4000
-    batch_clips: int = 16
-    image_share: float = 0.25   # share of each batch trained as single-frame images (the clip's first latent frame)
-    learning_rate: float = 1e-3
-    text_lr_scale: float = 1.0
-    timestep_shift: float = 3.0  # σ drawn as the sampler spaces it: shift·u / (1 + (shift − 1)·u)
-    caption_dropout: float = 0.1
 
 
 EDGE_THRESHOLD = 0.1  # summed |difference| to the four neighbours, over RGB in [−1, 1]: above it a pixel is beside an edge
@@ -73,15 +50,16 @@ def edge_weighted_mse(reconstruction: torch.Tensor, pixels: torch.Tensor, edge_w
     return (weights * (reconstruction - pixels) ** 2).mean() / weights.mean()
 
 
-def _vae_loss(vae, pixels: torch.Tensor, schedule: WanPretrainSchedule, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _vae_loss(vae, pixels: torch.Tensor, schedule: WanPretrainSettings, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     posterior = vae.encode(pixels).latent_dist
     latents = posterior.mode() if schedule.vae_decode_mean else posterior.sample(generator)
     reconstruction = vae.decode(latents).sample
-    mse = F.mse_loss(reconstruction.detach(), pixels)
-    return edge_weighted_mse(reconstruction, pixels, schedule.vae_edge_weight) + 1e-6 * posterior.kl().mean(), mse
+    mse = F.mse_loss(reconstruction, pixels)
+    fit = mse if schedule.vae_edge_weight == 1 else edge_weighted_mse(reconstruction, pixels, schedule.vae_edge_weight)
+    return fit + 1e-6 * posterior.kl().mean(), mse.detach()
 
 
-def train_vae(vae, clips: torch.Tensor, schedule: WanPretrainSchedule, generator: torch.Generator,
+def train_vae(vae, clips: torch.Tensor, schedule: WanPretrainSettings, generator: torch.Generator,
               log: StepLogger | None = None, clock: PhaseClock | None = None) -> None:
     """clips: float (N, 3, F, H, W) in [−1, 1]. Reconstruction loss plus a light KL term, on single
     frames first (cheap: a frame is one latent frame) and then on whole clips."""
@@ -128,7 +106,7 @@ def shifted_timesteps(n: int, shift: float, generator: torch.Generator) -> torch
 
 
 def train_transformer(model: Wan, latents: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, empty_ids: torch.Tensor, empty_mask: torch.Tensor,
-                      schedule: WanPretrainSchedule, generator: torch.Generator, log: StepLogger | None = None,
+                      schedule: WanPretrainSettings, generator: torch.Generator, log: StepLogger | None = None,
                       clock: PhaseClock | None = None) -> None:
     """latents: (N, C, F', h, w) normalised clip latents; ids/mask: the captions' tokens (empty_*: the
     empty caption's, which replaces a dropped one, as classifier-free guidance needs). Flow matching
@@ -175,7 +153,7 @@ def train_transformer(model: Wan, latents: torch.Tensor, ids: torch.Tensor, mask
     text_encoder.eval().requires_grad_(False)
 
 
-def training_pixels(arch: toy.ToyWanArchitecture, schedule: WanPretrainSchedule) -> tuple[torch.Tensor, list[str]]:
+def training_pixels(arch: toy.ToyWanArchitecture, schedule: WanPretrainSettings) -> tuple[torch.Tensor, list[str]]:
     """The toy world's training clips, (N, 3, F, H, W) in [−1, 1], and their captions."""
     clips, texts = toyworld.render_dataset(
         toyworld.train_captions(), schedule.clips_per_caption, schedule.seed, size=arch.frame_size, frames=arch.frames
@@ -183,7 +161,7 @@ def training_pixels(arch: toy.ToyWanArchitecture, schedule: WanPretrainSchedule)
     return clips_to_tensor(clips).transpose(1, 2).contiguous(), texts
 
 
-def pretrain_toy_wan(arch: toy.ToyWanArchitecture, schedule: WanPretrainSchedule, log: StepLogger | None = None,
+def pretrain_toy_wan(arch: toy.ToyWanArchitecture, schedule: WanPretrainSettings, log: StepLogger | None = None,
                      clock: PhaseClock | None = None) -> Wan:
     """Render the toy world, train both phases, and return the assembled model."""
     clock = clock or PhaseClock()
