@@ -157,11 +157,12 @@ def flow_reward_lines(metrics: dict, costs: dict[str, dict]) -> list[str]:
             if any(reward in judgements.FLOW_REWARDS for reward in costs.get(method, {}).get("optimised_rewards", []))]
 
 
-def reward_budget_section(report: dict, family: str) -> str:
+def reward_budget_section(report: dict, family: str, base: str | None = None) -> str:
     """docs/measured/<family>/reward_budget.json (scripts/reward_budget.py): grpo at vader's clips and at its seconds."""
     keys = [(key, label) for key, label in COMPARED + UNOPTIMISED if key in next(iter(report["runs"].values()))["change"]]
     rows = [
-        f"**GRPO and VADER at the same budget, test split** (`docs/measured/{family}/reward_budget.json`, "
+        earlier_base_note(report, base, "these runs, the committed ones included,")
+        + f"**GRPO and VADER at the same budget, test split** (`docs/measured/{family}/reward_budget.json`, "
         f"`python scripts/reward_budget.py --family {family}`; {report['n_samples']} test samples): {report['rule']}. The last two "
         "columns are flicker measures neither optimises.",
         "",
@@ -281,9 +282,25 @@ def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, d
     return "\n".join(rows)
 
 
-def swept_on_another_base(sweep: dict, base: str | None) -> bool:
-    """Whether a sweep recorded a base (scripts/dev_sweep.py) other than `base`, dvc.lock's base of its family."""
-    return bool(base and sweep.get("base") and sweep["base"] != base)
+def recorded_base(report: dict) -> str | None:
+    """The hash of the base a measured report's runs used: `base` (a sweep, training seeds, the reward budget)
+    or `base_model` (replication, whose `base` holds the base's figures)."""
+    value = report.get("base")
+    return value if isinstance(value, str) else report.get("base_model")
+
+
+def on_another_base(report: dict, base: str | None) -> bool:
+    """Whether a measured report recorded a base other than `base`, dvc.lock's base of its family."""
+    return bool(base and recorded_base(report) and recorded_base(report) != base)
+
+
+def earlier_base_note(report: dict, base: str | None, what: str) -> str:
+    """A warning, before a measured table, that its runs used an earlier base than the committed one ('' if not)."""
+    if not on_another_base(report, base):
+        return ""
+    made = f" of commit {report['commit'][:7]}" if report.get("commit") else ""
+    return (f"**Measured on an earlier base** (the base{made}, hash {recorded_base(report)[:8]}; the committed run's base is another): "
+            f"{what} are that base's, not the committed run's.\n\n")
 
 
 def sweep_section(name: str, sweep: dict, test: dict, family: str, base: str | None = None) -> str:
@@ -309,7 +326,7 @@ def sweep_section(name: str, sweep: dict, test: dict, family: str, base: str | N
         kept = "yes" if all(run["guards"].values()) else "no: " + ", ".join(g for g, ok in run["guards"].items() if not ok)
         rows.append(f"| {mark}`{candidate}`{mark} | " + " | ".join(cells) + f" | {adherence} | {labels_cell} | {bias} | {kept} |")
     chosen = sweep["chosen"]
-    if swept_on_another_base(sweep, base):
+    if on_another_base(sweep, base):
         test_cell = change_cell(test["methods"][method]["change"]["warping_error"]) if method in test["methods"] else "–"
         rows.append(
             f"\n**Swept on an earlier base** (the base@{family} of commit {sweep['commit'][:7]}; the committed run's base is another): these dev "
@@ -332,11 +349,12 @@ def sweep_section(name: str, sweep: dict, test: dict, family: str, base: str | N
     return "\n".join(rows)
 
 
-def training_seeds_section(report: dict, family: str) -> str:
+def training_seeds_section(report: dict, family: str, base: str | None = None) -> str:
     """docs/measured/training_seeds.json (scripts/training_seeds.py): each method trained at several seeds, scored on test."""
     keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
     rows = [
-        f"**Training seeds** (`docs/measured/{family}/training_seeds.json`, `python scripts/training_seeds.py --family {family}`; {report['split']} split, "
+        earlier_base_note(report, base, "these runs, seed 0 included,")
+        + f"**Training seeds** (`docs/measured/{family}/training_seeds.json`, `python scripts/training_seeds.py --family {family}`; {report['split']} split, "
         f"{report['n_samples']} samples): each method's committed settings trained at seeds {', '.join(map(str, report['seeds']))} "
         "(the seed parameter named; seed 0 is the committed run), so a reader sees how far one run moves by luck. "
         "Change of the mean from the base with its paired 95 % bootstrap interval; the last row per method is the spread of "
@@ -354,11 +372,12 @@ def training_seeds_section(report: dict, family: str) -> str:
     return "\n".join(rows)
 
 
-def replication_section(report: dict, family: str) -> str:
+def replication_section(report: dict, family: str, base: str | None = None) -> str:
     """docs/measured/replication.json (scripts/replicate.py): the committed models on a third seed range, against test."""
     keys = [(key, label) for key, label in SPLIT_MEASURES if key in report["measures"]]
     rows = [
-        f"**Replication on fresh seeds** (`docs/measured/{family}/replication.json`, `PYTHONPATH=src python scripts/replicate.py --family {family}`): the committed base and LoRAs "
+        earlier_base_note(report, base, "both columns, test and replication,")
+        + f"**Replication on fresh seeds** (`docs/measured/{family}/replication.json`, `PYTHONPATH=src python scripts/replicate.py --family {family}`): the committed base and LoRAs "
         f"sampled anew on {report['n_samples']} samples of the evaluation prompts with seeds of a third range "
         f"({report['first_seed']}…), neither dev nor test. Per measure: the test change, the replication's, and whether the "
         "replication's lies within the test interval. Both are draws of as many samples: their difference spreads √2 times as "
@@ -432,17 +451,17 @@ def family_results(family: str) -> str:
                 "warping error does; a policy can please the flow instead of steadying the clip, which shows as a warping-error gain "
                 "that frame difference does not share, or as motion rising):\n\n" + "\n".join(f"- {line}" for line in checks)
             )
-        budget = read_json(ROOT / measured / "reward_budget.json")
-        if budget:
-            parts.append(reward_budget_section(budget, family))
-        if all(key in metrics["base"] for key in BAR_KEYS):
-            parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
-                         + targets_table(metrics))
-        sweeps = {path.stem.removeprefix("sweep_"): json.loads(path.read_text()) for path in sorted((ROOT / measured).glob("sweep_*.json"))}
         import yaml
         from experiments import locked_base
 
         base = locked_base((ROOT / "dvc.lock").read_text(), family) if (ROOT / "dvc.lock").is_file() else None
+        budget = read_json(ROOT / measured / "reward_budget.json")
+        if budget:
+            parts.append(reward_budget_section(budget, family, base))
+        if all(key in metrics["base"] for key in BAR_KEYS):
+            parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
+                         + targets_table(metrics))
+        sweeps = {path.stem.removeprefix("sweep_"): json.loads(path.read_text()) for path in sorted((ROOT / measured).glob("sweep_*.json"))}
 
         overrides = (yaml.safe_load((ROOT / "params.yaml").read_text())[family].get("overrides") or {})
         swept_keys = {change.split("=", 1)[0].lstrip("+").removeprefix(f"{family}.overrides.")
@@ -458,7 +477,7 @@ def family_results(family: str) -> str:
                 f"was chosen on {family}'s test samples."
             )
         elif unswept:
-            earlier = [name for name, sweep in sweeps.items() if swept_on_another_base(sweep, base)]
+            earlier = [name for name, sweep in sweeps.items() if on_another_base(sweep, base)]
             where = f" (those of {', '.join(f'`{name}`' for name in earlier)} on an earlier base)" if earlier else ""
             parts.append(
                 f"**Settings on {family}**: chosen on {family}'s own dev split by the sweeps below{where}{own}; nothing was chosen on "
@@ -474,10 +493,10 @@ def family_results(family: str) -> str:
             parts.append(sweep_section(name, sweep, metrics, family, base))
         seeds = read_json(ROOT / measured / "training_seeds.json")
         if seeds:
-            parts.append(training_seeds_section(seeds, family))
+            parts.append(training_seeds_section(seeds, family, base))
         replication = read_json(ROOT / measured / "replication.json")
         if replication:
-            parts.append(replication_section(replication, family))
+            parts.append(replication_section(replication, family, base))
         strips = " ".join(f"![base | {m}](plots/eval/{family}/test/side_by_side/{m}.gif)" for m in methods)
         parts.append(
             "**What to look at**: per method, base (left) and the method (right) on the same test samples "
@@ -643,7 +662,7 @@ def stage_profile_table(r: dict) -> str:
     totals = r["totals_seconds"]
     lines = [
         f"**Stage profile** (`benchmarks/stage_profile.py`): one `dvc repro` in a fresh clone with an empty cache, {r['stage_runs']} stage runs, "
-        f"{r.get('cpu_model', r.get('cpu', ''))}, {device_name(r)}. Seconds summed over each row's runs. Start-up: the interpreter and "
+        f"{r.get('cpu_kind', r.get('cpu_model', r.get('cpu', '')))}, {device_name(r)}. Seconds summed over each row's runs. Start-up: the interpreter and "
         "imports up to the stage's first line of work, and the family's model code a model stage imports on first use; DVC: the stage's wall time less its own tally (hashing, caching). The floor is "
         "the least the compute can cost here: the family's model at the stage's batch shapes timed bare (what it counts: last column).",
         "",
@@ -671,15 +690,27 @@ def run_time_section() -> str:
         return "_Not yet timed: see benchmarks/stage_profile.py._"
     totals = r["totals_seconds"]
     return (
-        f"On {r.get('cpu_model', r.get('cpu', ''))} with {r.get('threads', '?')} threads and no GPU, `dvc repro` in a fresh clone (empty cache) took "
+        f"On {r.get('cpu_kind', r.get('cpu_model', r.get('cpu', '')))} with {r.get('threads', '?')} threads and no GPU, `dvc repro` in a fresh clone (empty cache) took "
         f"**{r['repro_seconds'] / 60:.0f} min** for its {r['stage_runs']} stage runs: {totals['compute'] / 60:.0f} min of compute, "
         f"{totals['startup'] / 60:.0f} min of start-up (imports), {totals['load'] / 60:.1f} min loading and {totals['write'] / 60:.1f} min writing; "
         "per stage: `docs/benchmarks.md`. Once it has run, DVC reruns only what a change touches."
     )
 
 
+def lock_cpu_kind() -> str | None:
+    """The CPU kind of the `dvc repro` that made the committed dvc.lock: the stage profile is timed on that run."""
+    profile = read_json(ROOT / "benchmarks/results/stage_profile.json") or {}
+    return profile.get("cpu_kind", profile.get("cpu_model"))
+
+
+def seeds_on_lock_cpu(r: dict) -> bool:
+    """Whether the base seeds were pretrained on the CPU kind that made dvc.lock: only then is a seed-0 row the committed base."""
+    return r.get("cpu_kind", r.get("cpu_model")) == lock_cpu_kind()
+
+
 def base_seeds_table(r: dict) -> str:
     """benchmarks/base_seeds.py: each family's toy base pretrained with several seeds, and its spread against the bars."""
+    committed = "the committed base" if seeds_on_lock_cpu(r) else "the base committed then"
     lines = [
         f"**Base seeds** (`benchmarks/base_seeds.py`): each toy base pretrained with `<family>.pretrain.seed` 0, 1, 2 and previewed as "
         f"preview_base does (held-out captions), {r.get('cpu_kind', r.get('cpu_model', ''))}, {device_name(r)}. A robust base keeps held-out shape "
@@ -691,7 +722,7 @@ def base_seeds_table(r: dict) -> str:
     for family, entry in r["families"].items():
         for seed, row in entry["seeds"].items():
             held = row["held_out"]
-            origin = " (the committed base)" if row["from"].startswith("committed") else " (pretrained again: the committed figures)" if row.get("matches_committed") else ""
+            origin = f" ({committed})" if row["from"].startswith("committed") else f" (pretrained again: {committed}'s figures)" if row.get("matches_committed") else ""
             origin += f" ({row['note']})" if row.get("note") else ""
             lines.append(
                 f"| {family} | {seed}{origin} | {row['minutes']:.1f} | {percent(held['shape'])} | {percent(held['colour'])} | {percent(held['direction'])} "
@@ -713,11 +744,15 @@ def reproduce_section() -> str:
     if not r:
         return "_Not yet measured: see benchmarks/base_seeds.py._"
     checked = [family for family, entry in r["families"].items() if entry["seeds"].get("0", {}).get("matches_committed")]
-    kind = r.get("cpu_kind", r.get("cpu_model", "this machine"))
-    check = (
-        f" (checked: {' and '.join(checked)}'s base, pretrained again by `benchmarks/base_seeds.py`, matched its committed figures to the last digit)"
-        if checked else ""
-    )
+    kind = lock_cpu_kind() or r.get("cpu_kind", r.get("cpu_model", "this machine"))
+    seeds_kind = r.get("cpu_kind", r.get("cpu_model", "another machine"))
+    if seeds_on_lock_cpu(r):
+        check = f" (checked: {' and '.join(checked)}'s base, pretrained again by `benchmarks/base_seeds.py`, matched its committed figures to the last digit)" if checked else ""
+    else:
+        check = (
+            f" (checked on {seeds_kind} against the lock made there: {' and '.join(checked)}'s base, pretrained again by `benchmarks/base_seeds.py`, "
+            "matched its committed figures to the last digit)" if checked else ""
+        )
     spans = []
     for family, entry in r["families"].items():
         rows = list(entry["seeds"].values())
@@ -731,7 +766,8 @@ def reproduce_section() -> str:
     return (
         f"On the CPU kind that made `dvc.lock` ({kind}) `dvc repro` rebuilds every output byte for byte{check}. "
         "On another CPU the floating point differs, each base pretrains to other weights, and every figure moves with it, "
-        f"about as far as another pretraining seed moves it: with `pretrain.seed` {', '.join(seeds)} on this machine, "
+        f"about as far as another pretraining seed moves it: with `pretrain.seed` {', '.join(seeds)} on "
+        f"{'this machine' if seeds_on_lock_cpu(r) else seeds_kind}, "
         f"{'; '.join(spans)} (`docs/benchmarks.md`)."
     )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from experiments import locked_base  # scripts/, beside this script
 from tqdm.auto import tqdm
 
 from videodpo import families, toyworld
@@ -58,6 +59,7 @@ def main() -> None:
     result = {
         "family": family, "n_samples": len(samples), "first_seed": sample_seeds[0], "measures": measures,
         "base": report["base"],
+        "base_model": locked_base((ROOT / "dvc.lock").read_text(), family),  # the committed base the clips came from
         "methods": {
             m: {"test": {k: test["methods"][m]["change"][k] for k in measures}, "replication": {k: report["methods"][m]["change"][k] for k in measures}}
             for m in config.methods

@@ -80,3 +80,20 @@ def test_a_sweep_run_on_another_base_says_so_and_its_dev_figures_are_not_set_aga
     lock = "stages:\n  base@wan:\n    outs:\n    - path: models/wan/base\n      md5: new.dir\n"
     assert locked_base(lock, "wan") == "new.dir" and locked_base(lock, "animatediff") is None
     assert locked_base("stages:\n  base:\n    outs:\n    - path: models/base\n      md5: one.dir\n", "animatediff") == "one.dir"  # a lock of one family
+
+
+def test_seeds_and_replication_measured_on_another_base_say_so():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_results import replication_section, training_seeds_section
+
+    change = {"relative": -0.05, "ci95": [-0.08, -0.02]}
+    seeds = {"split": "test", "n_samples": 72, "measures": ["warping_error"], "seeds": [0, 1], "commit": "abcdef1234", "base": "old.dir",
+             "methods": {"dpo": {"seed_param": "training.seed", "runs": {"0": {"warping_error": change}, "1": {"warping_error": change}}}}}
+    assert "earlier base" not in training_seeds_section(seeds, "wan", base="old.dir")
+    assert "**Measured on an earlier base** (the base of commit abcdef1" in training_seeds_section(seeds, "wan", base="new.dir")
+    # replication's `base` holds the base's figures: the hash is `base_model`
+    replication = {"n_samples": 72, "first_seed": 1, "measures": ["warping_error"], "base": {"warping_error": 3.0}, "base_model": "old.dir",
+                   "methods": {"dpo": {"test": {"warping_error": change}, "replication": {"warping_error": change}}}}
+    assert "earlier base" not in replication_section(replication, "wan", base="old.dir")
+    assert "**Measured on an earlier base** (the base, hash old.dir" in replication_section(replication, "wan", base="new.dir")
+    assert "earlier base" not in replication_section({**replication, "base_model": None}, "wan", base="new.dir")  # nothing recorded: no claim
