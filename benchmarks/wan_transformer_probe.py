@@ -2,6 +2,8 @@
 encoder, oracle readings of held-out and train captions at chosen steps (preview seeds, never dev or test).
 
     python benchmarks/wan_transformer_probe.py '{"arch": {"heads": 2, "head_width": 32}, "text_dropout": 0.0, "steps": 3000, "evals": [1500]}'
+
+"seed" (default 0) seeds the fresh transformer and text encoder and the batches; "threads" (default 2) sets torch's threads.
 """
 import json
 import sys
@@ -22,13 +24,14 @@ from videodpo.toyworld.tokenizer import build_toy_tokenizer
 over = json.loads(sys.argv[1])
 arch_over = over.pop("arch", {}); dropout = over.pop("text_dropout", 0.1); evals = set(over.pop("evals", [])); vae_path = over.pop("vae", "models/wan/base/vae")
 arch = toy.ToyWanArchitecture(**arch_over)
+threads = over.pop("threads", 2)  # two probes side by side: 1 each
 sched = pretraining.WanPretrainSettings(**over)
-torch.set_num_threads(2); torch.manual_seed(0)
+torch.set_num_threads(threads); torch.manual_seed(sched.seed)  # "seed": the transformer's and text encoder's start and the batches' draws
 orig = toy.UMT5Config
 def cfg(**kw):
     kw["dropout_rate"] = dropout; return orig(**kw)
 toy.UMT5Config = cfg
-g = torch.Generator().manual_seed(0)
+g = torch.Generator().manual_seed(sched.seed)
 pixels, texts = pretraining.training_pixels(arch, sched)
 model = Wan(toy.build_toy_pipeline(build_toy_tokenizer(), arch), resolution=32)
 model.pipe.vae = AutoencoderKLWan.from_pretrained(vae_path, local_files_only=True).eval().requires_grad_(False)
