@@ -18,7 +18,7 @@ import argparse
 import sys
 
 import yaml
-from experiments import ROOT, change_cells, experiments_on_the_commit, git, locked_base, read_json, run_experiment, write_report
+from experiments import ROOT, base_at, change_cells, experiments_on_the_commit, read_json, run_experiment, write_report
 
 sys.path.insert(0, str(ROOT / "src"))
 from videodpo.evaluation import judgements  # noqa: E402
@@ -111,7 +111,7 @@ def sweep(name: str, family: str) -> dict:
             }
     return {
         "family": family, "method": method, "split": "dev", "n_samples": evaluation["n_samples"], "commit": commit,
-        "base": locked_base(git("show", f"{commit}:dvc.lock"), family),  # the base the candidates trained on
+        "base": base_at(commit, family),  # the base the candidates trained on
         "rule": judgements.guards_text(), "runs": runs, "chosen": judgements.choose(runs),
     }
 

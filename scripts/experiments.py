@@ -33,13 +33,27 @@ def experiment_ref(name: str) -> str | None:
     return next((ref for ref in refs if ref.rsplit("/", 1)[-1] == name), None)
 
 
-def locked_base(lock_text: str, family: str) -> str | None:
-    """The hash of the family's base model in a dvc.lock's text (`base` in a lock of one family), or None."""
+def locked_bases(lock_text: str) -> dict[str, str]:
+    """The hash of each family's base model in a dvc.lock's text, by family ("" for the `base` of a lock of one family)."""
     import yaml
 
     stages = (yaml.safe_load(lock_text) or {}).get("stages", {})
-    stage = stages.get(f"base@{family}") or stages.get("base")
-    return stage["outs"][0]["md5"] if stage else None
+    return {name.partition("@")[2]: stage["outs"][0]["md5"] for name, stage in stages.items() if name.partition("@")[0] == "base"}
+
+
+def family_base(bases: dict[str, str], family: str) -> str | None:
+    """The family's hash among locked_bases' (a lock of one family's `base` serves any), or None."""
+    return bases.get(family, bases.get(""))
+
+
+def locked_base(lock_text: str, family: str) -> str | None:
+    """The hash of the family's base model in a dvc.lock's text (`base` in a lock of one family), or None."""
+    return family_base(locked_bases(lock_text), family)
+
+
+def base_at(commit: str, family: str) -> str | None:
+    """The hash of the family's base model in the dvc.lock of `commit`: the base a run of that commit trained on."""
+    return locked_base(git("show", f"{commit}:dvc.lock"), family)
 
 
 def read_json(ref: str, path: str) -> dict:

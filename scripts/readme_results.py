@@ -10,6 +10,7 @@ headline tables, docs/results.md whole, docs/benchmarks.md's table, and the bar 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -282,6 +283,22 @@ def preference_table(metrics: dict, reports: dict[str, dict], costs: dict[str, d
     return "\n".join(rows)
 
 
+@functools.cache
+def committed_bases() -> dict[str, str]:
+    """Each family's base hash in the committed dvc.lock (experiments.locked_bases), parsed once a run: the lock is large."""
+    from experiments import locked_bases
+
+    lock = ROOT / "dvc.lock"
+    return locked_bases(lock.read_text()) if lock.is_file() else {}
+
+
+def committed_base(family: str) -> str | None:
+    """The hash of the family's base in the committed dvc.lock, or None."""
+    from experiments import family_base
+
+    return family_base(committed_bases(), family)
+
+
 def recorded_base(report: dict) -> str | None:
     """The hash of the base a measured report's runs used: `base` (a sweep, training seeds, the reward budget)
     or `base_model` (replication, whose `base` holds the base's figures)."""
@@ -451,10 +468,7 @@ def family_results(family: str) -> str:
                 "warping error does; a policy can please the flow instead of steadying the clip, which shows as a warping-error gain "
                 "that frame difference does not share, or as motion rising):\n\n" + "\n".join(f"- {line}" for line in checks)
             )
-        import yaml
-        from experiments import locked_base
-
-        base = locked_base((ROOT / "dvc.lock").read_text(), family) if (ROOT / "dvc.lock").is_file() else None
+        base = committed_base(family)
         budget = read_json(ROOT / measured / "reward_budget.json")
         if budget:
             parts.append(reward_budget_section(budget, family, base))
@@ -462,6 +476,8 @@ def family_results(family: str) -> str:
             parts.append("**Against the bar, test split** (less flicker counts only with motion, contrast and adherence kept):\n\n"
                          + targets_table(metrics))
         sweeps = {path.stem.removeprefix("sweep_"): json.loads(path.read_text()) for path in sorted((ROOT / measured).glob("sweep_*.json"))}
+
+        import yaml
 
         overrides = (yaml.safe_load((ROOT / "params.yaml").read_text())[family].get("overrides") or {})
         swept_keys = {change.split("=", 1)[0].lstrip("+").removeprefix(f"{family}.overrides.")
@@ -746,13 +762,12 @@ def reproduce_section() -> str:
     checked = [family for family, entry in r["families"].items() if entry["seeds"].get("0", {}).get("matches_committed")]
     kind = lock_cpu_kind() or r.get("cpu_kind", r.get("cpu_model", "this machine"))
     seeds_kind = r.get("cpu_kind", r.get("cpu_model", "another machine"))
-    if seeds_on_lock_cpu(r):
-        check = f" (checked: {' and '.join(checked)}'s base, pretrained again by `benchmarks/base_seeds.py`, matched its committed figures to the last digit)" if checked else ""
-    else:
-        check = (
-            f" (checked on {seeds_kind} against the lock made there: {' and '.join(checked)}'s base, pretrained again by `benchmarks/base_seeds.py`, "
-            "matched its committed figures to the last digit)" if checked else ""
-        )
+    on_lock_cpu = seeds_on_lock_cpu(r)
+    where = "" if on_lock_cpu else f" on {seeds_kind} against the lock made there"
+    check = (
+        f" (checked{where}: {' and '.join(checked)}'s base, pretrained again by `benchmarks/base_seeds.py`, matched its committed figures to the last digit)"
+        if checked else ""
+    )
     spans = []
     for family, entry in r["families"].items():
         rows = list(entry["seeds"].values())
@@ -767,7 +782,7 @@ def reproduce_section() -> str:
         f"On the CPU kind that made `dvc.lock` ({kind}) `dvc repro` rebuilds every output byte for byte{check}. "
         "On another CPU the floating point differs, each base pretrains to other weights, and every figure moves with it, "
         f"about as far as another pretraining seed moves it: with `pretrain.seed` {', '.join(seeds)} on "
-        f"{'this machine' if seeds_on_lock_cpu(r) else seeds_kind}, "
+        f"{'this machine' if on_lock_cpu else seeds_kind}, "
         f"{'; '.join(spans)} (`docs/benchmarks.md`)."
     )
 

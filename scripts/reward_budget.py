@@ -20,7 +20,7 @@ import sys
 
 import yaml
 from dev_sweep import for_family
-from experiments import ROOT, change_cells, experiments_on_the_commit, git, locked_base, read_json, run_experiment, write_report
+from experiments import ROOT, base_at, change_cells, experiments_on_the_commit, read_json, run_experiment, write_report
 
 sys.path.insert(0, str(ROOT / "src"))
 from videodpo.config import family_overlay  # noqa: E402
@@ -70,7 +70,7 @@ def measure(family: str) -> dict:
                            "experiment": ref, "max_steps": max_steps}
     return {
         "family": family, "split": "test", "n_samples": metrics["n_samples"], "commit": commit,
-        "base": locked_base(git("show", f"{commit}:dvc.lock"), family),  # the base both methods trained on
+        "base": base_at(commit, family),  # the base both methods trained on
         "rule": "grpo's committed settings with max_steps in whole rounds: the nearest to vader's clips sampled, and the nearest to "
                 "vader's training seconds at the committed grpo run's seconds per step",
         "steps": steps, "runs": rows,

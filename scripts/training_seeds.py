@@ -17,7 +17,7 @@ import json
 import sys
 
 import yaml
-from experiments import ROOT, experiments_on_the_commit, git, locked_base, read_json, run_experiment
+from experiments import ROOT, base_at, experiments_on_the_commit, read_json, run_experiment
 
 SEED_PARAMS = {"vader": "vader.seed"}  # the rest train with the `training` loop
 MEASURES = ("warping_error", "frame_difference", "motion", "travel", "contrast", "adherence")
@@ -41,7 +41,7 @@ def main() -> int:
     report = {"family": family, "split": "test", "n_samples": committed["n_samples"], "measures": measures, "methods": {}}
     with experiments_on_the_commit() as commit:
         report["commit"] = commit
-        report["base"] = locked_base(git("show", f"{commit}:dvc.lock"), family)  # the base the seeds trained on
+        report["base"] = base_at(commit, family)  # the base the seeds trained on
         for method in methods:
             param = seed_param(method)
             section, key = param.split(".")
