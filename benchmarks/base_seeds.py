@@ -82,21 +82,30 @@ def same_figures(row: dict, other: dict) -> bool:
     return all(row[key] == other[key] for key in figures)
 
 
-def pretrain_and_preview(family: str, seed: int) -> dict:
-    """base@<family> and preview_base@<family> with pretrain.seed = seed, through a saved folder."""
+def pretrained_base(family: str, pretrain: dict):
+    """(config, model, card): base@<family>'s model, made as the stage makes it from params.yaml with
+    `pretrain` over its <family>.pretrain keys."""
     from videodpo import families
     from videodpo.config import config_from_params
-    from videodpo.core import model_card
-    from videodpo.evaluation.base_report import preview_base_model
     from videodpo.families.pretraining import PhaseClock
 
     params = yaml.safe_load(Path("params.yaml").read_text())
-    params[family]["pretrain"]["seed"] = seed
+    params[family]["pretrain"].update(pretrain)
     config = config_from_params(params, family)
+    # the curves are not kept: logging only reads the losses, so the model is the stage's
+    model, card, _ = families.make_base(family, config, lambda name, value, step: None, PhaseClock())
+    return config, model, card
+
+
+def pretrain_and_preview(family: str, seed: int) -> dict:
+    """base@<family> and preview_base@<family> with pretrain.seed = seed, through a saved folder."""
+    from videodpo import families
+    from videodpo.core import model_card
+    from videodpo.evaluation.base_report import preview_base_model
+
     with tempfile.TemporaryDirectory() as folder:
         started = time.time()
-        # the curves are not kept: logging only reads the losses, so the model is the stage's
-        model, card, _ = families.make_base(family, config, lambda name, value, step: None, PhaseClock())
+        config, model, card = pretrained_base(family, {"seed": seed})
         minutes = (time.time() - started) / 60
         base = Path(folder) / "base"
         model.save(base)

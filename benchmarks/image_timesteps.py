@@ -2,7 +2,7 @@
 
 The base draws circles and triangles right and reads squares as circles: their corners come out
 rounded. This trains the image phase alone (params.yaml's recipe, on the VAE and text encoder
-setup of the `base` stage, starting from models/base's VAE) once per timestep power, samples every
+setup of the `base@animatediff` stage, starting from models/animatediff/base's VAE) once per timestep power, samples every
 square caption frame by frame (a fresh motion adapter is the identity), and reads the shapes with
 the toy-world oracle. Timesteps are drawn as 1000·u^power: power 1 is uniform, power < 1 draws
 more of the noisiest ones.
@@ -30,7 +30,7 @@ from videodpo.core import seeds
 from videodpo.families.animatediff import AnimateDiff, encode_frames, pretraining, toy
 
 RESULT = Path(__file__).parent / "results" / "image_timesteps.json"
-BASE = "models/base"
+BASE = "models/animatediff/base"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +46,10 @@ class ImagePhaseData:
 
 
 def image_phase_data() -> ImagePhaseData:
-    config = load_config()
-    world = config.toyworld
-    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **config.model.toy.model_dump())
-    schedule = config.model.pretrain
+    config = load_config(family="animatediff")
+    world, section = config.toyworld, config.family_section("animatediff")
+    arch = toy.ToyArchitecture(frame_size=world.frame_size, frames=world.frames, **section.toy.model_dump())
+    schedule = section.pretrain
     vae = families.load_base(BASE).vae
     pixels, texts = pretraining.training_pixels(arch, schedule)
     latents = (encode_frames(vae, pixels.flatten(0, 1)) * vae.config.scaling_factor).unflatten(0, pixels.shape[:2])
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--seeds-per-caption", type=int, default=4)
     args = parser.parse_args()
     if not Path(BASE).is_dir():
-        raise SystemExit(f"{BASE} is missing: run `dvc repro base` first (this reuses its VAE)")
+        raise SystemExit(f"{BASE} is missing: run `dvc repro base@animatediff` first (this reuses its VAE)")
     device = device_here()
     data = image_phase_data()
     rows = []

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).parents[1]
 SHORT = {
     "animatediff": {"clips_per_caption": 2, "vae_steps": 20, "image_steps": 20, "motion_steps": 20},
     "wan": {"clips_per_caption": 2, "vae_clip_steps": 20, "steps": 20},
@@ -37,19 +33,14 @@ def weights_digest(model) -> str:
 
 def main() -> None:
     import torch
-
-    from videodpo import families
-    from videodpo.config import config_from_params
-    from videodpo.families.pretraining import PhaseClock
+    from base_seeds import pretrained_base
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=sorted(SHORT), help="default: both")
     args = parser.parse_args()
     torch.set_num_threads(2)
     for family in [args.family] if args.family else sorted(SHORT):
-        params = yaml.safe_load((ROOT / "params.yaml").read_text())
-        params[family]["pretrain"].update(SHORT[family])
-        model, _, _ = families.make_base(family, config_from_params(params, family), lambda name, value, step: None, PhaseClock())
+        _, model, _ = pretrained_base(family, SHORT[family])  # from params.yaml in the working directory, as the stage reads it
         print(f"{family} {weights_digest(model)}", flush=True)
 
 

@@ -8,7 +8,8 @@ Every stage tallies its own time (videodpo.core.phases): start-up (the interpret
 its first line of work), load (base models, LoRAs, other stages' tensors), write (its outputs) and
 compute (the rest). A model stage imports its family's model code (diffusers' classes, peft) on first
 use, inside its work: the stage times that import where it happens and counts it as start-up. The
-log, each line of `dvc repro`'s output behind the time it was printed, gives each stage's wall time; what it holds beyond the stage's own tally is DVC's (hashing, caching).
+log, each line of `dvc repro`'s output behind the time it was printed, gives each stage's wall time;
+what it holds beyond the stage's own tally is DVC's (hashing, caching).
 
 The floor is the least the compute can cost on this machine: the family's own model (the workspace's
 base) at the stage's batch shapes, timed bare in a loop (the fastest of several warm calls, no_grad where
