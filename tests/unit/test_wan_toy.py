@@ -282,3 +282,29 @@ def test_kept_prompt_embeddings_sample_as_the_text_encoder_did_once_it_is_releas
     assert np.array_equal(model.generate(prompts, [3, 4], 9, 2, 4.0, 0.0), before)
     with pytest.raises(ValueError, match="text encoder was released.*a green triangle"):
         model.encode_prompts(["a green triangle moving down"])
+
+
+def test_the_written_out_rms_norm_gives_diffusers_values_and_gradients_and_every_wan_model_uses_it():
+    from diffusers.models.autoencoders.autoencoder_kl_wan import WanRMS_norm
+
+    from videodpo.families.wan import Wan, vae_norm
+
+    torch.manual_seed(0)
+    for channel_first, shape in ((True, (2, 8, 3, 6, 6)), (False, (2, 5, 8))):
+        norm = WanRMS_norm(8, channel_first=channel_first, images=False, bias=True)
+        with torch.no_grad():
+            norm.gamma.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.1, 0.1)
+        x = torch.randn(shape)
+        x[0, ..., 0] = 0.0  # a position whose channels are all zero: F.normalize's ε, and no NaN gradient
+        inputs = [x.clone().requires_grad_(True) for _ in range(2)]
+        theirs = norm(inputs[0])
+        ours = vae_norm.rms_norm(norm, inputs[1])
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+        weights = torch.randn(shape)
+        (theirs * weights).sum().backward()
+        (ours * weights).sum().backward()
+        torch.testing.assert_close(inputs[1].grad, inputs[0].grad, rtol=1e-5, atol=1e-5)
+    model = Wan(toy.build_toy_pipeline(build_toy_tokenizer()), resolution=32)
+    norms = [m for m in model.pipe.vae.modules() if isinstance(m, WanRMS_norm)]
+    assert norms and all(m.forward.__func__ is vae_norm.rms_norm for m in norms)

@@ -1,8 +1,9 @@
 """Where a stage's time goes: start-up (the interpreter and the stage's imports, up to its first line of
-work, plus the model code a family imports on first use, timed where it happens by `importing`), loading (models and the outputs of other stages it reads), writing (its own outputs) and
-computing (the rest). Every stage keeps the tally; it is written only when the environment variable
-VIDEODPO_PHASES names a folder, one `<stage>.json` a stage run, which benchmarks/stage_profile.py
-reads. Nothing a stage outputs depends on it.
+work, plus the model code a family imports on first use, timed where it happens by `importing`), loading
+(models and the outputs of other stages it reads), writing (its own outputs) and computing (the rest).
+Every stage keeps the tally; it is written only when the environment variable VIDEODPO_PHASES names a
+folder, one `<stage>.json` a stage run, which benchmarks/stage_profile.py reads. Nothing a stage
+outputs depends on it.
 """
 
 from __future__ import annotations

@@ -43,13 +43,14 @@ def validation_seeds(count: int) -> list[int]:
     return [VALIDATION_OFFSET + i for i in range(count)]
 
 
-def evaluation_seeds(split: str, count: int) -> list[int]:
-    """One distinct seed per evaluation sample of `split` (dev, test or replication)."""
+def evaluation_seeds(split: str, count: int) -> range:
+    """One distinct seed per evaluation sample of `split` (dev, test or replication), as a range: a
+    split's whole span is 40 million seeds."""
     if split not in SPLIT_OFFSETS:
         raise ValueError(f"{split!r} is not an evaluation split; name one of {', '.join(SPLIT_OFFSETS)}")
     if count > SPLIT_SIZE:
         raise ValueError(f"{count} samples do not fit in a split's {SPLIT_SIZE} seeds: use fewer prompts or sample.seeds_per_prompt")
-    return [SPLIT_OFFSETS[split] + i for i in range(count)]
+    return range(SPLIT_OFFSETS[split], SPLIT_OFFSETS[split] + count)
 
 
 def evaluation_samples(prompt_texts: list[str], seeds_per_prompt: int, split: str) -> list[tuple[str, int]]:

@@ -23,6 +23,7 @@ from videodpo.core.integrity import DamagedFileError, first_line, remake_hint
 from videodpo.core.noise import correlated_noise
 from videodpo.families.seam import PipelineModel
 from videodpo.families.wan.frames import latent_frames, latent_segments, pixel_frames_of  # noqa: F401  (the family's frame grouping)
+from videodpo.families.wan.vae_norm import write_out_rms_norms
 
 NAME = "wan"
 PIPELINE = "WanPipeline"  # the class its base folders hold (videodpo.families.family_of)
@@ -68,6 +69,8 @@ class Wan(PipelineModel):
 
     def __init__(self, pipe, resolution: int | None = None) -> None:
         self.pipe = pipe
+        if getattr(pipe, "vae", None) is not None:
+            write_out_rms_norms(pipe.vae)  # diffusers' F.normalize over channels is slow on CPU
         self.kept_embeddings: dict[str, torch.Tensor] = {}  # keep_prompt_embeddings: prompt → its embedding
         self.resolution = resolution  # the frame size it samples when none is asked (WanPipeline has no default of its own)
 

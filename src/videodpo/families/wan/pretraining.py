@@ -54,8 +54,12 @@ def _vae_loss(vae, pixels: torch.Tensor, schedule: WanPretrainSettings, generato
     posterior = vae.encode(pixels).latent_dist
     latents = posterior.mode() if schedule.vae_decode_mean else posterior.sample(generator)
     reconstruction = vae.decode(latents).sample
-    mse = F.mse_loss(reconstruction, pixels)
-    fit = mse if schedule.vae_edge_weight == 1 else edge_weighted_mse(reconstruction, pixels, schedule.vae_edge_weight)
+    if schedule.vae_edge_weight == 1:
+        fit = mse = F.mse_loss(reconstruction, pixels)
+    else:
+        fit = edge_weighted_mse(reconstruction, pixels, schedule.vae_edge_weight)
+        with torch.no_grad():  # the PSNR logged beside it
+            mse = F.mse_loss(reconstruction, pixels)
     return fit + 1e-6 * posterior.kl().mean(), mse.detach()
 
 
