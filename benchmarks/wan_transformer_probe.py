@@ -3,7 +3,8 @@ encoder, oracle readings of held-out and train captions at chosen steps (preview
 
     python benchmarks/wan_transformer_probe.py '{"arch": {"heads": 2, "head_width": 32}, "text_dropout": 0.0, "steps": 3000, "evals": [1500]}'
 
-"seed" (default 0) seeds the fresh transformer and text encoder and the batches; "threads" (default 2) sets torch's threads.
+"seed" (default 0) seeds the fresh transformer and text encoder and the batches; "threads" (default 2) sets torch's threads;
+"samples_per_caption" (default 2) the held-out samples of each caption.
 """
 import json
 import sys
@@ -19,12 +20,14 @@ from videodpo import toyworld
 from videodpo.core import seeds
 from videodpo.evaluation import temporal
 from videodpo.families.wan import Wan, pretraining, toy
+from videodpo.families.wan.vae_norm import write_out_rms_norms
 from videodpo.toyworld.tokenizer import build_toy_tokenizer
 
 over = json.loads(sys.argv[1])
 arch_over = over.pop("arch", {}); dropout = over.pop("text_dropout", 0.1); evals = set(over.pop("evals", [])); vae_path = over.pop("vae", "models/wan/base/vae")
 arch = toy.ToyWanArchitecture(**arch_over)
 threads = over.pop("threads", 2)  # two probes side by side: 1 each
+per_caption = over.pop("samples_per_caption", 2)
 sched = pretraining.WanPretrainSettings(**over)
 torch.set_num_threads(threads); torch.manual_seed(sched.seed)  # "seed": the transformer's and text encoder's start and the batches' draws
 orig = toy.UMT5Config
@@ -34,7 +37,7 @@ toy.UMT5Config = cfg
 g = torch.Generator().manual_seed(sched.seed)
 pixels, texts = pretraining.training_pixels(arch, sched)
 model = Wan(toy.build_toy_pipeline(build_toy_tokenizer(), arch), resolution=32)
-model.pipe.vae = AutoencoderKLWan.from_pretrained(vae_path, local_files_only=True).eval().requires_grad_(False)
+model.pipe.vae = write_out_rms_norms(AutoencoderKLWan.from_pretrained(vae_path, local_files_only=True).eval().requires_grad_(False))
 print("text dropout", model.pipe.text_encoder.config.dropout_rate)
 latents = pretraining.fit_latent_normalisation(model.pipe.vae, pixels)
 tok = model.pipe.tokenizer
@@ -43,8 +46,8 @@ empty = tok([""], padding="max_length", max_length=tok.model_max_length, return_
 def evaluate(tag):
     tr, te = model.pipe.transformer, model.pipe.text_encoder
     tr.eval(); te.eval()
-    for split, caps in (("held_out", toyworld.held_out_captions()), ("train", toyworld.train_captions()[::3])):
-        t = [c.text for c in caps for _ in range(2)]
+    for split, caps, count in (("held_out", toyworld.held_out_captions(), per_caption), ("train", toyworld.train_captions()[::3], 2)):
+        t = [c.text for c in caps for _ in range(count)]
         clips = model.generate(t, seeds.preview_seeds(len(t)), arch.frames, 20, 4.0, 0.0, batch_size=12, resolution=32)
         ad = toyworld.adherence(clips, t)
         we = np.mean([temporal.warping_error(c) for c in clips]); fd = np.mean([temporal.frame_difference(c) for c in clips])

@@ -646,6 +646,24 @@ def benchmarks_section() -> str:
             f"{r['pairs']} pair(s); {r['measure']} | {device_name(r)} | {r['peak_mib'] / 1024:.2f} GiB, {r['step_seconds']:.0f} s a step "
             f"| {'fits' if r['fits_24_gib'] else 'does not fit'} in 24 GiB |"
         )
+    r = read_json(results / "wan_vae_norm.json")
+    if r:
+        ms = r["median_ms"]
+        for work, setup in (("training_step", f"a training step at {r['vae_batch_clips']} clips as base@wan's"), ("encode_decode_8_clips", "encode and decode of 8 clips")):
+            rows.append(
+                f"| toy Wan VAE, written-out RMS norms / diffusers' | {setup}, median of {r['repeats']}; reconstructions differ by at most "
+                f"{r['reconstruction_max_difference']:.0e} | {device_name(r)} | {ms[work]['written_out']:.0f} vs {ms[work]['diffusers']:.0f} ms "
+                f"| **{ms[work]['written_out'] / ms[work]['diffusers']:.2f}×** |"
+            )
+    r = read_json(results / "thread_split.json")
+    if r:
+        for row in r["rows"]:
+            work = {"sample": f"sampling {r['sample_batch']} clips", "dpo": "one DPO step", "vader": "one VADER step as configured"}[row["workload"]]
+            rows.append(
+                f"| throughput, two processes of 1 thread / one of 2 threads | toy {row['family']}, {work}, {r['repeats']} runs a process, timed together "
+                f"| CPU, 2 cores | {row['two_processes_1_thread_each_s']:.3f} s a run each vs {row['one_process_2_threads_s']:.3f} s "
+                f"(1 thread alone: {row['one_process_1_thread_s']:.3f} s) | **{row['throughput_two_processes_over_one']:.2f}×** |"
+            )
     tables = [vader_memory_table(json.loads(path.read_text())) for path in sorted(results.glob("vader_memory_*.json"))]
     profile = read_json(results / "stage_profile.json")
     if profile:
