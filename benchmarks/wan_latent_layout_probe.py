@@ -26,7 +26,6 @@ from videodpo import toyworld  # noqa: E402
 from videodpo.core import seeds  # noqa: E402
 from videodpo.evaluation import temporal  # noqa: E402
 from videodpo.families.wan import Wan, frames, pretraining, toy  # noqa: E402
-from videodpo.families.wan.vae_norm import write_out_rms_norms  # noqa: E402
 from videodpo.toyworld.tokenizer import build_toy_tokenizer  # noqa: E402
 
 over = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
@@ -61,19 +60,20 @@ def build_vae() -> AutoencoderKLWan:
 
 
 pixels, texts = pretraining.training_pixels(arch, schedule)
-model = Wan(toy.build_toy_pipeline(build_toy_tokenizer(), arch), resolution=arch.frame_size)
-model.pipe.transformer = WanTransformer3DModel(
+pipe = toy.build_toy_pipeline(build_toy_tokenizer(), arch)
+pipe.transformer = WanTransformer3DModel(
     patch_size=(1, patch, patch), num_attention_heads=arch.heads, attention_head_dim=arch.head_width,
     in_channels=arch.latent_channels, out_channels=arch.latent_channels, text_dim=arch.text_width, freq_dim=64,
     ffn_dim=arch.heads * arch.head_width * 2, num_layers=arch.layers, rope_max_seq_len=64,
 ).eval()
+loaded = bool(vae_folder) and Path(vae_folder).is_dir()
+pipe.vae = AutoencoderKLWan.from_pretrained(vae_folder, local_files_only=True).eval().requires_grad_(False) if loaded else build_vae()
+model = Wan(pipe, resolution=arch.frame_size)  # the family's own model, VAE norms included
 started = time.time()
-if vae_folder and Path(vae_folder).is_dir():
-    model.pipe.vae = write_out_rms_norms(AutoencoderKLWan.from_pretrained(vae_folder, local_files_only=True).eval().requires_grad_(False))
+if loaded:
     print("VAE loaded from", vae_folder, flush=True)
     vae_minutes = 0.0
 else:
-    model.pipe.vae = write_out_rms_norms(build_vae())
     pretraining.train_vae(model.pipe.vae, pixels, schedule, generator)
     vae_minutes = (time.time() - started) / 60
     if vae_folder:

@@ -20,7 +20,6 @@ from videodpo import toyworld
 from videodpo.core import seeds
 from videodpo.evaluation import temporal
 from videodpo.families.wan import Wan, pretraining, toy
-from videodpo.families.wan.vae_norm import write_out_rms_norms
 from videodpo.toyworld.tokenizer import build_toy_tokenizer
 
 over = json.loads(sys.argv[1])
@@ -36,8 +35,9 @@ def cfg(**kw):
 toy.UMT5Config = cfg
 g = torch.Generator().manual_seed(sched.seed)
 pixels, texts = pretraining.training_pixels(arch, sched)
-model = Wan(toy.build_toy_pipeline(build_toy_tokenizer(), arch), resolution=32)
-model.pipe.vae = write_out_rms_norms(AutoencoderKLWan.from_pretrained(vae_path, local_files_only=True).eval().requires_grad_(False))
+pipe = toy.build_toy_pipeline(build_toy_tokenizer(), arch)
+pipe.vae = AutoencoderKLWan.from_pretrained(vae_path, local_files_only=True).eval().requires_grad_(False)
+model = Wan(pipe, resolution=32)  # the family's own model, VAE norms included
 print("text dropout", model.pipe.text_encoder.config.dropout_rate)
 latents = pretraining.fit_latent_normalisation(model.pipe.vae, pixels)
 tok = model.pipe.tokenizer
