@@ -67,3 +67,18 @@ def test_the_module_closure_follows_imports_inside_functions_and_through_modules
 def test_the_dependency_writer_leaves_dvc_yaml_as_committed():
     done = subprocess.run([sys.executable, "scripts/stage_deps.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_whole_params_file_is_a_file_dependency_not_a_params_entry():
+    """DVC re-reads and rewrites all of dvc.lock after every stage it runs. A whole params file
+    under `params:` records each of its ~250 values in the lock for every stage of a matrix (a fifth
+    of the lock for the settings stages, ~1 s more per stage of a repro); as a file dependency it is
+    one hash, reruns the same stages, and `dvc exp show` still lists every param."""
+    whole_files = [
+        (name, entry)
+        for name, stage in STAGES.items()
+        for entry in stage.get("do", stage).get("params", [])
+        if isinstance(entry, dict) and any(not keys for keys in entry.values())
+    ]
+    assert not whole_files, f"{whole_files}: list a whole params file under deps instead"
+    assert "params.yaml" in STAGES["settings"]["deps"]
