@@ -15,7 +15,7 @@ from dvclive import Live
 
 from videodpo import families
 from videodpo.config import load_config
-from videodpo.core import integrity, layout, outputs
+from videodpo.core import integrity, layout, outputs, precision
 from videodpo.families.pretraining import PhaseClock
 
 
@@ -47,6 +47,7 @@ def main(family: str) -> None:
 
 
 if __name__ == "__main__":
+    precision.flush_denormals()
     family = sys.argv[1] if len(sys.argv) > 1 else ""
     with integrity.stage_errors(f"base@{family}"):
         main(family)

@@ -5,7 +5,7 @@ the branch's pairs (data/<family>/pairs/<method>). Writes data/<family>/latents/
 import sys
 
 from videodpo import methods
-from videodpo.core import distributed, integrity, layout
+from videodpo.core import distributed, integrity, layout, precision
 
 
 def main(branch: layout.Branch) -> None:
@@ -15,6 +15,7 @@ def main(branch: layout.Branch) -> None:
 
 
 if __name__ == "__main__":
+    precision.flush_denormals()
     family, method = (sys.argv[1:] + ["", ""])[:2]
     branch = layout.branch(family, method)
     with integrity.stage_errors(branch.stage("encode_latents")):

@@ -8,7 +8,7 @@ main process writes them all.
 import sys
 
 from videodpo import methods
-from videodpo.core import distributed, integrity, layout
+from videodpo.core import distributed, integrity, layout, precision
 
 
 def main(branch: layout.Branch, state) -> None:
@@ -16,6 +16,7 @@ def main(branch: layout.Branch, state) -> None:
 
 
 if __name__ == "__main__":
+    precision.flush_denormals()
     family, method = (sys.argv[1:] + ["", ""])[:2]
     branch = layout.branch(family, method)
     with distributed.process_group() as processes, integrity.stage_errors(branch.stage("make_pairs")):

@@ -64,6 +64,7 @@ def preview_hub_model(tree: layout.Family, card: model_card.ModelCard, preview, 
 
 
 if __name__ == "__main__":
+    precision.flush_denormals()
     family = sys.argv[1] if len(sys.argv) > 1 else ""
     with integrity.stage_errors(f"preview_base@{family}"):
         main(family)

@@ -61,6 +61,7 @@ def write_samples(folder: Path, clips, samples, seeds_per_prompt: int) -> None:
 
 
 if __name__ == "__main__":
+    precision.flush_denormals()
     family, variant, split = (sys.argv[1:] + ["", "", ""])[:3]
     with distributed.process_group() as processes, integrity.stage_errors(layout.Family(family).sample_stage(variant, split)):
         main(family, variant, split, processes)

@@ -14,7 +14,7 @@ own shard of the data; the main process alone logs and saves the LoRA.
 import sys
 
 from videodpo import methods
-from videodpo.core import distributed, integrity, layout
+from videodpo.core import distributed, integrity, layout, precision
 
 
 def main(branch: layout.Branch, state) -> None:
@@ -22,6 +22,7 @@ def main(branch: layout.Branch, state) -> None:
 
 
 if __name__ == "__main__":
+    precision.flush_denormals()
     family, method = (sys.argv[1:] + ["", ""])[:2]
     branch = layout.branch(family, method)
     with distributed.process_group() as processes, integrity.stage_errors(branch.stage("train")):

@@ -33,3 +33,15 @@ def trainable_in_fp32(model: torch.nn.Module) -> int:
             parameter.data = parameter.data.float()
             cast += 1
     return cast
+
+
+def flush_denormals() -> None:
+    """Compute with subnormal floats read and written as zero (x86's FTZ/DAZ, where the CPU has them).
+
+    Small LoRA updates and the tails of softmax and exp make subnormals, and each costs the CPU a slow
+    microcode path: train@wan-vanilla_dpo computed in 12.3 s with them flushed against 15.7 s. They lie
+    far below any difference the stages' outputs resolve: pairs, LoRAs and a short pretraining made
+    with and without it were byte-identical. Every stage that computes with a family model sets it as
+    its first statement, before torch starts its worker threads, which take the setting from it.
+    """
+    torch.set_flush_denormal(True)
