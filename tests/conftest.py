@@ -135,3 +135,15 @@ def micro_project(micro_build, tmp_path_factory):
     from micro_project import copy_built
 
     return copy_built(micro_build, tmp_path_factory.mktemp("project") / "micro")
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium through Playwright (tests/support/labelling_browser.py)."""
+    from labelling_browser import chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu"])
+        yield launched
+        launched.close()

@@ -65,7 +65,7 @@ def run(cmd: list[str], cwd: Path) -> str:
 def build_micro_project(project: Path) -> Path:
     """A git repository of the project's code with the micro params, after `dvc repro`."""
     project.mkdir(parents=True, exist_ok=True)
-    for name in ("src", "stages", "scripts", "videos", "prompts"):
+    for name in ("src", "stages", "scripts", "videos", "prompts", "labels"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(ROOT / name, project / name)

@@ -96,7 +96,7 @@ def test_wan_on_a_tier_without_bf16_is_refused_at_once_with_the_reason_and_the_w
         (lambda p: p["dense_dpo"].update(eta=0.0), "dense_dpo.eta"),
         (lambda p: p["dense_dpo"].update(eta=1.2), "dense_dpo.eta"),
         (lambda p: p["dense_dpo"].update(segment_frames=3), "dense_dpo.segment_frames: 3 does not divide the clips' 8 frames: pick a divisor of 8"),
-        (lambda p: p["dense_dpo"].update(labeller="gpt"), "dense_dpo.labeller: Value error, not a labeller; name one of warping_error, oracle, or your own as module:function"),
+        (lambda p: p["dense_dpo"].update(labeller="gpt"), "dense_dpo.labeller: Value error, not a labeller; name one of warping_error, oracle, human, or your own as module:function"),
         (lambda p: p["dense_dpo"].update(tie_margin=-0.1), "dense_dpo.tie_margin"),
         (lambda p: p["dense_dpo"].update(labeller="oracle") or p.update(tier="t4"), "dense_dpo.labeller oracle reads toy-world clips only"),
         (lambda p: p["data"].update(gt_videos="no/such/folder") or p.update(tier="t4"), "data.gt_videos: 'no/such/folder' is not a folder"),

@@ -1,6 +1,6 @@
 """The library's folders are layers, and imports run one way, down them:
 
-    config → methods → training → pairs | rewards → families → evaluation → toyworld → core
+    config | label → methods → training → labelling → pairs | rewards → families → evaluation → toyworld → core
 
 A module imports from its own folder or from a folder below it: never one above, never the sibling
 of its layer (pairs and rewards know nothing of each other), and no modules import one another in a
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).parents[2] / "src"
-LAYERS = (("core",), ("toyworld",), ("evaluation",), ("families",), ("pairs", "rewards"), ("training",), ("methods",), ("config",))
+LAYERS = (("core",), ("toyworld",), ("evaluation",), ("families",), ("pairs", "rewards"), ("labelling",), ("training",), ("methods",), ("config", "label"))
 RANK = {folder: rank for rank, folders in enumerate(LAYERS) for folder in folders}
 
 

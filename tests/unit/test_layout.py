@@ -27,6 +27,8 @@ def test_the_stages_outputs_are_where_the_layout_puts_them():
     assert {str(branch.train_metrics), str(branch.train_plots / "metrics.json")} == listed(stage("train"), "metrics")
     assert listed(stage("make_pairs"), "outs") == {str(branch.pairs)} and listed(stage("make_pairs"), "metrics") == {str(branch.pairs_metrics)}
     assert listed(stage("encode_latents"), "outs") == {str(branch.latents)}
+    assert str(branch.labels.parent.parent) in listed(stage("encode_latents"), "deps")  # people's labels, all families'
+    assert branch.labels == Path("labels") / FAMILY / f"{METHOD}.jsonl"
     assert listed(stage("settings"), "outs") == {str(branch.settings / f"{step}.json") for step in ("pairs", "latents", "train")}
     assert listed(stage("sample"), "outs") == {str(tree.samples(SPLIT, METHOD))}
     assert listed(stage("sample_base"), "outs") == {str(tree.samples(SPLIT, "base"))}

@@ -6,6 +6,7 @@
     data/<family>/settings/<method>/    each step's settings and code digest (settings@<family>-<method>)
     data/<family>/pairs/<method>        what the method trains on (make_pairs@<family>-<method>)
     data/<family>/latents/<method>      its VAE latents (encode_latents@<family>-<method>)
+    labels/<family>/<method>.jsonl      people's labels of its pairs (python -m videodpo.label; kept in git)
     results/<family>/samples/<split>/<variant>   the base's or a method's samples of a split
     metrics/<family>/…                           their figures
     plots/{base,train,eval}/<family>/…           their charts (one folder per kind: a chart across
@@ -79,6 +80,11 @@ class Branch:
     @property
     def latents(self) -> Path:
         return Path("data") / self.family.name / "latents" / self.method
+
+    @property
+    def labels(self) -> Path:
+        """People's labels of the branch's pairs, given on the labelling page (videodpo.labelling)."""
+        return Path("labels") / self.family.name / f"{self.method}.jsonl"
 
     @property
     def lora(self) -> Path:

@@ -13,7 +13,8 @@ from pydantic import Field, field_validator
 from videodpo import families
 from videodpo.core.params import Section
 from videodpo.methods import Empty
-from videodpo.methods.dpo import DPOTrainSettings, dpo_train_settings, encode_latents, train  # noqa: F401 (dpo's steps are this method's)
+from videodpo.methods.dpo import DPOTrainSettings, dpo_train_settings, train  # noqa: F401 (dpo's train step is this method's)
+from videodpo.methods.dpo import encode_latents as encode_pair_latents
 from videodpo.toyworld import ToyworldSettings
 from videodpo.training.settings import TrainingSettings
 
@@ -24,7 +25,7 @@ SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
     'DenseDPO: each pair is two denoised corrupted copies of one ground-truth clip (same motion, different details), labelled per segment of frames by a labeller; one DPO term per labelled segment.'
 )
 
-LABELLERS = ("warping_error", "oracle")  # pairs.labellers' built-ins; or module:function
+LABELLERS = ("warping_error", "oracle", "human")  # pairs.labellers' built-ins, people on the labelling page; or module:function
 
 
 class DenseDPOSettings(Section):
@@ -35,7 +36,7 @@ class DenseDPOSettings(Section):
     eta: float = Field(default=0.6, gt=0, le=1)  # corruption level of the ground truth's two copies
     copy_shared_noise: float | None = Field(default=0.0, ge=0, le=1)  # None: the model's own share
     segment_frames: int = Field(default=4, gt=0)  # frames per labelled segment
-    labeller: str = Field(default="warping_error", min_length=1)  # a built-in or module:function
+    labeller: str = Field(default="warping_error", min_length=1)  # a built-in, human (python -m videodpo.label) or module:function
     tie_margin: float = Field(default=0.5, ge=0, lt=1)  # relative score gap under which a segment ties
 
     @field_validator("labeller")
@@ -124,3 +125,15 @@ def make_pairs(branch, settings: LabelledPairSettings, state) -> None:
     from videodpo.pairs import labelled
 
     labelled.make_labelled_pairs(branch, settings, state)
+
+
+def encode_latents(branch, settings: Empty, state) -> None:
+    """dpo's encode_latents on the labelled pairs. Pairs left to people (`dense_dpo.labeller: human`)
+    first take their labels from labels/<family>/<method>.jsonl; one missing stops the stage before
+    any model loads, naming the command that opens the labelling page."""
+    from videodpo.labelling import training_labels
+
+    if training_labels.left_to_people(branch):
+        training_labels.encode_peoples_pairs(branch, state)
+    else:
+        encode_pair_latents(branch, settings, state)

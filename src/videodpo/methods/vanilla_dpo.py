@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from videodpo.core.params import Section
 from videodpo.methods import Empty
-from videodpo.methods.dense_dpo import SETTINGS, labelled_pair_settings, make_pairs  # noqa: F401 (the labelled pair maker, kind vanilla)
-from videodpo.methods.dpo import dpo_train_settings, encode_latents, train  # noqa: F401 (dpo's steps are this method's)
+from videodpo.methods.dense_dpo import SETTINGS, encode_latents, labelled_pair_settings, make_pairs  # noqa: F401 (the labelled pairs' steps, kind vanilla)
+from videodpo.methods.dpo import dpo_train_settings, train  # noqa: F401 (dpo's train step is this method's)
 
 if TYPE_CHECKING:
     from videodpo.config import Config

@@ -9,6 +9,9 @@ ground-truth clip (toy renders of training captions; on the hub tiers the user's
 many segments at random; a pair none of whose segments is drawn is not made. Both write the labels
 beside the clips, the ground truth, η and both seeds to the manifest, and the motion bias, labels and
 ties to the branch's pairs metrics (videodpo.core.layout).
+
+With `dense_dpo.labeller: human` every made pair is written unlabelled, for people to label on the
+labelling page; encode_latents then applies their labels (videodpo.labelling.training_labels).
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ def make_labelled_pairs(branch, settings, state) -> None:
     def labeller_of(caption: str) -> labellers.Labeller:
         return labellers.resolve(settings.dense.labeller, settings.dense.tie_margin, caption)
 
-    labeller_of(captions[0])  # a bad labeller name fails before the model loads
+    if settings.dense.labeller != labellers.HUMAN:
+        labeller_of(captions[0])  # a bad labeller name fails before the model loads
     asked = labellers.budget_mask(count, len(parts), settings.label_budget, settings.seed)
     made_pairs = pairs_to_make(asked)
     model = families.load_base(branch.family.base, precision.weight_dtype(settings.mixed_precision)).to(state.device)
@@ -108,6 +112,8 @@ def label_and_write(
 ) -> None:
     """Label the made pairs (clips_a[k], clips_b[k] are pair pairs_to_make(asked)[k]) where `asked`
     (pairs × segments) says, report the labels and write the pairs with at least one."""
+    if settings.dense.labeller == labellers.HUMAN:
+        return write_for_people(branch, settings, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, copy_share)
     made_pairs = pairs_to_make(asked)
     labels = np.zeros(asked.shape, np.int8)
     motion_a, motion_b = np.zeros(asked.shape), np.zeros(asked.shape)
@@ -141,5 +147,24 @@ def label_and_write(
                 record["labels"] = labels[i].tolist()
             else:
                 record["winner_is"] = "b" if labels[i, 0] < 0 else "a"
+            records.append(record)
+        store.write_manifest(Path(staging), records)
+
+
+def write_for_people(branch, settings, clips_a, clips_b, asked, prompts, origins, noise_seeds, parts, copy_share: float) -> None:
+    """Every made pair unlabelled, clips a and b as made, each record naming the segments asked of it."""
+    made_pairs = pairs_to_make(asked)
+    outputs.write_json(branch.pairs_metrics, {
+        "maker": settings.kind, "labeller": labellers.HUMAN, "segments_per_pair": len(parts), "pairs_made": len(made_pairs),
+        "labels_asked": int(asked.sum()), "label_with": labellers.label_command(branch),
+    })
+    with outputs.atomic_directory(branch.pairs) as staging:
+        shard = store.write_pair_shard(Path(staging), 0, clips_a, clips_b)
+        records = []
+        for row, i in enumerate(made_pairs):
+            record = {"row": row, "shard": shard, "pair": int(i), "caption": prompts[i], "method": settings.kind, "seeds": noise_seeds[i],
+                      "labeller": labellers.HUMAN, "segments": len(parts), "asked": np.flatnonzero(asked[i]).tolist()}
+            if settings.kind == "dense":
+                record |= {"ground_truth": origins[i], "eta": settings.dense.eta, "copy_shared_noise": copy_share}
             records.append(record)
         store.write_manifest(Path(staging), records)

@@ -66,6 +66,12 @@ def oracle_labeller(clip_a: np.ndarray, clip_b: np.ndarray, parts: Sequence[rang
 
 
 BUILT_IN = ("warping_error", "oracle")  # oracle: toy-world prompts only
+HUMAN = "human"  # no formula: make_pairs leaves the pairs for people to label on the labelling page (videodpo.labelling)
+
+
+def label_command(branch) -> str:
+    """The command that opens the labelling page for a branch's pairs (videodpo.label)."""
+    return f"python -m videodpo.label {branch.family.name} {branch.method} --annotator NAME"
 
 
 def resolve(name: str, margin: float, caption: str | None = None) -> Labeller:
