@@ -742,6 +742,16 @@ def seeds_on_lock_cpu(r: dict) -> bool:
     return r.get("cpu_kind", r.get("cpu_model")) == lock_cpu_kind()
 
 
+def shape_reading_error(family: str, mean: float) -> str:
+    """The binomial standard error of one held-out shape reading at the seeds' mean, from the number of
+    held-out samples preview_base reads (metrics/<family>/base.json): the noise of the reading itself."""
+    report = read_json(ROOT / "metrics" / family / "base.json")
+    if not report:
+        return ""
+    samples = report["held_out"]["n_samples"]
+    return f" (one reading of {samples} samples: ±{100 * (mean * (1 - mean) / samples) ** 0.5:.1f} points standard error)"
+
+
 def base_seeds_table(r: dict) -> str:
     """benchmarks/base_seeds.py: each family's toy base pretrained with several seeds, and its spread against the bars."""
     committed = "the committed base" if seeds_on_lock_cpu(r) else "the base committed then"
@@ -765,7 +775,8 @@ def base_seeds_table(r: dict) -> str:
         spread = entry["spread"]
         bars = spread["within_bars"]
         lines.append(
-            f"| {family} | **spread** | | ±{spread['held_out_shape_points_from_mean']:.1f} points {'✓' if bars['shape'] else '✗'} "
+            f"| {family} | **spread** | | ±{spread['held_out_shape_points_from_mean']:.1f} points {'✓' if bars['shape'] else '✗'}"
+            f"{shape_reading_error(family, spread['held_out_shape_mean'])} "
             f"| lowest {percent(spread['colour_lowest'])} {'✓' if bars['colour'] else '✗'} | "
             f"| ±{100 * spread['warping_error_share_from_mean']:.0f} % {'✓' if bars['warping_error'] else '✗'} | | | |"
         )
