@@ -697,7 +697,7 @@ def stage_profile_table(r: dict) -> str:
     lines = [
         f"**Stage profile** (`benchmarks/stage_profile.py`): one `dvc repro` in a fresh clone with an empty cache, {r['stage_runs']} stage runs, "
         f"{r.get('cpu_kind', r.get('cpu_model', r.get('cpu', '')))}, {device_name(r)}. Seconds summed over each row's runs. Start-up: the interpreter and "
-        "imports up to the stage's first line of work, and the family's model code a model stage imports on first use; DVC: the stage's wall time less its own tally (hashing, caching, and reading and rewriting all of dvc.lock after each stage: 2.7 s at the 15,810 lines this profile ran with; 12,750 since the settings stages list params.yaml as a file). The floor is "
+        "imports up to the stage's first line of work, and the family's model code a model stage imports on first use; DVC: the stage's wall time less its own tally (hashing, caching, and reading and rewriting all of dvc.lock after each stage, which costs more the longer the lock is: 12,962 lines here). The floor is "
         "the least the compute can cost here: the family's model at the stage's batch shapes timed bare (what it counts: last column).",
         "",
         "| stage | family | method | runs | start-up | load | compute | write | DVC | wall (min) | floor | compute / floor | the floor counts |",
