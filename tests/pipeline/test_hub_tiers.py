@@ -3,6 +3,7 @@ test builds (tiny_hub_models), with the user's own prompt files."""
 
 import pytest
 from committed import committed_params
+from micro_project import PROJECT_FOLDERS
 from diffusers import UNetMotionModel
 
 from videodpo import families
@@ -24,7 +25,7 @@ def test_a_hub_tier_run_builds_its_base_offline_and_uses_the_users_prompt_files(
     import yaml
 
     root = Path(__file__).parents[2]
-    for name in ("src", "stages", "videos", "prompts"):
+    for name in PROJECT_FOLDERS:
         shutil.copytree(root / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(root / "dvc.yaml", tmp_path / "dvc.yaml")
     (tmp_path / "my_train.txt").write_text("# my training prompts\na dog\n\nsea waves\na boat\n")

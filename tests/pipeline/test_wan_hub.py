@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 from committed import committed_params
+from micro_project import PROJECT_FOLDERS
 
 from videodpo import families
 from videodpo.rewards import vjepa
@@ -35,7 +36,7 @@ def build_project(project: Path) -> dict:
     """The project's code with a tiny Wan as its hub model, its own videos, prompts and a tiny V-JEPA."""
     import imageio.v3 as iio
 
-    for name in ("src", "stages", "prompts"):
+    for name in PROJECT_FOLDERS:
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
     torch.manual_seed(0)

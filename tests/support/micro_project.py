@@ -13,6 +13,8 @@ from committed import committed_params
 
 ROOT = Path(__file__).parents[2]
 
+PROJECT_FOLDERS = ("src", "stages", "scripts", "videos", "prompts", "labels")  # what `dvc repro` reads beside dvc.yaml and params.yaml
+
 MICRO = {
     "families": ["animatediff"],
     "methods": ["dpo", "vader", "dense_dpo", "grpo"],  # vanilla_dpo and dense_dpo_third run the same stages as dpo and dense_dpo
@@ -65,7 +67,7 @@ def run(cmd: list[str], cwd: Path) -> str:
 def build_micro_project(project: Path) -> Path:
     """A git repository of the project's code with the micro params, after `dvc repro`."""
     project.mkdir(parents=True, exist_ok=True)
-    for name in ("src", "stages", "scripts", "videos", "prompts", "labels"):
+    for name in PROJECT_FOLDERS:
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
