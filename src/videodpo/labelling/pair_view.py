@@ -65,6 +65,7 @@ class BranchPairs:
         if not manifest:
             raise DamagedFileError(f"{branch.pairs} holds no pairs; {remake_hint(made_by)}")
         self._arrays: dict[str, dict[str, np.ndarray]] = {}
+        self._filmstrips: dict[tuple[int, str], bytes] = {}
         first = self.arrays(manifest[0]["shard"])
         self.frames, self.frame_size = int(first["winners"].shape[1]), int(first["winners"].shape[2])
         segments = branch_segments(branch, self.frames)
@@ -86,6 +87,12 @@ class BranchPairs:
         """Clip a or b of a pair, uint8 (F, H, W, 3)."""
         view = self.by_number[pair]
         return self.arrays(view.shard)["winners" if which == "a" else "losers"][view.row]
+
+    def filmstrip(self, pair: int, which: str) -> bytes:
+        """Clip a or b of a pair as the page draws it (filmstrip_png), encoded once: the page asks again on every reload."""
+        if (pair, which) not in self._filmstrips:
+            self._filmstrips[(pair, which)] = filmstrip_png(self.clip(pair, which))
+        return self._filmstrips[(pair, which)]
 
     def asked_total(self) -> int:
         return sum(len(view.asked) for view in self.pairs)

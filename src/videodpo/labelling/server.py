@@ -20,7 +20,7 @@ from pathlib import Path
 
 from videodpo.labelling import labels_file
 from videodpo.labelling.labels_file import Label, LabelsFileError
-from videodpo.labelling.pair_view import BranchPairs, filmstrip_png, page_state
+from videodpo.labelling.pair_view import BranchPairs, page_state
 
 PAGE = Path(__file__).with_name("page.html")
 LOOPBACK = "127.0.0.1"
@@ -116,7 +116,7 @@ def handler_for(session: LabellingSession) -> type[BaseHTTPRequestHandler]:
                 return self.send_json(session.state())
             clip = CLIP_PATH.match(self.path)
             if clip and int(clip.group(1)) in session.pairs.by_number:
-                return self.send_body(HTTPStatus.OK, filmstrip_png(session.pairs.clip(int(clip.group(1)), clip.group(2))), "image/png")
+                return self.send_body(HTTPStatus.OK, session.pairs.filmstrip(int(clip.group(1)), clip.group(2)), "image/png")
             self.send_json({"error": f"nothing at {self.path}"}, HTTPStatus.NOT_FOUND)
 
         def do_POST(self):  # noqa: N802
