@@ -29,6 +29,7 @@ OVERRIDES = {
     "vader": "vader.max_steps=31 vader.clips_per_step=3 vader.learning_rate=0.02 vader.lr_schedule=constant vader.num_inference_steps=12 vader.backprop=last vader.backprop_steps=2 vader.decode_frames=2 vader.rewards={temporal:2.0,brightness:0.5} vader.guard={contrast:5.0,colour:0.5,layout:2.0} vader.lora_targets=motion vader.queries=17 vader.val_every=4 vader.checkpoint_every=6 vader.seed=5",
     # ++: Hydra adds no key to an empty mapping (grpo.guard) without it
     "grpo": "grpo.max_steps=33 grpo.prompts_per_round=3 grpo.group_size=5 grpo.updates_per_round=3 grpo.num_inference_steps=12 grpo.eta=0.5 grpo.train_steps=6 grpo.clip_range=0.001 grpo.kl_weight=0.01 grpo.learning_rate=0.004 grpo.rewards={flow_warping:2.0,brightness:0.5} ++grpo.guard={colour:2.0} grpo.lora_targets=motion grpo.val_every=4 grpo.checkpoint_every=6 grpo.seed=5",
+    "dpo": "dpo.loser_space=latents",
     "dense_dpo": "dense_dpo.eta=0.7 dense_dpo.copy_shared_noise=0.25 dense_dpo.segment_frames=2 dense_dpo.labeller=oracle dense_dpo.tie_margin=0.3",
 }
 NON_DEFAULT = {section: {change.split("=", 1)[0].rsplit(".", 1)[1]: change for change in changes.split()} for section, changes in OVERRIDES.items()}
@@ -39,8 +40,9 @@ READ_BY = {
     "vader": ("vader", "train", "vader"),
     "grpo": ("grpo", "train", "grpo"),
     "dense_dpo": ("dense_dpo", "pairs", "dense"),
+    "dpo": ("dpo", "pairs", "dpo"),
 }
-SECTIONS = {"data": DataSettings, "training": TrainingSettings, **{name: section_class(name) for name in ("vader", "grpo", "dense_dpo")}}
+SECTIONS = {"data": DataSettings, "training": TrainingSettings, **{name: section_class(name) for name in ("vader", "grpo", "dense_dpo", "dpo")}}
 
 
 def test_every_key_of_every_methods_section_has_a_case_here():
@@ -48,7 +50,7 @@ def test_every_key_of_every_methods_section_has_a_case_here():
     from videodpo import methods
 
     own = {name for name in methods.known() if hasattr(methods.load(name), "SECTION")}
-    assert own == {"vader", "grpo", "dense_dpo"}
+    assert own == {"vader", "grpo", "dense_dpo", "dpo"}
     for name, section in SECTIONS.items():
         assert set(NON_DEFAULT[name]) == set(section.model_fields), name
         written = params_after(list(NON_DEFAULT[name].values()), committed_params())
@@ -97,7 +99,7 @@ def test_every_key_set_through_dash_s_reaches_the_branchs_settings_file_unchange
     wrong = {key: (held[key], value) for key, value in expected.items() if held[key] != value}
     assert not wrong, f"{section}: (settings file, -S) differ for {wrong}"
     config = config_module.load_config(params, family=FAMILY)
-    section_read = config.method_section(section) if section in ("vader", "grpo", "dense_dpo") else getattr(config, section)
+    section_read = config.method_section(section) if section in ("vader", "grpo", "dense_dpo", "dpo") else getattr(config, section)
     assert held == section_read.model_dump(mode="json")  # the whole section, every key as params has it
 
 

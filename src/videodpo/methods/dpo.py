@@ -6,7 +6,9 @@ and its sections are theirs: `data` (pairs.settings: how many pairs, of what cli
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import model_validator
 
 from videodpo.core.params import Section, built_from
 from videodpo.methods import Empty, LoRAStepSettings, lora_step_settings
@@ -23,14 +25,40 @@ SUMMARY = (  # its row of the README's method table (scripts/readme_results.py)
 NUM_TRAIN_TIMESTEPS = 1000  # the noise schedule of every tier's model (SD1.5's and the toy model's)
 
 
+class DPOSection(Section):
+    """params `dpo`: where dpo's losers are made.
+
+    pixels: each loser is its winner's frames jittered by `data.jitter_method`. latents: the winner's
+    latents z are moved along the part of its flicker that the family's VAE keeps,
+    z + s·(z − E(stabilised winner)) with s = `data.jitter_strength`, and both clips are decoded, so the
+    pair differs only in what the latents can hold (a causal VAE that folds 4 frames into one latent
+    frame keeps little of a per-frame jitter: docs/wan.md). Needs `data.jitter_method: amplify`, the
+    maker whose flicker this is."""
+
+    loser_space: Literal["pixels", "latents"] = "pixels"
+
+
+SECTION = DPOSection  # params `dpo`
+
+
 class DPOPairSettings(Section):
     """make_pairs@dpo: how pairs are made, and how the base model samples their winners."""
 
     data: DataSettings
+    dpo: DPOSection = DPOSection()  # where the losers are made
     train_prompts: str  # the training prompt set's file (videodpo.core.prompts)
     num_inference_steps: int
     guidance_scale: float
     mixed_precision: str
+
+    @model_validator(mode="after")
+    def _latent_losers_amplify(self) -> "DPOPairSettings":
+        if self.dpo.loser_space == "latents" and self.data.jitter_method != "amplify":
+            raise ValueError(
+                f"dpo.loser_space: latents amplifies the flicker the VAE keeps, so data.jitter_method must be amplify, "
+                f"not {self.data.jitter_method!r}: set data.jitter_method=amplify or dpo.loser_space=pixels"
+            )
+        return self
 
 
 class DPOTrainSettings(LoRAStepSettings):
@@ -57,6 +85,7 @@ def settings(config: Config) -> dict[str, Section]:
         "pairs": DPOPairSettings(
             data=config.data, train_prompts=config.train_prompts_file(), num_inference_steps=config.sample.num_inference_steps,
             guidance_scale=config.sample.guidance_scale, mixed_precision=config.training.mixed_precision,
+            dpo=config.method_section("dpo"),
         ),
         "latents": Empty(),
         "train": dpo_train_settings(config),

@@ -1,6 +1,7 @@
 """DPO's preference pairs (make_pairs@dpo): winners are base generations for training captions with
 recorded seeds; each loser is its winner made temporally jittery by `data.jitter_method` (one maker or
-a mix taken in turn). Every pair is verified: its winner must flicker less than its loser (warping
+a mix taken in turn), on its frames or, with `dpo.loser_space: latents`, in the family's latents
+(pairs.latent_losers). Every pair is verified: its winner must flicker less than its loser (warping
 error) and match it in contrast and saturation within `data.appearance_tolerance`; pairs that fail are
 dropped and counted in the branch's pairs metrics. Writes the branch's pairs (videodpo.core.layout) (uint8 shards +
 manifest.jsonl). Under `accelerate launch` each process makes its own block of pairs; the main
@@ -20,6 +21,7 @@ from videodpo.core import prompts as prompt_sets
 from videodpo.evaluation import temporal
 from videodpo.pairs import jitter, store
 from videodpo.pairs.img2img import regenerate_frames
+from videodpo.pairs.latent_losers import latent_amplified_pairs
 
 
 def make_jitter_pairs(branch, settings, state) -> None:
@@ -35,12 +37,15 @@ def make_jitter_pairs(branch, settings, state) -> None:
     shard = distributed.my_shard(count)  # every pair is a pure function of its prompt, seed and maker
     mine = slice(shard.start, shard.stop)
     winners, my_seeds = steadiest_generations(model, card, prompts[mine], pair_seeds[mine], settings)
-    losers = make_losers(model, winners, prompts[mine], my_seeds, makers[mine], data.jitter_strength, settings)
+    if settings.dpo.loser_space == "latents":
+        winners, losers = latent_amplified_pairs(model, winners, data.jitter_strength, desc="make_pairs: latent losers")
+    else:
+        losers = make_losers(model, winners, prompts[mine], my_seeds, makers[mine], data.jitter_strength, settings)
     winners, losers = distributed.gather_rows(winners, count), distributed.gather_rows(losers, count)
     winner_seeds = distributed.gather_rows(np.asarray(my_seeds, dtype=np.int64), count).tolist()
     with distributed.main_process_writes() as writes:
         if writes:
-            verify_and_write(branch, winners, losers, prompts, winner_seeds, makers, data)
+            verify_and_write(branch, winners, losers, prompts, winner_seeds, makers, data, settings.dpo.loser_space)
 
 
 def steadiest_generations(model, card, prompts, pair_seeds, settings):
@@ -77,7 +82,7 @@ def make_losers(model, winners, prompts, seeds, methods, strength, settings) -> 
     return losers
 
 
-def verify_and_write(branch, winners, losers, prompts, seeds, makers, data) -> None:
+def verify_and_write(branch, winners, losers, prompts, seeds, makers, data, loser_space: str = "pixels") -> None:
     checks = [jitter.check_pair(w, l) for w, l in tqdm(list(zip(winners, losers)), desc="make_pairs: verify", unit="pair")]
     tolerance = data.appearance_tolerance
     report = jitter.verification_report(checks, makers, tolerance)
@@ -96,7 +101,7 @@ def verify_and_write(branch, winners, losers, prompts, seeds, makers, data) -> N
             Path(staging),
             [
                 {"row": row, "shard": shard, "caption": prompts[i], "seed": seeds[i], "method": makers[i],
-                 "strength": data.jitter_strength}
+                 "strength": data.jitter_strength, **({"loser_space": loser_space} if loser_space != "pixels" else {})}
                 for row, i in enumerate(keep)
             ],
         )
