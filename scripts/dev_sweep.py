@@ -63,6 +63,16 @@ FAMILY_SWEEPS = {
         "dense_dpo.copy_shared_noise=null": ["dense_dpo.copy_shared_noise=null"],
         "dense_dpo.eta=0.8": ["dense_dpo.eta=0.8"],
     }),
+    # wan's pixel losers keep 12 % of their flicker through its causal VAE (scripts/jitter_through_vae.py, docs/wan.md):
+    # losers made in the latents, Flow-DPO's β (500 in VideoAlign's convention, half of it in ours) and the low-noise band
+    ("wan", "dpo"): ("dpo", {
+        "committed": [],
+        "dpo.loser_space=latents+data.jitter_strength=1": ["dpo.loser_space=latents", "data.jitter_strength=1.0"],
+        "dpo.loser_space=latents+data.jitter_strength=2": ["dpo.loser_space=latents", "data.jitter_strength=2.0"],
+        "dpo.loser_space=latents+data.jitter_strength=2+training.beta=250": ["dpo.loser_space=latents", "data.jitter_strength=2.0", "training.beta=250"],
+        "training.beta=250": ["training.beta=250"],
+        "training.max_timestep=500": ["training.max_timestep=500"],
+    }),
     ("wan", "vader"): ("vader", {
         "committed": [],
         "vader.learning_rate=0.005": ["vader.learning_rate=0.005"],
