@@ -73,11 +73,22 @@ FAMILY_SWEEPS = {
         "training.beta=250": ["training.beta=250"],
         "training.max_timestep=500": ["training.max_timestep=500"],
     }),
+    # on wan's base the decoder puts most of the flicker back (docs/wan.md): what keeps the shapes moving while the reward is won
     ("wan", "vader"): ("vader", {
         "committed": [],
         "vader.learning_rate=0.005": ["vader.learning_rate=0.005"],
         "vader.max_steps=10": ["vader.max_steps=10"],
         "vader.guard.layout=5": ["vader.guard.layout=5.0"],
+        "vader.backprop=random": ["vader.backprop=random"],  # the steps that carry gradient: a random cutoff, not all
+        "vader.decode_frames=2": ["vader.decode_frames=2"],  # the reward on a random window of 2 of wan's 3 latent frames
+    }),
+    # what the field does on Wan: Flow-GRPO's KL β 0.004, and training the high-noise steps only
+    ("wan", "grpo"): ("grpo", {
+        "committed": [],
+        "grpo.kl_weight=0.004": ["grpo.kl_weight=0.004"],
+        "grpo.train_steps=5": ["grpo.train_steps=5"],
+        "grpo.kl_weight=0.004+grpo.train_steps=5": ["grpo.kl_weight=0.004", "grpo.train_steps=5"],
+        "grpo.guard=vader_guard": ["++grpo.guard={contrast:20.0,colour:1.0,layout:1.0}"],
     }),
 }
 SHOWN = ("warping_error", "frame_difference", "motion", "travel", "contrast", "adherence")
