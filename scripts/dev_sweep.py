@@ -72,6 +72,11 @@ FAMILY_SWEEPS = {
         "dpo.loser_space=latents+data.jitter_strength=2+training.beta=250": ["dpo.loser_space=latents", "data.jitter_strength=2.0", "training.beta=250"],
         "training.beta=250": ["training.beta=250"],
         "training.max_timestep=500": ["training.max_timestep=500"],
+        # after the six above: losers in the latents lower the warping error more the stronger they are
+        "dpo.loser_space=latents+data.jitter_strength=3": ["dpo.loser_space=latents", "data.jitter_strength=3.0"],
+        "dpo.loser_space=latents+data.jitter_strength=4": ["dpo.loser_space=latents", "data.jitter_strength=4.0"],
+        "dpo.loser_space=latents+data.jitter_strength=2+training.sft_weight=5": ["dpo.loser_space=latents", "data.jitter_strength=2.0", "training.sft_weight=5"],
+        "dpo.loser_space=latents+data.jitter_strength=2+training.beta=5000": ["dpo.loser_space=latents", "data.jitter_strength=2.0", "training.beta=5000"],
     }),
     # on wan's base the decoder puts most of the flicker back (docs/wan.md): what keeps the shapes moving while the reward is won
     ("wan", "vader"): ("vader", {
