@@ -893,6 +893,41 @@ def headline_section() -> str:
     return "\n\n".join(parts) or "_No results yet: run `dvc repro`._"
 
 
+DPO_FAMILY = ("dpo", "vanilla_dpo", "dense_dpo", "dense_dpo_third")  # the methods that learn from preference pairs
+
+
+def recipe_goal_section() -> str:
+    """docs/wan.md's check of the Wan recipe's goal (judgements.RECIPE_GOAL) on each family's test split."""
+    labels = dict(COMPARED)
+    keys = ("warping_error", "frame_difference", "motion", "travel", "contrast")
+    parts = [f"The goal (`judgements.RECIPE_GOAL`), on the test split against the family's base: {judgements.recipe_goal_text()}."]
+    for family in ("wan", "animatediff"):
+        metrics = read_json(ROOT / "metrics" / family / "eval_test.json")
+        if not metrics or not metrics.get("methods"):
+            continue
+        rows = [f"**{family}** (`metrics/{family}/eval_test.json`, {metrics['n_samples']} test samples):", "",
+                "| method | " + " | ".join(labels[key] for key in keys) + " | adherence | the goal |", "|---|" + "---|" * (len(keys) + 2)]
+        met = {}
+        for method, result in metrics["methods"].items():
+            checks = judgements.recipe_goal_checks(metrics, method)
+            met[method] = all(checks.values())
+            missed = [name.replace("_", " ") for name, ok in checks.items() if not ok]
+            points = judgements.adherence_points(metrics, method)
+            rows.append(f"| `{method}` | " + " | ".join(change_cell(result["change"][key]) for key in keys)
+                        + f" | {points:+.1f} points | {'met' if met[method] else 'missed: ' + ', '.join(missed)} |")
+        verdicts = []
+        dpo_met = [f"`{m}`" for m in DPO_FAMILY if met.get(m)]
+        verdicts.append(f"a DPO-family method at the goal: {'yes, ' + ', '.join(dpo_met) if dpo_met else 'no'}")
+        if "vader" in met:
+            verdicts.append(f"`vader` at the goal: {'yes' if met['vader'] else 'no'}")
+        if "grpo" in metrics["methods"]:
+            gain, signs = judgements.hacked_reward_signs(metrics["methods"]["grpo"]["change"])
+            verdicts.append("`grpo` with a warping-error gain the hacked-reward rule does not flag: "
+                            + ("yes" if gain and not signs else "no, " + ("; ".join(signs) if gain else "no warping-error gain (its interval reaches zero or above)")))
+        parts.append("\n".join(rows) + "\n\n" + "; ".join(verdicts) + ".")
+    return "\n\n".join(parts)
+
+
 def bar_line() -> str:
     return f"{judgements.bar_text()}."
 
@@ -932,6 +967,8 @@ def generated_files() -> dict[Path, str]:
     files[readme] = replace_between(files[readme], *markers("RUN_TIME"), run_time_section())
     files[readme] = replace_between(files[readme], *markers("REPRODUCE"), reproduce_section())
     files[ROOT / "docs/results.md"] = results_document()
+    wan_doc = ROOT / "docs/wan.md"
+    files[wan_doc] = replace_between(wan_doc.read_text(), *markers("RECIPE_GOAL"), recipe_goal_section())
     benchmarks = ROOT / "docs/benchmarks.md"
     files[benchmarks] = replace_between(benchmarks.read_text(), *markers("BENCHMARKS"), benchmarks_section())
     return files

@@ -46,6 +46,16 @@ def test_the_bar_needs_both_cuts_with_intervals_below_zero_and_the_video_kept():
     assert not judgements.bar_checks(wide, "m")["warping_error"]
 
 
+def test_the_recipe_goal_needs_a_fifteen_percent_cut_frame_difference_down_and_the_video_kept():
+    assert all(judgements.recipe_goal_checks(report(warping_error=-0.16, frame_difference=-0.03), "m").values())
+    for short, line in ((dict(warping_error=-0.14), "warping_error"), (dict(frame_difference=0.01), "frame_difference"),
+                        (dict(warping_error=-0.16, travel=-0.11), "travel"), (dict(warping_error=-0.16, motion=0.11), "motion"),
+                        (dict(warping_error=-0.16, contrast=-0.06), "contrast"), (dict(warping_error=-0.16, adherence_points=-3.0), "adherence")):
+        checks = judgements.recipe_goal_checks(report(**{"warping_error": -0.16, "frame_difference": -0.03, **short}), "m")
+        assert not checks[line] and all(value for name, value in checks.items() if name != line), (short, checks)
+    assert "warping error −15 % or better" in judgements.recipe_goal_text() and "frame difference down" in judgements.recipe_goal_text()
+
+
 def test_a_flow_gain_shared_by_frame_difference_with_motion_kept_shows_no_sign_of_hacking():
     assert judgements.hacked_reward_signs(changes(warping_error=-0.05, frame_difference=-0.04, motion=0.0)) == (True, [])
 
