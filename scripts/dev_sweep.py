@@ -86,6 +86,10 @@ FAMILY_SWEEPS = {
         "vader.guard.layout=5": ["vader.guard.layout=5.0"],
         "vader.backprop=random": ["vader.backprop=random"],  # the steps that carry gradient: a random cutoff, not all
         "vader.decode_frames=2": ["vader.decode_frames=2"],  # the reward on a random window of 2 of wan's 3 latent frames
+        # after the six above: the gentler rate kept motion, travel and contrast, and the stronger layout guard adherence best
+        "vader.learning_rate=0.005+vader.guard.layout=5": ["vader.learning_rate=0.005", "vader.guard.layout=5.0"],
+        "vader.learning_rate=0.0025": ["vader.learning_rate=0.0025"],
+        "vader.learning_rate=0.0025+vader.guard.layout=5": ["vader.learning_rate=0.0025", "vader.guard.layout=5.0"],
     }),
     # what the field does on Wan: Flow-GRPO's KL β 0.004, and training the high-noise steps only
     ("wan", "grpo"): ("grpo", {
@@ -94,6 +98,10 @@ FAMILY_SWEEPS = {
         "grpo.train_steps=5": ["grpo.train_steps=5"],
         "grpo.kl_weight=0.004+grpo.train_steps=5": ["grpo.kl_weight=0.004", "grpo.train_steps=5"],
         "grpo.guard=vader_guard": ["++grpo.guard={contrast:20.0,colour:1.0,layout:1.0}"],
+        # after the five above: each raised the warping error and cut contrast: a gentler rate, and the flow reward without brightness
+        "grpo.learning_rate=0.001": ["grpo.learning_rate=0.001"],
+        "grpo.learning_rate=0.001+grpo.kl_weight=0.004": ["grpo.learning_rate=0.001", "grpo.kl_weight=0.004"],
+        "grpo.rewards.brightness=0": ["grpo.rewards.brightness=0.0"],  # the flow reward alone
     }),
 }
 SHOWN = ("warping_error", "frame_difference", "motion", "travel", "contrast", "adherence")
