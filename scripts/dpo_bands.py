@@ -1,7 +1,7 @@
 """Where along the noise a trained DPO branch learned, and what its training curves say: prints figures and
-writes docs/measured/<family>/dpo_bands_<method>.json. Changes nothing.
+writes docs/measured/<family>/dpo_bands_<method>[_<tag>].json. Changes nothing.
 
-    PYTHONPATH=src python scripts/dpo_bands.py --family wan
+    PYTHONPATH=src python scripts/dpo_bands.py --family wan --tag latent_losers
     PYTHONPATH=src python scripts/dpo_bands.py --family animatediff
 
 Bands: the branch's training pairs (their cached latents) drawn at timesteps in each tenth of [0, 1000),
@@ -78,6 +78,7 @@ def main() -> int:
     parser.add_argument("--family", default="wan")
     parser.add_argument("--method", default="dpo")
     parser.add_argument("--draws", type=int, default=4, help="noises per pair and band")
+    parser.add_argument("--tag", default="", help="a name for this run's report: dpo_bands_<method>_<tag>.json")
     args = parser.parse_args()
     config = load_config(ROOT / "params.yaml", family=args.family)
     branch = layout.branch(args.family, args.method)
@@ -101,7 +102,7 @@ def main() -> int:
     for name, row in curves.items():
         print(f"  {name:22s} {row['first_fifth']:10.5f} → {row['last_fifth']:10.5f}")
     report = {"family": args.family, "method": args.method, "pairs": len(data["winners"]), "draws": args.draws, "beta": beta, "bands": bands, "curves": curves}
-    path = ROOT / "docs" / "measured" / args.family / f"dpo_bands_{args.method}.json"
+    path = ROOT / "docs" / "measured" / args.family / f"dpo_bands_{args.method}{'_' + args.tag if args.tag else ''}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {path.relative_to(ROOT)}")
     return 0
