@@ -925,6 +925,18 @@ def recipe_goal_section() -> str:
             verdicts.append("`grpo` with a warping-error gain the hacked-reward rule does not flag: "
                             + ("yes" if gain and not signs else "no, " + ("; ".join(signs) if gain else "no warping-error gain (its interval reaches zero or above)")))
         parts.append("\n".join(rows) + "\n\n" + "; ".join(verdicts) + ".")
+    check = read_json(ROOT / "docs/measured/animatediff/recipe_of_wan.json")
+    if check:
+        rows = ["**Wan's settings on animatediff** (`docs/measured/animatediff/recipe_of_wan.json`, `python scripts/recipe_check.py`; "
+                "test split, each method alone, against animatediff's base):", "",
+                "| method | wan's settings | warping error with them | committed warping error | lost |", "|---|---|---|---|---|"]
+        for method, run in check["methods"].items():
+            rows.append(f"| `{method}` | {', '.join(f'`{c}`' for c in run['changes'])} | {change_cell(run['recipe']['warping_error'])} | "
+                        f"{change_cell(run['committed']['warping_error'])} | {'**yes**' if run['lost'] else 'no'} |")
+        lost = [f"`{m}`" for m, run in check["methods"].items() if run["lost"]]
+        rows += ["", ("Lost: " + ", ".join(lost) + ", whose change lies above animatediff's committed interval; so each family keeps the settings "
+                      "chosen on its own dev split (wan's as `wan.overrides`).") if lost else "None lost: each change lies within or below animatediff's committed interval."]
+        parts.append("\n".join(rows))
     return "\n\n".join(parts)
 
 
