@@ -971,7 +971,7 @@ def wan_goal_section() -> str:
         steady, winners = vae["steady_clips"]["winners_stabilised"]["decoded"], vae["steady_clips"]["winners"]["decoded"]
         floor = (f" Why: the toy Wan's decoder puts the flicker back. The steadiest latents of its own clips' content decode to "
                  f"only {100 * (1 - steady / winners):.0f} % less warping error than the clips (`docs/measured/wan/jitter_through_vae.json`), "
-                 f"and the committed pixel jitter (`amplify`) keeps {100 * vae['makers']['amplify']['survival']:.0f} % of its flicker through the VAE. "
+                 f"and a pixel jitter (`amplify`, AnimateDiff's loser maker) keeps {100 * vae['makers']['amplify']['survival']:.0f} % of its flicker through the VAE. "
                  "A 15 % cut needs a VAE whose decoder adds no flicker where latent frames meet (for example one trained with a temporal loss), "
                  "or content it renders as steadily as ground truth; not a transformer-only change.")
     return (f"**The Wan recipe's goal** (warping error −15 % or better, frame difference down, the video kept; `docs/wan.md`), on wan's test split: {said}."
