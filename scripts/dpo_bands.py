@@ -15,11 +15,11 @@ Curves: the logged training series (dvclive), averaged over the first and the la
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
+
+from experiments import ROOT, write_report
 
 from videodpo import families
 from videodpo.config import load_config
@@ -28,7 +28,6 @@ from videodpo.core.noise import correlated_noise
 from videodpo.pairs import store
 from videodpo.training.dpo import DPOBatch, dpo_step
 
-ROOT = Path(__file__).resolve().parents[1]
 SERIES = ("loss", "implicit_accuracy", "reward_margin", "mse_winner", "mse_loser", "mse_winner_reference", "mse_loser_reference")
 
 
@@ -102,8 +101,7 @@ def main() -> int:
     for name, row in curves.items():
         print(f"  {name:22s} {row['first_fifth']:10.5f} → {row['last_fifth']:10.5f}")
     report = {"family": args.family, "method": args.method, "pairs": len(data["winners"]), "draws": args.draws, "beta": beta, "bands": bands, "curves": curves}
-    path = ROOT / "docs" / "measured" / args.family / f"dpo_bands_{args.method}{'_' + args.tag if args.tag else ''}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_report(args.family, f"dpo_bands_{args.method}{'_' + args.tag if args.tag else ''}", report)
     print(f"written {path.relative_to(ROOT)}")
     return 0
 

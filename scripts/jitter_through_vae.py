@@ -4,9 +4,10 @@ and loser sit in latents, per latent frame: prints figures and writes docs/measu
     PYTHONPATH=src python scripts/jitter_through_vae.py --family wan
     PYTHONPATH=src python scripts/jitter_through_vae.py --family animatediff
 
-The winners are the dpo branch's (base generations for training captions); each loser maker of
-videodpo.pairs.jitter makes its loser at the family's committed `data.jitter_strength`. DPO learns from the
-latents, so a loser teaches only the flicker its latents hold. For each maker:
+The winners are base generations for training captions at the pair seeds (dpo's pixel winners, as
+make_pairs samples them); each loser maker of videodpo.pairs.jitter makes its loser at `--strength` (1.0,
+AnimateDiff's committed `data.jitter_strength`, by default). DPO learns from the latents, so a loser
+teaches only the flicker its latents hold. For each maker:
 - excess warping error, loser minus winner, in pixels and after encode → decode of both;
 - survival: the decoded excess as a share of the pixel one;
 - the latent distance, RMS(z_loser − z_winner) / RMS(z_winner), per latent frame.
@@ -18,20 +19,20 @@ A transformer that aligns latents cannot take a clip's flicker below what the de
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from experiments import ROOT, write_report
+
 from videodpo import families, toyworld
 from videodpo.config import load_config
-from videodpo.core import layout
+from videodpo.core import layout, model_card, seeds
+from videodpo.core import prompts as prompt_sets
 from videodpo.core.clips import to_uint8_clips
 from videodpo.evaluation import temporal
-from videodpo.pairs import jitter, store
+from videodpo.pairs import jitter
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def round_trip(model, clips: np.ndarray, batch: int = 8) -> tuple[torch.Tensor, np.ndarray]:
@@ -54,6 +55,17 @@ def latent_distance(winners: torch.Tensor, losers: torch.Tensor) -> list[float]:
     difference = (losers - winners).pow(2).mean(dim=(1, 3, 4)).sqrt()
     scale = winners.pow(2).mean(dim=(1, 3, 4)).sqrt()
     return [round(float(v), 4) for v in (difference / scale).mean(dim=0)]
+
+
+def base_generations(model, config, base, count: int) -> np.ndarray:
+    """The base's clips for the first `count` training captions at dpo's pair seeds, as make_pairs samples its winners."""
+    card = model_card.ModelCard.load(base)
+    captions = prompt_sets.training_prompts(config.train_prompts_file(), card.source, families.load_base_tokenizer(base)).prompts
+    prompts = [captions[i % len(captions)] for i in range(count)]
+    return model.generate(
+        prompts, seeds.pair_seeds(config.data.seed, count), card.frames, config.sample.num_inference_steps,
+        config.sample.guidance_scale, card.shared_noise, desc="base generations", resolution=card.frame_size,
+    )
 
 
 def per_transition(clips: np.ndarray) -> list[float]:
@@ -83,14 +95,14 @@ def steady_clips_through(model, config, winners: np.ndarray) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", default="wan")
-    parser.add_argument("--pairs", type=int, default=32, help="how many of the branch's winners to use")
-    parser.add_argument("--strength", type=float, help="the makers' strength (default: the family's data.jitter_strength)")
+    parser.add_argument("--pairs", type=int, default=32, help="how many base generations to use")
+    parser.add_argument("--strength", type=float, default=1.0, help="the makers' strength")
     args = parser.parse_args()
     config = load_config(ROOT / "params.yaml", family=args.family)
-    branch = layout.branch(args.family, "dpo")
-    winners = np.concatenate([w for _, w, _ in store.iter_pair_shards(ROOT / branch.pairs)])[: args.pairs]
-    model = families.load_base(ROOT / branch.family.base)
-    strength = config.data.jitter_strength if args.strength is None else args.strength
+    base = ROOT / layout.branch(args.family, "dpo").family.base
+    model = families.load_base(base)
+    winners = base_generations(model, config, base, args.pairs)
+    strength = args.strength
     winner_latents, winners_decoded = round_trip(model, winners)
     winner_pixels, winner_decoded = mean_warping_error(winners), mean_warping_error(winners_decoded)
     report = {
@@ -118,9 +130,7 @@ def main() -> int:
     print(f"{'steady clips':20s} {'pixels':>8s} {'decoded':>8s}  decoded, per transition")
     for name, row in report["steady_clips"].items():
         print(f"{name:20s} {row['pixels']:8.3f} {row['decoded']:8.3f}  {row['per_transition_decoded']}")
-    suffix = "" if args.strength is None else f"_strength_{args.strength:g}"
-    path = ROOT / "docs" / "measured" / args.family / f"jitter_through_vae{suffix}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_report(args.family, "jitter_through_vae", report)
     print(f"written {path.relative_to(ROOT)}")
     return 0
 
