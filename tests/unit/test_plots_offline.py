@@ -1,12 +1,15 @@
 """`dvc plots show` draws without network: the page it writes carries vega, vega-lite and
-vega-embed inline (vendor/vega/plots_template.html) and loads nothing from anywhere else."""
+vega-embed inline (vendor/vega/plots_template.html) and loads nothing from anywhere else; and its
+line plots give each series its own colour (.dvc/plots/series.json)."""
 
 import configparser
+import json
 import os
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import yaml
 from dvc_render.html import PAGE_HTML
 
 ROOT = Path(__file__).parents[2]
@@ -77,3 +80,43 @@ def test_dvcs_own_page_would_load_from_a_cdn(tmp_path):
     default.write_text(PAGE_HTML, encoding="utf-8")
     page = show_plots(tmp_path / "page", "--html-template", str(default))
     assert any("cdn.jsdelivr.net" in address for address in remote_addresses(page))
+
+
+def series_of(datapoint: dict) -> str:
+    """The series a datapoint is drawn in by .dvc/plots/series.json: its revision and its file and field."""
+    return datapoint["rev"] + "::" + (datapoint.get("filename::field") or datapoint.get("filename") or datapoint.get("field") or "")
+
+
+def committed_line_plots() -> dict[str, dict]:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(["dvc", "plots", "show", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    plots = json.loads(result.stdout)["data"]
+    return {name: entries[0]["content"] for name, entries in plots.items() if entries and entries[0]["type"] == "vega"}
+
+
+def test_every_line_plot_of_several_series_gives_each_its_own_colour():
+    """With one revision DVC's linear template colours by revision alone; ours gives every file and field a colour."""
+    template = json.loads((ROOT / ".dvc/plots/series.json").read_text())
+    assert "datum['filename::field'] || datum.filename || datum.field" in template["transform"][0]["calculate"]  # what series_of reads
+    yaml_plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    named = {name: spec for entry in yaml_plots for name, spec in entry.items() if isinstance(spec, dict)}
+    several = {name: spec for name, spec in named.items() if spec.get("template") != "scatter" and len(spec.get("y", {})) > 1}
+    assert several, "no plot of several series in dvc.yaml"
+    drawn = committed_line_plots()
+    for name, spec in several.items():
+        assert spec["template"] == "series", name
+        content = drawn[name]
+        assert content["encoding"]["color"]["field"] == "series", name
+        series = {series_of(point) for point in content["data"]["values"]}
+        assert len(series) == len(spec["y"]), (name, series)
+
+
+def test_dvcs_linear_template_draws_the_series_of_one_revision_in_one_colour():
+    """The check above can fail: DVC's own template colours by the revision, one colour for all twelve validation curves."""
+    from dvc_render.vega_templates import LinearTemplate
+
+    layers = LinearTemplate.DEFAULT_CONTENT["layer"]
+    assert {layer["encoding"]["color"]["field"] for layer in layers if "color" in layer.get("encoding", {})} == {"rev"}
+    validation = committed_line_plots()["validation warping error against training time (s)"]
+    assert len({point["rev"] for point in validation["data"]["values"]}) == 1
