@@ -483,7 +483,7 @@ def family_results(family: str) -> str:
         swept_keys = {change.split("=", 1)[0].lstrip("+").removeprefix(f"{family}.overrides.")
                       for sweep in sweeps.values() for run in sweep["runs"].values() for change in run["overrides"]}
         unswept = [f"`{family}.overrides.{section}.{key}`" for section, values in overrides.items() if section not in ("toyworld", "tiers")
-                   for key in (values or {}) if f"{section}.{key}" not in swept_keys]
+                   for key in (values or {}) if not any(swept == f"{section}.{key}" or swept.startswith(f"{section}.{key}.") for swept in swept_keys)]
         own = f", except {', '.join(unswept)} (set in params.yaml, whose comments say why; not chosen on a dev split)" if unswept else ""
         if not sweeps:
             swept = sorted(d.name for d in (ROOT / "docs/measured").iterdir() if d.is_dir() and any(d.glob("sweep_*.json")))
