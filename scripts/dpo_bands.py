@@ -27,6 +27,7 @@ from videodpo.core import layout, model_card
 from videodpo.core.noise import correlated_noise
 from videodpo.pairs import store
 from videodpo.training.dpo import DPOBatch, dpo_step
+from videodpo.training.objectives import dpo_margin
 
 SERIES = ("loss", "implicit_accuracy", "reward_margin", "mse_winner", "mse_loser", "mse_winner_reference", "mse_loser_reference")
 
@@ -47,7 +48,7 @@ def band_figures(model, data: dict, beta: float, shared_noise: float, low: int, 
             )
             with torch.no_grad():
                 step = dpo_step(model, model.denoiser, None, batch, beta)
-            logits = -beta * ((step.policy_winner - step.reference_winner) - (step.policy_loser - step.reference_loser))
+            logits = -beta * dpo_margin(step.policy_winner, step.policy_loser, step.reference_winner, step.reference_loser)
             rows["loss"].append(torch.nn.functional.softplus(-logits).flatten())
             rows["accuracy"].append((logits > 0).float().flatten())
             rows["margin"].append(logits.flatten())

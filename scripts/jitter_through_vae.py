@@ -31,7 +31,7 @@ from videodpo.core import layout, model_card, seeds
 from videodpo.core import prompts as prompt_sets
 from videodpo.core.clips import to_uint8_clips
 from videodpo.evaluation import temporal
-from videodpo.pairs import jitter
+from videodpo.pairs import jitter, latent_losers
 
 
 
@@ -80,7 +80,7 @@ def steady_clips_through(model, config, winners: np.ndarray) -> dict:
     truth, _ = toyworld.render_dataset(
         toyworld.held_out_captions(), 2, seed=12345, size=world.frame_size, frames=world.frames, radius=world.radius, speed=world.speed
     )
-    stabilised = np.stack([jitter.stabilised(c).round().clip(0, 255).astype(np.uint8) for c in winners])
+    stabilised = latent_losers.steady_clips(winners)
     rows = {}
     for name, clips in (("ground_truth", truth), ("winners_stabilised", stabilised), ("winners", winners)):
         _, decoded = round_trip(model, clips)

@@ -907,23 +907,20 @@ def recipe_goal_section() -> str:
             continue
         rows = [f"**{family}** (`metrics/{family}/eval_test.json`, {metrics['n_samples']} test samples):", "",
                 "| method | " + " | ".join(labels[key] for key in keys) + " | adherence | the goal |", "|---|" + "---|" * (len(keys) + 2)]
-        met = {}
         for method, result in metrics["methods"].items():
             checks = judgements.recipe_goal_checks(metrics, method)
-            met[method] = all(checks.values())
             missed = [name.replace("_", " ") for name, ok in checks.items() if not ok]
             points = judgements.adherence_points(metrics, method)
             rows.append(f"| `{method}` | " + " | ".join(change_cell(result["change"][key]) for key in keys)
-                        + f" | {points:+.1f} points | {'met' if met[method] else 'missed: ' + ', '.join(missed)} |")
-        verdicts = []
-        dpo_met = [f"`{m}`" for m in DPO_FAMILY if met.get(m)]
-        verdicts.append(f"a DPO-family method at the goal: {'yes, ' + ', '.join(dpo_met) if dpo_met else 'no'}")
-        if "vader" in met:
-            verdicts.append(f"`vader` at the goal: {'yes' if met['vader'] else 'no'}")
-        if "grpo" in metrics["methods"]:
-            gain, signs = judgements.hacked_reward_signs(metrics["methods"]["grpo"]["change"])
-            verdicts.append("`grpo` with a warping-error gain the hacked-reward rule does not flag: "
-                            + ("yes" if gain and not signs else "no, " + ("; ".join(signs) if gain else "no warping-error gain (its interval reaches zero or above)")))
+                        + f" | {points:+.1f} points | {'met' if not missed else 'missed: ' + ', '.join(missed)} |")
+        goals = recipe_goal_verdicts(metrics)
+        met, which = goals["dpo_family"]
+        verdicts = [f"a DPO-family method at the goal: {'yes, ' + which if met else 'no'}"]
+        if "vader" in goals:
+            verdicts.append(f"`vader` at the goal: {'yes' if goals['vader'][0] else 'no'}")
+        if "grpo" in goals:
+            met, why = goals["grpo"]
+            verdicts.append("`grpo` with a warping-error gain the hacked-reward rule does not flag: " + ("yes" if met else "no, " + why))
         parts.append("\n".join(rows) + "\n\n" + "; ".join(verdicts) + ".")
     check = read_json(ROOT / "docs/measured/animatediff/recipe_of_wan.json")
     if check:
@@ -940,15 +937,17 @@ def recipe_goal_section() -> str:
     return "\n\n".join(parts)
 
 
-def recipe_goal_verdicts(metrics: dict) -> dict[str, bool]:
-    """Per goal of the Wan recipe, whether the family's test metrics meet it."""
+def recipe_goal_verdicts(metrics: dict) -> dict[str, tuple[bool, str]]:
+    """Per goal of the Wan recipe (`dpo_family`, `vader`, `grpo`), whether the family's test metrics meet it, and
+    which DPO-family methods do, or why grpo does not."""
     met = {m: all(judgements.recipe_goal_checks(metrics, m).values()) for m in metrics["methods"]}
-    verdicts = {"a DPO-family method": any(met.get(m) for m in DPO_FAMILY)}
+    dpo_met = [f"`{m}`" for m in DPO_FAMILY if met.get(m)]
+    verdicts = {"dpo_family": (bool(dpo_met), ", ".join(dpo_met))}
     if "vader" in met:
-        verdicts["`vader`"] = met["vader"]
+        verdicts["vader"] = (met["vader"], "")
     if "grpo" in metrics["methods"]:
         gain, signs = judgements.hacked_reward_signs(metrics["methods"]["grpo"]["change"])
-        verdicts["`grpo` (a warping-error gain not flagged as a hacked reward)"] = gain and not signs
+        verdicts["grpo"] = (gain and not signs, "; ".join(signs) if gain else "no warping-error gain (its interval reaches zero or above)")
     return verdicts
 
 
@@ -958,8 +957,8 @@ def wan_goal_section() -> str:
     metrics = read_json(ROOT / "metrics/wan/eval_test.json")
     if not metrics or not metrics.get("methods"):
         return "_No wan results yet: run `dvc repro`._"
-    verdicts = recipe_goal_verdicts(metrics)
-    said = "; ".join(f"{name}: {'met' if ok else 'not met'}" for name, ok in verdicts.items())
+    names = {"dpo_family": "a DPO-family method", "vader": "`vader`", "grpo": "`grpo` (a warping-error gain not flagged as a hacked reward)"}
+    said = "; ".join(f"{names[goal]}: {'met' if ok else 'not met'}" for goal, (ok, _) in recipe_goal_verdicts(metrics).items())
     best = []
     for method in ("dpo", "vader", "grpo"):
         sweep = read_json(ROOT / f"docs/measured/wan/sweep_{method}.json")

@@ -72,8 +72,6 @@ def encode_peoples_pairs(branch, state) -> None:
     """encode_latents of pairs people labelled: the pairs their labels keep, as a formula's labels
     would have written them (so the same labels train the same LoRA), encoded as one shard. A missing
     label stops it before the model loads."""
-    import torch
-
     made_by = branch.stage("make_pairs")
     manifest = store.read_manifest(branch.pairs, made_by)
     answers = peoples_labels(manifest, labels_file.read_labels(branch.labels).values())
@@ -98,8 +96,6 @@ def encode_peoples_pairs(branch, state) -> None:
     winners, losers, segment_labels = winners_and_losers(clips_a, clips_b, values, whole_clip)
     model = families.load_base(branch.family.base).to(state.device)  # fp32, as dpo's encode_latents
     with outputs.atomic_directory(branch.latents) as staging:
-        store.write_latent_shard(
-            Path(staging), "latents-00000.safetensors", model.encode_clips(winners), model.encode_clips(losers),
-            model.encode_prompts([record["caption"] for record in kept]),
-            None if segment_labels is None else torch.from_numpy(segment_labels),
+        store.encode_latent_shard(
+            model, Path(staging), "latents-00000.safetensors", winners, losers, [record["caption"] for record in kept], segment_labels
         )

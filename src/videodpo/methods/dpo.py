@@ -103,7 +103,6 @@ def encode_latents(branch, settings: Empty, state) -> None:
     labels if it has them: training then loads neither the VAE nor the text encoder."""
     from pathlib import Path
 
-    import torch
     from tqdm.auto import tqdm
 
     from videodpo import families
@@ -118,14 +117,8 @@ def encode_latents(branch, settings: Empty, state) -> None:
         for shard, arrays in tqdm(list(store.iter_pair_arrays(pairs_dir, made_by)), desc=branch.stage("encode_latents"), unit="shard"):
             records = store.shard_records(manifest, shard, len(arrays["winners"]), pairs_dir, made_by)
             captions = [record["caption"] for record in records]
-            labels = arrays.get("labels")
-            store.write_latent_shard(
-                Path(staging),
-                shard.replace("pairs-", "latents-"),
-                model.encode_clips(arrays["winners"]),
-                model.encode_clips(arrays["losers"]),
-                model.encode_prompts(captions),
-                None if labels is None else torch.from_numpy(labels),
+            store.encode_latent_shard(
+                model, Path(staging), shard.replace("pairs-", "latents-"), arrays["winners"], arrays["losers"], captions, arrays.get("labels")
             )
 
 

@@ -18,6 +18,11 @@ from videodpo.core.clips import to_uint8_clips
 from videodpo.pairs.jitter import stabilised
 
 
+def steady_clips(clips: np.ndarray) -> np.ndarray:
+    """uint8 clips (N, F, H, W, 3) stabilised along their optical flow (pairs.jitter.stabilised)."""
+    return np.stack([stabilised(clip).round().clip(0, 255).astype(np.uint8) for clip in clips])
+
+
 @torch.no_grad()
 def latent_amplified_pairs(model, winners: np.ndarray, strength: float, batch_size: int = 8, desc: str = "latent losers") -> tuple[np.ndarray, np.ndarray]:
     """(winners, losers) as uint8 clips (N, F, H, W, 3): each winner decoded from its own latents, and
@@ -25,7 +30,7 @@ def latent_amplified_pairs(model, winners: np.ndarray, strength: float, batch_si
     rendered, losers = [], []
     for start in tqdm(range(0, len(winners), batch_size), desc=desc, unit="batch"):
         clips = winners[start : start + batch_size]
-        steady = np.stack([stabilised(clip).round().clip(0, 255).astype(np.uint8) for clip in clips])
+        steady = steady_clips(clips)
         latents, steady_latents = model.encode_clips(clips), model.encode_clips(steady)
         loser_latents = latents + strength * (latents - steady_latents)
         for target, z in ((rendered, latents), (losers, loser_latents)):

@@ -96,6 +96,17 @@ def write_latent_shard(
     save_file(tensors, str(Path(folder) / name))
 
 
+def encode_latent_shard(
+    model, folder: Path, name: str, winners: np.ndarray, losers: np.ndarray, captions: list[str], labels: np.ndarray | None = None
+) -> None:
+    """One latent shard of uint8 clips (N, F, H, W, 3): both clips of every pair through the family model's VAE,
+    its caption through its text encoder, and the pairs' segment labels if they have them."""
+    write_latent_shard(
+        Path(folder), name, model.encode_clips(winners), model.encode_clips(losers), model.encode_prompts(captions),
+        None if labels is None else torch.from_numpy(labels),
+    )
+
+
 def load_latents(folder: Path, made_by: str = "encode_latents") -> dict[str, torch.Tensor]:
     """All latent shards of a folder, concatenated: winners, losers (N, C, F, h, w), text (N, seq, dim)
     and, for segment-labelled pairs, labels (N, S). DamagedFileError naming the shard and `made_by`
