@@ -70,20 +70,22 @@ def adherence_text() -> str:
     return f"at most {ADHERENCE_POINTS:g} points below base"
 
 
-def bar_checks(report: dict, method: str) -> dict[str, bool]:
-    """Per line of the bar (and adherence), whether `method` meets it in this report."""
+def limit_checks(report: dict, method: str, limits: tuple[Limit, ...]) -> dict[str, bool]:
+    """Per limit (and adherence), whether `method` meets it in this report."""
     change = report["methods"][method]["change"]
-    checks = {target.measure: target.met(change[target.measure]) for target in BAR}
+    checks = {limit.measure: limit.met(change[limit.measure]) for limit in limits}
     checks["adherence"] = adherence_kept(adherence_points(report, method))
     return checks
+
+
+def bar_checks(report: dict, method: str) -> dict[str, bool]:
+    """Per line of the bar (and adherence), whether `method` meets it in this report."""
+    return limit_checks(report, method, BAR)
 
 
 def recipe_goal_checks(report: dict, method: str) -> dict[str, bool]:
     """Per line of the recipe goal (and adherence), whether `method` meets it in this report."""
-    change = report["methods"][method]["change"]
-    checks = {limit.measure: limit.met(change[limit.measure]) for limit in RECIPE_GOAL}
-    checks["adherence"] = adherence_kept(adherence_points(report, method))
-    return checks
+    return limit_checks(report, method, RECIPE_GOAL)
 
 
 def recipe_goal_text() -> str:
