@@ -131,3 +131,185 @@ def guards_text() -> str:
     """The dev sweeps' guards and rule in words."""
     kept = ", ".join(f"{guard.label} {guard.text()}" for guard in GUARDS)
     return f"the lowest dev warping error among the candidates with {kept} and adherence {adherence_text()}"
+
+
+# ---- Budget curves: each claim read from the curves by a rule fixed before the runs (scripts/budget_curves.py).
+# A curve is {budget: [each training seed's change from the base (measure → {"relative", "ci95"})]}, budgets
+# being pairs (the labelled methods and dpo) or reward queries (vader, grpo). A figure "within" or "beyond" a
+# method's spread reads its training seeds' lowest and highest values: one seed's figure moves by more than the
+# test interval (docs/results.md, training seeds), so a difference inside that spread is not told apart.
+
+MOTION_MEASURES = ("motion", "travel")  # flow's motion and the oracle's travel: the video's motion, by two readers
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim, the rule that reads it, and what the curves say: `supported` yes or no, the budgets at which
+    the rule's test holds, and the figures behind it in words."""
+
+    claim: str
+    rule: str
+    supported: bool
+    budgets: tuple = ()
+    detail: str = ""
+
+
+def seed_values(runs: list[dict], measure: str = "warping_error") -> list[float]:
+    return [run[measure]["relative"] for run in runs]
+
+
+def seed_mean(runs: list[dict], measure: str = "warping_error") -> float:
+    values = seed_values(runs, measure)
+    return sum(values) / len(values)
+
+
+def seed_spread(runs: list[dict], measure: str = "warping_error") -> tuple[float, float]:
+    values = seed_values(runs, measure)
+    return min(values), max(values)
+
+
+def shared_budgets(*curves: dict) -> list:
+    return sorted(set.intersection(*(set(curve) for curve in curves)))
+
+
+def percent_list(values) -> str:
+    return ", ".join(f"{100 * value:+.1f} %" for value in values)
+
+
+THIRD_OF_THE_LABELS = (
+    "DenseDPO with a third of the labels matches vanilla DPO with all of them",
+    "at every pair count, dense_dpo_third's mean warping-error change over its training seeds (a third of vanilla_dpo's "
+    "labels) is no higher than vanilla_dpo's highest seed (all of its labels)",
+)
+
+
+def third_of_the_labels(vanilla: dict, third: dict) -> Verdict:
+    holds, cells = [], []
+    for budget in shared_budgets(vanilla, third):
+        mean, (low, high) = seed_mean(third[budget]), seed_spread(vanilla[budget])
+        if mean <= high:
+            holds.append(budget)
+        cells.append(f"{budget}: {100 * mean:+.1f} % against {100 * low:+.1f} … {100 * high:+.1f} %")
+    budgets = shared_budgets(vanilla, third)
+    return Verdict(*THIRD_OF_THE_LABELS, supported=bool(budgets) and len(holds) == len(budgets), budgets=tuple(holds), detail="; ".join(cells))
+
+
+DENSE_KEEPS_MOTION = (
+    "DenseDPO keeps motion where vanilla DPO loses it",
+    "vanilla_dpo loses motion at a pair count where a motion measure (flow's motion or the oracle's travel) falls with its 95 % "
+    "interval below zero on every training seed; dense_dpo keeps it there when its seed mean of that measure lies above "
+    "vanilla_dpo's highest seed. Supported when vanilla_dpo loses motion somewhere and dense_dpo keeps it wherever it does",
+)
+
+
+def dense_keeps_motion(vanilla: dict, dense: dict) -> Verdict:
+    losses, kept, cells = [], [], []
+    for budget in shared_budgets(vanilla, dense):
+        lost = [m for m in MOTION_MEASURES if all(run[m]["ci95"][1] < 0 for run in vanilla[budget])]
+        if not lost:
+            continue
+        losses.append(budget)
+        if all(seed_mean(dense[budget], m) > seed_spread(vanilla[budget], m)[1] for m in lost):
+            kept.append(budget)
+        cells.append(f"{budget}: " + ", ".join(f"{m} vanilla {percent_list(seed_values(vanilla[budget], m))}, dense mean "
+                                                 f"{100 * seed_mean(dense[budget], m):+.1f} %" for m in lost))
+    if not losses:
+        return Verdict(*DENSE_KEEPS_MOTION, supported=False, detail="vanilla_dpo loses no motion at any pair count on every seed: nothing to keep")
+    return Verdict(*DENSE_KEEPS_MOTION, supported=len(kept) == len(losses), budgets=tuple(kept), detail="; ".join(cells))
+
+
+MORE_PAIRS = (
+    "Synthetic losers keep paying as pairs grow (dpo)",
+    "dpo's highest warping-error change over its training seeds at the largest pair count lies below its lowest at the "
+    "smallest; the budgets listed are those whose seed mean lies below every seed of the budget before it (a doubling that still paid)",
+)
+
+
+def more_pairs_help(dpo: dict) -> Verdict:
+    budgets = sorted(dpo)
+    if len(budgets) < 2:
+        return Verdict(*MORE_PAIRS, supported=False, detail="fewer than two pair counts")
+    paid = [later for earlier, later in zip(budgets, budgets[1:]) if seed_mean(dpo[later]) < seed_spread(dpo[earlier])[0]]
+    supported = seed_spread(dpo[budgets[-1]])[1] < seed_spread(dpo[budgets[0]])[0]
+    detail = "; ".join(f"{budget}: mean {100 * seed_mean(dpo[budget]):+.1f} % (seeds {percent_list(seed_values(dpo[budget]))})" for budget in budgets)
+    return Verdict(*MORE_PAIRS, supported=supported, budgets=tuple(paid), detail=detail)
+
+
+PER_QUERY = (
+    "VADER buys more flicker cut per reward query than GRPO",
+    "at every reward-query budget both ran, vader's highest warping-error change over its training seeds lies below grpo's "
+    "lowest; budgets listed where it does. Where their spreads overlap the two are not told apart",
+)
+
+
+def ahead_per_query(vader: dict, grpo: dict) -> Verdict:
+    ahead, cells = [], []
+    for budget in shared_budgets(vader, grpo):
+        (_, vader_high), (grpo_low, grpo_high) = seed_spread(vader[budget]), seed_spread(grpo[budget])
+        vader_low = seed_spread(vader[budget])[0]
+        state = "vader ahead" if vader_high < grpo_low else "grpo ahead" if grpo_high < vader_low else "not told apart"
+        if state == "vader ahead":
+            ahead.append(budget)
+        cells.append(f"{budget}: vader {100 * seed_mean(vader[budget]):+.1f} %, grpo {100 * seed_mean(grpo[budget]):+.1f} % ({state})")
+    budgets = shared_budgets(vader, grpo)
+    return Verdict(*PER_QUERY, supported=bool(budgets) and len(ahead) == len(budgets), budgets=tuple(ahead), detail="; ".join(cells))
+
+
+PER_SECOND = (
+    "VADER buys more flicker cut per second of training than GRPO",
+    "each method's points (seed means of warping-error change and of training seconds) against the other's curve at the same "
+    "seconds, interpolated in log seconds where the other reached them: supported when vader lies below grpo at every such point",
+)
+
+
+def interpolate_log(points: list[tuple[float, float]], seconds: float) -> float | None:
+    """The curve through `points` (seconds, value; sorted by seconds) at `seconds`, linear in log seconds; None outside it."""
+    import math
+
+    for (s0, v0), (s1, v1) in zip(points, points[1:]):
+        if s0 <= seconds <= s1:
+            share = 0.0 if s1 == s0 else (math.log(seconds) - math.log(s0)) / (math.log(s1) - math.log(s0))
+            return v0 + share * (v1 - v0)
+    return points[0][1] if len(points) == 1 and points[0][0] == seconds else None
+
+
+def ahead_per_second(vader: dict, grpo: dict, vader_seconds: dict, grpo_seconds: dict) -> Verdict:
+    """`*_seconds`: {budget: mean training seconds over the seeds}."""
+    curves = {name: sorted((seconds[b], seed_mean(curve[b])) for b in curve)
+              for name, curve, seconds in (("vader", vader, vader_seconds), ("grpo", grpo, grpo_seconds))}
+    comparisons, cells = [], []
+    for name, other in (("vader", "grpo"), ("grpo", "vader")):
+        for seconds, value in curves[name]:
+            theirs = interpolate_log(curves[other], seconds)
+            if theirs is None:
+                continue
+            vader_value, grpo_value = (value, theirs) if name == "vader" else (theirs, value)
+            comparisons.append(vader_value < grpo_value)
+            cells.append(f"{seconds:.0f} s: vader {100 * vader_value:+.1f} %, grpo {100 * grpo_value:+.1f} %")
+    if not comparisons:
+        return Verdict(*PER_SECOND, supported=False, detail="their training seconds do not overlap")
+    return Verdict(*PER_SECOND, supported=all(comparisons), detail="; ".join(cells))
+
+
+HACKED_FROM = (
+    "the reward is not hacked at any budget ({method})",
+    "a budget is hacked when most training seeds show a hacked reward (hacked_reward_signs: motion rose, or a warping-error "
+    "gain that frame difference does not share), or the optimised reward rose in training (its gain above zero) on most "
+    "seeds while the held-out warping error did not fall (seed mean not below zero). Supported when no budget is hacked; "
+    "the budgets listed are the hacked ones",
+)
+
+
+def hacked_budgets(curve: dict, reward_gains: dict, method: str) -> Verdict:
+    """`reward_gains`: {budget: [each seed's gain of the optimised reward in training]} (its last steps less its first)."""
+    hacked, cells = [], []
+    for budget in sorted(curve):
+        runs, gains = curve[budget], reward_gains.get(budget, [])
+        signs = sum(bool(hacked_reward_signs(run)[1]) for run in runs)
+        rose = sum(gain > 0 for gain in gains)
+        held_out_fell = seed_mean(runs) < 0
+        if 2 * signs > len(runs) or (2 * rose > len(gains) > 0 and not held_out_fell):
+            hacked.append(budget)
+        cells.append(f"{budget}: reward rose on {rose} of {len(gains)} seeds, held-out {100 * seed_mean(runs):+.1f} %, hacked signs on {signs}")
+    claim, rule = HACKED_FROM
+    return Verdict(claim.format(method=method), rule, supported=not hacked, budgets=tuple(hacked), detail="; ".join(cells))

@@ -1,0 +1,218 @@
+"""Queue a budget grid (grids/*.yaml) as DVC experiments, and optionally run and time it.
+
+    python scripts/budget_grid.py grids/budgets.yaml --family wan --dry-run   # the points and their -S changes
+    python scripts/budget_grid.py grids/budgets.yaml --family wan             # queue them: dvc exp run --queue …
+    dvc queue start -j 1 && dvc queue status                                  # run them (or add --start below)
+    python scripts/budget_grid.py grids/budgets.yaml --family wan --start     # queue, run, wait, and record the wall time
+
+Each point is one method alone in one family (`families=[F]`, `methods=[M]`) reproduced up to
+`evaluate@F-test`, named `budget-<family>-<method>-<budget>-s<training seed>[-b<pretrain seed>]`, with
+the committed params and only its budget, its training seed, its base's pretrain seed and (with
+`validation: false`) its validation cadence changed. Points already finished for this commit, or
+already queued, are skipped: run it again after an interruption and it queues what is left. The
+queue runs the points in the order queued: on each base the first training seed's points first, so
+the later seeds find the pairs made (make_pairs reads no training seed) in DVC's run-cache.
+Run from a committed workspace whose family bases are in the DVC cache (`dvc repro` or `dvc pull`).
+`--start` appends the run's wall time, its points and the machine to docs/measured/budget_runs.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from dev_sweep import for_family
+from experiments import ROOT, baseline, experiment_ref, experiments_on_the_commit, git
+
+sys.path.insert(0, str(ROOT / "src"))
+from videodpo.config import family_overlay  # noqa: E402
+
+AXES = {"labels": "pairs", "reward_queries": "clips"}  # a grid's axis → the key of its budgets
+SEED_PARAMS = {"vader": "vader.seed", "grpo": "grpo.seed"}  # the pair methods train with the `training` loop
+VALIDATION_PARAMS = {"vader": "vader.val_every", "grpo": "grpo.val_every"}
+RUNS_LOG = ROOT / "docs/measured/budget_runs.json"
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    family: str
+    method: str
+    axis: str  # labels | reward_queries
+    budget: int  # pairs, or clips the reward scores
+    seed: int  # the training seed
+    pretrain_seed: int  # the base's
+    changes: tuple[str, ...] = field(default=())  # -S changes
+
+    @property
+    def target(self) -> str:
+        return f"evaluate@{self.family}-test"
+
+    def overrides(self) -> list[str]:
+        return [f"families=[{self.family}]", f"methods=[{self.method}]", *self.changes]
+
+
+def load_grid(path: Path) -> dict:
+    """A grid file, checked: a ValueError names the file and key at fault."""
+    grid = yaml.safe_load(Path(path).read_text()) or {}
+    known = {"families", "labels", "reward_queries", "training_seeds", "second_base", "validation"}
+    if unknown := set(grid) - known:
+        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a grid has {', '.join(sorted(known))}")
+    for key in ("families", "training_seeds"):
+        if not grid.get(key):
+            raise ValueError(f"{path}: `{key}` must list at least one")
+    for axis, budgets in AXES.items():
+        if axis in grid and not (grid[axis].get("methods") and grid[axis].get(budgets)):
+            raise ValueError(f"{path}: `{axis}` needs `methods` and `{budgets}`")
+    return grid
+
+
+def method_seed_param(method: str) -> str:
+    return SEED_PARAMS.get(method, "training.seed")
+
+
+def reward_steps(method: str, clips: int, sections: dict) -> int:
+    """vader's or grpo's max_steps that have the reward score `clips` clips in training (a ValueError if none does exactly)."""
+    if method == "vader":
+        per_step = sections["vader"]["clips_per_step"]
+        steps, left = divmod(clips, per_step)
+        if left or not steps:
+            raise ValueError(f"reward_queries.clips: {clips} is not a whole number of vader steps of {per_step} clips (vader.clips_per_step)")
+        return steps
+    if method == "grpo":
+        grpo = sections["grpo"]
+        per_round = grpo["prompts_per_round"] * grpo["group_size"]
+        rounds, left = divmod(clips, per_round)
+        if left or not rounds:
+            raise ValueError(f"reward_queries.clips: {clips} is not a whole number of grpo rounds of {per_round} clips "
+                             "(grpo.prompts_per_round × grpo.group_size)")
+        return rounds * grpo["updates_per_round"]
+    raise ValueError(f"reward_queries.methods: {method!r} scores no reward in training; the reward methods are vader and grpo")
+
+
+def budget_changes(axis: str, method: str, budget: int, family: str, params: dict) -> list[str]:
+    """The -S changes (shared keys) that give `method` the budget on `family`."""
+    if axis == "labels":
+        return [f"tiers.{params['tier']}.data.num_pairs={budget}"]
+    return [f"{method}.max_steps={reward_steps(method, budget, family_overlay(params, family))}"]
+
+
+def points(grid: dict, params: dict, families: list[str] | None = None) -> list[Point]:
+    """Every point of the grid in the order they should run: base by base (the committed one first), each
+    training seed in turn, then method and budget."""
+    committed_seed = {family: params[family]["pretrain"]["seed"] for family in grid["families"]}
+    second = grid.get("second_base")
+    bases = [(None, grid["training_seeds"])] + ([(second["pretrain_seed"], second["training_seeds"])] if second else [])
+    chosen = []
+    for family in families or grid["families"]:
+        if family not in grid["families"]:
+            raise ValueError(f"--family {family}: not one of the grid's families ({', '.join(grid['families'])})")
+        for pretrain_seed, training_seeds in bases:
+            for seed in training_seeds:
+                for axis, key in AXES.items():
+                    for method in grid.get(axis, {}).get("methods", []):
+                        for budget in grid[axis][key]:
+                            changes = budget_changes(axis, method, budget, family, params) + [f"{method_seed_param(method)}={seed}"]
+                            if grid.get("validation") is False:
+                                changes.append(f"{VALIDATION_PARAMS.get(method, 'training.val_every')}=0")
+                            if pretrain_seed is not None and pretrain_seed != committed_seed[family]:
+                                changes.append(f"{family}.pretrain.seed={pretrain_seed}")
+                            own = pretrain_seed if pretrain_seed is not None else committed_seed[family]
+                            name = f"budget-{family}-{method}-{key}{budget}-s{seed}" + ("" if pretrain_seed is None else f"-b{pretrain_seed}")
+                            chosen.append(Point(name, family, method, axis, budget, seed, own,
+                                                tuple(for_family(change, family, params) for change in changes)))
+    return chosen
+
+
+def queued_names() -> set[str]:
+    """The experiments waiting or running in DVC's queue."""
+    out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return {words[1] for words in (line.split() for line in out.splitlines()) if len(words) >= 3 and words[-1] in ("Queued", "Running")}
+
+
+def queue(grid_points: list[Point]) -> list[Point]:
+    """Queue the points neither finished for this commit nor queued; the points queued."""
+    waiting, added = queued_names(), []
+    for point in grid_points:
+        if experiment_ref(point.name) or point.name in waiting:
+            continue
+        git("checkout", "--", "params.yaml")  # -S applies to the committed params
+        command = ["dvc", "exp", "run", "--queue", "-n", point.name, *(w for c in point.overrides() for w in ("-S", c)), point.target]
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+        added.append(point)
+        print(f"queued {point.name}", flush=True)
+    git("checkout", "--", "params.yaml")
+    return added
+
+
+def wait_for(names: set[str], poll_seconds: float = 15.0) -> None:
+    while names & queued_names():
+        time.sleep(poll_seconds)
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return f"{fields['Model name'].strip()}, family {fields['CPU family'].strip()} model {fields['Model'].strip()}"
+    except (OSError, KeyError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown CPU"
+
+
+def record_run(grid_path: Path, families: list[str], grid_points: list[Point], started: float, wall: float, jobs: int) -> dict:
+    """Append one timed run of the grid to RUNS_LOG."""
+    finished = [p.name for p in grid_points if experiment_ref(p.name)]
+    entry = {
+        "grid": str(Path(grid_path).resolve().relative_to(ROOT)), "families": families, "commit": baseline(),
+        "points": len(grid_points), "finished": len(finished), "failed": sorted({p.name for p in grid_points} - set(finished)),
+        "wall_seconds": round(wall, 1), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "jobs": jobs, "threads_per_job": os.environ.get("OMP_NUM_THREADS", "torch's default"), "cpu": cpu_name(), "cores": os.cpu_count(),
+    }
+    runs = json.loads(RUNS_LOG.read_text()) if RUNS_LOG.is_file() else []
+    RUNS_LOG.parent.mkdir(parents=True, exist_ok=True)
+    RUNS_LOG.write_text(json.dumps([*runs, entry], indent=2) + "\n")
+    return entry
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("grid", type=Path, help="a grid file (grids/budgets.yaml, grids/budgets_small.yaml)")
+    parser.add_argument("--family", action="append", help="only this family's points (repeatable; default: the grid's families)")
+    parser.add_argument("--dry-run", action="store_true", help="print the points and their changes; queue nothing")
+    parser.add_argument("--start", action="store_true", help="then run the queue (dvc queue start), wait, and record the wall time")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="workers for --start (default 1: two torch runs on 2 cores slow each other)")
+    args = parser.parse_args()
+    try:
+        grid = load_grid(args.grid)
+        params = yaml.safe_load((ROOT / "params.yaml").read_text())
+        grid_points = points(grid, params, args.family)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    if args.dry_run:
+        for point in grid_points:
+            print(f"{point.name}: {' '.join('-S ' + change for change in point.overrides())} {point.target}")
+        print(f"{len(grid_points)} points")
+        return 0
+    with experiments_on_the_commit():
+        added = queue(grid_points)
+        print(f"{len(added)} queued, {len(grid_points) - len(added)} finished or queued before")
+        if args.start:
+            started = time.time()
+            subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], cwd=ROOT, check=True)
+            wait_for({point.name for point in grid_points})
+            entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time() - started, args.jobs)
+            print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min; "
+                  f"failed: {', '.join(entry['failed']) or 'none'} (dvc queue logs <name>)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
