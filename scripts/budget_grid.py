@@ -105,12 +105,13 @@ def budget_changes(axis: str, method: str, budget: int, family: str, params: dic
     return [f"{method}.max_steps={reward_steps(method, budget, family_overlay(params, family))}"]
 
 
-def points(grid: dict, params: dict, families: list[str] | None = None) -> list[Point]:
+def points(grid: dict, params: dict, families: list[str] | None = None, base: str = "both") -> list[Point]:
     """Every point of the grid in the order they should run: base by base (the committed one first), each
-    training seed in turn, then method and budget."""
+    training seed in turn, then method and budget. `base`: committed | second | both."""
     committed_seed = {family: params[family]["pretrain"]["seed"] for family in grid["families"]}
     second = grid.get("second_base")
-    bases = [(None, grid["training_seeds"])] + ([(second["pretrain_seed"], second["training_seeds"])] if second else [])
+    bases = ([(None, grid["training_seeds"])] if base != "second" else []) + (
+        [(second["pretrain_seed"], second["training_seeds"])] if second and base != "committed" else [])
     chosen = []
     for family in families or grid["families"]:
         if family not in grid["families"]:
@@ -188,12 +189,14 @@ def main() -> int:
     parser.add_argument("--family", action="append", help="only this family's points (repeatable; default: the grid's families)")
     parser.add_argument("--dry-run", action="store_true", help="print the points and their changes; queue nothing")
     parser.add_argument("--start", action="store_true", help="then run the queue (dvc queue start), wait, and record the wall time")
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="workers for --start (default 1: two torch runs on 2 cores slow each other)")
+    parser.add_argument("--base", choices=("committed", "second", "both"), default="both", help="the points on the committed base, the second base's, or both")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="workers for --start (default 1)")
+    parser.add_argument("--threads", type=int, help="torch threads a worker's stages use (OMP_NUM_THREADS); with -j 2 on 2 cores give 1")
     args = parser.parse_args()
     try:
         grid = load_grid(args.grid)
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
-        grid_points = points(grid, params, args.family)
+        grid_points = points(grid, params, args.family, args.base)
     except ValueError as error:
         raise SystemExit(str(error)) from None
     if args.dry_run:
@@ -206,6 +209,8 @@ def main() -> int:
         print(f"{len(added)} queued, {len(grid_points) - len(added)} finished or queued before")
         if args.start:
             started = time.time()
+            if args.threads:  # the queue's workers inherit the environment they are started from
+                os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
             subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], cwd=ROOT, check=True)
             wait_for({point.name for point in grid_points})
             entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time() - started, args.jobs)
