@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from dev_sweep import for_family
 from experiments import ROOT, baseline, experiment_ref, experiments_on_the_commit, git
 
 sys.path.insert(0, str(ROOT / "src"))
@@ -129,8 +128,20 @@ def points(grid: dict, params: dict, families: list[str] | None = None, base: st
                             own = pretrain_seed if pretrain_seed is not None else committed_seed[family]
                             name = f"budget-{family}-{method}-{key}{budget}-s{seed}" + ("" if pretrain_seed is None else f"-b{pretrain_seed}")
                             chosen.append(Point(name, family, method, axis, budget, seed, own,
-                                                tuple(for_family(change, family, params) for change in changes)))
+                                                tuple(reach(change, family, params) for change in changes)))
     return chosen
+
+
+def reach(change: str, family: str, params: dict) -> str:
+    """A shared key's change as the family's run must get it: through the family's own override where it sets
+    that key (it would win), else the shared key itself (the family's overrides merge over it key by key). Never
+    a new key under `<family>.overrides`: the family's base depends on its overrides of the clips (toyworld, tiers),
+    and a key added there would pretrain the base again."""
+    key, value = change.split("=", 1)
+    node = (params.get(family) or {}).get("overrides") or {}
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return f"{family}.overrides.{key}={value}" if node is not None and not isinstance(node, dict) else change
 
 
 def queued_names() -> set[str]:
