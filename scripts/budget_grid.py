@@ -144,6 +144,13 @@ def reach(change: str, family: str, params: dict) -> str:
     return f"{family}.overrides.{key}={value}" if node is not None and not isinstance(node, dict) else change
 
 
+def finished_refs() -> dict[str, str]:
+    """Every finished experiment's ref by name, whatever commit it branched from; where a name was run from
+    several commits, the newest run's."""
+    out = git("for-each-ref", "--sort=committerdate", "--format=%(refname)", "refs/exps")
+    return {ref.rsplit("/", 1)[-1]: ref for ref in out.split()}
+
+
 def queued_names() -> set[str]:
     """The experiments waiting or running in DVC's queue."""
     out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -179,14 +186,15 @@ def cpu_name() -> str:
         return platform.processor() or "unknown CPU"
 
 
-def record_run(grid_path: Path, families: list[str], grid_points: list[Point], started: float, wall: float, jobs: int) -> dict:
+def record_run(grid_path: Path, families: list[str], grid_points: list[Point], started: float, wall: float, jobs: int, threads: int | None) -> dict:
     """Append one timed run of the grid to RUNS_LOG."""
-    finished = [p.name for p in grid_points if experiment_ref(p.name)]
+    refs = finished_refs()
+    finished = [p.name for p in grid_points if p.name in refs]
     entry = {
         "grid": str(Path(grid_path).resolve().relative_to(ROOT)), "families": families, "commit": baseline(),
         "points": len(grid_points), "finished": len(finished), "failed": sorted({p.name for p in grid_points} - set(finished)),
         "wall_seconds": round(wall, 1), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "jobs": jobs, "threads_per_job": os.environ.get("OMP_NUM_THREADS", "torch's default"), "cpu": cpu_name(), "cores": os.cpu_count(),
+        "jobs": jobs, "threads_per_job": threads or "torch's default (the cores)", "cpu": cpu_name(), "cores": os.cpu_count(),
     }
     runs = json.loads(RUNS_LOG.read_text()) if RUNS_LOG.is_file() else []
     RUNS_LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +210,8 @@ def main() -> int:
     parser.add_argument("--start", action="store_true", help="then run the queue (dvc queue start), wait, and record the wall time")
     parser.add_argument("--base", choices=("committed", "second", "both"), default="both", help="the points on the committed base, the second base's, or both")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="workers for --start (default 1)")
+    parser.add_argument("--wait-from", type=float, metavar="EPOCH", help="queue nothing: wait for the grid's queued points (a queue "
+                        "started by hand, `date +%%s` then `dvc queue start`) and record the wall time since EPOCH")
     parser.add_argument("--threads", type=int, help="torch threads a worker's stages use (OMP_NUM_THREADS); with -j 2 on 2 cores give 1")
     args = parser.parse_args()
     try:
@@ -210,6 +220,12 @@ def main() -> int:
         grid_points = points(grid, params, args.family, args.base)
     except ValueError as error:
         raise SystemExit(str(error)) from None
+    if args.wait_from:
+        wait_for({point.name for point in grid_points})
+        entry = record_run(args.grid, args.family or grid["families"], grid_points, args.wait_from, time.time() - args.wait_from,
+                           args.jobs, args.threads)
+        print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min")
+        return 0
     if args.dry_run:
         for point in grid_points:
             print(f"{point.name}: {' '.join('-S ' + change for change in point.overrides())} {point.target}")
@@ -224,7 +240,7 @@ def main() -> int:
                 os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
             subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], cwd=ROOT, check=True)
             wait_for({point.name for point in grid_points})
-            entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time() - started, args.jobs)
+            entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time() - started, args.jobs, args.threads)
             print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min; "
                   f"failed: {', '.join(entry['failed']) or 'none'} (dvc queue logs <name>)")
     return 0

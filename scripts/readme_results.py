@@ -985,6 +985,141 @@ def bar_line() -> str:
     return f"{judgements.bar_text()}."
 
 
+# ---- budget curves (scripts/budget_grid.py runs a grid, scripts/budget_curves.py writes docs/measured/<family>/budget_curves.json)
+BUDGET_CLAIMS = ("third_of_the_labels", "dense_keeps_motion", "more_pairs", "per_query", "per_second", "hacked_vader", "hacked_grpo")
+BUDGET_UNITS = {"labels": "pairs", "reward_queries": "clips"}
+
+
+def budget_report(family: str) -> dict | None:
+    return read_json(ROOT / "docs/measured" / family / "budget_curves.json")
+
+
+def budget_families() -> list[str]:
+    import yaml
+
+    return yaml.safe_load((ROOT / "params.yaml").read_text())["families"]
+
+
+def verdict_cell(verdict: dict | None, unit: str = "") -> str:
+    if verdict is None:
+        return "not run"
+    where = f" ({', '.join(str(b) for b in verdict['budgets'])}{' ' + unit if unit else ''})" if verdict["budgets"] else ""
+    return ("**yes**" if verdict["supported"] else "**no**") + where
+
+
+def claim_unit(key: str) -> str:
+    return "pairs" if key in ("third_of_the_labels", "dense_keeps_motion", "more_pairs") else "clips" if key != "per_second" else ""
+
+
+def base_seeds_of(report: dict) -> list[str]:
+    committed = str(report["committed_pretrain_seed"])
+    return [committed] + sorted(seed for seed in report["verdicts"] if seed != committed)
+
+
+def budget_points_table(report: dict) -> str:
+    """Per method and budget on the committed base: the seeds' mean change [lowest, highest seed] of warping error, motion and
+    travel, and the mean training seconds."""
+    committed = report["committed_pretrain_seed"]
+    cells: dict = {}
+    for r in report["records"]:
+        if r["pretrain_seed"] == committed:
+            cells.setdefault((r["axis"], r["method"], r["budget"]), []).append(r)
+    rows = ["| method | budget | seeds | warping error | motion | travel | labels asked | training s |", "|---|---|---|---|---|---|---|---|"]
+    for (axis, method, budget), runs in sorted(cells.items(), key=lambda item: (item[0][0] != "labels", item[0][1], item[0][2])):
+        def spread(measure: str) -> str:
+            values = [100 * r["change"][measure]["relative"] for r in runs]
+            return f"{sum(values) / len(values):+.1f} % [{min(values):+.1f}, {max(values):+.1f}]"
+        labels = str(round(sum(r["labels_asked"] for r in runs) / len(runs))) if axis == "labels" else "—"
+        seconds = sum(r["train_seconds"] for r in runs) / len(runs)
+        rows.append(f"| `{method}` | {budget} {BUDGET_UNITS[axis]} | {len(runs)} | {spread('warping_error')} | {spread('motion')} | "
+                    f"{spread('travel')} | {labels} | {seconds:.0f} |")
+    return "\n".join(rows)
+
+
+def budget_verdicts_table(report: dict) -> str:
+    seeds = base_seeds_of(report)
+    head = "| claim | " + " | ".join(f"base seed {seed}" + (" (committed)" if seed == seeds[0] else "") for seed in seeds) + " |"
+    rows = [head, "|---" * (len(seeds) + 1) + "|"]
+    for key in BUDGET_CLAIMS:
+        verdicts = [report["verdicts"][seed].get(key) for seed in seeds]
+        if not any(verdicts):
+            continue
+        claim = next(v for v in verdicts if v)["claim"]
+        rows.append(f"| {claim} | " + " | ".join(verdict_cell(v, claim_unit(key)) for v in verdicts) + " |")
+    return "\n".join(rows)
+
+
+def budget_rules() -> str:
+    rules = [judgements.THIRD_OF_THE_LABELS, judgements.DENSE_KEEPS_MOTION, judgements.MORE_PAIRS, judgements.PER_QUERY,
+             judgements.PER_SECOND, judgements.HACKED_FROM]
+    return "\n".join(f"- **{claim.format(method='vader, grpo')}**: {rule}." for claim, rule in rules)
+
+
+def budget_family_section(family: str) -> str | None:
+    report = budget_report(family)
+    if report is None:
+        return None
+    found = len(report["records"])
+    parts = [
+        f"**{family}** (`docs/measured/{family}/budget_curves.json`, from the grid `{report['grid']}`: {found} of {report['points']} "
+        f"points{'' if not report['missing'] else ', the rest not run yet'}; test split, each point against the base it trained on; "
+        f"curves: `dvc plots show`, the plots named `{family} budgets, …`)",
+        "",
+        budget_verdicts_table(report),
+        "",
+        "The figures each verdict reads (committed base):",
+        "",
+        "\n".join(f"- {v['claim']}: {v['detail']}" for v in report["verdicts"][str(report["committed_pretrain_seed"])].values()),
+        "",
+        budget_points_table(report),
+    ]
+    return "\n".join(parts)
+
+
+def budget_runs_table() -> str:
+    runs = read_json(ROOT / "docs/measured/budget_runs.json") or []
+    rows = ["| grid | families | points | finished | wall (min) | jobs × threads | CPU | commit |", "|---|---|---|---|---|---|---|---|"]
+    for run in runs:
+        rows.append(f"| `{run['grid']}` | {', '.join(run['families'])} | {run['points']} | {run['finished']} | {run['wall_seconds'] / 60:.0f} | "
+                    f"{run['jobs']} × {run['threads_per_job']} | {run['cpu']} | {run['commit'][:7]} |")
+    return "\n".join(rows) if runs else "_No grid run recorded yet._"
+
+
+def budget_section() -> str:
+    """docs/results.md's budget curves: each family's verdicts and points, the rules, and what each grid cost."""
+    sections = [text for family in budget_families() if (text := budget_family_section(family))]
+    if not sections:
+        return "_No budget grid run yet: `python scripts/budget_grid.py grids/budgets.yaml --start` (docs/budget_curves.md)._"
+    missing = [family for family in budget_families() if budget_report(family) is None]
+    note = f"\n\nNo grid has been run on {', '.join(missing)} yet." if missing else ""
+    return "\n\n".join(sections) + note + "\n\n**The rules**, fixed before the runs (`src/videodpo/evaluation/judgements.py`):\n\n" + budget_rules() + \
+        "\n\n**What each grid run cost** (`docs/measured/budget_runs.json`, written by `scripts/budget_grid.py`):\n\n" + budget_runs_table()
+
+
+def budget_lines() -> str:
+    """The README's one line per claim: each family's verdict on its committed base, and whether the second base agrees."""
+    reports = {family: budget_report(family) for family in budget_families()}
+    lines = []
+    for key in BUDGET_CLAIMS:
+        cells, claim = [], None
+        for family, report in reports.items():
+            if report is None:
+                cells.append(f"{family}: not run")
+                continue
+            seeds = base_seeds_of(report)
+            verdict = report["verdicts"][seeds[0]].get(key)
+            if verdict is None:
+                continue
+            claim = verdict["claim"]
+            others = [report["verdicts"][seed].get(key) for seed in seeds[1:]]
+            again = "" if not any(others) else (", the same on base seed " if all(o and o["supported"] == verdict["supported"] for o in others)
+                                                 else ", not the same on base seed ") + ", ".join(seeds[1:])
+            cells.append(f"{family}: {verdict_cell(verdict, claim_unit(key))}{again}")
+        if claim:
+            lines.append(f"- {claim}: " + "; ".join(cells) + ".")
+    return "\n".join(lines) if lines else "_No budget grid run yet._"
+
+
 def results_document() -> str:
     """docs/results.md, whole."""
     return "\n".join([
@@ -997,6 +1132,13 @@ def results_document() -> str:
         f"**The bar** (`src/videodpo/evaluation/judgements.py`): {bar_line()} **Choosing on dev**: {judgements.guards_text()}.",
         "",
         results_section(),
+        "",
+        "## Budget curves",
+        "",
+        "Each method trained at several budgets (pairs for the pair methods, reward queries for vader and grpo) and training seeds,",
+        "each point a DVC experiment (`docs/budget_curves.md`); every claim read from the curves by its rule.",
+        "",
+        budget_section(),
         "",
     ])
 
@@ -1018,11 +1160,14 @@ def generated_files() -> dict[Path, str]:
     files[readme] = replace_between(files[readme], *markers("METHODS"), methods_section())
     files[readme] = replace_between(files[readme], *markers("HEADLINE"), headline_section())
     files[readme] = replace_between(files[readme], *markers("WAN_GOAL"), wan_goal_section())
+    files[readme] = replace_between(files[readme], *markers("BUDGETS"), budget_lines())
     files[readme] = replace_between(files[readme], *markers("RUN_TIME"), run_time_section())
     files[readme] = replace_between(files[readme], *markers("REPRODUCE"), reproduce_section())
     files[ROOT / "docs/results.md"] = results_document()
     wan_doc = ROOT / "docs/wan.md"
     files[wan_doc] = replace_between(wan_doc.read_text(), *markers("RECIPE_GOAL"), recipe_goal_section())
+    budgets = ROOT / "docs/budget_curves.md"
+    files[budgets] = replace_between(budgets.read_text(), *markers("BUDGET_RUNS"), budget_runs_table())
     benchmarks = ROOT / "docs/benchmarks.md"
     files[benchmarks] = replace_between(benchmarks.read_text(), *markers("BENCHMARKS"), benchmarks_section())
     return files

@@ -1,0 +1,135 @@
+"""scripts/budget_grid.py and scripts/budget_curves.py: a grid's points give each method exactly its
+budget and seed and leave every family's base alone, and the curves written carry what the plots read."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))  # budget_grid, budget_curves
+
+from budget_curves import curve_rows, reward_gain  # noqa: E402
+from budget_grid import load_grid, points, reward_steps  # noqa: E402
+
+from videodpo.config import family_overlay, merge_tier  # noqa: E402
+
+BASE_KEYS = ("toyworld", "tier", "tiers")  # with <family>.pretrain/.toy/.hub/.overrides.{toyworld,tiers}: what base@<family> reads
+
+
+def committed_params() -> dict:
+    shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return yaml.safe_load(shown)
+
+
+def applied(params: dict, changes) -> dict:
+    """params after `-S key=value` changes (a leading + adds a key), as Hydra applies them."""
+    params = copy.deepcopy(params)
+    for change in changes:
+        key, value = change.split("=", 1)
+        *parents, leaf = key.lstrip("+").split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return params
+
+
+def base_inputs(params: dict, family: str) -> dict:
+    """What the family's base stage reads (dvc.yaml: base@<family>'s params), num_pairs aside (it reads frames, resolution, source)."""
+    tiers = {name: {"model": {"source": preset["model"]["source"]}, "data": {k: preset["data"][k] for k in ("frames", "resolution")}}
+             for name, preset in params["tiers"].items()}
+    own = params[family]
+    return {"tier": params["tier"], "tiers": tiers, "toyworld": params["toyworld"],
+            **{key: own[key] for key in ("hub", "toy", "pretrain")}, "overrides": {k: own["overrides"].get(k) for k in ("toyworld", "tiers")}}
+
+
+@pytest.mark.parametrize("family", ["animatediff", "wan"])
+def test_each_point_gets_its_budget_and_seed_and_only_the_second_base_moves_the_base(family):
+    params = committed_params()
+    grid = load_grid(ROOT / "grids/budgets.yaml")
+    chosen = points(grid, params, [family])
+    assert len({point.name for point in chosen}) == len(chosen)
+    for point in chosen:
+        changed = applied(params, point.changes)
+        seen = merge_tier(family_overlay(changed, family))  # the settings the branch's stages read
+        if point.axis == "labels":
+            assert seen["data"]["num_pairs"] == point.budget, point.name
+            assert seen["training"]["seed"] == point.seed and seen["training"]["val_every"] == 0, point.name
+        else:
+            section = seen[point.method]
+            assert section["seed"] == point.seed and section["val_every"] == 0, point.name
+            if point.method == "vader":
+                clips = section["max_steps"] * section["clips_per_step"]
+            else:
+                clips = section["max_steps"] // section["updates_per_round"] * section["prompts_per_round"] * section["group_size"]
+            assert clips == point.budget, point.name
+        for key, value in params[family]["overrides"].items():  # the family's own dev-chosen settings are kept
+            if key not in ("toyworld", "tiers"):
+                for inner, kept in (value or {}).items():
+                    assert changed[family]["overrides"][key][inner] == kept, (point.name, key, inner)
+        moved = base_inputs(changed, family) != base_inputs(params, family)
+        assert moved == (point.pretrain_seed != params[family]["pretrain"]["seed"]), point.name
+        if moved:
+            assert seen[family]["pretrain"]["seed"] == grid["second_base"]["pretrain_seed"]
+
+
+def test_reward_budgets_map_to_whole_steps_or_say_which_keys_do_not_divide():
+    sections = {"vader": {"clips_per_step": 2}, "grpo": {"prompts_per_round": 2, "group_size": 4, "updates_per_round": 2}}
+    assert reward_steps("vader", 640, sections) == 320
+    assert reward_steps("grpo", 640, sections) == 160  # 80 rounds of 8 clips, 2 updates each
+    with pytest.raises(ValueError, match="grpo.prompts_per_round"):
+        reward_steps("grpo", 100, sections)
+    with pytest.raises(ValueError, match="vader.clips_per_step"):
+        reward_steps("vader", 41, sections)
+    with pytest.raises(ValueError, match="scores no reward"):
+        reward_steps("dpo", 40, sections)
+
+
+def test_a_grid_file_with_an_unknown_or_missing_key_is_refused_by_name(tmp_path):
+    grid = yaml.safe_load((ROOT / "grids/budgets_small.yaml").read_text())
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump({**grid, "training_seed": [0]}))
+    with pytest.raises(ValueError, match="typo.yaml: unknown key.*training_seed"):
+        load_grid(tmp_path / "typo.yaml")
+    (tmp_path / "empty.yaml").write_text(yaml.safe_dump({**grid, "labels": {"methods": ["dpo"]}}))
+    with pytest.raises(ValueError, match="`labels` needs `methods` and `pairs`"):
+        load_grid(tmp_path / "empty.yaml")
+
+
+def test_the_small_grid_is_two_budgets_a_method_at_one_seed_on_one_family():
+    params = committed_params()
+    grid = load_grid(ROOT / "grids/budgets_small.yaml")
+    chosen = points(grid, params)
+    methods = {point.method for point in chosen}
+    assert {len({p.budget for p in chosen if p.method == m}) for m in methods} == {2}
+    assert {p.seed for p in chosen} == {0} and len(grid["families"]) == 1
+    full = {p.name for p in points(load_grid(ROOT / "grids/budgets.yaml"), params)}
+    assert {p.name for p in chosen} <= full  # its points are the full grid's: its curves are a subset of the full ones
+
+
+def test_reward_gain_compares_the_last_tenth_with_the_first():
+    rising = "step\treward\n" + "".join(f"{step}\t{step / 10}\n" for step in range(20))
+    assert reward_gain(rising) == pytest.approx((1.8 + 1.9) / 2 - (0.0 + 0.1) / 2)
+    assert reward_gain("step\treward\n0\t-1.0\n1\t-2.0\n") == pytest.approx(-1.0)
+
+
+def test_the_curves_carry_every_column_the_budget_plots_read():
+    """Each dvc.yaml plot on a budget template reads x, y, y_low and y_high, and the series, from the rows budget_curves writes."""
+    record = {"method": "vader", "pretrain_seed": 1, "seed": 2, "budget": 80, "clips": 80, "train_seconds": 12.5, "reward_gain": 0.3,
+              "change": {m: {"relative": -0.1, "ci95": [-0.2, 0.0]} for m in ("warping_error", "motion", "travel")}}
+    [row] = curve_rows([record], committed_seed=0, x_key="clips")
+    assert row["series"] == "vader (base seed 1)" and row["warping_error"] == -10.0 and row["warping_error_low"] == -20.0
+    labelled = {**record, "method": "dense_dpo", "pretrain_seed": 0, "labels_asked": 96, "budget": 48}
+    del labelled["clips"], labelled["reward_gain"]
+    [label_row] = curve_rows([labelled], committed_seed=0, x_key="labels")
+    assert label_row["series"] == "dense_dpo" and label_row["labels"] == 96 and label_row["budget"] == 48
+    plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    budget_plots = [spec for entry in plots for spec in entry.values() if isinstance(spec, dict) and str(spec.get("template", "")).startswith("budget")]
+    assert budget_plots
+    for spec in budget_plots:
+        [(file, y)] = spec["y"].items()
+        rows = row if file.endswith("reward_queries.csv") else label_row
+        assert {spec["x"], y, f"{y}_low", f"{y}_high", "series"} <= set(rows), spec
