@@ -209,6 +209,7 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the points and their changes; queue nothing")
     parser.add_argument("--start", action="store_true", help="then run the queue (dvc queue start), wait, and record the wall time")
     parser.add_argument("--base", choices=("committed", "second", "both"), default="both", help="the points on the committed base, the second base's, or both")
+    parser.add_argument("--first", type=int, metavar="N", help="only the first N points (one alone pretrains a second base before -j 2 runs the rest)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="workers for --start (default 1)")
     parser.add_argument("--wait-from", type=float, metavar="EPOCH", help="queue nothing: wait for the grid's queued points (a queue "
                         "started by hand, `date +%%s` then `dvc queue start`) and record the wall time since EPOCH")
@@ -217,7 +218,7 @@ def main() -> int:
     try:
         grid = load_grid(args.grid)
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
-        grid_points = points(grid, params, args.family, args.base)
+        grid_points = points(grid, params, args.family, args.base)[: args.first]
     except ValueError as error:
         raise SystemExit(str(error)) from None
     if args.wait_from:

@@ -1024,15 +1024,17 @@ def budget_points_table(report: dict) -> str:
     for r in report["records"]:
         if r["pretrain_seed"] == committed:
             cells.setdefault((r["axis"], r["method"], r["budget"]), []).append(r)
-    rows = ["| method | budget | seeds | warping error | motion | travel | labels asked | training s |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| method | budget | seeds | warping error | motion | travel | labels asked | reward gain in training | training s |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for (axis, method, budget), runs in sorted(cells.items(), key=lambda item: (item[0][0] != "labels", item[0][1], item[0][2])):
         def spread(measure: str) -> str:
             values = [100 * r["change"][measure]["relative"] for r in runs]
             return f"{sum(values) / len(values):+.1f} % [{min(values):+.1f}, {max(values):+.1f}]"
         labels = str(round(sum(r["labels_asked"] for r in runs) / len(runs))) if axis == "labels" else "—"
+        gain = f"{sum(r['reward_gain'] for r in runs) / len(runs):+.3f}" if axis == "reward_queries" else "—"
         seconds = sum(r["train_seconds"] for r in runs) / len(runs)
         rows.append(f"| `{method}` | {budget} {BUDGET_UNITS[axis]} | {len(runs)} | {spread('warping_error')} | {spread('motion')} | "
-                    f"{spread('travel')} | {labels} | {seconds:.0f} |")
+                    f"{spread('travel')} | {labels} | {gain} | {seconds:.0f} |")
     return "\n".join(rows)
 
 
@@ -1060,12 +1062,13 @@ def budget_family_section(family: str) -> str | None:
     if report is None:
         return None
     found = len(report["records"])
+    verdicts = budget_verdicts_table(report)
     parts = [
         f"**{family}** (`docs/measured/{family}/budget_curves.json`, from the grid `{report['grid']}`: {found} of {report['points']} "
         f"points{'' if not report['missing'] else ', the rest not run yet'}; test split, each point against the base it trained on; "
         f"curves: `dvc plots show`, the plots named `{family} budgets, …`)",
         "",
-        budget_verdicts_table(report),
+        verdicts if verdicts.count("\n") > 1 else "_No claim has the methods it compares run yet._",
         "",
         "The figures each verdict reads (committed base):",
         "",

@@ -120,3 +120,29 @@ def test_dvcs_linear_template_draws_the_series_of_one_revision_in_one_colour():
     assert {layer["encoding"]["color"]["field"] for layer in layers if "color" in layer.get("encoding", {})} == {"rev"}
     validation = committed_line_plots()["validation warping error against training time (s)"]
     assert len({point["rev"] for point in validation["data"]["values"]}) == 1
+
+
+def budget_plot_specs() -> dict[str, dict]:
+    yaml_plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    named = {name: spec for entry in yaml_plots for name, spec in entry.items() if isinstance(spec, dict)}
+    return {name: spec for name, spec in named.items() if str(spec.get("template", "")).startswith("budget")}
+
+
+def test_every_budget_plot_colours_each_method_and_draws_each_seeds_interval():
+    """The budget curves (scripts/budget_curves.py): a colour per series (a method, on a base), and each training
+    seed's test interval as a bar from <y>_low to <y>_high; the curve template joins the seeds' means."""
+    specs = budget_plot_specs()
+    assert specs, "no budget plot in dvc.yaml"
+    drawn = committed_line_plots()
+    for name, spec in specs.items():
+        [(file, y)] = spec["y"].items()
+        content = drawn[name]
+        assert content["encoding"]["color"]["field"] == "series", name
+        bars = [layer for layer in content["layer"] if layer["mark"]["type"] == "rule" and "y2" in layer.get("encoding", {})]
+        assert [(bar["encoding"]["y"]["field"], bar["encoding"]["y2"]["field"]) for bar in bars] == [(f"{y}_low", f"{y}_high")], name
+        values = content["data"]["values"]
+        assert all(f"{y}_low" in point and f"{y}_high" in point for point in values), name
+        assert len({point["series"] for point in values}) > 1, (name, "a budget plot of one series")
+        if spec["template"] == "budget":
+            [line] = [layer for layer in content["layer"] if layer["mark"]["type"] == "line"]
+            assert line["encoding"]["y"] == {"aggregate": "mean", "field": y, "type": "quantitative"}, name
