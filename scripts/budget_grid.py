@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -151,10 +152,16 @@ def finished_refs() -> dict[str, str]:
     return {ref.rsplit("/", 1)[-1]: ref for ref in out.split()}
 
 
-def queued_names() -> set[str]:
-    """The experiments waiting or running in DVC's queue."""
+def queue_status() -> tuple[dict[str, str], int]:
+    """The experiments waiting or running in DVC's queue (name → Queued | Running), and the queue's live workers."""
     out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return {words[1] for words in (line.split() for line in out.splitlines()) if len(words) >= 3 and words[-1] in ("Queued", "Running")}
+    tasks = {words[1]: words[-1] for words in (line.split() for line in out.splitlines()) if len(words) >= 3 and words[-1] in ("Queued", "Running")}
+    workers = re.search(r"Worker status: (\d+) active, (\d+) idle", out)
+    return tasks, sum(map(int, workers.groups())) if workers else 0
+
+
+def queued_names() -> set[str]:
+    return set(queue_status()[0])
 
 
 def queue(grid_points: list[Point]) -> list[Point]:
@@ -172,9 +179,31 @@ def queue(grid_points: list[Point]) -> list[Point]:
     return added
 
 
-def wait_for(names: set[str], poll_seconds: float = 15.0) -> None:
-    while names & queued_names():
+def wait_for(names: set[str], jobs: int, poll_seconds: float = 15.0) -> None:
+    """Until none of `names` waits or runs. A worker that dies (DVC's filesystem broker can lose one to a message
+    read while another writes it) is started again, so the queue keeps `jobs` workers."""
+    while True:
+        tasks, workers = queue_status()
+        if not names & set(tasks):
+            return
+        if workers < jobs and any(tasks[name] == "Queued" for name in names & set(tasks)):
+            print(f"{workers} of {jobs} queue workers alive: starting {jobs - workers} again", flush=True)
+            subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=ROOT, check=True)
         time.sleep(poll_seconds)
+
+
+TASK_DONE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+: INFO/MainProcess\] Task \S+run_exp\[\S+\] succeeded in ([\d.]+)s")
+
+
+def worker_seconds(since: float) -> tuple[float, int]:
+    """Seconds the queue's workers spent on experiments that finished after `since` (epoch), and how many, from
+    their logs (.dvc/tmp/exps/celery/*.out, local time): the grid's cost less any time a dead worker left idle."""
+    busy, count = 0.0, 0
+    for log in (ROOT / ".dvc/tmp/exps/celery").glob("*.out"):
+        for line in log.read_text(errors="replace").splitlines():
+            if (found := TASK_DONE.match(line)) and time.mktime(time.strptime(found[1], "%Y-%m-%d %H:%M:%S")) >= since:
+                busy, count = busy + float(found[2]), count + 1
+    return busy, count
 
 
 def cpu_name() -> str:
@@ -193,7 +222,7 @@ def record_run(grid_path: Path, families: list[str], grid_points: list[Point], s
     entry = {
         "grid": str(Path(grid_path).resolve().relative_to(ROOT)), "families": families, "commit": baseline(),
         "points": len(grid_points), "finished": len(finished), "failed": sorted({p.name for p in grid_points} - set(finished)),
-        "wall_seconds": round(wall, 1), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "wall_seconds": round(wall, 1), "worker_seconds": round(worker_seconds(started)[0], 1), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "jobs": jobs, "threads_per_job": threads or "torch's default (the cores)", "cpu": cpu_name(), "cores": os.cpu_count(),
     }
     runs = json.loads(RUNS_LOG.read_text()) if RUNS_LOG.is_file() else []
@@ -215,6 +244,8 @@ def main() -> int:
                         "started by hand, `date +%%s` then `dvc queue start`) and record the wall time since EPOCH")
     parser.add_argument("--threads", type=int, help="torch threads a worker's stages use (OMP_NUM_THREADS); with -j 2 on 2 cores give 1")
     args = parser.parse_args()
+    if args.threads:  # the queue's workers inherit the environment they are started from
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     try:
         grid = load_grid(args.grid)
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -222,7 +253,7 @@ def main() -> int:
     except ValueError as error:
         raise SystemExit(str(error)) from None
     if args.wait_from:
-        wait_for({point.name for point in grid_points})
+        wait_for({point.name for point in grid_points}, args.jobs)
         entry = record_run(args.grid, args.family or grid["families"], grid_points, args.wait_from, time.time() - args.wait_from,
                            args.jobs, args.threads)
         print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min")
@@ -237,10 +268,8 @@ def main() -> int:
         print(f"{len(added)} queued, {len(grid_points) - len(added)} finished or queued before")
         if args.start:
             started = time.time()
-            if args.threads:  # the queue's workers inherit the environment they are started from
-                os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
             subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], cwd=ROOT, check=True)
-            wait_for({point.name for point in grid_points})
+            wait_for({point.name for point in grid_points}, args.jobs)
             entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time() - started, args.jobs, args.threads)
             print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min; "
                   f"failed: {', '.join(entry['failed']) or 'none'} (dvc queue logs <name>)")

@@ -1081,10 +1081,11 @@ def budget_family_section(family: str) -> str | None:
 
 def budget_runs_table() -> str:
     runs = read_json(ROOT / "docs/measured/budget_runs.json") or []
-    rows = ["| grid | families | points | finished | wall (min) | jobs × threads | CPU | commit |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| grid | families | points | finished | wall (min) | worker time (min) | jobs × threads | CPU | commit |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         rows.append(f"| `{run['grid']}` | {', '.join(run['families'])} | {run['points']} | {run['finished']} | {run['wall_seconds'] / 60:.0f} | "
-                    f"{run['jobs']} × {run['threads_per_job']} | {run['cpu']} | {run['commit'][:7]} |")
+                    f"{run['worker_seconds'] / 60:.0f} | {run['jobs']} × {run['threads_per_job']} | {run['cpu']} | {run['commit'][:7]} |")
     return "\n".join(rows) if runs else "_No grid run recorded yet._"
 
 
