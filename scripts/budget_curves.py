@@ -128,7 +128,8 @@ def verdicts(records: list[dict]) -> dict[str, dict]:
     out = {}
 
     def add(key: str, verdict) -> None:
-        out[key] = {"claim": verdict.claim, "rule": verdict.rule, "supported": verdict.supported, "budgets": list(verdict.budgets), "detail": verdict.detail}
+        out[key] = {"claim": verdict.claim, "rule": verdict.rule, "supported": verdict.supported, "budgets": list(verdict.budgets), "where": verdict.where,
+                    "detail": verdict.detail}
 
     if {"vanilla_dpo", "dense_dpo_third"} <= present:
         add("third_of_the_labels", judgements.third_of_the_labels(curves(records, "vanilla_dpo"), curves(records, "dense_dpo_third")))

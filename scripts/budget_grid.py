@@ -220,7 +220,8 @@ def record_run(grid_path: Path, families: list[str], grid_points: list[Point], s
     refs = finished_refs()
     finished = [p.name for p in grid_points if p.name in refs]
     entry = {
-        "grid": str(Path(grid_path).resolve().relative_to(ROOT)), "families": families, "commit": baseline(),
+        "grid": str(Path(grid_path).resolve().relative_to(ROOT)), "families": families,
+        "commits": sorted({git("rev-parse", f"{refs[name]}^") for name in finished}),  # the commits the experiments branched from
         "points": len(grid_points), "finished": len(finished), "failed": sorted({p.name for p in grid_points} - set(finished)),
         "wall_seconds": round(wall, 1), "worker_seconds": round(worker_seconds(started)[0], 1), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "jobs": jobs, "threads_per_job": threads or "torch's default (the cores)", "cpu": cpu_name(), "cores": os.cpu_count(),

@@ -1003,7 +1003,7 @@ def budget_families() -> list[str]:
 def verdict_cell(verdict: dict | None, unit: str = "") -> str:
     if verdict is None:
         return "not run"
-    where = f" ({', '.join(str(b) for b in verdict['budgets'])}{' ' + unit if unit else ''})" if verdict["budgets"] else ""
+    where = f" ({verdict['where']} {', '.join(str(b) for b in verdict['budgets'])}{' ' + unit if unit else ''})" if verdict["budgets"] else ""
     return ("**yes**" if verdict["supported"] else "**no**") + where
 
 
@@ -1081,11 +1081,11 @@ def budget_family_section(family: str) -> str | None:
 
 def budget_runs_table() -> str:
     runs = read_json(ROOT / "docs/measured/budget_runs.json") or []
-    rows = ["| grid | families | points | finished | wall (min) | worker time (min) | jobs × threads | CPU | commit |",
+    rows = ["| grid | families | points | finished | wall (min) | worker time (min) | jobs × threads | CPU | experiments branched from |",
             "|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         rows.append(f"| `{run['grid']}` | {', '.join(run['families'])} | {run['points']} | {run['finished']} | {run['wall_seconds'] / 60:.0f} | "
-                    f"{run['worker_seconds'] / 60:.0f} | {run['jobs']} × {run['threads_per_job']} | {run['cpu']} | {run['commit'][:7]} |")
+                    f"{run['worker_seconds'] / 60:.0f} | {run['jobs']} × {run['threads_per_job']} | {run['cpu']} | {', '.join(c[:7] for c in run['commits'])} |")
     return "\n".join(rows) if runs else "_No grid run recorded yet._"
 
 

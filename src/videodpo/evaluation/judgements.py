@@ -152,6 +152,7 @@ class Verdict:
     supported: bool
     budgets: tuple = ()
     detail: str = ""
+    where: str = "holds at"  # what the budgets listed are
 
 
 def seed_values(runs: list[dict], measure: str = "warping_error") -> list[float]:
@@ -215,7 +216,8 @@ def dense_keeps_motion(vanilla: dict, dense: dict) -> Verdict:
                                                  f"{100 * seed_mean(dense[budget], m):+.1f} %" for m in lost))
     if not losses:
         return Verdict(*DENSE_KEEPS_MOTION, supported=False, detail="vanilla_dpo loses no motion at any pair count on every seed: nothing to keep")
-    return Verdict(*DENSE_KEEPS_MOTION, supported=len(kept) == len(losses), budgets=tuple(kept), detail="; ".join(cells))
+    return Verdict(*DENSE_KEEPS_MOTION, supported=len(kept) == len(losses), budgets=tuple(kept), detail="; ".join(cells),
+                   where=f"vanilla_dpo loses motion at {', '.join(map(str, losses))}; dense_dpo keeps it at")
 
 
 MORE_PAIRS = (
@@ -232,7 +234,7 @@ def more_pairs_help(dpo: dict) -> Verdict:
     paid = [later for earlier, later in zip(budgets, budgets[1:]) if seed_mean(dpo[later]) < seed_spread(dpo[earlier])[0]]
     supported = seed_spread(dpo[budgets[-1]])[1] < seed_spread(dpo[budgets[0]])[0]
     detail = "; ".join(f"{budget}: mean {100 * seed_mean(dpo[budget]):+.1f} % (seeds {percent_list(seed_values(dpo[budget]))})" for budget in budgets)
-    return Verdict(*MORE_PAIRS, supported=supported, budgets=tuple(paid), detail=detail)
+    return Verdict(*MORE_PAIRS, supported=supported, budgets=tuple(paid), detail=detail, where="doublings that paid, up to")
 
 
 PER_QUERY = (
@@ -252,7 +254,8 @@ def ahead_per_query(vader: dict, grpo: dict) -> Verdict:
             ahead.append(budget)
         cells.append(f"{budget}: vader {100 * seed_mean(vader[budget]):+.1f} %, grpo {100 * seed_mean(grpo[budget]):+.1f} % ({state})")
     budgets = shared_budgets(vader, grpo)
-    return Verdict(*PER_QUERY, supported=bool(budgets) and len(ahead) == len(budgets), budgets=tuple(ahead), detail="; ".join(cells))
+    return Verdict(*PER_QUERY, supported=bool(budgets) and len(ahead) == len(budgets), budgets=tuple(ahead), detail="; ".join(cells),
+                   where="vader ahead at")
 
 
 PER_SECOND = (
@@ -312,4 +315,4 @@ def hacked_budgets(curve: dict, reward_gains: dict, method: str) -> Verdict:
             hacked.append(budget)
         cells.append(f"{budget}: reward rose on {rose} of {len(gains)} seeds, held-out {100 * seed_mean(runs):+.1f} %, hacked signs on {signs}")
     claim, rule = HACKED_FROM
-    return Verdict(claim.format(method=method), rule, supported=not hacked, budgets=tuple(hacked), detail="; ".join(cells))
+    return Verdict(claim.format(method=method), rule, supported=not hacked, budgets=tuple(hacked), detail="; ".join(cells), where="hacked at")
