@@ -11,7 +11,7 @@ gain in training. A teammate who fetched the experiments (`dvc exp pull <remote>
 `git fetch <remote> 'refs/exps/*:refs/exps/*'`) draws the same curves. Points not found are listed,
 not guessed.
 
-Writes plots/budgets/<family>/{labels,reward_queries}.csv (the curves, in percent), and
+Writes plots/budgets/<family>/{labels,pairs,reward_queries}.csv (the curves, in percent), and
 docs/measured/<family>/budget_curves.json (every point and the verdicts, read by the rules in
 videodpo.evaluation.judgements). The reward gain: the mean of the optimised reward over the last tenth
 of the training steps less its mean over the first tenth (at least one step each), from the run's
@@ -81,11 +81,15 @@ def series_name(record: dict, committed_seed: int) -> str:
     return record["method"] if record["pretrain_seed"] == committed_seed else f"{record['method']} (base seed {record['pretrain_seed']})"
 
 
+X_VALUES = {"labels": "labels_asked", "pairs": "budget", "clips": "clips"}  # a curve file's x → the record's field
+
+
 def curve_rows(records: list[dict], committed_seed: int, x_key: str) -> list[dict]:
     rows = []
     for r in records:
-        row = {"series": series_name(r, committed_seed), "method": r["method"], "pretrain_seed": r["pretrain_seed"], "seed": r["seed"],
-               "budget": r["budget"], x_key: r["labels_asked"] if x_key == "labels" else r["clips"], "train_seconds": round(r["train_seconds"], 2)}
+        base = "committed base" if r["pretrain_seed"] == committed_seed else f"base seed {r['pretrain_seed']}"
+        row = {"series": series_name(r, committed_seed), "method": r["method"], "base": base, "pretrain_seed": r["pretrain_seed"], "seed": r["seed"],
+               "budget": r["budget"], x_key: r[X_VALUES[x_key]], "train_seconds": round(r["train_seconds"], 2)}
         for measure in CURVE_MEASURES:
             change = r["change"][measure]
             row[measure] = round(100 * change["relative"], 3)
@@ -161,10 +165,14 @@ def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
             missing.append(point.name)
             continue
         records.append(read_point(point, ref))
-    for axis, x_key in (("labels", "labels"), ("reward_queries", "clips")):
-        rows = curve_rows([r for r in records if r["axis"] == axis], committed_seed, x_key)
-        if rows:
-            write_csv(PLOTS / family / f"{axis}.csv", rows)
+    curve_files = {  # file → its records and x: labels asked (the labelled methods; dpo asks none), pairs (every pair method), clips
+        "labels": ([r for r in records if r["axis"] == "labels" and r["labels_asked"] > 0], "labels"),
+        "pairs": ([r for r in records if r["axis"] == "labels"], "pairs"),
+        "reward_queries": ([r for r in records if r["axis"] == "reward_queries"], "clips"),
+    }
+    for name, (chosen, x_key) in curve_files.items():
+        if chosen:
+            write_csv(PLOTS / family / f"{name}.csv", curve_rows(chosen, committed_seed, x_key))
     by_base: dict = {}
     for r in records:
         by_base.setdefault(r["pretrain_seed"], []).append(r)

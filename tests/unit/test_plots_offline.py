@@ -107,7 +107,9 @@ def test_every_line_plot_of_several_series_gives_each_its_own_colour():
     for name, spec in several.items():
         assert spec["template"] == "series", name
         content = drawn[name]
-        assert content["encoding"]["color"]["field"] == "series", name
+        colour = content["encoding"]["color"]
+        assert colour["field"] == "method" and set(colour["scale"]["domain"]) == set(methods.known()), name
+        assert len(set(colour["scale"]["range"])) == len(colour["scale"]["domain"]), name
         series = {series_of(point) for point in content["data"]["values"]}
         assert len(series) == len(spec["y"]), (name, series)
 
@@ -129,20 +131,23 @@ def budget_plot_specs() -> dict[str, dict]:
 
 
 def test_every_budget_plot_colours_each_method_and_draws_each_seeds_interval():
-    """The budget curves (scripts/budget_curves.py): a colour per series (a method, on a base), and each training
-    seed's test interval as a bar from <y>_low to <y>_high; the curve template joins the seeds' means."""
+    """The budget curves (scripts/budget_curves.py): a colour per method, the same in every plot whichever methods it
+    shows, and each training seed's test interval as a bar from <y>_low to <y>_high; the curve template joins the seeds' means."""
+    from videodpo import methods
     specs = budget_plot_specs()
     assert specs, "no budget plot in dvc.yaml"
     drawn = committed_line_plots()
     for name, spec in specs.items():
         [(file, y)] = spec["y"].items()
         content = drawn[name]
-        assert content["encoding"]["color"]["field"] == "series", name
+        colour = content["encoding"]["color"]
+        assert colour["field"] == "method" and set(colour["scale"]["domain"]) == set(methods.known()), name
+        assert len(set(colour["scale"]["range"])) == len(colour["scale"]["domain"]), name
         bars = [layer for layer in content["layer"] if layer["mark"]["type"] == "rule" and "y2" in layer.get("encoding", {})]
         assert [(bar["encoding"]["y"]["field"], bar["encoding"]["y2"]["field"]) for bar in bars] == [(f"{y}_low", f"{y}_high")], name
         values = content["data"]["values"]
         assert all(f"{y}_low" in point and f"{y}_high" in point for point in values), name
-        assert len({point["series"] for point in values}) > 1, (name, "a budget plot of one series")
+        assert len({point["method"] for point in values}) > 1, (name, "a budget plot of one method")
         if spec["template"] == "budget":
             [line] = [layer for layer in content["layer"] if layer["mark"]["type"] == "line"]
             assert line["encoding"]["y"] == {"aggregate": "mean", "field": y, "type": "quantitative"}, name
