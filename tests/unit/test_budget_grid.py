@@ -127,10 +127,12 @@ def test_the_curves_carry_every_column_the_budget_plots_read():
     [label_row] = curve_rows([labelled], committed_seed=0, x_key="labels")
     assert label_row["series"] == "dense_dpo" and label_row["labels"] == 96 and label_row["budget"] == 48
     assert (row["base"], label_row["base"]) == ("base seed 1", "committed base")
+    [pair_row] = curve_rows([labelled], committed_seed=0, x_key="pairs")
+    assert pair_row["pairs"] == 48
     plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
     budget_plots = [spec for entry in plots for spec in entry.values() if isinstance(spec, dict) and str(spec.get("template", "")).startswith("budget")]
     assert budget_plots
     for spec in budget_plots:
         [(file, y)] = spec["y"].items()
-        rows = row if file.endswith("reward_queries.csv") else label_row
+        rows = {"reward_queries.csv": row, "labels.csv": label_row, "pairs.csv": pair_row}[Path(file).name]
         assert {spec["x"], y, f"{y}_low", f"{y}_high", "method", "base"} <= set(rows), spec
