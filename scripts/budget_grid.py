@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from experiments import ROOT, baseline, experiment_ref, experiments_on_the_commit, git
+from experiments import ROOT, experiment_ref, experiments_on_the_commit, git
 
 sys.path.insert(0, str(ROOT / "src"))
 from videodpo.config import family_overlay  # noqa: E402
