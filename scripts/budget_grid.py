@@ -179,16 +179,25 @@ def queue(grid_points: list[Point]) -> list[Point]:
     return added
 
 
-def wait_for(names: set[str], jobs: int, poll_seconds: float = 15.0) -> None:
+def wait_for(names: set[str], jobs: int, poll_seconds: float = 15.0, grace_seconds: float = 90.0) -> None:
     """Until none of `names` waits or runs. A worker that dies (DVC's filesystem broker can lose one to a message
-    read while another writes it) is started again, so the queue keeps `jobs` workers."""
+    read while another writes it) is started again, so the queue keeps `jobs` workers. A worker only counts as
+    dead when the queue has been short of workers for `grace_seconds`: one just started takes seconds to report,
+    and starting another in its place runs a third point on the cores and slows every point it overlaps."""
+    short_since = None
     while True:
         tasks, workers = queue_status()
         if not names & set(tasks):
             return
-        if workers < jobs and any(tasks[name] == "Queued" for name in names & set(tasks)):
-            print(f"{workers} of {jobs} queue workers alive: starting {jobs - workers} again", flush=True)
+        waiting = any(tasks[name] == "Queued" for name in names & set(tasks))
+        if workers >= jobs or not waiting:
+            short_since = None
+        elif short_since is None:
+            short_since = time.monotonic()
+        elif time.monotonic() - short_since >= grace_seconds:
+            print(f"{workers} of {jobs} queue workers alive for {grace_seconds:.0f} s: starting {jobs - workers} again", flush=True)
             subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=ROOT, check=True)
+            short_since = None
         time.sleep(poll_seconds)
 
 

@@ -136,3 +136,31 @@ def test_the_curves_carry_every_column_the_budget_plots_read():
         [(file, y)] = spec["y"].items()
         rows = {"reward_queries.csv": row, "labels.csv": label_row, "pairs.csv": pair_row}[Path(file).name]
         assert {spec["x"], y, f"{y}_low", f"{y}_high", "method", "base"} <= set(rows), spec
+
+
+def queue_watched(monkeypatch, worker_counts: list[int], poll_seconds: float = 15.0) -> list[list[str]]:
+    """Run budget_grid.wait_for over a queue whose live workers follow `worker_counts`, one count a poll, with a
+    point waiting throughout; the queue starts it asked for. Time is simulated: each poll is `poll_seconds` later."""
+    import budget_grid
+
+    clock, polls, starts = [0.0], iter(worker_counts), []
+
+    def status():
+        workers = next(polls, None)
+        return ({} if workers is None else {"budget-x": "Queued"}), workers or 0
+
+    monkeypatch.setattr(budget_grid, "queue_status", status)
+    monkeypatch.setattr(budget_grid.subprocess, "run", lambda command, **_: starts.append(command))
+    monkeypatch.setattr(budget_grid.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(budget_grid.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    budget_grid.wait_for({"budget-x"}, jobs=2, poll_seconds=poll_seconds, grace_seconds=90.0)
+    return starts
+
+
+def test_a_worker_slow_to_report_is_not_started_twice(monkeypatch):
+    assert queue_watched(monkeypatch, [1, 1, 2, 2, 1, 2, 2]) == []
+
+
+def test_a_worker_dead_past_the_grace_is_started_again_once(monkeypatch):
+    starts = queue_watched(monkeypatch, [2, 1, 1, 1, 1, 1, 1, 1, 2, 2])
+    assert starts == [["dvc", "queue", "start", "-j", "2"]]
