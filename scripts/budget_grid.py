@@ -19,6 +19,7 @@ Run from a committed workspace whose family bases are in the DVC cache (`dvc rep
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -156,8 +157,31 @@ def queue_status() -> tuple[dict[str, str], int]:
     """The experiments waiting or running in DVC's queue (name → Queued | Running), and the queue's live workers."""
     out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     tasks = {words[1]: words[-1] for words in (line.split() for line in out.splitlines()) if len(words) >= 3 and words[-1] in ("Queued", "Running")}
-    workers = re.search(r"Worker status: (\d+) active, (\d+) idle", out)
-    return tasks, sum(map(int, workers.groups())) if workers else 0
+    workers = live_workers()
+    if workers is None:
+        counted = re.search(r"Worker status: (\d+) active, (\d+) idle", out)
+        workers = sum(map(int, counted.groups())) if counted else 0
+    return tasks, workers
+
+
+def live_workers() -> int | None:
+    """This workspace's queue workers alive, by node name, from the process table (None without /proc). DVC's own
+    count pings each worker through its filesystem broker, and a worker busy on two shared cores can miss the
+    second it is given: counted dead, it would be started a second time."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    # DVC names a workspace's workers dvc-exp-<sha256 of its celery folder, 6 digits>-<n>@localhost
+    prefix = "dvc-exp-" + hashlib.sha256(str(ROOT / ".dvc/tmp/exps/celery").encode()).hexdigest()[:6] + "-"
+    nodes = set()
+    for cmdline in proc.glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "queue-worker" in words:
+            nodes.update(word for word in words if word.startswith(prefix))
+    return len(nodes)
 
 
 def queued_names() -> set[str]:

@@ -164,3 +164,23 @@ def test_a_worker_slow_to_report_is_not_started_twice(monkeypatch):
 def test_a_worker_dead_past_the_grace_is_started_again_once(monkeypatch):
     starts = queue_watched(monkeypatch, [2, 1, 1, 1, 1, 1, 1, 1, 2, 2])
     assert starts == [["dvc", "queue", "start", "-j", "2"]]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_live_workers_are_counted_by_node_name_from_the_process_table():
+    import hashlib
+
+    import budget_grid
+
+    before = budget_grid.live_workers()
+    prefix = "dvc-exp-" + hashlib.sha256(str(budget_grid.ROOT / ".dvc/tmp/exps/celery").encode()).hexdigest()[:6] + "-"
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", "queue-worker"]
+    nodes = [f"{prefix}91@localhost", f"{prefix}91@localhost", f"{prefix}92@localhost", "dvc-exp-000000-93@localhost"]
+    workers = [subprocess.Popen([*sleeper, node]) for node in nodes]
+    try:
+        assert budget_grid.live_workers() == before + 2  # one node twice counts once; another workspace's not at all
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    assert budget_grid.live_workers() == before
