@@ -126,8 +126,10 @@ def mean_by_budget(records: list[dict], method: str, key: str) -> dict:
     return {budget: sum(v) / len(v) for budget, v in values.items()}
 
 
-def verdicts(records: list[dict]) -> dict[str, dict]:
-    """Each claim's verdict on these records (one base), by the judgements' rules; a claim whose methods did not run is left out."""
+def verdicts(records: list[dict], unfinished: dict | None = None) -> dict[str, dict]:
+    """Each claim's verdict on these records (one base), by the judgements' rules; a claim whose methods did not run is left out.
+    `unfinished`: {method: {budget: why it has no finished run there}}, for the rules read at every budget."""
+    unfinished = unfinished or {}
     present = {r["method"] for r in records}
     out = {}
 
@@ -136,9 +138,11 @@ def verdicts(records: list[dict]) -> dict[str, dict]:
                     "detail": verdict.detail}
 
     if {"vanilla_dpo", "dense_dpo_third"} <= present:
-        add("third_of_the_labels", judgements.third_of_the_labels(curves(records, "vanilla_dpo"), curves(records, "dense_dpo_third")))
+        add("third_of_the_labels", judgements.third_of_the_labels(curves(records, "vanilla_dpo"), curves(records, "dense_dpo_third"),
+                                                                   {**unfinished.get("dense_dpo_third", {}), **unfinished.get("vanilla_dpo", {})}))
     if {"vanilla_dpo", "dense_dpo"} <= present:
-        add("dense_keeps_motion", judgements.dense_keeps_motion(curves(records, "vanilla_dpo"), curves(records, "dense_dpo")))
+        add("dense_keeps_motion", judgements.dense_keeps_motion(curves(records, "vanilla_dpo"), curves(records, "dense_dpo"),
+                                                                 unfinished.get("dense_dpo", {})))
     if "dpo" in present:
         add("more_pairs", judgements.more_pairs_help(curves(records, "dpo")))
     if {"vader", "grpo"} <= present:
@@ -155,16 +159,49 @@ def verdicts(records: list[dict]) -> dict[str, dict]:
     return out
 
 
+def last_words(log: str) -> str:
+    """What a failed experiment's stage said last before DVC's own error (`dvc queue logs`), progress bars left out."""
+    lines = [line.strip() for line in log.splitlines()]
+    end = next((i for i, line in enumerate(lines) if line.startswith("ERROR:")), len(lines))
+    said = [line for line in lines[:end] if line and "|" not in line]
+    return said[-1].split(" (see ")[0] if said else "no output"
+
+
+def failed_points(names: set[str]) -> dict[str, str]:
+    """The points among `names` that this workspace's queue ran and lost, each with its stage's last words. A teammate
+    who pulled the experiments has no such queue: there they are missing points."""
+    status = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True).stdout
+    failed = {words[1] for words in (line.split() for line in status.splitlines()) if len(words) >= 3 and words[-1] == "Failed" and words[1] in names}
+    return {name: last_words(subprocess.run(["dvc", "queue", "logs", name], cwd=ROOT, capture_output=True, text=True).stdout)
+            for name in sorted(failed)}
+
+
+def unfinished_budgets(grid_points: list[Point], records: list[dict], failed: dict[str, str]) -> dict:
+    """{pretrain seed: {method: {budget: why}}}: each base's budgets at which a method finished on no training seed."""
+    finished = {(r["pretrain_seed"], r["method"], r["budget"]) for r in records}
+    out: dict = {}
+    for point in grid_points:
+        key = (point.pretrain_seed, point.method, point.budget)
+        if key not in finished:
+            reasons = out.setdefault(point.pretrain_seed, {}).setdefault(point.method, {})
+            if point.name in failed or point.budget not in reasons:
+                reasons[point.budget] = failed.get(point.name, "not run")
+    return out
+
+
 def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
     refs = finished_refs()
     committed_seed = params[family]["pretrain"]["seed"]
+    grid_points = points(grid, params, [family])
     records, missing = [], []
-    for point in points(grid, params, [family]):
+    for point in grid_points:
         ref = refs.get(point.name)
         if ref is None:
             missing.append(point.name)
             continue
         records.append(read_point(point, ref))
+    failed = failed_points(set(missing))
+    unfinished = unfinished_budgets(grid_points, records, failed)
     curve_files = {  # file → its records and x: labels asked (the labelled methods; dpo asks none), pairs (every pair method), clips
         "labels": ([r for r in records if r["axis"] == "labels" and r["labels_asked"] > 0], "labels"),
         "pairs": ([r for r in records if r["axis"] == "labels"], "pairs"),
@@ -178,9 +215,9 @@ def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
         by_base.setdefault(r["pretrain_seed"], []).append(r)
     return {
         "grid": str(grid_path), "family": family, "split": "test", "committed_pretrain_seed": committed_seed,
-        "experiment_commits": sorted({r["commit"] for r in records}), "points": len(records) + len(missing), "missing": missing,
+        "experiment_commits": sorted({r["commit"] for r in records}), "points": len(records) + len(missing), "missing": [name for name in missing if name not in failed], "failed": failed,
         "axes": {axis: grid[axis] for axis in AXES if axis in grid}, "training_seeds": grid["training_seeds"],
-        "verdicts": {str(seed): verdicts(rs) for seed, rs in sorted(by_base.items())}, "records": records,
+        "verdicts": {str(seed): verdicts(rs, unfinished.get(seed)) for seed, rs in sorted(by_base.items())}, "records": records,
     }
 
 
@@ -195,7 +232,7 @@ def main() -> int:
         report = collect(args.grid, family, grid, params)
         name = "budget_curves" if args.grid.endswith("budgets.yaml") else f"budget_curves_{args.grid.rsplit('/', 1)[-1].removesuffix('.yaml')}"
         path = write_report(family, name, report)
-        print(f"{family}: {len(report['records'])} of {report['points']} points read; missing {len(report['missing'])}; wrote {path.relative_to(ROOT)}")
+        print(f"{family}: {len(report['records'])} of {report['points']} points read; failed {len(report['failed'])}, missing {len(report['missing'])}; wrote {path.relative_to(ROOT)}")
         for seed, claims in report["verdicts"].items():
             for verdict in claims.values():
                 print(f"  base seed {seed}: {verdict['claim']}: {'yes' if verdict['supported'] else 'no'} {verdict['budgets']}")

@@ -228,13 +228,13 @@ def wait_for(names: set[str], jobs: int, poll_seconds: float = 15.0, grace_secon
 TASK_DONE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+: INFO/MainProcess\] Task \S+run_exp\[\S+\] succeeded in ([\d.]+)s")
 
 
-def worker_seconds(since: float) -> tuple[float, int]:
-    """Seconds the queue's workers spent on experiments that finished after `since` (epoch), and how many, from
-    their logs (.dvc/tmp/exps/celery/*.out, local time): the grid's cost less any time a dead worker left idle."""
+def worker_seconds(since: float, until: float = float("inf")) -> tuple[float, int]:
+    """Seconds the queue's workers spent on experiments that finished between `since` and `until` (epoch), and how
+    many, from their logs (.dvc/tmp/exps/celery/*.out, local time): the grid's cost less any time a dead worker left idle."""
     busy, count = 0.0, 0
     for log in (ROOT / ".dvc/tmp/exps/celery").glob("*.out"):
         for line in log.read_text(errors="replace").splitlines():
-            if (found := TASK_DONE.match(line)) and time.mktime(time.strptime(found[1], "%Y-%m-%d %H:%M:%S")) >= since:
+            if (found := TASK_DONE.match(line)) and since <= time.mktime(time.strptime(found[1], "%Y-%m-%d %H:%M:%S")) <= until:
                 busy, count = busy + float(found[2]), count + 1
     return busy, count
 
@@ -248,15 +248,21 @@ def cpu_name() -> str:
         return platform.processor() or "unknown CPU"
 
 
-def record_run(grid_path: Path, families: list[str], grid_points: list[Point], started: float, wall: float, jobs: int, threads: int | None) -> dict:
-    """Append one timed run of the grid to RUNS_LOG."""
+def record_run(grid_path: Path, families: list[str], grid_points: list[Point], started: float, stopped: float,
+               jobs: int, threads: int | None) -> dict:
+    """Append one timed run of the grid, from `started` to `stopped` (epoch), to RUNS_LOG. A grid run in parts (a queue
+    stopped and started again, a machine that went down) is one entry a part: each counts the points it finished."""
     refs = finished_refs()
     finished = [p.name for p in grid_points if p.name in refs]
+    in_run = [name for name in finished if started <= int(git("log", "-1", "--format=%ct", refs[name])) <= stopped]
     entry = {
         "grid": str(Path(grid_path).resolve().relative_to(ROOT)), "families": families,
-        "commits": sorted({git("rev-parse", f"{refs[name]}^") for name in finished}),  # the commits the experiments branched from
-        "points": len(grid_points), "finished": len(finished), "failed": sorted({p.name for p in grid_points} - set(finished)),
-        "wall_seconds": round(wall, 1), "worker_seconds": round(worker_seconds(started)[0], 1), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "pretrain_seeds": sorted({p.pretrain_seed for p in grid_points}),  # the bases' (the committed one's, a second one's)
+        "commits": sorted({git("rev-parse", f"{refs[name]}^") for name in in_run}),  # the commits the experiments branched from
+        "points": len(grid_points), "finished": len(finished), "finished_in_run": len(in_run),
+        "failed": sorted({p.name for p in grid_points} - set(finished)),
+        "wall_seconds": round(stopped - started, 1), "worker_seconds": round(worker_seconds(started, stopped)[0], 1),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "jobs": jobs, "threads_per_job": threads or "torch's default (the cores)", "cpu": cpu_name(), "cores": os.cpu_count(),
     }
     runs = json.loads(RUNS_LOG.read_text()) if RUNS_LOG.is_file() else []
@@ -276,6 +282,8 @@ def main() -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1, help="workers for --start (default 1)")
     parser.add_argument("--wait-from", type=float, metavar="EPOCH", help="queue nothing: wait for the grid's queued points (a queue "
                         "started by hand, `date +%%s` then `dvc queue start`) and record the wall time since EPOCH")
+    parser.add_argument("--stopped-at", type=float, metavar="EPOCH", help="with --wait-from: do not wait; record the part of "
+                        "a run that went from --wait-from to EPOCH (a queue stopped with `dvc queue stop`, a machine that went down)")
     parser.add_argument("--threads", type=int, help="torch threads a worker's stages use (OMP_NUM_THREADS); with -j 2 on 2 cores give 1")
     args = parser.parse_args()
     if args.threads:  # the queue's workers inherit the environment they are started from
@@ -286,11 +294,15 @@ def main() -> int:
         grid_points = points(grid, params, args.family, args.base)[: args.first]
     except ValueError as error:
         raise SystemExit(str(error)) from None
+    if args.stopped_at and not args.wait_from:
+        raise SystemExit("--stopped-at records a part of a run: give its start with --wait-from EPOCH")
     if args.wait_from:
-        wait_for({point.name for point in grid_points}, args.jobs)
-        entry = record_run(args.grid, args.family or grid["families"], grid_points, args.wait_from, time.time() - args.wait_from,
-                           args.jobs, args.threads)
-        print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min")
+        if not args.stopped_at:
+            wait_for({point.name for point in grid_points}, args.jobs)
+        entry = record_run(args.grid, args.family or grid["families"], grid_points, args.wait_from,
+                           args.stopped_at or time.time(), args.jobs, args.threads)
+        print(f"{entry['finished_in_run']} points finished in {entry['wall_seconds'] / 60:.1f} min; "
+              f"{entry['finished']} of the grid's {entry['points']} finished in all")
         return 0
     if args.dry_run:
         for point in grid_points:
@@ -304,7 +316,7 @@ def main() -> int:
             started = time.time()
             subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], cwd=ROOT, check=True)
             wait_for({point.name for point in grid_points}, args.jobs)
-            entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time() - started, args.jobs, args.threads)
+            entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time(), args.jobs, args.threads)
             print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min; "
                   f"failed: {', '.join(entry['failed']) or 'none'} (dvc queue logs <name>)")
     return 0

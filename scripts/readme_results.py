@@ -1061,13 +1061,15 @@ def budget_family_section(family: str) -> str | None:
     report = budget_report(family)
     if report is None:
         return None
-    found = len(report["records"])
+    found, failed = len(report["records"]), report.get("failed", {})
     verdicts = budget_verdicts_table(report)
     parts = [
         f"**{family}** (`docs/measured/{family}/budget_curves.json`, from the grid `{report['grid']}`: {found} of {report['points']} "
-        f"points{'' if not report['missing'] else ', the rest not run yet'}; test split, each point against the base it trained on; "
-        f"curves: `dvc plots show`, the plots named `{family} budgets, …`)",
+        f"points{', ' + str(len(failed)) + ' failed' if failed else ''}{', the rest not run yet' if report['missing'] else ''}; "
+        f"test split, each point against the base it trained on; curves: `dvc plots show`, the plots named `{family} budgets, …`)",
         "",
+        *([f"Failed points (their stage's last words): " + "; ".join(f"`{name}`: {why}" for name, why in failed.items()) + ".", ""]
+          if failed else []),
         verdicts if verdicts.count("\n") > 1 else "_No claim has the methods it compares run yet._",
         "",
         "The figures each verdict reads (committed base):",
@@ -1080,13 +1082,26 @@ def budget_family_section(family: str) -> str | None:
 
 
 def budget_runs_table() -> str:
+    """One row per recorded run (a grid run in parts, one per part), then each grid's totals per family."""
     runs = read_json(ROOT / "docs/measured/budget_runs.json") or []
-    rows = ["| grid | families | points | finished | wall (min) | worker time (min) | jobs × threads | CPU | experiments branched from |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    if not runs:
+        return "_No grid run recorded yet._"
+    rows = ["| grid | families | bases (pretrain seed) | started (UTC) | points asked | finished in the run | wall (min) | worker time (min) | "
+            "jobs × threads | CPU | experiments branched from |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    totals: dict = {}  # (grid, families) → [finished per base, wall, worker time]
     for run in runs:
-        rows.append(f"| `{run['grid']}` | {', '.join(run['families'])} | {run['points']} | {run['finished']} | {run['wall_seconds'] / 60:.0f} | "
-                    f"{run['worker_seconds'] / 60:.0f} | {run['jobs']} × {run['threads_per_job']} | {run['cpu']} | {', '.join(c[:7] for c in run['commits'])} |")
-    return "\n".join(rows) if runs else "_No grid run recorded yet._"
+        bases = ", ".join(map(str, run["pretrain_seeds"]))
+        rows.append(f"| `{run['grid']}` | {', '.join(run['families'])} | {bases} | {run['started'][:16].replace('T', ' ')} | {run['points']} | "
+                    f"{run['finished_in_run']} | {run['wall_seconds'] / 60:.0f} | {run['worker_seconds'] / 60:.0f} | {run['jobs']} × "
+                    f"{run['threads_per_job']} | {run['cpu']} | {', '.join(c[:7] for c in run['commits'])} |")
+        total = totals.setdefault((run["grid"], ", ".join(run["families"])), [{}, 0.0, 0.0])
+        total[0][bases] = max(total[0].get(bases, 0), run["finished"])  # a point run again (a run's first point alone) counts once
+        total[1], total[2] = total[1] + run["wall_seconds"], total[2] + run["worker_seconds"]
+    rows += ["", "Each grid's totals: its points finished on all bases, and the time its runs took together.", "",
+             "| grid | families | points finished | wall (min) | worker time (min) |", "|---|---|---|---|---|"]
+    rows += [f"| `{grid}` | {families} | {sum(done.values())} | {wall / 60:.0f} | {worker / 60:.0f} |"
+             for (grid, families), (done, wall, worker) in totals.items()]
+    return "\n".join(rows)
 
 
 def budget_section() -> str:

@@ -12,7 +12,7 @@ import yaml
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))  # budget_grid, budget_curves
 
-from budget_curves import curve_rows, reward_gain  # noqa: E402
+from budget_curves import curve_rows, last_words, reward_gain, unfinished_budgets  # noqa: E402
 from budget_grid import load_grid, points, reward_steps  # noqa: E402
 
 from videodpo.config import family_overlay, merge_tier  # noqa: E402
@@ -184,3 +184,18 @@ def test_live_workers_are_counted_by_node_name_from_the_process_table():
             worker.kill()
             worker.wait()
     assert budget_grid.live_workers() == before
+
+
+def test_a_failed_point_is_told_by_its_stages_last_words_and_leaves_its_budget_unfinished():
+    log = ("make_pairs@wan-dense_dpo_third: label: 100%|██████████| 7/7 [00:00<00:00, 13.15pair/s]\n"
+           "make_pairs@wan-dense_dpo_third: the labeller tied every pair (see metrics/wan/pairs.json): lower dense_dpo.tie_margin\n"
+           "ERROR: failed to reproduce 'make_pairs@wan-dense_dpo_third': failed to run\n")
+    assert last_words(log) == "make_pairs@wan-dense_dpo_third: the labeller tied every pair"
+    grid = {"families": ["wan"], "labels": {"methods": ["dense_dpo_third"], "pairs": [24, 48]}, "training_seeds": [0, 1]}
+    grid_points = points(grid, committed_params())
+    finished = [{"pretrain_seed": p.pretrain_seed, "method": p.method, "budget": p.budget} for p in grid_points if p.budget == 48][:1]
+    failed = {p.name: "the labeller tied every pair" for p in grid_points if p.budget == 24 and p.seed == 1}
+    unfinished = unfinished_budgets(grid_points, finished, failed)
+    seed = grid_points[0].pretrain_seed
+    assert unfinished == {seed: {"dense_dpo_third": {24: "the labeller tied every pair"}}}  # 48 finished on one seed: enough
+    assert unfinished_budgets(grid_points, finished, {}) == {seed: {"dense_dpo_third": {24: "not run"}}}

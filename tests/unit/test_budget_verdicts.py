@@ -85,3 +85,15 @@ def test_a_budget_is_hacked_when_the_reward_rises_and_the_held_out_flicker_does_
     flow_pleased = {40: [run(warping_error=-0.10, frame_difference=0.0, motion=0.08)] * 3, 80: honest[80]}  # motion rose on every seed
     verdict = judgements.hacked_budgets(flow_pleased, gains, "vader")
     assert not verdict.supported and verdict.budgets == (40,)
+
+
+def test_a_pair_count_without_a_finished_run_counts_against_the_claims_read_at_every_pair_count():
+    vanilla = curve((-0.05, -0.02, 0.00), (-0.08, -0.05, -0.04), budgets=(24, 48))
+    matching_where_it_ran = curve((-0.10, -0.12, -0.11), budgets=(48,))
+    verdict = judgements.third_of_the_labels(vanilla, matching_where_it_ran, {24: "the labeller tied every pair"})
+    assert not verdict.supported and verdict.budgets == (48,) and "24: no finished run (the labeller tied every pair)" in verdict.detail
+    assert judgements.third_of_the_labels(vanilla, matching_where_it_ran).supported  # without the failure the curves agree
+    losing = {24: [run(motion=-0.08)] * 3, 48: [run(motion=-0.07)] * 3}
+    keeps_where_it_ran = {48: [run(motion=0.01)] * 3}
+    verdict = judgements.dense_keeps_motion(losing, keeps_where_it_ran, {24: "the labeller tied every pair"})
+    assert not verdict.supported and verdict.budgets == (48,) and "24: no finished run" in verdict.detail

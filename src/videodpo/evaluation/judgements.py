@@ -180,11 +180,18 @@ def percent_list(values) -> str:
 THIRD_OF_THE_LABELS = (
     "DenseDPO with a third of the labels matches vanilla DPO with all of them",
     "at every pair count, dense_dpo_third's mean warping-error change over its training seeds (a third of vanilla_dpo's "
-    "labels) is no higher than vanilla_dpo's highest seed (all of its labels)",
+    "labels) is no higher than vanilla_dpo's highest seed (all of its labels). A pair count where either has no finished "
+    "run (its stage failed on every seed, e.g. the labeller tied every pair) is one where it does not hold",
 )
 
 
-def third_of_the_labels(vanilla: dict, third: dict) -> Verdict:
+def unfinished_cells(unfinished: dict) -> list[str]:
+    """`unfinished`: {budget: why a method of the claim has no finished run there} → the detail's words."""
+    return [f"{budget}: no finished run ({why})" for budget, why in sorted(unfinished.items())]
+
+
+def third_of_the_labels(vanilla: dict, third: dict, unfinished: dict | None = None) -> Verdict:
+    """`unfinished`: {pair count: why vanilla_dpo or dense_dpo_third has no finished run there}."""
     holds, cells = [], []
     for budget in shared_budgets(vanilla, third):
         mean, (low, high) = seed_mean(third[budget]), seed_spread(vanilla[budget])
@@ -192,22 +199,31 @@ def third_of_the_labels(vanilla: dict, third: dict) -> Verdict:
             holds.append(budget)
         cells.append(f"{budget}: {100 * mean:+.1f} % against {100 * low:+.1f} … {100 * high:+.1f} %")
     budgets = shared_budgets(vanilla, third)
-    return Verdict(*THIRD_OF_THE_LABELS, supported=bool(budgets) and len(holds) == len(budgets), budgets=tuple(holds), detail="; ".join(cells))
+    cells += unfinished_cells(unfinished or {})
+    return Verdict(*THIRD_OF_THE_LABELS, supported=bool(budgets) and len(holds) == len(budgets) and not unfinished,
+                   budgets=tuple(holds), detail="; ".join(cells))
 
 
 DENSE_KEEPS_MOTION = (
     "DenseDPO keeps motion where vanilla DPO loses it",
     "vanilla_dpo loses motion at a pair count where a motion measure (flow's motion or the oracle's travel) falls with its 95 % "
     "interval below zero on every training seed; dense_dpo keeps it there when its seed mean of that measure lies above "
-    "vanilla_dpo's highest seed. Supported when vanilla_dpo loses motion somewhere and dense_dpo keeps it wherever it does",
+    "vanilla_dpo's highest seed, and does not keep it where it has no finished run. Supported when vanilla_dpo loses motion "
+    "somewhere and dense_dpo keeps it wherever it does",
 )
 
 
-def dense_keeps_motion(vanilla: dict, dense: dict) -> Verdict:
+def dense_keeps_motion(vanilla: dict, dense: dict, unfinished: dict | None = None) -> Verdict:
+    """`unfinished`: {pair count: why dense_dpo has no finished run there}."""
     losses, kept, cells = [], [], []
-    for budget in shared_budgets(vanilla, dense):
+    for budget in sorted(vanilla):
         lost = [m for m in MOTION_MEASURES if all(run[m]["ci95"][1] < 0 for run in vanilla[budget])]
         if not lost:
+            continue
+        if budget not in dense:
+            if budget in (unfinished or {}):
+                losses.append(budget)
+                cells += unfinished_cells({budget: unfinished[budget]})
             continue
         losses.append(budget)
         if all(seed_mean(dense[budget], m) > seed_spread(vanilla[budget], m)[1] for m in lost):
