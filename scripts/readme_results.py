@@ -1057,12 +1057,22 @@ def budget_rules() -> str:
     return "\n".join(f"- **{claim.format(method='vader, grpo')}**: {rule}." for claim, rule in rules)
 
 
+def unfinished_grid(report: dict) -> str | None:
+    """Why a family's verdicts are not given yet: points of its grid neither finished nor failed (a verdict counts a budget
+    without a finished run against its claim, so on a grid still running it would read the gaps, not the curves)."""
+    if not report["missing"]:
+        return None
+    return f"grid not finished ({len(report['records'])} of {report['points']} points run), no verdict yet"
+
+
 def budget_family_section(family: str) -> str | None:
     report = budget_report(family)
     if report is None:
         return None
     found, failed = len(report["records"]), report.get("failed", {})
     verdicts = budget_verdicts_table(report)
+    if unfinished := unfinished_grid(report):
+        verdicts = f"_The {unfinished}: the points run so far are below._"
     parts = [
         f"**{family}** (`docs/measured/{family}/budget_curves.json`, from the grid `{report['grid']}`: {found} of {report['points']} "
         f"points{', ' + str(len(failed)) + ' failed' if failed else ''}{', the rest not run yet' if report['missing'] else ''}; "
@@ -1070,12 +1080,14 @@ def budget_family_section(family: str) -> str | None:
         "",
         *([f"Failed points (their stage's last words): " + "; ".join(f"`{name}`: {why}" for name, why in failed.items()) + ".", ""]
           if failed else []),
-        verdicts if verdicts.count("\n") > 1 else "_No claim has the methods it compares run yet._",
+        verdicts if verdicts.count("\n") > 1 or unfinished else "_No claim has the methods it compares run yet._",
         "",
-        "The figures each verdict reads (committed base):",
-        "",
-        "\n".join(f"- {v['claim']}: {v['detail']}" for v in report["verdicts"][str(report["committed_pretrain_seed"])].values()),
-        "",
+        *([] if unfinished else [
+            "The figures each verdict reads (committed base):",
+            "",
+            "\n".join(f"- {v['claim']}: {v['detail']}" for v in report["verdicts"][str(report["committed_pretrain_seed"])].values()),
+            "",
+        ]),
         budget_points_table(report),
     ]
     return "\n".join(parts)
@@ -1124,6 +1136,10 @@ def budget_lines() -> str:
         for family, report in reports.items():
             if report is None:
                 cells.append(f"{family}: not run")
+                continue
+            if unfinished := unfinished_grid(report):
+                claim = claim or next((v[key]["claim"] for v in report["verdicts"].values() if key in v), None)
+                cells.append(f"{family}: {unfinished}")
                 continue
             seeds = base_seeds_of(report)
             verdict = report["verdicts"][seeds[0]].get(key)

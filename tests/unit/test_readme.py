@@ -97,3 +97,20 @@ def test_seeds_and_replication_measured_on_another_base_say_so():
     assert "earlier base" not in replication_section(replication, "wan", base="old.dir")
     assert "**Measured on an earlier base** (the base, hash old.dir" in replication_section(replication, "wan", base="new.dir")
     assert "earlier base" not in replication_section({**replication, "base_model": None}, "wan", base="new.dir")  # nothing recorded: no claim
+
+
+def test_a_budget_grid_still_running_shows_its_points_but_no_verdict(monkeypatch):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_results
+
+    verdict = {"claim": "dpo pays as pairs grow", "rule": "a rule", "supported": False, "budgets": [], "where": "holds at", "detail": "figures"}
+    finished = {"grid": "grids/budgets.yaml", "records": [], "points": 2, "missing": [], "failed": {"budget-x": "the labeller tied every pair"},
+                "committed_pretrain_seed": 0, "verdicts": {"0": {"more_pairs": verdict}}}
+    running = {**finished, "missing": ["budget-y"]}
+    monkeypatch.setattr(readme_results, "budget_families", lambda: ["wan"])
+    for report, shown, hidden in ((finished, "wan: **no**", "not finished"), (running, "wan: grid not finished (0 of 2 points run)", "**no**")):
+        monkeypatch.setattr(readme_results, "budget_report", lambda family, report=report: report)
+        line, section = readme_results.budget_lines(), readme_results.budget_family_section("wan")
+        assert shown in line and hidden not in line
+        assert "`budget-x`: the labeller tied every pair" in section
+        assert ("The figures each verdict reads" in section) is (report is finished)
