@@ -188,11 +188,12 @@ def queued_names() -> set[str]:
     return set(queue_status()[0])
 
 
-def queue(grid_points: list[Point]) -> list[Point]:
-    """Queue the points neither finished for this commit nor queued; the points queued."""
+def queue(grid_points: list[Point], resume: bool = False) -> list[Point]:
+    """Queue the points neither finished for this commit (with `resume`: for any commit) nor queued; the points queued."""
     waiting, added = queued_names(), []
+    finished_before = finished_refs() if resume else {}
     for point in grid_points:
-        if experiment_ref(point.name) or point.name in waiting:
+        if experiment_ref(point.name) or point.name in finished_before or point.name in waiting:
             continue
         git("checkout", "--", "params.yaml")  # -S applies to the committed params
         command = ["dvc", "exp", "run", "--queue", "-n", point.name, *(w for c in point.overrides() for w in ("-S", c)), point.target]
@@ -284,6 +285,8 @@ def main() -> int:
                         "started by hand, `date +%%s` then `dvc queue start`) and record the wall time since EPOCH")
     parser.add_argument("--stopped-at", type=float, metavar="EPOCH", help="with --wait-from: do not wait; record the part of "
                         "a run that went from --wait-from to EPOCH (a queue stopped with `dvc queue stop`, a machine that went down)")
+    parser.add_argument("--resume", action="store_true", help="skip points finished for any commit, not only this one: a grid "
+                        "carried on after commits that changed no stage's work (its record lists each part's commits)")
     parser.add_argument("--threads", type=int, help="torch threads a worker's stages use (OMP_NUM_THREADS); with -j 2 on 2 cores give 1")
     args = parser.parse_args()
     if args.threads:  # the queue's workers inherit the environment they are started from
@@ -310,7 +313,7 @@ def main() -> int:
         print(f"{len(grid_points)} points")
         return 0
     with experiments_on_the_commit():
-        added = queue(grid_points)
+        added = queue(grid_points, resume=args.resume)
         print(f"{len(added)} queued, {len(grid_points) - len(added)} finished or queued before")
         if args.start:
             started = time.time()

@@ -199,3 +199,18 @@ def test_a_failed_point_is_told_by_its_stages_last_words_and_leaves_its_budget_u
     seed = grid_points[0].pretrain_seed
     assert unfinished == {seed: {"dense_dpo_third": {24: "the labeller tied every pair"}}}  # 48 finished on one seed: enough
     assert unfinished_budgets(grid_points, finished, {}) == {seed: {"dense_dpo_third": {24: "not run"}}}
+
+
+def test_resume_skips_points_finished_for_another_commit_and_only_then(monkeypatch):
+    import budget_grid
+
+    grid = {"families": ["wan"], "labels": {"methods": ["dpo"], "pairs": [24, 48]}, "training_seeds": [0]}
+    grid_points = points(grid, committed_params())
+    elsewhere = {grid_points[0].name: "refs/exps/ab/cdef/" + grid_points[0].name}  # finished for an older commit
+    monkeypatch.setattr(budget_grid, "queued_names", lambda: set())
+    monkeypatch.setattr(budget_grid, "experiment_ref", lambda name: None)  # nothing finished for this commit
+    monkeypatch.setattr(budget_grid, "finished_refs", lambda: elsewhere)
+    monkeypatch.setattr(budget_grid, "git", lambda *args: "")
+    monkeypatch.setattr(budget_grid.subprocess, "run", lambda command, **_: None)
+    assert [p.name for p in budget_grid.queue(grid_points)] == [p.name for p in grid_points]
+    assert [p.name for p in budget_grid.queue(grid_points, resume=True)] == [grid_points[1].name]
