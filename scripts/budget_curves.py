@@ -171,7 +171,9 @@ def failed_points(names: set[str]) -> dict[str, str]:
     """The points among `names` that this workspace's queue ran and lost, each with its stage's last words. A teammate
     who pulled the experiments has no such queue: there they are missing points."""
     status = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True).stdout
-    failed = {words[1] for words in (line.split() for line in status.splitlines()) if len(words) >= 3 and words[-1] == "Failed" and words[1] in names}
+    rows = [words for words in (line.split() for line in status.splitlines()) if len(words) >= 3 and words[1] in names]
+    again = {words[1] for words in rows if words[-1] in ("Queued", "Running")}  # failed once, queued again
+    failed = {words[1] for words in rows if words[-1] == "Failed"} - again
     return {name: last_words(subprocess.run(["dvc", "queue", "logs", name], cwd=ROOT, capture_output=True, text=True).stdout)
             for name in sorted(failed)}
 
