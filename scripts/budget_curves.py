@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 import yaml
-from budget_grid import AXES, Point, finished_refs, load_grid, points
+from budget_grid import AXES, Point, finished_refs, load_grid, points, read_queue
 from experiments import ROOT, git, write_report
 
 sys.path.insert(0, str(ROOT / "src"))
@@ -170,10 +170,9 @@ def last_words(log: str) -> str:
 def failed_points(names: set[str]) -> dict[str, str]:
     """The points among `names` that this workspace's queue ran and lost, each with its stage's last words. A teammate
     who pulled the experiments has no such queue: there they are missing points."""
-    status = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True).stdout
-    rows = [words for words in (line.split() for line in status.splitlines()) if len(words) >= 3 and words[1] in names]
-    again = {words[1] for words in rows if words[-1] in ("Queued", "Running")}  # failed once, queued again
-    failed = {words[1] for words in rows if words[-1] == "Failed"} - again
+    rows = [(name, status) for name, status in read_queue()[0] if name in names]
+    again = {name for name, status in rows if status in ("Queued", "Running")}  # failed once, queued again
+    failed = {name for name, status in rows if status == "Failed"} - again
     return {name: last_words(subprocess.run(["dvc", "queue", "logs", name], cwd=ROOT, capture_output=True, text=True).stdout)
             for name in sorted(failed)}
 

@@ -153,15 +153,28 @@ def finished_refs() -> dict[str, str]:
     return {ref.rsplit("/", 1)[-1]: ref for ref in out.split()}
 
 
+def read_queue() -> tuple[list[tuple[str, str]], str]:
+    """`dvc queue status`: each named task as (name, status: Queued | Running | Success | Failed), and the text itself."""
+    out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    rows = [(words[1], words[-1]) for words in (line.split() for line in out.splitlines())
+            if len(words) >= 3 and words[-1] in ("Queued", "Running", "Success", "Failed")]
+    return rows, out
+
+
 def queue_status() -> tuple[dict[str, str], int]:
     """The experiments waiting or running in DVC's queue (name → Queued | Running), and the queue's live workers."""
-    out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    tasks = {words[1]: words[-1] for words in (line.split() for line in out.splitlines()) if len(words) >= 3 and words[-1] in ("Queued", "Running")}
+    rows, out = read_queue()
+    tasks = {name: status for name, status in rows if status in ("Queued", "Running")}
     workers = live_workers()
     if workers is None:
         counted = re.search(r"Worker status: (\d+) active, (\d+) idle", out)
         workers = sum(map(int, counted.groups())) if counted else 0
     return tasks, workers
+
+
+def worker_node_prefix() -> str:
+    """DVC names a workspace's queue workers dvc-exp-<sha256 of its celery folder, 6 digits>-<n>@localhost."""
+    return "dvc-exp-" + hashlib.sha256(str(ROOT / ".dvc/tmp/exps/celery").encode()).hexdigest()[:6] + "-"
 
 
 def live_workers() -> int | None:
@@ -171,9 +184,7 @@ def live_workers() -> int | None:
     proc = Path("/proc")
     if not proc.is_dir():
         return None
-    # DVC names a workspace's workers dvc-exp-<sha256 of its celery folder, 6 digits>-<n>@localhost
-    prefix = "dvc-exp-" + hashlib.sha256(str(ROOT / ".dvc/tmp/exps/celery").encode()).hexdigest()[:6] + "-"
-    nodes = set()
+    prefix, nodes = worker_node_prefix(), set()
     for cmdline in proc.glob("[0-9]*/cmdline"):
         try:
             words = cmdline.read_bytes().decode(errors="replace").split("\0")

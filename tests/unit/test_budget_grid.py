@@ -168,12 +168,9 @@ def test_a_worker_dead_past_the_grace_is_started_again_once(monkeypatch):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_live_workers_are_counted_by_node_name_from_the_process_table():
-    import hashlib
-
     import budget_grid
 
-    before = budget_grid.live_workers()
-    prefix = "dvc-exp-" + hashlib.sha256(str(budget_grid.ROOT / ".dvc/tmp/exps/celery").encode()).hexdigest()[:6] + "-"
+    before, prefix = budget_grid.live_workers(), budget_grid.worker_node_prefix()
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)", "queue-worker"]
     nodes = [f"{prefix}91@localhost", f"{prefix}91@localhost", f"{prefix}92@localhost", "dvc-exp-000000-93@localhost"]
     workers = [subprocess.Popen([*sleeper, node]) for node in nodes]
