@@ -272,7 +272,8 @@ def record_run(grid_path: Path, families: list[str], grid_points: list[Point], s
         "pretrain_seeds": sorted({p.pretrain_seed for p in grid_points}),  # the bases' (the committed one's, a second one's)
         "commits": sorted({git("rev-parse", f"{refs[name]}^") for name in in_run}),  # the commits the experiments branched from
         "points": len(grid_points), "finished": len(finished), "finished_in_run": len(in_run),
-        "failed": sorted({p.name for p in grid_points} - set(finished)),
+        # not finished when the part ended: not run yet, or failed (`dvc queue status`, `dvc queue logs <name>`)
+        "unfinished": sorted({p.name for p in grid_points} - set(finished)),
         "wall_seconds": round(stopped - started, 1), "worker_seconds": round(worker_seconds(started, stopped)[0], 1),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "jobs": jobs, "threads_per_job": threads or "torch's default (the cores)", "cpu": cpu_name(), "cores": os.cpu_count(),
@@ -332,7 +333,7 @@ def main() -> int:
             wait_for({point.name for point in grid_points}, args.jobs)
             entry = record_run(args.grid, args.family or grid["families"], grid_points, started, time.time(), args.jobs, args.threads)
             print(f"{entry['finished']} of {entry['points']} points finished in {entry['wall_seconds'] / 60:.1f} min; "
-                  f"failed: {', '.join(entry['failed']) or 'none'} (dvc queue logs <name>)")
+                  f"not finished: {', '.join(entry['unfinished']) or 'none'} (dvc queue status; dvc queue logs <name>)")
     return 0
 
 
