@@ -1047,7 +1047,8 @@ def budget_verdicts_table(report: dict) -> str:
         if not any(verdicts):
             continue
         claim = next(v for v in verdicts if v)["claim"]
-        rows.append(f"| {claim} | " + " | ".join(verdict_cell(v, claim_unit(key)) for v in verdicts) + " |")
+        cells = [unfinished_grid(report, seed) or verdict_cell(v, claim_unit(key)) for seed, v in zip(seeds, verdicts)]
+        rows.append(f"| {claim} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -1057,12 +1058,15 @@ def budget_rules() -> str:
     return "\n".join(f"- **{claim.format(method='vader, grpo')}**: {rule}." for claim, rule in rules)
 
 
-def unfinished_grid(report: dict) -> str | None:
-    """Why a family's verdicts are not given yet: points of its grid neither finished nor failed (a verdict counts a budget
-    without a finished run against its claim, so on a grid still running it would read the gaps, not the curves)."""
-    if not report["missing"]:
+def unfinished_grid(report: dict, seed: str | None = None) -> str | None:
+    """Why a base's verdicts (the committed one's unless `seed`) are not given yet: points of its grid neither finished nor
+    failed (a verdict counts a budget without a finished run against its claim, so on a grid still running it would read
+    the gaps, not the curves)."""
+    base = report["bases"][seed or str(report["committed_pretrain_seed"])] if "bases" in report else \
+        {"points": report["points"], "not_run": len(report["missing"])}  # a report written before it counted per base
+    if not base["not_run"]:
         return None
-    return f"grid not finished ({len(report['records'])} of {report['points']} points run), no verdict yet"
+    return f"grid not finished ({base['not_run']} of its {base['points']} points not run yet), no verdict yet"
 
 
 def budget_family_section(family: str) -> str | None:
@@ -1146,9 +1150,11 @@ def budget_lines() -> str:
             if verdict is None:
                 continue
             claim = verdict["claim"]
-            others = [report["verdicts"][seed].get(key) for seed in seeds[1:]]
+            finished = [seed for seed in seeds[1:] if not unfinished_grid(report, seed)]
+            others = [report["verdicts"][seed].get(key) for seed in finished]
             again = "" if not any(others) else (", the same on base seed " if all(o and o["supported"] == verdict["supported"] for o in others)
-                                                 else ", not the same on base seed ") + ", ".join(seeds[1:])
+                                                 else ", not the same on base seed ") + ", ".join(finished)
+            again += "".join(f", base seed {seed}: {unfinished_grid(report, seed)}" for seed in seeds[1:] if seed not in finished)
             cells.append(f"{family}: {verdict_cell(verdict, claim_unit(key))}{again}")
         if claim:
             lines.append(f"- {claim}: " + "; ".join(cells) + ".")

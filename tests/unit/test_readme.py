@@ -108,9 +108,29 @@ def test_a_budget_grid_still_running_shows_its_points_but_no_verdict(monkeypatch
                 "committed_pretrain_seed": 0, "verdicts": {"0": {"more_pairs": verdict}}}
     running = {**finished, "missing": ["budget-y"]}
     monkeypatch.setattr(readme_results, "budget_families", lambda: ["wan"])
-    for report, shown, hidden in ((finished, "wan: **no**", "not finished"), (running, "wan: grid not finished (0 of 2 points run)", "**no**")):
+    for report, shown, hidden in ((finished, "wan: **no**", "not finished"), (running, "wan: grid not finished (1 of its 2 points not run yet)", "**no**")):
         monkeypatch.setattr(readme_results, "budget_report", lambda family, report=report: report)
         line, section = readme_results.budget_lines(), readme_results.budget_family_section("wan")
         assert shown in line and hidden not in line
         assert "`budget-x`: the labeller tied every pair" in section
         assert ("The figures each verdict reads" in section) is (report is finished)
+
+
+def test_a_second_base_still_running_leaves_the_committed_bases_verdict_and_holds_its_own(monkeypatch):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_results
+
+    verdict = {"claim": "dpo pays as pairs grow", "rule": "a rule", "supported": False, "budgets": [], "where": "holds at", "detail": "figures"}
+    report = {"grid": "grids/budgets.yaml", "records": [], "points": 4, "missing": ["budget-y-b1"], "failed": {},
+              "committed_pretrain_seed": 0, "verdicts": {"0": {"more_pairs": verdict}, "1": {"more_pairs": {**verdict, "supported": True}}},
+              "bases": {"0": {"points": 2, "run": 2, "not_run": 0}, "1": {"points": 2, "run": 1, "not_run": 1}}}
+    monkeypatch.setattr(readme_results, "budget_families", lambda: ["wan"])
+    monkeypatch.setattr(readme_results, "budget_report", lambda family: report)
+    line, section = readme_results.budget_lines(), readme_results.budget_family_section("wan")
+    assert "wan: **no**, base seed 1: grid not finished (1 of its 2 points not run yet), no verdict yet" in line
+    assert "not the same" not in line and "**yes**" not in line  # the unfinished base's verdict is not read
+    assert "| dpo pays as pairs grow | **no**" in section and "grid not finished (1 of its 2 points not run yet)" in section
+    assert "The figures each verdict reads" in section
+    done = {**report, "missing": [], "bases": {**report["bases"], "1": {"points": 2, "run": 2, "not_run": 0}}}
+    monkeypatch.setattr(readme_results, "budget_report", lambda family: done)
+    assert "wan: **no**, not the same on base seed 1." in readme_results.budget_lines()
