@@ -214,14 +214,15 @@ def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
     by_base: dict = {}
     for r in records:
         by_base.setdefault(r["pretrain_seed"], []).append(r)
+    not_run = [name for name in missing if name not in failed]
     bases: dict = {}  # per base: its points asked, and those not run yet (neither finished nor failed)
     for point in grid_points:
-        base = bases.setdefault(str(point.pretrain_seed), {"points": 0, "run": 0, "not_run": 0})
+        base = bases.setdefault(str(point.pretrain_seed), {"points": 0, "not_run": 0})
         base["points"] += 1
-        base["not_run" if point.name in missing and point.name not in failed else "run"] += 1
+        base["not_run"] += point.name in not_run
     return {
         "grid": str(grid_path), "family": family, "split": "test", "committed_pretrain_seed": committed_seed,
-        "experiment_commits": sorted({r["commit"] for r in records}), "points": len(records) + len(missing), "missing": [name for name in missing if name not in failed], "failed": failed,
+        "experiment_commits": sorted({r["commit"] for r in records}), "points": len(records) + len(missing), "missing": not_run, "failed": failed,
         "bases": bases,
         "axes": {axis: grid[axis] for axis in AXES if axis in grid}, "training_seeds": grid["training_seeds"],
         "verdicts": {str(seed): verdicts(rs, unfinished.get(seed)) for seed, rs in sorted(by_base.items())}, "records": records,

@@ -1062,8 +1062,7 @@ def unfinished_grid(report: dict, seed: str | None = None) -> str | None:
     """Why a base's verdicts (the committed one's unless `seed`) are not given yet: points of its grid neither finished nor
     failed (a verdict counts a budget without a finished run against its claim, so on a grid still running it would read
     the gaps, not the curves)."""
-    base = report["bases"][seed or str(report["committed_pretrain_seed"])] if "bases" in report else \
-        {"points": report["points"], "not_run": len(report["missing"])}  # a report written before it counted per base
+    base = report["bases"][seed or str(report["committed_pretrain_seed"])]
     if not base["not_run"]:
         return None
     return f"grid not finished ({base['not_run']} of its {base['points']} points not run yet), no verdict yet"
