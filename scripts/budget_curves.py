@@ -177,6 +177,18 @@ def failed_points(names: set[str]) -> dict[str, str]:
             for name in sorted(failed)}
 
 
+def base_counts(grid_points: list, not_run: list[str]) -> dict:
+    """Per base (its pretrain seed): the points asked, those not run yet (neither finished nor failed), and the training
+    seeds its verdicts read."""
+    bases: dict = {}
+    for point in grid_points:
+        base = bases.setdefault(str(point.pretrain_seed), {"points": 0, "not_run": 0, "training_seeds": []})
+        base["points"] += 1
+        base["not_run"] += point.name in not_run
+        base["training_seeds"] = sorted({*base["training_seeds"], point.seed})
+    return bases
+
+
 def unfinished_budgets(grid_points: list[Point], records: list[dict], failed: dict[str, str]) -> dict:
     """{pretrain seed: {method: {budget: why}}}: each base's budgets at which a method finished on no training seed."""
     finished = {(r["pretrain_seed"], r["method"], r["budget"]) for r in records}
@@ -215,15 +227,10 @@ def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
     for r in records:
         by_base.setdefault(r["pretrain_seed"], []).append(r)
     not_run = [name for name in missing if name not in failed]
-    bases: dict = {}  # per base: its points asked, and those not run yet (neither finished nor failed)
-    for point in grid_points:
-        base = bases.setdefault(str(point.pretrain_seed), {"points": 0, "not_run": 0})
-        base["points"] += 1
-        base["not_run"] += point.name in not_run
     return {
         "grid": str(grid_path), "family": family, "split": "test", "committed_pretrain_seed": committed_seed,
         "experiment_commits": sorted({r["commit"] for r in records}), "points": len(records) + len(missing), "missing": not_run, "failed": failed,
-        "bases": bases,
+        "bases": base_counts(grid_points, not_run),
         "axes": {axis: grid[axis] for axis in AXES if axis in grid}, "training_seeds": grid["training_seeds"],
         "verdicts": {str(seed): verdicts(rs, unfinished.get(seed)) for seed, rs in sorted(by_base.items())}, "records": records,
     }

@@ -1040,7 +1040,8 @@ def budget_points_table(report: dict) -> str:
 
 def budget_verdicts_table(report: dict) -> str:
     seeds = base_seeds_of(report)
-    head = "| claim | " + " | ".join(f"base seed {seed}" + (" (committed)" if seed == seeds[0] else "") for seed in seeds) + " |"
+    head = "| claim | " + " | ".join(f"base seed {seed} ({'committed, ' if seed == seeds[0] else ''}{training_seeds(report, seed)})"
+                                      for seed in seeds) + " |"
     rows = [head, "|---" * (len(seeds) + 1) + "|"]
     for key in BUDGET_CLAIMS:
         verdicts = [report["verdicts"][seed].get(key) for seed in seeds]
@@ -1050,6 +1051,12 @@ def budget_verdicts_table(report: dict) -> str:
         cells = [unfinished_grid(report, seed) or verdict_cell(v, claim_unit(key)) for seed, v in zip(seeds, verdicts)]
         rows.append(f"| {claim} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def training_seeds(report: dict, seed: str) -> str:
+    """How many training seeds a base's verdicts read: with one, a rule's seed spread is that single run."""
+    count = len(report["bases"][seed]["training_seeds"])
+    return f"{count} training seed" + ("s" if count > 1 else "")
 
 
 def budget_rules() -> str:

@@ -12,7 +12,7 @@ import yaml
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))  # budget_grid, budget_curves
 
-from budget_curves import curve_rows, last_words, reward_gain, unfinished_budgets  # noqa: E402
+from budget_curves import base_counts, curve_rows, last_words, reward_gain, unfinished_budgets  # noqa: E402
 from budget_grid import load_grid, points, reward_steps  # noqa: E402
 
 from videodpo.config import family_overlay, merge_tier  # noqa: E402
@@ -211,3 +211,13 @@ def test_resume_skips_points_finished_for_another_commit_and_only_then(monkeypat
     monkeypatch.setattr(budget_grid.subprocess, "run", lambda command, **_: None)
     assert [p.name for p in budget_grid.queue(grid_points)] == [p.name for p in grid_points]
     assert [p.name for p in budget_grid.queue(grid_points, resume=True)] == [grid_points[1].name]
+
+
+def test_each_base_counts_its_own_points_not_run_and_training_seeds():
+    grid = {"families": ["wan"], "labels": {"methods": ["dpo"], "pairs": [24, 48]}, "training_seeds": [0, 1, 2],
+            "second_base": {"pretrain_seed": 7, "training_seeds": [0]}}
+    grid_points = points(grid, committed_params())
+    committed = str(committed_params()["wan"]["pretrain"]["seed"])
+    not_run = [p.name for p in grid_points if p.pretrain_seed == 7 and p.budget == 48]
+    assert base_counts(grid_points, not_run) == {committed: {"points": 6, "not_run": 0, "training_seeds": [0, 1, 2]},
+                                                 "7": {"points": 2, "not_run": 1, "training_seeds": [0]}}

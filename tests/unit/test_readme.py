@@ -105,8 +105,8 @@ def test_a_budget_grid_still_running_shows_its_points_but_no_verdict(monkeypatch
 
     verdict = {"claim": "dpo pays as pairs grow", "rule": "a rule", "supported": False, "budgets": [], "where": "holds at", "detail": "figures"}
     finished = {"grid": "grids/budgets.yaml", "records": [], "points": 2, "missing": [], "failed": {"budget-x": "the labeller tied every pair"},
-                "committed_pretrain_seed": 0, "verdicts": {"0": {"more_pairs": verdict}}, "bases": {"0": {"points": 2, "not_run": 0}}}
-    running = {**finished, "missing": ["budget-y"], "bases": {"0": {"points": 2, "not_run": 1}}}
+                "committed_pretrain_seed": 0, "verdicts": {"0": {"more_pairs": verdict}}, "bases": {"0": {"points": 2, "not_run": 0, "training_seeds": [0, 1]}}}
+    running = {**finished, "missing": ["budget-y"], "bases": {"0": {"points": 2, "not_run": 1, "training_seeds": [0, 1]}}}
     monkeypatch.setattr(readme_results, "budget_families", lambda: ["wan"])
     for report, shown, hidden in ((finished, "wan: **no**", "not finished"), (running, "wan: grid not finished (1 of its 2 points not run yet)", "**no**")):
         monkeypatch.setattr(readme_results, "budget_report", lambda family, report=report: report)
@@ -123,7 +123,7 @@ def test_a_second_base_still_running_leaves_the_committed_bases_verdict_and_hold
     verdict = {"claim": "dpo pays as pairs grow", "rule": "a rule", "supported": False, "budgets": [], "where": "holds at", "detail": "figures"}
     report = {"grid": "grids/budgets.yaml", "records": [], "points": 4, "missing": ["budget-y-b1"], "failed": {},
               "committed_pretrain_seed": 0, "verdicts": {"0": {"more_pairs": verdict}, "1": {"more_pairs": {**verdict, "supported": True}}},
-              "bases": {"0": {"points": 2, "not_run": 0}, "1": {"points": 2, "not_run": 1}}}
+              "bases": {"0": {"points": 2, "not_run": 0, "training_seeds": [0, 1]}, "1": {"points": 2, "not_run": 1, "training_seeds": [0]}}}
     monkeypatch.setattr(readme_results, "budget_families", lambda: ["wan"])
     monkeypatch.setattr(readme_results, "budget_report", lambda family: report)
     line, section = readme_results.budget_lines(), readme_results.budget_family_section("wan")
@@ -131,6 +131,7 @@ def test_a_second_base_still_running_leaves_the_committed_bases_verdict_and_hold
     assert "not the same" not in line and "**yes**" not in line  # the unfinished base's verdict is not read
     assert "| dpo pays as pairs grow | **no**" in section and "grid not finished (1 of its 2 points not run yet)" in section
     assert "The figures each verdict reads" in section
-    done = {**report, "missing": [], "bases": {**report["bases"], "1": {"points": 2, "not_run": 0}}}
+    assert "| claim | base seed 0 (committed, 2 training seeds) | base seed 1 (1 training seed) |" in section  # a single run's spread is told
+    done = {**report, "missing": [], "bases": {**report["bases"], "1": {"points": 2, "not_run": 0, "training_seeds": [0]}}}
     monkeypatch.setattr(readme_results, "budget_report", lambda family: done)
     assert "wan: **no**, not the same on base seed 1." in readme_results.budget_lines()
