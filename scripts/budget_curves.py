@@ -8,8 +8,8 @@ For each point of the grid (scripts/budget_grid.py names them) it reads the expe
 metrics from its git ref: the test split's change from the base (each measure's relative change and
 95 % interval), the training seconds, the labels asked, and for vader and grpo the optimised reward's
 gain in training. A teammate who fetched the experiments (`dvc exp pull <remote> <names>`, or
-`git fetch <remote> 'refs/exps/*:refs/exps/*'`) draws the same curves. Points not found are listed,
-not guessed.
+`git fetch <remote> 'refs/exps/*:refs/exps/*'`) draws the same curves and verdicts: the points a queue
+lost are kept in docs/measured/budget_failures.json. Points not found are listed, not guessed.
 
 Writes plots/budgets/<family>/{labels,pairs,reward_queries}.csv (the curves, in percent), and
 docs/measured/<family>/budget_curves.json (every point and the verdicts, read by the rules in
@@ -38,6 +38,9 @@ MEASURES = ("warping_error", "frame_difference", "motion", "travel", "contrast",
 CURVE_MEASURES = ("warping_error", "motion", "travel")  # the plotted ones, with their intervals
 REWARD_CURVES = {"vader": ("reward.tsv", "reward"), "grpo": ("reward_mean.tsv", "reward_mean")}
 PLOTS = ROOT / "plots/budgets"
+# Points a queue ran and lost, with their stage's last words. DVC keeps failures only in the queue that ran them
+# (`dvc exp pull` brings finished experiments alone), so a teammate reads them here and draws the same verdicts.
+FAILURES = ROOT / "docs/measured/budget_failures.json"
 
 
 def show(ref: str, path: str) -> str | None:
@@ -168,13 +171,27 @@ def last_words(log: str) -> str:
 
 
 def failed_points(names: set[str]) -> dict[str, str]:
-    """The points among `names` that this workspace's queue ran and lost, each with its stage's last words. A teammate
-    who pulled the experiments has no such queue: there they are missing points."""
+    """The points among `names` (those with no finished experiment) that a queue ran and lost, each with its stage's
+    last words: those this workspace's queue lost, and those FAILURES records from a queue elsewhere. A point queued
+    here again is not failed: it is waiting."""
     rows = [(name, status) for name, status in read_queue()[0] if name in names]
     again = {name for name, status in rows if status in ("Queued", "Running")}  # failed once, queued again
-    failed = {name for name, status in rows if status == "Failed"} - again
-    return {name: last_words(subprocess.run(["dvc", "queue", "logs", name], cwd=ROOT, capture_output=True, text=True).stdout)
-            for name in sorted(failed)}
+    lost_here = {name: last_words(subprocess.run(["dvc", "queue", "logs", name], cwd=ROOT, capture_output=True, text=True).stdout)
+                 for name in sorted({name for name, status in rows if status == "Failed"} - again)}
+    recorded = json.loads(FAILURES.read_text()) if FAILURES.is_file() else {}
+    return known_failures(recorded, lost_here, names, again)
+
+
+def known_failures(recorded: dict[str, str], lost_here: dict[str, str], missing: set[str], queued_again: set[str]) -> dict[str, str]:
+    """The failed points among `missing`: the ledger's, then this queue's (its last words win), less those queued again."""
+    return {name: why for name, why in sorted({**recorded, **lost_here}.items()) if name in missing and name not in queued_again}
+
+
+def record_failures(failed: dict[str, str], grid_names: set[str]) -> None:
+    """Keep FAILURES equal to `failed` for this grid's points (a point that finished since leaves it), others untouched."""
+    recorded = json.loads(FAILURES.read_text()) if FAILURES.is_file() else {}
+    kept = {name: why for name, why in recorded.items() if name not in grid_names}
+    FAILURES.write_text(json.dumps(dict(sorted({**kept, **failed}.items())), indent=2) + "\n")
 
 
 def base_counts(grid_points: list, not_run: list[str]) -> dict:
@@ -214,6 +231,7 @@ def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
             continue
         records.append(read_point(point, ref))
     failed = failed_points(set(missing))
+    record_failures(failed, {point.name for point in grid_points})
     unfinished = unfinished_budgets(grid_points, records, failed)
     curve_files = {  # file → its records and x: labels asked (the labelled methods; dpo asks none), pairs (every pair method), clips
         "labels": ([r for r in records if r["axis"] == "labels" and r["labels_asked"] > 0], "labels"),

@@ -2,6 +2,7 @@
 budget and seed and leave every family's base alone, and the curves written carry what the plots read."""
 
 import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import yaml
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))  # budget_grid, budget_curves
 
-from budget_curves import base_counts, curve_rows, last_words, reward_gain, unfinished_budgets  # noqa: E402
+import budget_curves  # noqa: E402
+from budget_curves import base_counts, curve_rows, known_failures, last_words, record_failures, reward_gain, unfinished_budgets  # noqa: E402
 from budget_grid import load_grid, points, reward_steps  # noqa: E402
 
 from videodpo.config import family_overlay, merge_tier  # noqa: E402
@@ -221,3 +223,16 @@ def test_each_base_counts_its_own_points_not_run_and_training_seeds():
     not_run = [p.name for p in grid_points if p.pretrain_seed == 7 and p.budget == 48]
     assert base_counts(grid_points, not_run) == {committed: {"points": 6, "not_run": 0, "training_seeds": [0, 1, 2]},
                                                  "7": {"points": 2, "not_run": 1, "training_seeds": [0]}}
+
+
+def test_a_failure_recorded_elsewhere_is_read_without_the_queue_that_lost_it(tmp_path, monkeypatch):
+    """A teammate who pulled the experiments has no queue: the ledger tells them which points failed and why."""
+    recorded = {"budget-a": "tied every pair", "budget-b": "out of memory", "budget-c": "tied every pair"}
+    missing = {"budget-a", "budget-b", "budget-d"}  # budget-c finished since; budget-d was never run
+    assert known_failures(recorded, {}, missing, set()) == {"budget-a": "tied every pair", "budget-b": "out of memory"}
+    assert known_failures(recorded, {"budget-b": "nan loss"}, missing, {"budget-a"}) == {"budget-b": "nan loss"}  # a was queued again
+    monkeypatch.setattr(budget_curves, "FAILURES", tmp_path / "failures.json")
+    record_failures(recorded, {"budget-a", "budget-b", "budget-c"})
+    record_failures({"budget-a": "tied every pair"}, {"budget-a", "budget-b", "budget-c"})  # b and c finished on a rerun
+    record_failures({"budget-x": "other grid"}, {"budget-x"})
+    assert json.loads((tmp_path / "failures.json").read_text()) == {"budget-a": "tied every pair", "budget-x": "other grid"}
