@@ -178,8 +178,11 @@ def failed_points(names: set[str]) -> dict[str, str]:
     again = {name for name, status in rows if status in ("Queued", "Running")}  # failed once, queued again
     lost_here = {name: last_words(subprocess.run(["dvc", "queue", "logs", name], cwd=ROOT, capture_output=True, text=True).stdout)
                  for name in sorted({name for name, status in rows if status == "Failed"} - again)}
-    recorded = json.loads(FAILURES.read_text()) if FAILURES.is_file() else {}
-    return known_failures(recorded, lost_here, names, again)
+    return known_failures(recorded_failures(), lost_here, names, again)
+
+
+def recorded_failures() -> dict[str, str]:
+    return json.loads(FAILURES.read_text()) if FAILURES.is_file() else {}
 
 
 def known_failures(recorded: dict[str, str], lost_here: dict[str, str], missing: set[str], queued_again: set[str]) -> dict[str, str]:
@@ -189,8 +192,7 @@ def known_failures(recorded: dict[str, str], lost_here: dict[str, str], missing:
 
 def record_failures(failed: dict[str, str], grid_names: set[str]) -> None:
     """Keep FAILURES equal to `failed` for this grid's points (a point that finished since leaves it), others untouched."""
-    recorded = json.loads(FAILURES.read_text()) if FAILURES.is_file() else {}
-    kept = {name: why for name, why in recorded.items() if name not in grid_names}
+    kept = {name: why for name, why in recorded_failures().items() if name not in grid_names}
     FAILURES.write_text(json.dumps(dict(sorted({**kept, **failed}.items())), indent=2) + "\n")
 
 
