@@ -170,15 +170,15 @@ def last_words(log: str) -> str:
     return said[-1].split(" (see ")[0] if said else "no output"
 
 
-def failed_points(names: set[str]) -> dict[str, str]:
+def failed_points(names: set[str], recorded: dict[str, str]) -> dict[str, str]:
     """The points among `names` (those with no finished experiment) that a queue ran and lost, each with its stage's
-    last words: those this workspace's queue lost, and those FAILURES records from a queue elsewhere. A point queued
-    here again is not failed: it is waiting."""
+    last words: those this workspace's queue lost, and those `recorded` (FAILURES) from a queue elsewhere. A point
+    queued here again is not failed: it is waiting."""
     rows = [(name, status) for name, status in read_queue()[0] if name in names]
     again = {name for name, status in rows if status in ("Queued", "Running")}  # failed once, queued again
     lost_here = {name: last_words(subprocess.run(["dvc", "queue", "logs", name], cwd=ROOT, capture_output=True, text=True).stdout)
                  for name in sorted({name for name, status in rows if status == "Failed"} - again)}
-    return known_failures(recorded_failures(), lost_here, names, again)
+    return known_failures(recorded, lost_here, names, again)
 
 
 def recorded_failures() -> dict[str, str]:
@@ -190,9 +190,9 @@ def known_failures(recorded: dict[str, str], lost_here: dict[str, str], missing:
     return {name: why for name, why in sorted({**recorded, **lost_here}.items()) if name in missing and name not in queued_again}
 
 
-def record_failures(failed: dict[str, str], grid_names: set[str]) -> None:
-    """Keep FAILURES equal to `failed` for this grid's points (a point that finished since leaves it), others untouched."""
-    kept = {name: why for name, why in recorded_failures().items() if name not in grid_names}
+def record_failures(recorded: dict[str, str], failed: dict[str, str], grid_names: set[str]) -> None:
+    """Write FAILURES as `recorded` with this grid's points replaced by `failed` (a point that finished since leaves it)."""
+    kept = {name: why for name, why in recorded.items() if name not in grid_names}
     FAILURES.write_text(json.dumps(dict(sorted({**kept, **failed}.items())), indent=2) + "\n")
 
 
@@ -232,8 +232,9 @@ def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
             missing.append(point.name)
             continue
         records.append(read_point(point, ref))
-    failed = failed_points(set(missing))
-    record_failures(failed, {point.name for point in grid_points})
+    recorded = recorded_failures()
+    failed = failed_points(set(missing), recorded)
+    record_failures(recorded, failed, {point.name for point in grid_points})
     unfinished = unfinished_budgets(grid_points, records, failed)
     curve_files = {  # file → its records and x: labels asked (the labelled methods; dpo asks none), pairs (every pair method), clips
         "labels": ([r for r in records if r["axis"] == "labels" and r["labels_asked"] > 0], "labels"),
@@ -251,7 +252,7 @@ def collect(grid_path, family: str, grid: dict, params: dict) -> dict:
         "grid": str(grid_path), "family": family, "split": "test", "committed_pretrain_seed": committed_seed,
         "experiment_commits": sorted({r["commit"] for r in records}), "points": len(records) + len(missing), "missing": not_run, "failed": failed,
         "bases": base_counts(grid_points, not_run),
-        "axes": {axis: grid[axis] for axis in AXES if axis in grid}, "training_seeds": grid["training_seeds"],
+        "axes": {axis: grid[axis] for axis in AXES if axis in grid},
         "verdicts": {str(seed): verdicts(rs, unfinished.get(seed)) for seed, rs in sorted(by_base.items())}, "records": records,
     }
 

@@ -1040,7 +1040,7 @@ def budget_points_table(report: dict) -> str:
 
 def budget_verdicts_table(report: dict) -> str:
     seeds = base_seeds_of(report)
-    head = "| claim | " + " | ".join(f"base seed {seed} ({'committed, ' if seed == seeds[0] else ''}{training_seeds(report, seed)})"
+    head = "| claim | " + " | ".join(f"base seed {seed} ({'committed, ' if seed == seeds[0] else ''}{training_seed_count(report, seed)})"
                                       for seed in seeds) + " |"
     rows = [head, "|---" * (len(seeds) + 1) + "|"]
     for key in BUDGET_CLAIMS:
@@ -1053,7 +1053,7 @@ def budget_verdicts_table(report: dict) -> str:
     return "\n".join(rows)
 
 
-def training_seeds(report: dict, seed: str) -> str:
+def training_seed_count(report: dict, seed: str) -> str:
     """How many training seeds a base's verdicts read: with one, a rule's seed spread is that single run."""
     count = len(report["bases"][seed]["training_seeds"])
     return f"{count} training seed" + ("s" if count > 1 else "")
@@ -1140,6 +1140,8 @@ def budget_section() -> str:
 def budget_lines() -> str:
     """The README's one line per claim: each family's verdict on its committed base, and whether the second base agrees."""
     reports = {family: budget_report(family) for family in budget_families()}
+    held_bases = {family: {seed: why for seed in base_seeds_of(report)[1:] if (why := unfinished_grid(report, seed))}
+                  for family, report in reports.items() if report}  # the other bases whose grids still run: why
     lines = []
     for key in BUDGET_CLAIMS:
         cells, claim = [], None
@@ -1156,11 +1158,12 @@ def budget_lines() -> str:
             if verdict is None:
                 continue
             claim = verdict["claim"]
-            finished = [seed for seed in seeds[1:] if not unfinished_grid(report, seed)]
+            held = held_bases[family]
+            finished = [seed for seed in seeds[1:] if seed not in held]
             others = [report["verdicts"][seed].get(key) for seed in finished]
             again = "" if not any(others) else (", the same on base seed " if all(o and o["supported"] == verdict["supported"] for o in others)
                                                  else ", not the same on base seed ") + ", ".join(finished)
-            again += "".join(f", base seed {seed}: {unfinished_grid(report, seed)}" for seed in seeds[1:] if seed not in finished)
+            again += "".join(f", base seed {seed}: {why}" for seed, why in held.items())
             cells.append(f"{family}: {verdict_cell(verdict, claim_unit(key))}{again}")
         if claim:
             lines.append(f"- {claim}: " + "; ".join(cells) + ".")

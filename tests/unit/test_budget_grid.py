@@ -232,7 +232,7 @@ def test_a_failure_recorded_elsewhere_is_read_without_the_queue_that_lost_it(tmp
     assert known_failures(recorded, {}, missing, set()) == {"budget-a": "tied every pair", "budget-b": "out of memory"}
     assert known_failures(recorded, {"budget-b": "nan loss"}, missing, {"budget-a"}) == {"budget-b": "nan loss"}  # a was queued again
     monkeypatch.setattr(budget_curves, "FAILURES", tmp_path / "failures.json")
-    record_failures(recorded, {"budget-a", "budget-b", "budget-c"})
-    record_failures({"budget-a": "tied every pair"}, {"budget-a", "budget-b", "budget-c"})  # b and c finished on a rerun
-    record_failures({"budget-x": "other grid"}, {"budget-x"})
+    record_failures({}, recorded, {"budget-a", "budget-b", "budget-c"})
+    record_failures(budget_curves.recorded_failures(), {"budget-a": "tied every pair"}, {"budget-a", "budget-b", "budget-c"})  # b, c finished
+    record_failures(budget_curves.recorded_failures(), {"budget-x": "other grid"}, {"budget-x"})
     assert json.loads((tmp_path / "failures.json").read_text()) == {"budget-a": "tied every pair", "budget-x": "other grid"}
